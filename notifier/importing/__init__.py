@@ -1,0 +1,1 @@
+"""Turn a plan (CSV/XLSX table, plan text, .docx) into a PlanSpec, and store it."""

@@ -1,0 +1,89 @@
+"""What an importer understood of a plan: plain data, no database.
+
+Every reader (csv, xlsx, text, docx) produces a ``PlanSpec``; ``store.py`` is the only
+code that writes one to the database. Keeping the two apart lets ``--dry-run`` show
+exactly what would be written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date
+
+
+class PlanFormatError(ValueError):
+    """A document that cannot be imported. ``str()`` names the place (row/line, column)."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A warning about one place in the source; the import goes on without guessing."""
+
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}" if self.line else self.message
+
+
+@dataclass
+class MilestoneSpec:
+    """One dated item of a task's time nodes.
+
+    ``recurrence`` is None for a one-off milestone. For a recurring report it is one of
+    ``"monthly:DD"`` (every month, by day DD), ``"quarterly"`` (each quarter's end),
+    ``"semiannual"`` (June 30 and December 31); ``due`` is then the last occurrence
+    within the plan period and the occurrences are expanded by ``planning``.
+    """
+
+    due: date
+    text: str
+    phrase: str = ""  # the words the date was read from, shown in --dry-run
+    line: int | None = None
+    recurrence: str | None = None
+
+    @property
+    def key(self) -> str:
+        """Identity within its task across re-imports: date (or rule) and text."""
+        basis = f"{self.recurrence or self.due.isoformat()}|{self.text.strip()}"
+        return hashlib.sha1(basis.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass
+class TaskSpec:
+    number: str  # as printed: "3", "(一)", "(一)2", "指标1"
+    title: str
+    text: str = ""
+    lead: list[str] = field(default_factory=list)
+    responsible: list[str] = field(default_factory=list)
+    cooperating: list[str] = field(default_factory=list)
+    milestones: list[MilestoneSpec] = field(default_factory=list)
+    line: int | None = None
+    # How each field was found, for ``import --explain``: field -> "line 12: 牵头部门:..."
+    evidence: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class PlanSpec:
+    name: str
+    year: int
+    starts_on: date
+    ends_on: date
+    doc_number: str | None = None  # 文号, e.g. 盘政办发〔2018〕23号
+    issuer: str | None = None
+    issued_on: date | None = None
+    tasks: list[TaskSpec] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    source_hash: str = ""
+
+    @property
+    def milestone_count(self) -> int:
+        return sum(len(t.milestones) for t in self.tasks)
+
+    def departments(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for t in self.tasks:
+            for name in (*t.lead, *t.responsible, *t.cooperating):
+                seen.setdefault(name, None)
+        return list(seen)
