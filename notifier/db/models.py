@@ -1,0 +1,197 @@
+"""The schema, as SQLAlchemy 2 models. It changes only through Alembic migrations
+(``migrations/versions``); a test checks that the models and the migrations agree.
+
+All timestamps are stored as naive UTC; dates (due dates, digest days) are local
+calendar dates of the configured time zone.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (Boolean, Date, DateTime, ForeignKey, Index, Integer, MetaData,
+                        String, Text, UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Stable constraint names: Alembic batch mode on SQLite needs them to alter tables.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Plan(Base):
+    __tablename__ = "plans"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    doc_number: Mapped[str | None] = mapped_column(String(100), index=True)
+    issuer: Mapped[str | None] = mapped_column(String(200))
+    issued_on: Mapped[date | None] = mapped_column(Date)
+    year: Mapped[int] = mapped_column(Integer)
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    source_hash: Mapped[str] = mapped_column(String(64), index=True)
+    imported_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    tasks: Mapped[list[Task]] = relationship(back_populates="plan", cascade="all, delete-orphan",
+                                             order_by="Task.position")
+
+
+class Task(Base):
+    __tablename__ = "tasks"
+    __table_args__ = (UniqueConstraint("plan_id", "number", name="uq_tasks_plan_number"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"))
+    number: Mapped[str] = mapped_column(String(40))
+    title: Mapped[str] = mapped_column(String(500))
+    text: Mapped[str] = mapped_column(Text, default="")
+    position: Mapped[int] = mapped_column(Integer)
+    plan: Mapped[Plan] = relationship(back_populates="tasks")
+    milestones: Mapped[list[Milestone]] = relationship(back_populates="task", cascade="all, delete-orphan",
+                                                       order_by="Milestone.position")
+    roles: Mapped[list[TaskDepartment]] = relationship(back_populates="task", cascade="all, delete-orphan")
+
+
+class Department(Base):
+    __tablename__ = "departments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    is_group: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    aliases: Mapped[list[DepartmentAlias]] = relationship(cascade="all, delete-orphan")
+
+
+class DepartmentAlias(Base):
+    __tablename__ = "department_aliases"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id", ondelete="CASCADE"), index=True)
+    alias: Mapped[str] = mapped_column(String(200), unique=True)
+
+
+class TaskDepartment(Base):
+    __tablename__ = "task_departments"
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), primary_key=True, index=True)
+    role: Mapped[str] = mapped_column(String(20), primary_key=True)  # lead | responsible | cooperating
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    task: Mapped[Task] = relationship(back_populates="roles")
+    department: Mapped[Department] = relationship()
+
+
+class Milestone(Base):
+    __tablename__ = "milestones"
+    __table_args__ = (
+        UniqueConstraint("task_id", "key", name="uq_milestones_task_key"),
+        Index("ix_milestones_status_due", "status", "due_on"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(32))  # identity across re-imports (MilestoneSpec.key)
+    position: Mapped[int] = mapped_column(Integer)
+    due_on: Mapped[date] = mapped_column(Date)
+    text: Mapped[str] = mapped_column(Text)
+    phrase: Mapped[str] = mapped_column(String(200), default="")
+    recurrence: Mapped[str | None] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(10), default="open")  # open | done
+    done_at: Mapped[datetime | None] = mapped_column(DateTime)
+    note: Mapped[str | None] = mapped_column(Text)
+    task: Mapped[Task] = relationship(back_populates="milestones")
+
+
+class OccurrenceDone(Base):
+    """A done mark for one occurrence of a recurring milestone (每月25日前报送)."""
+
+    __tablename__ = "occurrence_done"
+    milestone_id: Mapped[int] = mapped_column(ForeignKey("milestones.id", ondelete="CASCADE"), primary_key=True)
+    occurrence: Mapped[date] = mapped_column(Date, primary_key=True)
+    done_at: Mapped[datetime] = mapped_column(DateTime)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class ProgressEvent(Base):
+    """History of done marks and progress notes, whoever made them."""
+
+    __tablename__ = "progress_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    milestone_id: Mapped[int] = mapped_column(ForeignKey("milestones.id", ondelete="CASCADE"), index=True)
+    occurrence: Mapped[date | None] = mapped_column(Date)
+    action: Mapped[str] = mapped_column(String(20))  # done | reopen | progress
+    note: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(20))  # cli | import | link
+    actor: Mapped[str | None] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Digest(Base):
+    """One rendered message for one department (or the supervision office) on one day."""
+
+    __tablename__ = "digests"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # reminder | escalation | notice
+    day: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    subject: Mapped[str] = mapped_column(String(500))
+    text: Mapped[str] = mapped_column(Text)
+    html: Mapped[str] = mapped_column(Text)
+    markdown: Mapped[str] = mapped_column(Text)
+    data: Mapped[str] = mapped_column(Text)  # JSON
+
+
+class ReminderLog(Base):
+    """Which reminder trigger has been turned into a digest for which department.
+
+    The planner fires a series (a cutoff, a milestone's own date, an overdue cycle) only
+    when its latest due trigger is newer than the latest logged here; the unique key
+    makes two planners racing on one database insert it once."""
+
+    __tablename__ = "reminder_log"
+    __table_args__ = (UniqueConstraint("department_id", "series", "trigger_at", name="uq_reminder_log_trigger"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    series: Mapped[str] = mapped_column(String(80))
+    trigger_at: Mapped[datetime] = mapped_column(DateTime)
+    digest_id: Mapped[int] = mapped_column(ForeignKey("digests.id", ondelete="CASCADE"), index=True)
+
+
+class Delivery(Base):
+    """The outbox: one row per digest and contact (an address or a webhook)."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_status_next", "status", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)  # idempotency key / webhook-id
+    digest_id: Mapped[int] = mapped_column(ForeignKey("digests.id", ondelete="CASCADE"), index=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    channel: Mapped[str] = mapped_column(String(20))  # email | webhook
+    recipient: Mapped[str] = mapped_column(String(300))  # address or webhook name
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending|sending|sent|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[datetime] = mapped_column(DateTime)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Contact(Base):
+    """Health of one contact; a contact that failed for good is marked broken."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (UniqueConstraint("channel", "recipient", name="uq_contacts_channel_recipient"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    recipient: Mapped[str] = mapped_column(String(300))
+    broken: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    broken_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_ok_at: Mapped[datetime | None] = mapped_column(DateTime)
