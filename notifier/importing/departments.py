@@ -19,3 +19,17 @@ def split_departments(text: str) -> list[str]:
         if part and part not in names:
             names.append(part)
     return names
+
+
+_ALIAS = re.compile(r"^(?P<name>[^(（]+)[(（](?P<alias>[^)）]+)[)）]$")
+
+
+def aliases_of(name: str) -> list[str]:
+    """``市国资委(市金融办)`` -> ``["市国资委", "市金融办"]``: the names it also goes by."""
+    m = _ALIAS.match(name)
+    return [m["name"].strip(), m["alias"].strip()] if m else []
+
+
+def is_group(name: str) -> bool:
+    """A collective name (各县区政府, 市直相关部门) that config may expand to members."""
+    return name.startswith("各") or "相关" in name
