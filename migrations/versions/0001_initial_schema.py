@@ -27,6 +27,7 @@ def upgrade() -> None:
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('broken_at', sa.DateTime(), nullable=True),
     sa.Column('last_ok_at', sa.DateTime(), nullable=True),
+    sa.Column('notified_at', sa.DateTime(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_contacts')),
     sa.UniqueConstraint('channel', 'recipient', name='uq_contacts_channel_recipient')
     )
@@ -111,6 +112,7 @@ def upgrade() -> None:
     sa.Column('lease_until', sa.DateTime(), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('sent_at', sa.DateTime(), nullable=True),
+    sa.Column('expires_at', sa.DateTime(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['department_id'], ['departments.id'], name=op.f('fk_deliveries_department_id_departments')),
     sa.ForeignKeyConstraint(['digest_id'], ['digests.id'], name=op.f('fk_deliveries_digest_id_digests'), ondelete='CASCADE'),

@@ -180,6 +180,7 @@ class Delivery(Base):
     lease_until: Mapped[datetime | None] = mapped_column(DateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime)  # pointless after (a passed cutoff)
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
 
@@ -195,3 +196,4 @@ class Contact(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     broken_at: Mapped[datetime | None] = mapped_column(DateTime)
     last_ok_at: Mapped[datetime | None] = mapped_column(DateTime)
+    notified_at: Mapped[datetime | None] = mapped_column(DateTime)  # supervision office told
