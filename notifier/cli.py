@@ -1,0 +1,333 @@
+"""Command line: parse arguments, call one step, print. No logic of its own.
+
+Exit status: 0 ok, 1 the command ran but something failed (e.g. deliveries failed),
+2 bad input (config, plan file, arguments), with a one-line-per-problem message and no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from notifier import __version__
+from notifier import config as config_mod
+from notifier.config import Config, ConfigError
+
+
+class UsageError(Exception):
+    pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        cfg = config_mod.load(args.config)
+        if cfg.path is None and args.func is not cmd_check_config:
+            print(f"notifier: no config file ({config_mod.DEFAULT_PATH} does not exist, $NOTIFIER_CONFIG "
+                  "unset): using the built-in defaults (SQLite in ./var, messages to ./var/outbox)",
+                  file=sys.stderr)
+        setup_logging(args.log_level or cfg.log_level)
+        return args.func(args, cfg) or 0
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except UsageError as exc:
+        print(f"notifier: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+    for noisy in ("httpx", "httpcore", "apscheduler.executors", "alembic.runtime.migration", "aiosmtplib"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="notifier", description="Deadline reminders for government work plans.")
+    p.add_argument("--config", type=Path, default=None,
+                   help=f"config file (default: $NOTIFIER_CONFIG, else {config_mod.DEFAULT_PATH})")
+    p.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING or ERROR (overrides [log] level)")
+    p.add_argument("--version", action="version", version=f"notifier {__version__}")
+    sub = p.add_subparsers(metavar="COMMAND")
+
+    def cmd(name: str, func, help: str) -> argparse.ArgumentParser:  # noqa: A002, ANN001
+        sp = sub.add_parser(name, help=help, description=help)
+        sp.set_defaults(func=func)
+        return sp
+
+    cmd("check-config", cmd_check_config, "validate the config and templates, then exit")
+
+    db = cmd("db", None, "database maintenance")
+    dbsub = db.add_subparsers(metavar="ACTION")
+    up = dbsub.add_parser("upgrade", help="apply migrations")
+    up.add_argument("--sql", action="store_true", help="print the SQL instead of running it")
+    up.set_defaults(func=cmd_db_upgrade)
+
+    imp = cmd("import", cmd_import, "import a plan: task table (.csv/.xlsx), plan text (.txt) or .docx")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--format", default="auto", choices=["auto", "text", "docx", "xlsx", "csv"])
+    imp.add_argument("--plan", help="plan name (default: the document title, or the file name)")
+    imp.add_argument("--year", type=int, help="plan year, when the document does not say")
+    imp.add_argument("--dry-run", action="store_true", help="show what would be imported; write nothing")
+
+    sd = cmd("send-due", cmd_send_due, "one reminder pass: queue what is due, send it, exit")
+    sd.add_argument("--now", help='pretend the local time is this, e.g. "2018-06-20 09:00"')
+    sd.add_argument("--dry-run", action="store_true", help="show what would be sent; send and record nothing")
+    sd.add_argument("--force", action="store_true", help="send even outside working days and the send window")
+
+    pv = cmd("preview", cmd_preview, "print what a department would receive; send nothing")
+    pv.add_argument("--department", required=True)
+    pv.add_argument("--at", help='as if at this local time (default now), e.g. "2018-06-20 09:00"')
+    pv.add_argument("--format", dest="fmt", default="txt", choices=["txt", "md", "html"])
+
+    dn = cmd("done", cmd_done, "mark a milestone (or one occurrence of a recurring one) done")
+    dn.add_argument("milestone_id", type=int)
+    dn.add_argument("--note")
+    dn.add_argument("--occurrence", type=date.fromisoformat, help="for a recurring report: which date")
+    dn.add_argument("--reopen", action="store_true", help="undo a done mark")
+
+    cmd("status", cmd_status, "counts, next reminders, failed deliveries, departments without contact")
+
+    ms = cmd("milestones", cmd_milestones, "list milestones")
+    ms.add_argument("--department")
+    ms.add_argument("--due-before", type=date.fromisoformat)
+    ms.add_argument("--status", choices=["open", "done", "overdue"])
+    ms.add_argument("--plan")
+
+    rt = cmd("retry", cmd_retry, "re-queue failed deliveries (after fixing the config)")
+    rt.add_argument("delivery_id", nargs="?", type=int)
+    rt.add_argument("--failed", action="store_true", help="all failed deliveries")
+
+    cmd("run", cmd_run, "run the daemon")
+    return p
+
+
+# ------------------------------------------------------------------------------ helpers
+
+def _engine(cfg: Config, migrate: bool = True):  # noqa: ANN202
+    from notifier.db.engine import make_engine, upgrade
+
+    engine = make_engine(cfg.database_url)
+    if migrate:
+        upgrade(engine)
+    return engine
+
+
+def parse_now(value: str | None, cfg: Config) -> datetime:
+    if not value:
+        return datetime.now(cfg.timezone)
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f'--now/--at: cannot read {value!r}; write e.g. "2018-06-20 09:00"') from None
+    return dt.replace(tzinfo=cfg.timezone) if dt.tzinfo is None else dt
+
+
+def _renderer(cfg: Config):  # noqa: ANN202
+    from notifier.rendering import Renderer
+
+    return Renderer(cfg.templates_dir)
+
+
+# ------------------------------------------------------------------------------ commands
+
+def cmd_check_config(args: argparse.Namespace, cfg: Config) -> int:
+    from notifier.reminders import calendar_of
+
+    problems = [f"{cfg.path}: {p}" for p in _renderer(cfg).check()]
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        return 2
+    year = datetime.now(cfg.timezone).year
+    for w in calendar_of(cfg).warnings(range(year, year + 2)):
+        print(f"warning: {w}", file=sys.stderr)
+    where = cfg.path or "built-in defaults"
+    print(f"{where}: ok ({len(cfg.departments)} departments, {len(cfg.webhooks)} webhooks, "
+          f"email {'on' if cfg.email else 'off'}{', all messages to the outbox' if cfg.outbox_divert else ''})")
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace, cfg: Config) -> int:
+    from notifier.db.engine import current_revision, make_engine, upgrade
+
+    engine = make_engine(cfg.database_url)
+    if args.sql:
+        upgrade(engine, sql=True)
+        return 0
+    before = current_revision(engine)
+    upgrade(engine)
+    print(f"database at revision {current_revision(engine)} (was {before or 'empty'})")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace, cfg: Config) -> int:
+    from notifier.db.engine import transaction
+    from notifier.importing.model import PlanFormatError
+    from notifier.importing.readers import read_plan
+    from notifier.importing.store import store_plan
+
+    try:
+        spec = read_plan(args.file, fmt=args.format, year=args.year, plan_name=args.plan)
+    except PlanFormatError as exc:
+        print(f"{args.file}: {exc}", file=sys.stderr)
+        return 2
+    for w in spec.warnings:
+        print(f"{args.file}: warning: {w}", file=sys.stderr)
+    if args.dry_run:
+        print(format_plan(spec))
+    engine = _engine(cfg)
+    with transaction(engine) as s:
+        summary = store_plan(s, spec, cfg)
+        if args.dry_run:
+            s.rollback()
+    verb = "would be " + summary.action if args.dry_run else summary.action
+    print(f"plan {summary.plan_name!r} {verb}: {summary.tasks} tasks, {summary.milestones} milestones, "
+          f"{len(summary.departments)} departments" + (f", {summary.done_kept} done marks kept" if summary.done_kept else ""))
+    if summary.without_contact:
+        print(f"departments without any contact ({len(summary.without_contact)}): "
+              + "、".join(summary.without_contact))
+    return 0
+
+
+def format_plan(spec) -> str:  # noqa: ANN001
+    lines = [f"{spec.name}  {spec.doc_number or ''}  {spec.starts_on}..{spec.ends_on}"]
+    for t in spec.tasks:
+        others = "、".join(t.responsible + t.cooperating)
+        lines.append(f"{t.number:>6}  {t.title[:30]:<30}  牵头: {'、'.join(t.lead)}" + (f"  其他: {others}" if others else ""))
+        for m in t.milestones:
+            rule = f" [{m.recurrence}]" if m.recurrence else ""
+            lines.append(f"{'':>8}{m.due}{rule}  {m.text[:40]}" + (f"  ← {m.phrase}" if m.phrase else ""))
+    return "\n".join(lines)
+
+
+def cmd_send_due(args: argparse.Namespace, cfg: Config) -> int:
+    from notifier.reminders import run_pass
+
+    now = parse_now(args.now, cfg)
+    engine = _engine(cfg)
+    result = run_pass(engine, cfg, _renderer(cfg), now, force=args.force, dry_run=args.dry_run)
+    if result.skipped_reason:
+        print(f"nothing queued: {result.skipped_reason} (use --force to send anyway)")
+    for q in result.queued:
+        print(f"{'would queue' if args.dry_run else 'queued'} {q.kind} for {q.department} "
+              f"({q.entries} items) to {', '.join(f'{c}:{r}' for c, r in q.contacts)}: {q.rendered.subject}")
+    for name in result.without_contact:
+        print(f"not sent: {name} has reminders due but no contact in the config")
+    if args.dry_run:
+        return 0
+    counts = deliver(engine, cfg, now.astimezone(UTC).replace(tzinfo=None) if args.now else None)
+    print(f"sent {counts.sent}, to retry {counts.retry}, failed {counts.failed}")
+    for e in counts.errors:
+        print(f"  failed: {e}")
+    return 1 if counts.failed else 0
+
+
+def deliver(engine, cfg: Config, now: datetime | None = None):  # noqa: ANN001, ANN201
+    from notifier.delivery.dispatcher import Dispatcher, RetryPolicy
+    from notifier.delivery.routes import Routes
+
+    async def go():  # noqa: ANN202
+        routes = Routes(cfg)
+        try:
+            d = cfg.delivery
+            dispatcher = Dispatcher(engine, routes, RetryPolicy(d.max_attempts, d.backoff_seconds, d.backoff_cap_seconds),
+                                    concurrency=d.concurrency, lease_seconds=d.lease_seconds)
+            return await dispatcher.run_once(now)
+        finally:
+            await routes.aclose()
+
+    return asyncio.run(go())
+
+
+def cmd_preview(args: argparse.Namespace, cfg: Config) -> int:
+    from notifier.db import queries
+    from notifier.db.engine import transaction
+    from notifier.importing.store import DepartmentIndex
+    from notifier.planning.schedule import plan_digests
+    from notifier.reminders import group_members, rules_for
+
+    now = parse_now(args.at, cfg)
+    engine = _engine(cfg)
+    renderer = _renderer(cfg)
+    with transaction(engine) as s:
+        dep = DepartmentIndex(s, cfg).resolve(args.department)
+        rules = rules_for(s, cfg)
+        # Preview ignores what was already sent: it shows the message as it would read now.
+        digests = [d for d in plan_digests(queries.open_items(s, group_members(s, cfg)), {}, rules, now)
+                   if d.department_id == dep.id]
+        names = queries.department_names(s)
+        s.rollback()
+    if not digests:
+        print(f"{args.department}: nothing due at {now:%Y-%m-%d %H:%M}")
+        return 0
+    for d in digests:
+        r = renderer.render_digest(d, dep.name, now, names)
+        body = {"txt": r.text, "md": r.markdown, "html": r.html}[args.fmt]
+        print(f"Subject: {r.subject}\n\n{body}")
+    return 0
+
+
+def cmd_done(args: argparse.Namespace, cfg: Config) -> int:
+    from notifier.progress import ProgressError, mark
+
+    engine = _engine(cfg)
+    try:
+        text = mark(engine, args.milestone_id, done=not args.reopen, note=args.note,
+                    occurrence=args.occurrence, source="cli", actor=os.environ.get("USER"))
+    except ProgressError as exc:
+        raise UsageError(str(exc)) from None
+    print(text)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, cfg: Config) -> int:
+    from notifier.status import status_report
+
+    engine = _engine(cfg)
+    report, healthy = status_report(engine, cfg, datetime.now(cfg.timezone))
+    print(report)
+    return 0 if healthy else 1
+
+
+def cmd_milestones(args: argparse.Namespace, cfg: Config) -> int:
+    from notifier.status import milestone_rows
+
+    engine = _engine(cfg)
+    today = datetime.now(cfg.timezone).date()
+    rows = milestone_rows(engine, cfg, today, department=args.department, due_before=args.due_before,
+                          status=args.status, plan=args.plan)
+    for r in rows:
+        print(r)
+    print(f"({len(rows)} milestones)")
+    return 0
+
+
+def cmd_retry(args: argparse.Namespace, cfg: Config) -> int:
+    from notifier.progress import requeue
+
+    if not args.failed and args.delivery_id is None:
+        raise UsageError("retry: give a DELIVERY_ID or --failed")
+    engine = _engine(cfg)
+    n = requeue(engine, None if args.failed else args.delivery_id)
+    print(f"re-queued {n} deliveries")
+    return 0 if n else 1
+
+
+def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
+    from notifier.daemon import Daemon
+
+    return Daemon(cfg, args.config).run()
+
+
