@@ -185,16 +185,17 @@ class Redactor:
         return text
 
 
-def url_secrets(url: str) -> list[str]:
-    """The parts of a webhook URL that are credentials: query values and the last path
-    segment (Feishu's hook id), plus the URL itself and its query string."""
+def url_secrets(url: str, *, path_tail: bool = False) -> list[str]:
+    """The parts of a webhook URL that are credentials: the URL itself, its query string
+    and query values (DingTalk token, WeCom key) and, if asked, the last path segment
+    (Feishu's hook id)."""
     parts = urlsplit(url)
     found = [url, parts.query]
     for pair in parts.query.split("&"):
         _, _, value = pair.partition("=")
         found.append(value)
-    tail = parts.path.rstrip("/").rsplit("/", 1)[-1]
-    found.append(tail)
+    if path_tail:
+        found.append(parts.path.rstrip("/").rsplit("/", 1)[-1])
     return [s for s in found if s]
 
 
@@ -385,7 +386,9 @@ class RobotChannel:
         self._clock = clock  # wall clock: signatures and Retry-After dates
         self.pacer = RatePacer(self.rate_per_minute, max_per_second=self.rate_per_second)
         self._progress = PartProgress()
-        self._redact = Redactor([self._secret, *url_secrets(url)])
+        self._redact = Redactor(
+            [self._secret, *url_secrets(url, path_tail=self.hide_url_path_tail)]
+        )
         self.public_url = public_url(url, hide_last_segment=self.hide_url_path_tail)
         if self.at_mobiles and not self.mentions_by_mobile:
             log.warning(
