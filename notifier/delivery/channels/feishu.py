@@ -94,4 +94,5 @@ class FeishuChannel(RobotChannel):
     def _request(self, message: Message, parts: list[str], index: int) -> tuple[str, dict]:
         content = parts[index] + (self._mention_text() if index == 0 else "")
         timestamp = int(self._clock()) if self._secret else None
-        return self._url, self._body(title_for(message.subject, index, len(parts)), content, timestamp)
+        title = title_for(message.subject, index, len(parts))
+        return self._url, self._body(title, content, timestamp)
