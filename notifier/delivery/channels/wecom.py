@@ -1,0 +1,60 @@
+"""WeCom (企业微信) group robot.
+
+Sources (checked with the search tool):
+- 群机器人配置说明, https://developer.work.weixin.qq.com/document/path/91770 (stored copy:
+  work.weixin.qq.com/api/doc/90000/90136/91770): ``POST …/cgi-bin/webhook/send?key=KEY``,
+  no signature (the key in the URL is the credential); markdown body
+  ``{"msgtype":"markdown","markdown":{"content":…}}``, content at most 4096 bytes, UTF-8;
+  "机器人的text/markdown类型消息支持在content中使用<@userid>扩展语法来@群成员";
+  ``mentioned_mobile_list`` exists for *text* messages only; 20 messages/minute per robot.
+- Error codes, 全局错误码 https://developer.work.weixin.qq.com/document/path/90313: -1 system
+  busy (retry), 45009 "api freq out of limit", 40008 invalid msgtype, 93000 "invalid
+  webhook url" (seen verbatim in wes-lin/Cloud189Checkin issue #175).
+
+Choice: we send markdown, so mentions are ``<@userid>`` only. ``at_mobiles`` cannot be
+honoured without falling back to a plain text message (which would lose the formatting
+and halve the size limit to 2048 bytes): it is ignored, with a warning when the channel is
+built, so configure WeCom user ids in ``at_user_ids``.
+"""
+
+from __future__ import annotations
+
+from notifier.delivery.channels.robot_common import (
+    ErrorCodes,
+    RobotChannel,
+    split_markdown,
+    utf8_len,
+)
+from notifier.delivery.message import Message
+
+CONTENT_LIMIT_BYTES = 4096
+
+WECOM_CODES = ErrorCodes(
+    code_field="errcode",
+    message_field="errmsg",
+    retry=frozenset({-1, 45009}),
+    retry_after={},
+)
+
+
+class WeComChannel(RobotChannel):
+    """Markdown messages to a WeCom group robot. ``url`` holds the key; ``secret`` is
+    unused (WeCom robots have no signature) and may be None."""
+
+    kind = "wecom"
+    codes = WECOM_CODES
+    rate_per_minute = 20
+    mentions_by_mobile = False
+
+    def _mention_text(self) -> str:
+        if not self.at_user_ids:
+            return ""
+        return "\n" + "".join(f"<@{uid}>" for uid in self.at_user_ids)
+
+    def _split(self, message: Message) -> list[str]:
+        text = message.markdown or message.text
+        return split_markdown(text, CONTENT_LIMIT_BYTES - utf8_len(self._mention_text()))
+
+    def _request(self, message: Message, parts: list[str], index: int) -> tuple[str, dict]:
+        content = parts[index] + (self._mention_text() if index == 0 else "")
+        return self._url, {"msgtype": "markdown", "markdown": {"content": content}}
