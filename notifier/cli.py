@@ -35,7 +35,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"notifier: no config file ({config_mod.DEFAULT_PATH} does not exist, $NOTIFIER_CONFIG "
                   "unset): using the built-in defaults (SQLite in ./var, messages to ./var/outbox)",
                   file=sys.stderr)
-        setup_logging(args.log_level or cfg.log_level)
+        # One-shot commands print their results; their log shows warnings and worse
+        # unless asked. The daemon logs at the configured level.
+        default = cfg.log_level if args.func is cmd_run else "WARNING"
+        setup_logging(args.log_level or default)
         return args.func(args, cfg) or 0
     except ConfigError as exc:
         print(exc, file=sys.stderr)
@@ -50,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
 def setup_logging(level: str) -> None:
     logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
-    for noisy in ("httpx", "httpcore", "apscheduler.executors", "alembic.runtime.migration", "aiosmtplib"):
+    for noisy in ("httpx", "httpcore", "apscheduler.executors", "alembic", "aiosmtplib"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 

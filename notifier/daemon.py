@@ -63,6 +63,8 @@ class Daemon:
             return
         if result.queued:
             log.info("planning pass queued %d digests", len(result.queued))
+        for name in result.without_contact:
+            log.warning("department %s has reminders due but no contact in the config", name)
         self.tick()
 
     def tick(self) -> None:

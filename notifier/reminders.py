@@ -7,10 +7,9 @@ instance already queued (same key) is skipped instead of failing the pass.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -119,8 +118,6 @@ def run_pass(engine: Engine, config: Config, renderer: Renderer, now: datetime, 
         result.queued += _broken_contact_notices(s, config, renderer, rules, names, now, now_utc, dry_run)
         if dry_run:
             s.rollback()
-    for name in result.without_contact:
-        log.warning("department %s has reminders due but no contact in the config", name)
     return result
 
 
@@ -188,9 +185,3 @@ def _broken_contact_notices(s: Session, config: Config, renderer: Renderer, rule
         contact.notified_at = now_utc
     return out
 
-
-def json_dumps(data: object) -> str:
-    return json.dumps(data, ensure_ascii=False)
-
-
-__all__ = ["PassResult", "Queued", "run_pass", "in_send_time", "contacts_of", "delivery_key", "timedelta"]

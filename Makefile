@@ -1,0 +1,36 @@
+# Two entry points that work on a fresh machine with only Python 3.11+:
+#   make demo   - venv, install, import the example plan, one reminder pass at a simulated date
+#   make test   - venv, install with test extras, run the test suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+DEMO   := --config examples/demo.toml
+
+.PHONY: demo test install clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[test,postgres]"
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	rm -rf var/demo
+	$(BIN)/notifier $(DEMO) check-config
+	$(BIN)/notifier $(DEMO) import tests/fixtures/panjin-2018.csv --year 2018 --plan "盘锦市推进沿海经济带建设2018年工作实施方案"
+	$(BIN)/notifier $(DEMO) send-due --now "2018-06-20 09:00"
+	@echo; echo "== messages written to var/demo/outbox:"; ls -1 var/demo/outbox/*/
+	@echo; echo "== one of them, as the department reads it:"
+	@$(BIN)/notifier $(DEMO) preview --department 市港口与口岸局 --at "2018-06-20 09:00"
+	@echo; $(BIN)/notifier $(DEMO) send-due --now "2018-06-20 09:00" | tail -1
+	@echo "(the second pass at the same time sent nothing: each reminder goes out once)"
+
+test: install
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) var build *.egg-info
