@@ -266,17 +266,18 @@ def cmd_preview(args: argparse.Namespace, cfg: Config) -> int:
     renderer = _renderer(cfg)
     with transaction(engine) as s:
         dep = DepartmentIndex(s, cfg).resolve(args.department)
+        dep_id, dep_name = dep.id, dep.name
         rules = rules_for(s, cfg)
         # Preview ignores what was already sent: it shows the message as it would read now.
         digests = [d for d in plan_digests(queries.open_items(s, group_members(s, cfg)), {}, rules, now)
-                   if d.department_id == dep.id]
+                   if d.department_id == dep_id]
         names = queries.department_names(s)
         s.rollback()
     if not digests:
         print(f"{args.department}: nothing due at {now:%Y-%m-%d %H:%M}")
         return 0
     for d in digests:
-        r = renderer.render_digest(d, dep.name, now, names)
+        r = renderer.render_digest(d, dep_name, now, names)
         body = {"txt": r.text, "md": r.markdown, "html": r.html}[args.fmt]
         print(f"Subject: {r.subject}\n\n{body}")
     return 0
