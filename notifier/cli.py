@@ -226,8 +226,9 @@ def cmd_send_due(args: argparse.Namespace, cfg: Config) -> int:
     for q in result.queued:
         print(f"{'would queue' if args.dry_run else 'queued'} {q.kind} for {q.department} "
               f"({q.entries} items) to {', '.join(f'{c}:{r}' for c, r in q.contacts)}: {q.rendered.subject}")
-    for name in result.without_contact:
-        print(f"not sent: {name} has reminders due but no contact in the config")
+    if result.without_contact:
+        print(f"not sent, no contact in the config ({len(result.without_contact)}): "
+              + "、".join(result.without_contact))
     if args.dry_run:
         return 0
     counts = deliver(engine, cfg, now.astimezone(UTC).replace(tzinfo=None) if args.now else None)

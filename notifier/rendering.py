@@ -114,8 +114,12 @@ def _entry(e: Entry, names: dict[int, str]) -> dict[str, Any]:
 
 def digest_context(plan: DigestPlan, department: str, now: datetime, names: dict[int, str]) -> dict[str, Any]:
     sections = {s: [_entry(e, names) for e in plan.section(s)] for s in ("overdue", "cutoff", "upcoming", "progress")}
+    # "Other open tasks": a task already listed above is not asked about again.
+    listed = {(e["plan"], e["task_number"]) for s in ("overdue", "cutoff", "upcoming") for e in sections[s]}
     progress_tasks: dict[tuple[str, str], dict[str, Any]] = {}
     for e in sections["progress"]:
+        if (e["plan"], e["task_number"]) in listed:
+            continue
         progress_tasks.setdefault((e["plan"], e["task_number"]), {**e, "milestones": []})["milestones"].append(e)
     plans = []
     for e in plan.entries:
@@ -166,6 +170,7 @@ def sample_digest() -> DigestPlan:
         Entry(item(1, date(2018, 5, 31), "召开粮食物流产业大会"), "overdue", 20),
         Entry(item(2, date(2018, 6, 30), "完成301#油品泊位配套建设"), "cutoff", 10, date(2018, 6, 30)),
         Entry(item(3, date(2018, 7, 31), "禹王新材料产业园4个项目开工建设"), "upcoming", 41),
-        Entry(item(4, date(2018, 9, 30), "完成304#油品及液体化工品泊位建设"), "progress", 102, date(2018, 6, 30)),
+        Entry(Item(4, date(2018, 9, 30), plan, 5, "5", "增强港口辐射带动作用", "完成与招商局集团合作计划", (1,)),
+              "progress", 102, date(2018, 6, 30)),
     ]
     return d
