@@ -39,7 +39,8 @@ from notifier.importing.table import plan_period
 _CN_NUM = "一二三四五六七八九十"
 _CHAPTER = re.compile(rf"^([{_CN_NUM}]+)\s*[、.]\s*(.*)$")
 _GROUP = re.compile(rf"^\(\s*([{_CN_NUM}]+)\s*\)\s*(.*)$")
-_ITEM = re.compile(r"^(\d{1,3})\s*[.、](?!\d)\s*(.*)$|^\(\s*(\d{1,3})\s*\)\s*(.*)$")
+# 2.9月30日前… is item 2, but 1.8万吨… opens with a decimal number, not an item.
+_ITEM = re.compile(r"^(\d{1,3})\s*[.、](?!\d+\s*[%万亿千百元吨个项家倍])\s*(.*)$|^\(\s*(\d{1,3})\s*\)\s*(.*)$")
 _INDICATOR = re.compile(r"^[—–-]{1,2}\s*(.*)$")
 
 # Label words, longest first so 牵头责任单位 is not read as 责任单位. Persons are
@@ -455,10 +456,13 @@ class _Reader:
         counts: dict[str, int] = {}
         for t in self.tasks:
             counts[t.number] = counts.get(t.number, 0) + 1
-        for t in self.tasks:
-            g = self.groups.get(id(t))
-            if counts[t.number] > 1 and g and not t.number.startswith(g.label):
-                t.number = g.label + t.number
+        numbered = re.compile(r"^\(?\d")
+        if any(c > 1 and numbered.match(n) for n, c in counts.items()):
+            # Numbering restarts in each group: prefix every numbered item alike.
+            for t in self.tasks:
+                g = self.groups.get(id(t))
+                if g and numbered.match(t.number):
+                    t.number = g.label + t.number
         seen: set[str] = set()
         for t in self.tasks:
             if t.number in seen and self.chapters.get(id(t)):
