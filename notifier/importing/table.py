@@ -150,8 +150,8 @@ def rows_to_plan(rows: list[list[str]], *, source: str, year: int | None = None,
             return _row[j] if j is not None and j < len(_row) else ""
 
         values = {f: cell(f) for f in cols}
-        if not any(values.values()):
-            continue
+        if not any(values.values()) or row == rows[header.row]:
+            continue  # empty, or the header repeated on a new page
         if _is_heading(values):
             continue  # a section heading or a note spanning the table (merged across)
 
