@@ -31,7 +31,12 @@ from notifier.importing.dates import (
     last_occurrence,
     scan_dates,
 )
-from notifier.importing.departments import aliases_of, is_group, split_departments
+from notifier.importing.departments import (
+    aliases_of,
+    is_group,
+    split_departments,
+    take_lead_marks,
+)
 from notifier.importing.encoding import normalize_text
 from notifier.importing.model import MilestoneSpec, PlanFormatError, PlanSpec, Problem, TaskSpec
 from notifier.importing.table import plan_period
@@ -63,7 +68,7 @@ _LABEL = re.compile(r"(?:^|(?<=[\s;,。(、]))(" + "|".join(w for w, _ in _ROLE_
 _CLUTTER = re.compile(
     r"^(?:您现在(?:所在)?的位置|当前位置|首页\s*[>›»]|索\s*引\s*号|主题分类|发文机关|成文日期|"
     r"标\s*题\s*:|发文字号|发布日期|主\s*题\s*词|发布时间|浏览次数|来源\s*:|信息来源|字号\s*[:大中小]|"
-    r"【?打印|【?关闭|分享到|\(此件公开发布\)|附件\s*[::\d]|扫一扫)"
+    r"【?打印|【?关闭|【?字体|分享到|\(此件公开发布\)|附件\s*[::\d]|扫一扫)"
     r"|浏览次数|访问量")
 _DOC_NUMBER = re.compile(r"([\u4e00-\u9fff]{2,8})\s*[〔\[【(]\s*(\d{4})\s*[〕\]】)]\s*(\d{1,4})\s*号")
 _NOTICE = re.compile(r"^(?:.*?号\s*)?(?P<issuer>[^\s:]*?)关于(?:印发|转发|下发)(?P<name>.+?)的通知$")
@@ -271,12 +276,12 @@ class _Reader:
             self.time_nodes(task, value, n)
             task.evidence.setdefault("due", source)
             return
-        names = split_departments(value)
-        target = getattr(task, role)
-        for name in names:
-            if name not in target:
-                target.append(name)
-        task.evidence.setdefault(role, source)
+        marked, names = take_lead_marks(split_departments(value))
+        for r, group in (("lead", marked), (role, names)):
+            target = getattr(task, r)
+            target += [d for d in group if d not in target]
+            if group:
+                task.evidence.setdefault(r, source)
 
     # --- inline (C) -------------------------------------------------------------
     def inline(self, body: str) -> tuple[str, list[str], list[str], list[str]] | None:
@@ -521,6 +526,8 @@ def read_meta(lines: list[str]) -> _Meta:
             break
     for i, ln in enumerate(lines[:80]):
         s = ln.strip()
+        if _CHAPTER.match(s) or _GROUP.match(s) or _ITEM.match(s) or _LABEL.search(s):
+            break  # the outline has begun: a title comes before it
         if (s and len(s) <= 60 and _PLAN_WORDS.search(s) and not _CLUTTER.search(s)
                 and not s.startswith(("关于", "《"))):
             if meta.name is None or s == meta.name or meta.title_line is None:

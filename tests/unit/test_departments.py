@@ -72,3 +72,9 @@ def test_single_departments_are_not_groups(name):
 def test_persons_are_not_departments(name):
     assert is_person(name)
     assert split_departments(name) == []
+
+
+def test_lead_marked_in_place_is_taken_out_of_the_list():
+    from notifier.importing.departments import take_lead_marks
+
+    assert take_lead_marks(split_departments("市农委（牵头）、市财政局")) == (["市农委"], ["市财政局"])

@@ -361,3 +361,22 @@ def test_document_without_tasks_is_rejected():
 def test_document_without_any_year_asks_for_year():
     with pytest.raises(PlanFormatError, match="--year"):
         plan_of("某市工作方案\n1.推进项目。（市发改委负责）\n")
+
+
+def test_lead_marked_in_the_responsible_list_becomes_the_lead():
+    text = "某市2019年工作方案\n1.推进项目。\n责任单位：市农委（牵头）、市财政局\n时间节点：6月底前\n"
+    (t,) = plan_of(text).tasks
+    assert (t.lead, t.responsible) == (["市农委"], ["市财政局"])
+
+
+def test_an_item_ending_in_fang_an_is_not_taken_for_the_title():
+    text = "1.制定实施方案\n牵头单位：市发改委\n时间节点：2019年6月底前\n"
+    plan = plan_of(text)
+    assert [t.number for t in plan.tasks] == ["1"] and plan.name == "t"
+
+
+def test_labels_in_a_closing_parenthesis_read_like_label_lines():
+    text = "某市2019年工作方案\n1.推进项目。（牵头单位：市发改委；配合单位：市财政局；完成时限：2019年底）\n"
+    (t,) = plan_of(text).tasks
+    assert (t.lead, t.cooperating) == (["市发改委"], ["市财政局"])
+    assert [(m.due, m.phrase) for m in t.milestones] == [(D(2019, 12, 31), "2019年底")]
