@@ -120,7 +120,9 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     # Year ranges: a period, read as its end (2018—2020年).
     ("range", re.compile(_LEAD + r"(?<![\d.])(?P<y0>\d{4})\s*年?\s*[—–\-~～至到]{1,2}\s*(?P<y>\d{4})\s*年(?P<end>底|末)?" + _BEFORE)),
     # Day or month, with or without a year.
-    ("month", re.compile(_LEAD + r"(?:" + _Y + r"\s*)?" + _NOT_NUM + _M
+    # A month range (2018年1-6月) is read as its last month.
+    ("month", re.compile(_LEAD + r"(?:" + _Y + r"\s*)?" + r"(?:(?<![\d.])\d{1,2}\s*[-—–~至到]\s*)?"
+                         + _NOT_NUM + _M
                          + r"(?:\s*" + _D + r"|\s*(?P<part>上旬|中旬|下旬|底|末|份))?" + _BEFORE)),
     # A year with a part: 年底, 上半年, 三季度.
     ("year", re.compile(_LEAD + _Y

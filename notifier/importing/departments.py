@@ -92,3 +92,13 @@ def is_group(name: str) -> bool:
 def is_person(name: str) -> bool:
     """A person or post (分管领导, 张三同志), not a department."""
     return bool(_PERSON.search(name.strip()))
+
+
+_LEAD_MARK = re.compile(r"\((?:牵头|牵头单位|牵头部门|总牵头)\)$")
+
+
+def take_lead_marks(names: list[str]) -> tuple[list[str], list[str]]:
+    """``["市农委(牵头)", "市财政局"]`` -> ``(["市农委"], ["市财政局"])``: a list of
+    responsible departments often marks its lead in place."""
+    lead = [_LEAD_MARK.sub("", n) for n in names if _LEAD_MARK.search(n)]
+    return lead, [n for n in names if not _LEAD_MARK.search(n)]

@@ -24,7 +24,7 @@ from notifier.importing.dates import (
     parse_due_cell,
     with_year,
 )
-from notifier.importing.departments import split_departments
+from notifier.importing.departments import split_departments, take_lead_marks
 from notifier.importing.encoding import normalize_text
 from notifier.importing.model import MilestoneSpec, PlanFormatError, PlanSpec, Problem, TaskSpec
 
@@ -150,8 +150,8 @@ def rows_to_plan(rows: list[list[str]], *, source: str, year: int | None = None,
             return _row[j] if j is not None and j < len(_row) else ""
 
         values = {f: cell(f) for f in cols}
-        if not any(values.values()):
-            continue
+        if not any(values.values()) or row == rows[header.row]:
+            continue  # empty, or the header repeated on a new page
         if _is_heading(values):
             continue  # a section heading or a note spanning the table (merged across)
 
@@ -165,7 +165,8 @@ def rows_to_plan(rows: list[list[str]], *, source: str, year: int | None = None,
                 raise PlanFormatError(f"row {rownum}, column {header.titles.get('task')}: "
                                       "a new task without its text")
             lead = split_departments(values.get("lead", ""))
-            responsible = split_departments(values.get("responsible", ""))
+            marked, responsible = take_lead_marks(split_departments(values.get("responsible", "")))
+            lead += [d for d in marked if d not in lead]
             if not lead and "lead" in cols:
                 raise PlanFormatError(f"row {rownum}, column {header.titles['lead']}: "
                                       f"task {number or title_text[:20]} has no lead department")

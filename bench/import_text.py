@@ -1,0 +1,61 @@
+"""Parse time of read_plan on a ~150 KB plan text.
+
+Builds a large format-A plan by repeating the 2018 fixture's tasks under new numbers
+(and varying their dates), writes it to a temporary file and times read_plan on it.
+Run: PYTHONPATH=$PWD python bench/import_text.py [path/to/another/plan]  (times that file)
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from notifier.importing.readers import read_plan
+
+FIXTURE = Path("/work/shared/fixtures/plans/panjin-2018-coastal-economic-belt.txt")
+TARGET = 150 * 1024
+
+
+def build(source: str, target: int = TARGET) -> str:
+    head, sep, body = source.partition("二、重点任务")
+    blocks = re.split(r"\n(?=\s*\d+\.)", body)
+    tasks = [b for b in blocks if re.match(r"\s*\d+\.", b)]
+    out = [head, sep, "\n"]
+    n, rnd = 0, 0
+    while len("".join(out).encode("utf-8")) < target:
+        rnd += 1
+        out.append(f"\n  ({'一二三四五六七八九'[rnd % 9]})第{rnd}轮任务\n")
+        for block in tasks:
+            n += 1
+            block = re.sub(r"^\s*\d+\.", f"  {n}.", block, count=1)
+            # Vary the months so the dates are not all alike.
+            block = re.sub(r"(?<!\d)([1-9]|1[0-2])月底前",
+                           lambda m: f"{(int(m[1]) + rnd) % 12 + 1}月底前", block)
+            out.append("\n" + block)
+    return "".join(out)
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        if len(sys.argv) > 1:
+            path = Path(sys.argv[1])
+        else:
+            path = Path(tmp) / "big-plan.txt"
+            path.write_text(build(FIXTURE.read_text(encoding="utf-8")), encoding="utf-8")
+        size = path.stat().st_size
+        read_plan(path)  # warm-up: imports, regex compilation
+        runs = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            plan = read_plan(path)
+            runs.append((time.perf_counter() - t0) * 1000)
+    print(f"plan: {size / 1024:.0f} KB, {len(plan.tasks)} tasks, "
+          f"{plan.milestone_count} milestones, {len(plan.warnings)} warnings")
+    print(f"read_plan parse time: best {min(runs):.1f} ms, median {sorted(runs)[2]:.1f} ms (5 runs)")
+
+
+if __name__ == "__main__":
+    main()
