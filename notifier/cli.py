@@ -84,6 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--plan", help="plan name (default: the document title, or the file name)")
     imp.add_argument("--year", type=int, help="plan year, when the document does not say")
     imp.add_argument("--dry-run", action="store_true", help="show what would be imported; write nothing")
+    imp.add_argument("--explain", metavar="TASK", help="show how each field of task TASK was found (implies --dry-run)")
+
+    ex = cmd("export", cmd_export, "write a plan's tasks and milestones as a task table (.xlsx or .csv)")
+    ex.add_argument("file", type=Path)
+    ex.add_argument("--plan", help="plan name or 文号 (needed when there are several)")
 
     sd = cmd("send-due", cmd_send_due, "one reminder pass: queue what is due, send it, exit")
     sd.add_argument("--now", help='pretend the local time is this, e.g. "2018-06-20 09:00"')
@@ -188,6 +193,8 @@ def cmd_import(args: argparse.Namespace, cfg: Config) -> int:
         return 2
     for w in spec.warnings:
         print(f"{args.file}: warning: {w}", file=sys.stderr)
+    if args.explain:
+        return explain_task(spec, args.explain)
     if args.dry_run:
         print(format_plan(spec))
     engine = _engine(cfg)
@@ -213,6 +220,32 @@ def format_plan(spec) -> str:  # noqa: ANN001
             rule = f" [{m.recurrence}]" if m.recurrence else ""
             lines.append(f"{'':>8}{m.due}{rule}  {m.text[:40]}" + (f"  ← {m.phrase}" if m.phrase else ""))
     return "\n".join(lines)
+
+
+def explain_task(spec, number: str) -> int:  # noqa: ANN001
+    task = next((t for t in spec.tasks if t.number == number), None)
+    if task is None:
+        raise UsageError(f"--explain: no task {number!r}; tasks are " + ", ".join(t.number for t in spec.tasks[:60]))
+    print(f"task {task.number}: {task.title}")
+    for field in ("task", "lead", "responsible", "cooperating", "due"):
+        print(f"  {field:<12} {task.evidence.get(field, '(not found)')}")
+    for role in ("lead", "responsible", "cooperating"):
+        print(f"  {role:<12} -> {'、'.join(getattr(task, role)) or '-'}")
+    for m in task.milestones:
+        rule = f" [{m.recurrence}]" if m.recurrence else ""
+        print(f"  milestone    {m.due}{rule} {m.text}  <- line {m.line}: {m.phrase or '(no date: plan end)'}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, cfg: Config) -> int:
+    from notifier.exporting import ExportError, export_plan
+
+    try:
+        n = export_plan(_engine(cfg), args.file, args.plan)
+    except ExportError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"wrote {n} milestone rows to {args.file}")
+    return 0
 
 
 def cmd_send_due(args: argparse.Namespace, cfg: Config) -> int:

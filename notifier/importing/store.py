@@ -114,7 +114,11 @@ def store_plan(session: Session, spec: PlanSpec, config: Config) -> ImportSummar
         plan = Plan(imported_at=now, name=spec.name, year=spec.year, starts_on=spec.starts_on,
                     ends_on=spec.ends_on, source_hash=spec.source_hash, updated_at=now)
         session.add(plan)
-    plan.name, plan.doc_number, plan.issuer, plan.issued_on = spec.name, spec.doc_number, spec.issuer, spec.issued_on
+    plan.name = spec.name
+    # A table exported from us carries no 文号: keep what the document gave.
+    plan.doc_number = spec.doc_number or plan.doc_number
+    plan.issuer = spec.issuer or plan.issuer
+    plan.issued_on = spec.issued_on or plan.issued_on
     plan.year, plan.starts_on, plan.ends_on = spec.year, spec.starts_on, spec.ends_on
     plan.source_hash, plan.updated_at = spec.source_hash, now
     session.flush()

@@ -1,0 +1,76 @@
+"""Importing the plan documents through the CLI, and the export -> re-import round trip."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from notifier.cli import main
+from tests.conftest import PLANS
+
+TEXT_2018 = PLANS / "panjin-2018-coastal-economic-belt.txt"
+TEXT_2017 = PLANS / "panjin-2017-project-construction.txt"
+
+
+@pytest.fixture
+def config(write_config, tmp_path):
+    return write_config(f"""
+        [database]
+        url = "sqlite:///{tmp_path}/n.db"
+        [outbox]
+        divert = true
+    """)
+
+
+def snapshot(db) -> list[tuple]:  # noqa: ANN001
+    return db.execute("""
+        select t.number, m.due_on, m.text, coalesce(m.recurrence, ''),
+               (select group_concat(d.name, '、') from task_departments td join departments d on d.id = td.department_id
+                 where td.task_id = t.id and td.role = 'lead')
+        from milestones m join tasks t on t.id = m.task_id order by t.position, m.position""").fetchall()
+
+
+def test_the_2018_document_imports_with_its_number_and_every_milestone(config, tmp_path, capsys):
+    assert main(["--config", str(config), "import", str(TEXT_2018)]) == 0
+    assert "53 tasks, 84 milestones" in capsys.readouterr().out
+    db = sqlite3.connect(tmp_path / "n.db")
+    assert db.execute("select doc_number, year from plans").fetchone() == ("盘政办发〔2018〕23号", 2018)
+    assert db.execute("select count(*) from milestones where recurrence = 'quarterly'").fetchone() == (1,)
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".csv"])
+def test_an_exported_table_reimports_to_the_same_tasks_and_milestones(config, tmp_path, write_config, suffix):
+    main(["--config", str(config), "import", str(TEXT_2018)])
+    db = sqlite3.connect(tmp_path / "n.db")
+    before = snapshot(db)
+    mid = db.execute("select min(id) from milestones").fetchone()[0]
+    main(["--config", str(config), "done", str(mid)])
+    table = tmp_path / f"plan{suffix}"
+    assert main(["--config", str(config), "export", str(table)]) == 0
+
+    # Re-imported into the same database: the plan is updated in place, done mark kept.
+    assert main(["--config", str(config), "import", str(table)]) == 0
+    assert snapshot(db) == before
+    assert db.execute("select count(*), min(doc_number) from plans").fetchone() == (1, "盘政办发〔2018〕23号")
+    assert db.execute("select status from milestones where id=?", (mid,)).fetchone() == ("done",)
+
+    # And into an empty one: the same tasks and milestones.
+    other = write_config(f'[database]\nurl = "sqlite:///{tmp_path}/other.db"\n', name="other.toml")
+    assert main(["--config", str(other), "import", str(table)]) == 0
+    assert snapshot(sqlite3.connect(tmp_path / "other.db")) == before
+
+
+def test_dry_run_shows_the_tasks_and_writes_nothing(config, tmp_path, capsys):
+    assert main(["--config", str(config), "import", str(TEXT_2017), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "would be created" in out and "2017-12-31" in out
+    assert sqlite3.connect(tmp_path / "n.db").execute("select count(*) from plans").fetchone() == (0,)
+
+
+def test_explain_shows_where_each_field_of_a_task_came_from(config, capsys):
+    assert main(["--config", str(config), "import", str(TEXT_2018), "--explain", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "task 3: 提升港口能力能级" in out
+    assert "牵头部门:辽东湾新区管委会" in out
+    assert "2018-09-30" in out and "9月底前" in out
