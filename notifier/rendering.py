@@ -8,6 +8,7 @@ data so a broken template fails at start, not at the first reminder.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from importlib import resources
@@ -71,8 +72,8 @@ class Renderer:
                         html=out["html"], markdown=out["md"], data=context_data(context))
 
     def render_digest(self, plan: DigestPlan, department: str, now: datetime,
-                      names: dict[int, str] | None = None) -> Rendered:
-        return self.render(plan.kind, digest_context(plan, department, now, names or {}))
+                      names: dict[int, str] | None = None, links: LinkMaker | None = None) -> Rendered:
+        return self.render(plan.kind, digest_context(plan, department, now, names or {}, links))
 
     def check(self) -> list[str]:
         """Render every template with sample data; returns the problems found."""
@@ -81,7 +82,9 @@ class Renderer:
         for kind in ("reminder", "escalation"):
             sample.kind = kind
             try:
-                self.render(kind, digest_context(sample, "市发改委", datetime(2018, 6, 20, 9, 0), {1: "市发改委"}))
+                for links in (None, lambda e: f"https://notifier.example.cn/r/{e.item.milestone_id}"):
+                    self.render(kind, digest_context(sample, "市发改委", datetime(2018, 6, 20, 9, 0),
+                                                     {1: "市发改委"}, links))
             except TemplateError as exc:
                 where = getattr(exc, "filename", None) or getattr(exc, "name", None) or kind
                 line = getattr(exc, "lineno", None)
@@ -94,7 +97,10 @@ class Renderer:
         return problems
 
 
-def _entry(e: Entry, names: dict[int, str]) -> dict[str, Any]:
+LinkMaker = Callable[[Entry], str]  # an entry -> its signed reply link
+
+
+def _entry(e: Entry, names: dict[int, str], links: LinkMaker | None = None) -> dict[str, Any]:
     it = e.item
     return {
         "milestone_id": it.milestone_id,
@@ -109,11 +115,13 @@ def _entry(e: Entry, names: dict[int, str]) -> dict[str, Any]:
         "section": e.section,
         "recurring": bool(it.recurrence),
         "leads": [names.get(d, "") for d in it.leads],
+        "link": links(e) if links else "",  # mark done / report progress; "" without [web]
     }
 
 
-def digest_context(plan: DigestPlan, department: str, now: datetime, names: dict[int, str]) -> dict[str, Any]:
-    sections = {s: [_entry(e, names) for e in plan.section(s)] for s in ("overdue", "cutoff", "upcoming", "progress")}
+def digest_context(plan: DigestPlan, department: str, now: datetime, names: dict[int, str],
+                   links: LinkMaker | None = None) -> dict[str, Any]:
+    sections = {s: [_entry(e, names, links) for e in plan.section(s)] for s in ("overdue", "cutoff", "upcoming", "progress")}
     progress_tasks: dict[tuple[str, str], dict[str, Any]] = {}
     for e in sections["progress"]:
         progress_tasks.setdefault((e["plan"], e["task_number"]), {**e, "milestones": []})["milestones"].append(e)
@@ -134,6 +142,7 @@ def digest_context(plan: DigestPlan, department: str, now: datetime, names: dict
         "upcoming": sections["upcoming"],
         "progress_tasks": list(progress_tasks.values()),
         "count": len(plan.entries) - len(sections["progress"]),
+        "links": links is not None,
     }
 
 
