@@ -16,11 +16,11 @@ import asyncio
 import json
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.engine import Engine
 
 from notifier.db.engine import transaction, utcnow
@@ -210,6 +210,23 @@ class Dispatcher:
             contact.broken, contact.last_error, contact.broken_at = True, error, now
 
     # -- the pass ---------------------------------------------------------------------------
+    def next_due(self) -> datetime | None:
+        with transaction(self.engine) as s:
+            return s.scalar(select(func.min(Delivery.next_attempt_at)).where(Delivery.status == "pending"))
+
+    async def run_paced(self, until: datetime,
+                        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> Counts:
+        """Send what is due, then wait for each staggered row due up to ``until`` (naive UTC)
+        and send it in turn: a one-shot pass keeps the pacing the daemon's tick gives."""
+        total = Counts()
+        while not self.stopping:
+            total += await self.run_once()
+            nxt = self.next_due()
+            if nxt is None or nxt > until:
+                break
+            await sleep(max(0.0, (nxt - self.clock()).total_seconds()))
+        return total
+
     async def run_once(self, now: datetime | None = None) -> Counts:
         """Send everything due at ``now`` (naive UTC), batch after batch, then return."""
         total = Counts()
