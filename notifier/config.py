@@ -463,7 +463,7 @@ def _web(r: _Reader, w: dict) -> WebConfig:
     if enabled and not base_url:
         r.bad(f"{p}.base_url", "is required when [web] enabled = true (the links point there)")
     listen = r.get(w, p, "listen", str, "127.0.0.1:8080")
-    if not re.fullmatch(r"(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}", listen) or not 0 < int(listen.rsplit(":", 1)[1]) < 65536:
+    if not re.fullmatch(r"(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}", listen) or not 0 <= int(listen.rsplit(":", 1)[1]) < 65536:
         r.bad(f"{p}.listen", f'must be "HOST:PORT", e.g. "127.0.0.1:8080", got {listen!r}')
         listen = "127.0.0.1:8080"
     return WebConfig(enabled=enabled, base_url=base_url, secret=secret, listen=listen,
