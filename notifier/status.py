@@ -38,7 +38,7 @@ def overdue_occurrences(session: Session, today: date) -> list[tuple[int, date]]
                           .join(Task, Task.id == Milestone.task_id).join(Plan, Plan.id == Task.plan_id)
                           .where(Milestone.status == "open", Milestone.recurrence.is_not(None))).all()
     if rec:
-        done = set(session.execute(select(OccurrenceDone.milestone_id, OccurrenceDone.occurrence)).tuples())
+        done = {(m, o) for m, o in session.execute(select(OccurrenceDone.milestone_id, OccurrenceDone.occurrence))}
         for mid, rule, start, end in rec:
             out += [(mid, o) for o in occurrences(rule, start, end) if o < today and (mid, o) not in done]
     return out
