@@ -310,7 +310,7 @@ def cmd_preview(args: argparse.Namespace, cfg: Config) -> int:
     renderer = _renderer(cfg)
     with transaction(engine) as s:
         dep = DepartmentIndex(s, cfg).resolve(args.department)
-        dep_id, dep_name = dep.id, dep.name  # the rollback below expires the row
+        dep_id, dep_name = dep.id, dep.name
         rules = rules_for(s, cfg)
         # Preview ignores what was already sent: it shows the message as it would read now.
         digests = [d for d in plan_digests(queries.open_items(s, group_members(s, cfg)), {}, rules, now)

@@ -154,7 +154,7 @@ def run_pass(engine: Engine, config: Config, renderer: Renderer, now: datetime, 
 
 def link_maker(signer, plan: DigestPlan, now: datetime) -> LinkMaker:  # noqa: ANN001
     # Bound to the digest's department: only the recipient's link confirms for it.
-    return lambda e: signer.url(e.item.milestone_id, e.item.occurrence, plan.department_id, now)
+    return lambda milestone_id, occurrence: signer.url(milestone_id, occurrence, plan.department_id, now)
 
 
 def drop_stale_digests(s: Session, today) -> int:  # noqa: ANN001

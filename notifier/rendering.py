@@ -73,7 +73,10 @@ class Renderer:
 
     def render_digest(self, plan: DigestPlan, department: str, now: datetime,
                       names: dict[int, str] | None = None, links: LinkMaker | None = None) -> Rendered:
-        return self.render(plan.kind, digest_context(plan, department, now, names or {}, links))
+        context = digest_context(plan, department, now, names or {})
+        if links is not None:
+            add_links(context, links)
+        return self.render(plan.kind, context)
 
     def check(self) -> list[str]:
         """Render every template with sample data; returns the problems found."""
@@ -82,9 +85,9 @@ class Renderer:
         for kind in ("reminder", "escalation"):
             sample.kind = kind
             try:
-                for links in (None, lambda e: f"https://notifier.example.cn/r/{e.item.milestone_id}"):
-                    self.render(kind, digest_context(sample, "市发改委", datetime(2018, 6, 20, 9, 0),
-                                                     {1: "市发改委"}, links))
+                context = digest_context(sample, "市发改委", datetime(2018, 6, 20, 9, 0), {1: "市发改委"})
+                self.render(kind, context)
+                self.render(kind, add_links(context, lambda mid, occ: f"https://notifier.example.cn/r/{mid}-{occ}"))
             except TemplateError as exc:
                 where = getattr(exc, "filename", None) or getattr(exc, "name", None) or kind
                 line = getattr(exc, "lineno", None)
@@ -97,10 +100,7 @@ class Renderer:
         return problems
 
 
-LinkMaker = Callable[[Entry], str]  # an entry -> its signed reply link
-
-
-def _entry(e: Entry, names: dict[int, str], links: LinkMaker | None = None) -> dict[str, Any]:
+def _entry(e: Entry, names: dict[int, str]) -> dict[str, Any]:
     it = e.item
     return {
         "milestone_id": it.milestone_id,
@@ -115,13 +115,12 @@ def _entry(e: Entry, names: dict[int, str], links: LinkMaker | None = None) -> d
         "section": e.section,
         "recurring": bool(it.recurrence),
         "leads": [names.get(d, "") for d in it.leads],
-        "link": links(e) if links else "",  # mark done / report progress; "" without [web]
+        "link": "",  # reply link (mark done / report progress), see add_links
     }
 
 
-def digest_context(plan: DigestPlan, department: str, now: datetime, names: dict[int, str],
-                   links: LinkMaker | None = None) -> dict[str, Any]:
-    sections = {s: [_entry(e, names, links) for e in plan.section(s)] for s in ("overdue", "cutoff", "upcoming", "progress")}
+def digest_context(plan: DigestPlan, department: str, now: datetime, names: dict[int, str]) -> dict[str, Any]:
+    sections = {s: [_entry(e, names) for e in plan.section(s)] for s in ("overdue", "cutoff", "upcoming", "progress")}
     progress_tasks: dict[tuple[str, str], dict[str, Any]] = {}
     for e in sections["progress"]:
         progress_tasks.setdefault((e["plan"], e["task_number"]), {**e, "milestones": []})["milestones"].append(e)
@@ -142,8 +141,22 @@ def digest_context(plan: DigestPlan, department: str, now: datetime, names: dict
         "upcoming": sections["upcoming"],
         "progress_tasks": list(progress_tasks.values()),
         "count": len(plan.entries) - len(sections["progress"]),
-        "links": links is not None,
+        "links": False,
     }
+
+
+LinkMaker = Callable[[int, date], str]  # (milestone id, occurrence) -> its signed reply link
+
+
+def add_links(context: dict[str, Any], links: LinkMaker) -> dict[str, Any]:
+    """Give every milestone of a digest context its reply link (in place; returned for chaining)."""
+    entries = [*context["overdue"], *context["due_by_cutoff"], *context["upcoming"]]
+    for t in context["progress_tasks"]:
+        entries += [t, *t["milestones"]]
+    for e in entries:
+        e["link"] = links(e["milestone_id"], e["due"])
+    context["links"] = True
+    return context
 
 
 def notice_context(department: str, channel: str, recipient: str, error: str, now: datetime) -> dict[str, Any]:

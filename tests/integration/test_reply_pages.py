@@ -31,14 +31,14 @@ from notifier.web.server import WebThread, make_server
 from tests.schedule_kit import local, make_world, ms, plan, task
 
 LINK = re.compile(r"https://notifier\.example\.gov\.cn/r/([A-Za-z0-9_-]+)")
-PORT_TASK = task("1", "港口建设", "市港口与口岸局", ms(date(2025, 6, 30), "单一窗口上线"),
-                 ms(date(2025, 9, 30), "货物申报应用率达到50%"))
+PORT_TASK = task("1", "港口建设", "市港口与口岸局", ms(date(2025, 6, 30), "单一窗口上线"))
+PORT_TASK_2 = task("3", "智慧港口", "市港口与口岸局", ms(date(2025, 9, 30), "货物申报应用率达到50%"))
+FGW_TASK = task("2", "项目推进", "市发改委", ms(date(2025, 6, 20), "召开推进会"))
 
 
 @pytest.fixture
 def world(tmp_path: Path):
-    return make_world(tmp_path, plan(2025, PORT_TASK, task("2", "项目推进", "市发改委", ms(date(2025, 6, 20), "召开推进会"))),
-                      web=True)
+    return make_world(tmp_path, plan(2025, PORT_TASK, FGW_TASK, PORT_TASK_2), web=True)
 
 
 def client(w, when: str = "2025-06-24 10:00") -> TestClient:  # noqa: ANN001
@@ -69,7 +69,7 @@ def test_reminder_carries_one_signed_link_per_milestone_for_its_department(world
     r = world.pass_at("2025-06-23 09:00")
     port = next(q for q in r.queued if q.department == "市港口与口岸局")
     tokens = links_in(port.rendered.text)
-    assert len(tokens) == 2  # the June item and the September one (progress section)
+    assert len(tokens) == 2  # the June item, and the September one of another task (progress request)
     assert tokens == links_in(port.rendered.markdown)
     assert all(f'href="https://notifier.example.gov.cn/r/{t}"' in port.rendered.html for t in tokens)
     signer = signer_of(world.cfg)
@@ -155,7 +155,7 @@ def test_progress_needs_a_note_and_keeps_reminding(world):
 def test_link_of_a_department_that_no_longer_leads_is_refused(world):
     token = port_links(world)[0]
     moved = task("1", "港口建设", "市发改委", *PORT_TASK.milestones)
-    spec = plan(2025, moved, task("2", "项目推进", "市发改委", ms(date(2025, 6, 20), "召开推进会")))
+    spec = plan(2025, moved, FGW_TASK, PORT_TASK_2)
     spec.source_hash = "edited"
     with transaction(world.engine) as s:
         store_plan(s, spec, world.cfg)
@@ -202,7 +202,7 @@ def test_uvicorn_thread_serves_the_pages(world):
 
 def test_run_with_web_enabled_serves_beside_the_scheduler_and_stops_on_sigterm(tmp_path: Path):
     port = free_port()
-    w = make_world(tmp_path, plan(2025, PORT_TASK), web=True)
+    w = make_world(tmp_path, plan(2025, PORT_TASK, PORT_TASK_2), web=True)
     path = w.cfg.path
     path.write_text(path.read_text().replace('listen = "127.0.0.1:0"', f'enabled = true\nlisten = "127.0.0.1:{port}"'))
     env = {**os.environ, "NOTIFIER_CONFIG": str(path)}
