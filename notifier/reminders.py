@@ -159,8 +159,8 @@ def link_maker(signer, plan: DigestPlan, now: datetime) -> LinkMaker:  # noqa: A
 
 def drop_stale_digests(s: Session, today) -> int:  # noqa: ANN001
     """Delete reminder/escalation digests of days before ``today`` that never left: every
-    delivery still pending and never attempted. Their reminder_log rows go too (cascade),
-    so the planner fires those series again now, once, with today's numbers."""
+    delivery still pending and never attempted. Their reminder_log rows go too, so the
+    planner fires those series again now, once, with today's numbers."""
     started = exists().where(Delivery.digest_id == Digest.id,
                              or_(Delivery.status != "pending", Delivery.attempts > 0))
     ids = list(s.scalars(select(Digest.id).where(Digest.kind.in_(("reminder", "escalation")),

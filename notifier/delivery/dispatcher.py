@@ -20,9 +20,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.engine import Engine
 
+from notifier.db import queries
 from notifier.db.engine import transaction, utcnow
 from notifier.db.models import Contact, Delivery, Department, Digest
 from notifier.delivery.message import Channel, FailedForGood, Message, RetryLater, Sent, SendResult
@@ -210,10 +211,6 @@ class Dispatcher:
             contact.broken, contact.last_error, contact.broken_at = True, error, now
 
     # -- the pass ---------------------------------------------------------------------------
-    def next_due(self) -> datetime | None:
-        with transaction(self.engine) as s:
-            return s.scalar(select(func.min(Delivery.next_attempt_at)).where(Delivery.status == "pending"))
-
     async def run_paced(self, until: datetime,
                         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> Counts:
         """Send what is due, then wait for each staggered row due up to ``until`` (naive UTC)
@@ -221,7 +218,8 @@ class Dispatcher:
         total = Counts()
         while not self.stopping:
             total += await self.run_once()
-            nxt = self.next_due()
+            with transaction(self.engine) as s:
+                nxt = queries.next_pending(s)
             if nxt is None or nxt > until:
                 break
             await sleep(max(0.0, (nxt - self.clock()).total_seconds()))
