@@ -302,7 +302,7 @@ def cmd_preview(args: argparse.Namespace, cfg: Config) -> int:
     from notifier.db.engine import transaction
     from notifier.importing.store import DepartmentIndex
     from notifier.planning.schedule import plan_digests
-    from notifier.reminders import link_maker, group_members, rules_for
+    from notifier.reminders import group_members, links_for, rules_for
     from notifier.web.links import signer_of
 
     now = parse_now(args.at, cfg)
@@ -322,8 +322,7 @@ def cmd_preview(args: argparse.Namespace, cfg: Config) -> int:
         return 0
     signer = signer_of(cfg) if cfg.web.links else None
     for d in digests:
-        links = link_maker(signer, d, now) if signer and d.kind == "reminder" else None
-        r = renderer.render_digest(d, dep_name, now, names, links)
+        r = renderer.render_digest(d, dep_name, now, names, links_for(signer, d, now))
         body = {"txt": r.text, "md": r.markdown, "html": r.html}[args.fmt]
         print(f"Subject: {r.subject}\n\n{body}")
     return 0
@@ -379,8 +378,6 @@ def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
     from notifier.daemon import Daemon
 
     return Daemon(cfg, args.config).run()
-
-
 
 
 # ------------------------------------------------------------- schedule rules and reply links

@@ -34,7 +34,7 @@ from notifier.importing.store import DepartmentIndex, sync_departments
 from notifier.planning.calendar import WorkCalendar
 from notifier.planning.schedule import DigestPlan, Rules, plan_digests
 from notifier.rendering import LinkMaker, Rendered, Renderer, notice_context
-from notifier.web.links import signer_of
+from notifier.web.links import LinkSigner, signer_of
 
 log = logging.getLogger(__name__)
 
@@ -140,8 +140,7 @@ def run_pass(engine: Engine, config: Config, renderer: Renderer, now: datetime, 
             if not contacts:
                 result.without_contact.append(name)
                 continue  # not logged: once a contact is configured the latest reminder goes out
-            links = link_maker(signer, plan, now) if signer and plan.kind == "reminder" else None
-            rendered = renderer.render_digest(plan, name, now, names, links)
+            rendered = renderer.render_digest(plan, name, now, names, links_for(signer, plan, now))
             if _queue(s, plan, rendered, contacts, due_at, dry_run):
                 result.queued.append(Queued(name, plan.kind, rendered, contacts, len(plan.entries)))
             else:
@@ -152,7 +151,10 @@ def run_pass(engine: Engine, config: Config, renderer: Renderer, now: datetime, 
     return result
 
 
-def link_maker(signer, plan: DigestPlan, now: datetime) -> LinkMaker:  # noqa: ANN001
+def links_for(signer: LinkSigner | None, plan: DigestPlan, now: datetime) -> LinkMaker | None:
+    """The reply links of a reminder digest, or None (no [web] links; escalation copies)."""
+    if signer is None or plan.kind != "reminder":
+        return None
     # Bound to the digest's department: only the recipient's link confirms for it.
     return lambda milestone_id, occurrence: signer.url(milestone_id, occurrence, plan.department_id, now)
 
