@@ -119,6 +119,19 @@ def build_parser() -> argparse.ArgumentParser:
     rt.add_argument("--failed", action="store_true", help="all failed deliveries")
 
     cmd("run", cmd_run, "run the daemon")
+
+    # -- schedule rules and reply links (issue 5) --
+    pg = cmd("progress", cmd_progress, "record a progress note for a milestone (it stays open)")
+    pg.add_argument("milestone_id", type=int)
+    pg.add_argument("--note", required=True)
+    pg.add_argument("--occurrence", type=date.fromisoformat, help="for a recurring report: which date")
+
+    sv = cmd("serve", cmd_serve, "serve the reply-link pages ([web] listen) in the foreground")
+    sv.add_argument("--listen", help='HOST:PORT, overrides [web] listen (e.g. "127.0.0.1:8080")')
+
+    hist = cmd("history", cmd_history, "progress history: done marks, notes and reopenings, newest first")
+    hist.add_argument("--milestone", type=int, help="only this milestone")
+    hist.add_argument("--limit", type=int, default=50)
     return p
 
 
@@ -158,13 +171,33 @@ def cmd_check_config(args: argparse.Namespace, cfg: Config) -> int:
     if problems:
         print("\n".join(problems), file=sys.stderr)
         return 2
-    year = datetime.now(cfg.timezone).year
-    for w in calendar_of(cfg).warnings(range(year, year + 2)):
+    for w in calendar_of(cfg).warnings(_calendar_years(cfg)):
         print(f"warning: {w}", file=sys.stderr)
     where = cfg.path or "built-in defaults"
     print(f"{where}: ok ({len(cfg.departments)} departments, {len(cfg.webhooks)} webhooks, "
           f"email {'on' if cfg.email else 'off'}{', all messages to the outbox' if cfg.outbox_divert else ''})")
     return 0
+
+
+def _calendar_years(cfg: Config) -> set[int]:
+    """This year, the next, and the years of the plans already imported (when the database
+    exists and is migrated: check-config changes nothing)."""
+    today = datetime.now(cfg.timezone).date()
+    years = {today.year, today.year + 1}
+    try:
+        from notifier.db.engine import current_revision, make_engine, transaction
+        from notifier.status import calendar_years
+
+        if cfg.database_url.startswith("sqlite:///") and not Path(cfg.database_url.split("///", 1)[1]).exists():
+            return years
+        engine = make_engine(cfg.database_url)
+        if current_revision(engine) is not None:
+            with transaction(engine) as s:
+                years |= calendar_years(s, today)
+        engine.dispose()
+    except Exception:  # noqa: BLE001 - check-config checks the config; an unreachable database is not its error
+        pass
+    return years
 
 
 def cmd_db_upgrade(args: argparse.Namespace, cfg: Config) -> int:
@@ -255,7 +288,11 @@ def cmd_send_due(args: argparse.Namespace, cfg: Config) -> int:
     engine = _engine(cfg)
     result = run_pass(engine, cfg, _renderer(cfg), now, force=args.force, dry_run=args.dry_run)
     if result.skipped_reason:
-        print(f"nothing queued: {result.skipped_reason} (use --force to send anyway)")
+        # Quiet hours hold for what is already queued (retries included), not only new reminders.
+        print(f"nothing queued or sent: {result.skipped_reason} (use --force to send anyway)")
+        return 0
+    if result.replaced:
+        print(f"re-planned {result.replaced} digests of earlier days that were never sent")
     for q in result.queued:
         print(f"{'would queue' if args.dry_run else 'queued'} {q.kind} for {q.department} "
               f"({q.entries} items) to {', '.join(f'{c}:{r}' for c, r in q.contacts)}: {q.rendered.subject}")
@@ -264,14 +301,18 @@ def cmd_send_due(args: argparse.Namespace, cfg: Config) -> int:
               + "、".join(result.without_contact))
     if args.dry_run:
         return 0
-    counts = deliver(engine, cfg, now.astimezone(UTC).replace(tzinfo=None) if args.now else None)
+    if args.now:  # simulated time: the staggered rows of this pass are all due by its last slot
+        now_utc = now.astimezone(UTC).replace(tzinfo=None)
+        counts = deliver(engine, cfg, max(now_utc, result.last_due_at or now_utc))
+    else:  # real time: wait for each staggered row, as the daemon's tick would
+        counts = deliver(engine, cfg, until=result.last_due_at)
     print(f"sent {counts.sent}, to retry {counts.retry}, failed {counts.failed}")
     for e in counts.errors:
         print(f"  failed: {e}")
     return 1 if counts.failed else 0
 
 
-def deliver(engine, cfg: Config, now: datetime | None = None):  # noqa: ANN001, ANN201
+def deliver(engine, cfg: Config, now: datetime | None = None, until: datetime | None = None):  # noqa: ANN001, ANN201
     from notifier.delivery.dispatcher import Dispatcher, RetryPolicy
     from notifier.delivery.routes import Routes
 
@@ -281,6 +322,8 @@ def deliver(engine, cfg: Config, now: datetime | None = None):  # noqa: ANN001, 
             d = cfg.delivery
             dispatcher = Dispatcher(engine, routes, RetryPolicy(d.max_attempts, d.backoff_seconds, d.backoff_cap_seconds),
                                     concurrency=d.concurrency, lease_seconds=d.lease_seconds)
+            if until is not None and now is None:
+                return await dispatcher.run_paced(until)
             return await dispatcher.run_once(now)
         finally:
             await routes.aclose()
@@ -293,7 +336,8 @@ def cmd_preview(args: argparse.Namespace, cfg: Config) -> int:
     from notifier.db.engine import transaction
     from notifier.importing.store import DepartmentIndex
     from notifier.planning.schedule import plan_digests
-    from notifier.reminders import group_members, rules_for
+    from notifier.reminders import group_members, links_for, rules_for
+    from notifier.web.links import signer_of
 
     now = parse_now(args.at, cfg)
     engine = _engine(cfg)
@@ -310,8 +354,9 @@ def cmd_preview(args: argparse.Namespace, cfg: Config) -> int:
     if not digests:
         print(f"{args.department}: nothing due at {now:%Y-%m-%d %H:%M}")
         return 0
+    signer = signer_of(cfg) if cfg.web.links else None
     for d in digests:
-        r = renderer.render_digest(d, dep_name, now, names)
+        r = renderer.render_digest(d, dep_name, now, names, links_for(signer, d, now))
         body = {"txt": r.text, "md": r.markdown, "html": r.html}[args.fmt]
         print(f"Subject: {r.subject}\n\n{body}")
     return 0
@@ -369,3 +414,45 @@ def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
     return Daemon(cfg, args.config).run()
 
 
+# ------------------------------------------------------------- schedule rules and reply links
+
+def cmd_progress(args: argparse.Namespace, cfg: Config) -> int:
+    from notifier.progress import ProgressError, note
+
+    engine = _engine(cfg)
+    try:
+        text = note(engine, args.milestone_id, args.note, occurrence=args.occurrence, source="cli",
+                    actor=os.environ.get("USER"))
+    except ProgressError as exc:
+        raise UsageError(str(exc)) from None
+    print(text)
+    return 0
+
+
+def cmd_history(args: argparse.Namespace, cfg: Config) -> int:
+    from notifier.status import history_rows
+
+    rows = history_rows(_engine(cfg), cfg, milestone=args.milestone, limit=args.limit)
+    for r in rows:
+        print(r)
+    print(f"({len(rows)} events)")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, cfg: Config) -> int:
+    from notifier.web.server import make_server
+
+    if cfg.web.secret is None:
+        raise UsageError("serve: [web] needs secret_file or secret_env (the key that signs reply links)")
+    host = port = None
+    if args.listen:
+        h, _, p = args.listen.rpartition(":")
+        if not p.isdigit():
+            raise UsageError(f"--listen: write HOST:PORT, got {args.listen!r}")
+        host, port = h.strip("[]") or "127.0.0.1", int(p)
+    engine = _engine(cfg)
+    server = make_server(engine, cfg, host=host, port=port)
+    print(f"serving reply links on http://{server.config.host}:{server.config.port} "
+          f"(links point to {cfg.web.base_url or '(no [web] base_url: reminders carry no links)'})", flush=True)
+    server.run()
+    return 0

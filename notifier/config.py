@@ -59,6 +59,9 @@ class ScheduleConfig:
     send_window: tuple[time, time] = (time(8, 30), time(17, 30))
     tick_seconds: int = 60
     plan_every_minutes: int = 60
+    # Deliveries queued by one pass are spread this many seconds apart (0: all at once),
+    # so a large digest day does not burst at the SMTP server or the chat robots.
+    stagger_seconds: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,26 @@ class DeliveryConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    """Reply links: each reminder carries per milestone a signed link to a small page."""
+
+    enabled: bool = False  # serve the pages from `notifier run` too (in a thread)
+    base_url: str | None = None  # e.g. "https://notifier.example.gov.cn"; None: no links
+    secret: Secret | None = None  # HMAC key that signs the links
+    listen: str = "127.0.0.1:8080"
+    link_days: int = 60  # how long a link stays usable
+
+    @property
+    def links(self) -> bool:
+        return bool(self.base_url and self.secret)
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]") or "127.0.0.1", int(port)
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path | None
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
@@ -123,6 +146,7 @@ class Config:
     holidays: tuple[date, ...] = ()
     workdays: tuple[date, ...] = ()
     log_level: str = "INFO"
+    web: WebConfig = field(default_factory=WebConfig)
 
     def department(self, name: str) -> Department | None:
         """The configured department that ``name`` is, by name or alias."""
@@ -255,7 +279,7 @@ def _close(key: str, allowed: set[str]) -> str | None:
 
 
 TOP_KEYS = {"timezone", "database", "schedule", "escalation", "departments", "email",
-            "webhooks", "outbox", "templates", "delivery", "calendar", "log"}
+            "webhooks", "outbox", "templates", "delivery", "calendar", "log", "web"}
 
 
 def load(path: Path | str | None = None) -> Config:
@@ -310,7 +334,7 @@ def parse(data: dict, path: Path) -> Config:
 
     schedule = _schedule(r, r.table(data, "schedule", {
         "cutoff_months", "lead_days", "send_at", "overdue_every_days", "send_window",
-        "tick_seconds", "plan_every_minutes"}))
+        "tick_seconds", "plan_every_minutes", "stagger_seconds"}))
 
     esc = r.table(data, "escalation", {"to"})
     escalation_to = r.str_list(esc, "escalation", "to")
@@ -358,6 +382,9 @@ def parse(data: dict, path: Path) -> Config:
         r.bad("log.level", f"must be DEBUG, INFO, WARNING or ERROR, got {level!r}")
         level = "INFO"
 
+    web = _web(r, r.table(data, "web", {"enabled", "base_url", "secret_file", "secret_env", "secret",
+                                          "listen", "link_days"}))
+
     if r.problems:
         raise ConfigError(r.problems)
     return Config(
@@ -365,7 +392,7 @@ def parse(data: dict, path: Path) -> Config:
         escalation_to=escalation_to, departments=departments, email=email,
         webhooks=webhooks, outbox_dir=outbox_dir, outbox_divert=divert,
         templates_dir=templates_dir, delivery=delivery, holidays=holidays,
-        workdays=workdays, log_level=level,
+        workdays=workdays, log_level=level, web=web,
     )
 
 
@@ -410,7 +437,37 @@ def _schedule(r: _Reader, s: dict) -> ScheduleConfig:
         send_window=window,
         tick_seconds=_positive(r, s, p, "tick_seconds", int, 60),
         plan_every_minutes=_positive(r, s, p, "plan_every_minutes", int, 60),
+        stagger_seconds=_non_negative(r, s, p, "stagger_seconds", 2.0),
     )
+
+
+def _non_negative(r: _Reader, table: dict, prefix: str, key: str, default: float) -> float:
+    value = r.get(table, prefix, key, float, default)
+    if value < 0:
+        r.bad(f"{prefix}.{key}", f"must be 0 or more, got {value}")
+        return default
+    return value
+
+
+def _web(r: _Reader, w: dict) -> WebConfig:
+    p = "web"
+    enabled = r.get(w, p, "enabled", bool, False)
+    base_url = r.get(w, p, "base_url", str, None)
+    if base_url is not None:
+        if not re.match(r"^https?://[^/\s]+", base_url):
+            r.bad(f"{p}.base_url", f"must start with http:// or https:// and name a host, got {base_url!r}")
+        base_url = base_url.rstrip("/")
+    secret = r.secret(w, p, "secret", required=bool(base_url) or enabled)
+    if secret is not None and len(secret.reveal()) < 16:
+        r.bad(p, "the link secret must be at least 16 characters (e.g. `openssl rand -hex 32`)")
+    if enabled and not base_url:
+        r.bad(f"{p}.base_url", "is required when [web] enabled = true (the links point there)")
+    listen = r.get(w, p, "listen", str, "127.0.0.1:8080")
+    if not re.fullmatch(r"(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}", listen) or not 0 <= int(listen.rsplit(":", 1)[1]) < 65536:
+        r.bad(f"{p}.listen", f'must be "HOST:PORT", e.g. "127.0.0.1:8080", got {listen!r}')
+        listen = "127.0.0.1:8080"
+    return WebConfig(enabled=enabled, base_url=base_url, secret=secret, listen=listen,
+                     link_days=_positive(r, w, p, "link_days", int, 60))
 
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

@@ -8,6 +8,10 @@ APScheduler keeps its jobs in memory (a persistent job store pickles jobs and ca
 between processes); a missed or late run is harmless because each pass computes what is due
 from the database. Both jobs run on one worker thread so they never overlap.
 
+Quiet hours: neither job sends outside working days and ``[schedule] send_window``; a retry
+that falls outside waits for the next window. With ``[web] enabled = true`` the reply-link
+pages are served by Uvicorn in a thread beside the scheduler.
+
 SIGTERM/SIGINT: claim nothing new, let in-flight sends finish and record, exit 0.
 SIGHUP: re-read config and templates; an invalid new config is logged and the old one kept.
 """
@@ -48,12 +52,14 @@ class Daemon:
         self.stop = threading.Event()
         self.dispatcher: Dispatcher | None = None
         self.scheduler: BackgroundScheduler | None = None
+        self.web = None  # notifier.web.server.WebThread when [web] enabled
 
     # -- jobs -------------------------------------------------------------------------------
-    def planning_pass(self) -> None:
+    def planning_pass(self, now: datetime | None = None) -> None:
+        """Plan and queue what is due at ``now`` (aware; default the wall clock), then tick."""
         if self.stop.is_set():
             return
-        now = datetime.now(self.cfg.timezone)
+        now = now or datetime.now(self.cfg.timezone)
         if in_send_time(self.cfg, now):
             return
         try:
@@ -65,13 +71,17 @@ class Daemon:
             log.info("planning pass queued %d digests", len(result.queued))
         for name in result.without_contact:
             log.warning("department %s has reminders due but no contact in the config", name)
-        self.tick()
+        self.tick(now)
 
-    def tick(self) -> None:
+    def tick(self, now: datetime | None = None) -> None:
+        """Send the rows due at ``now`` (aware; default the wall clock) - inside the send window only."""
         notify("WATCHDOG=1")  # fed from the tick itself: a hung scheduler stops feeding it
         if self.stop.is_set():
             return
         cfg = self.cfg
+        if in_send_time(cfg, now or datetime.now(cfg.timezone)):
+            return  # quiet hours: due rows (new or retries) wait for the next send window
+        at = now.astimezone(UTC).replace(tzinfo=None) if now else None
         d = cfg.delivery
 
         async def go():  # noqa: ANN202
@@ -80,7 +90,7 @@ class Daemon:
                 self.dispatcher = Dispatcher(self.engine, routes,
                                              RetryPolicy(d.max_attempts, d.backoff_seconds, d.backoff_cap_seconds),
                                              concurrency=d.concurrency, lease_seconds=d.lease_seconds)
-                return await self.dispatcher.run_once()
+                return await self.dispatcher.run_once(at)
             finally:
                 await routes.aclose()
 
@@ -153,6 +163,11 @@ class Daemon:
         self.scheduler = BackgroundScheduler(executors={"default": ThreadPoolExecutor(1)},
                                              timezone=self.cfg.timezone)
         self._schedule()
+        if self.cfg.web.enabled:
+            from notifier.web.server import WebThread, make_server
+
+            self.web = WebThread(make_server(self.engine, self.cfg))
+            self.web.start()
         self.scheduler.start()
         # Catch up at once: whatever fell due while we were down goes out now, once.
         self.scheduler.add_job(self.planning_pass, id="catch-up", replace_existing=True)
@@ -162,6 +177,8 @@ class Daemon:
             pass
         notify("STOPPING=1")
         self.scheduler.shutdown(wait=True)  # the running job finishes its sends and records
+        if self.web is not None:
+            self.web.stop()
         self.engine.dispose()
         log.info("stopped")
         return 0

@@ -1,50 +1,122 @@
 """Done marks, progress notes and re-queued deliveries: the admin's and departments' answers.
 
-Every change is recorded in ``progress_events`` with its source (cli, import, link) and actor.
+Every change is recorded in ``progress_events`` with its source (cli, import, link), actor
+and time, so ``status`` and ``milestones`` can tell who answered what, and when.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from notifier.db.engine import transaction, utcnow
-from notifier.db.models import Delivery, Milestone, OccurrenceDone, ProgressEvent, Task
+from notifier.db.models import Delivery, Milestone, OccurrenceDone, Plan, ProgressEvent, Task
+from notifier.planning.recurrence import occurrences
 
 
 class ProgressError(Exception):
     pass
 
 
+@dataclass(frozen=True)
+class Marked:
+    label: str
+    event_id: int
+    changed: bool  # False: it already was in that state (the event is still recorded)
+
+
+def milestone_label(s: Session, m: Milestone) -> str:
+    task = s.get(Task, m.task_id)
+    return f"milestone {m.id} (task {task.number}: {m.text[:40]})"
+
+
+def check_occurrence(s: Session, m: Milestone, occurrence: date | None) -> None:
+    """A recurring milestone needs one of its own occurrence dates."""
+    if not m.recurrence:
+        return
+    plan = s.scalar(select(Plan).join(Task, Task.plan_id == Plan.id).where(Task.id == m.task_id))
+    dates = occurrences(m.recurrence, plan.starts_on, plan.ends_on)
+    if occurrence is None:
+        raise ProgressError(f"{milestone_label(s, m)} recurs ({m.recurrence}): give --occurrence DATE, one of "
+                            + ", ".join(d.isoformat() for d in dates))
+    if occurrence not in dates:
+        raise ProgressError(f"{occurrence} is not an occurrence of {milestone_label(s, m)}; its dates are "
+                            + ", ".join(d.isoformat() for d in dates))
+
+
+def is_done(s: Session, m: Milestone, occurrence: date | None) -> bool:
+    if m.recurrence:
+        return occurrence is not None and s.get(OccurrenceDone, (m.id, occurrence)) is not None
+    return m.status == "done"
+
+
+def apply_mark(s: Session, milestone_id: int, *, done: bool = True, note: str | None = None,
+               occurrence: date | None = None, source: str = "cli", actor: str | None = None,
+               now: datetime | None = None) -> Marked:
+    """Mark a milestone (or one occurrence of a recurring one) done, or reopen it, inside
+    the caller's transaction."""
+    now = now or utcnow()
+    m = s.get(Milestone, milestone_id)
+    if m is None:
+        raise ProgressError(f"no milestone {milestone_id}")
+    check_occurrence(s, m, occurrence)
+    label = milestone_label(s, m)
+    changed = is_done(s, m, occurrence) != done
+    if m.recurrence:
+        row = s.get(OccurrenceDone, (m.id, occurrence))
+        if done and row is None:
+            s.add(OccurrenceDone(milestone_id=m.id, occurrence=occurrence, done_at=now, note=note))
+        elif not done and row is not None:
+            s.delete(row)
+        label += f" on {occurrence}"
+    else:
+        occurrence = None  # a one-off milestone has one date; the event needs none
+        if changed:
+            m.status = "done" if done else "open"
+            m.done_at = now if done else None
+        if note is not None:
+            m.note = note
+    event = ProgressEvent(milestone_id=m.id, occurrence=occurrence, action="done" if done else "reopen",
+                          note=note, source=source, actor=actor, at=now)
+    s.add(event)
+    s.flush()
+    return Marked(label, event.id, changed)
+
+
+def apply_note(s: Session, milestone_id: int, note: str, *, occurrence: date | None = None,
+               source: str = "cli", actor: str | None = None, now: datetime | None = None) -> Marked:
+    """Record a progress report (not done yet): reminders go on."""
+    if not note or not note.strip():
+        raise ProgressError("a progress note needs some text")
+    m = s.get(Milestone, milestone_id)
+    if m is None:
+        raise ProgressError(f"no milestone {milestone_id}")
+    check_occurrence(s, m, occurrence)
+    event = ProgressEvent(milestone_id=m.id, occurrence=occurrence if m.recurrence else None,
+                          action="progress", note=note.strip(), source=source, actor=actor, at=now or utcnow())
+    s.add(event)
+    s.flush()
+    return Marked(milestone_label(s, m), event.id, True)
+
+
 def mark(engine: Engine, milestone_id: int, *, done: bool = True, note: str | None = None,
          occurrence: date | None = None, source: str = "cli", actor: str | None = None) -> str:
     """Mark a milestone (or one occurrence of a recurring one) done, or reopen it."""
-    now = utcnow()
     with transaction(engine) as s:
-        m = s.get(Milestone, milestone_id)
-        if m is None:
-            raise ProgressError(f"no milestone {milestone_id}")
-        task = s.get(Task, m.task_id)
-        label = f"milestone {m.id} (task {task.number}: {m.text[:40]})"
-        if m.recurrence:
-            if occurrence is None:
-                raise ProgressError(f"{label} recurs ({m.recurrence}): give --occurrence DATE")
-            row = s.get(OccurrenceDone, (m.id, occurrence))
-            if done and row is None:
-                s.add(OccurrenceDone(milestone_id=m.id, occurrence=occurrence, done_at=now, note=note))
-            elif not done and row is not None:
-                s.delete(row)
-            label += f" on {occurrence}"
-        else:
-            m.status = "done" if done else "open"
-            m.done_at = now if done else None
-            if note is not None:
-                m.note = note
-        s.add(ProgressEvent(milestone_id=m.id, occurrence=occurrence, action="done" if done else "reopen",
-                            note=note, source=source, actor=actor, at=now))
-    return f"{label}: {'done' if done else 'reopened'}"
+        r = apply_mark(s, milestone_id, done=done, note=note, occurrence=occurrence, source=source, actor=actor)
+    state = "done" if done else "reopened"
+    return f"{r.label}: {state}" + ("" if r.changed else f" (it already was {'done' if done else 'open'})")
+
+
+def note(engine: Engine, milestone_id: int, text: str, *, occurrence: date | None = None,
+         source: str = "cli", actor: str | None = None) -> str:
+    with transaction(engine) as s:
+        r = apply_note(s, milestone_id, text, occurrence=occurrence, source=source, actor=actor)
+    return f"{r.label}: progress noted"
 
 
 def requeue(engine: Engine, delivery_id: int | None) -> int:
@@ -59,5 +131,3 @@ def requeue(engine: Engine, delivery_id: int | None) -> int:
         if delivery_id is not None and n == 0 and s.get(Delivery, delivery_id) is None:
             raise ProgressError(f"no delivery {delivery_id}")
     return n
-
-

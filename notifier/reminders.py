@@ -2,16 +2,26 @@
 
 One write transaction; each digest is inserted in its own savepoint so that a digest another
 instance already queued (same key) is skipped instead of failing the pass.
+
+- Quiet hours: nothing is planned outside working days and ``[schedule] send_window``
+  (``in_send_time``), unless forced; the dispatcher tick applies the same gate.
+- Catch-up: a digest of an earlier day none of whose deliveries was ever attempted (the
+  daemon was down, or the window closed) is dropped with its log rows before planning, so
+  its reminders go out once, today, with today's numbers instead of stale ones.
+- Pacing: the delivery rows one pass queues are due ``stagger_seconds`` apart.
+- Reply links: with ``[web] base_url`` and a secret, each reminder entry carries a signed link.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, exists, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -23,7 +33,8 @@ from notifier.db.models import Contact, Delivery, Department, Digest, ReminderLo
 from notifier.importing.store import DepartmentIndex, sync_departments
 from notifier.planning.calendar import WorkCalendar
 from notifier.planning.schedule import DigestPlan, Rules, plan_digests
-from notifier.rendering import Rendered, Renderer, notice_context
+from notifier.rendering import LinkMaker, Rendered, Renderer, notice_context
+from notifier.web.links import LinkSigner, signer_of
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +54,8 @@ class PassResult:
     without_contact: list[str] = field(default_factory=list)
     already: int = 0  # digests another pass had queued
     skipped_reason: str | None = None
+    replaced: int = 0  # stale never-sent digests of earlier days, re-planned with today's numbers
+    last_due_at: datetime | None = None  # naive UTC: when the last staggered row becomes due
 
 
 def calendar_of(config: Config) -> WorkCalendar:
@@ -76,6 +89,12 @@ def group_members(session: Session, config: Config) -> dict[int, tuple[int, ...]
     return out
 
 
+# A logged trigger more than this ahead of ``now`` was written while the clock ran ahead
+# (then was set back): it is ignored, so the reminders it seemed to cover still go out when
+# their time really comes. A smaller step back (NTP) trusts the log: nothing is sent twice.
+CLOCK_SKEW = timedelta(hours=12)
+
+
 def in_send_time(config: Config, now: datetime) -> str | None:
     """Why nothing may be sent at ``now``, or None when it may."""
     local = now.astimezone(config.timezone)
@@ -95,30 +114,66 @@ def run_pass(engine: Engine, config: Config, renderer: Renderer, now: datetime, 
     if reason:
         result.skipped_reason = reason
         return result
+    now_utc = now.astimezone(UTC).replace(tzinfo=None)
+    today = now.astimezone(config.timezone).date()
+    slots = itertools.count()
+    stagger = config.schedule.stagger_seconds
+
+    def due_at() -> datetime:
+        at = now_utc + timedelta(seconds=stagger * next(slots))
+        result.last_due_at = max(result.last_due_at or at, at)
+        return at
+
+    signer = signer_of(config) if config.web.links else None
     with transaction(engine) as s:
         sync_departments(s, config)
+        result.replaced = drop_stale_digests(s, today)
         rules = rules_for(s, config)
         items = queries.open_items(s, group_members(s, config))
-        logged = queries.reminder_log(s)
+        logged = queries.reminder_log(s, upto=now_utc + CLOCK_SKEW)
         plans = plan_digests(items, logged, rules, now)
         names = queries.department_names(s)
         aliases = _aliases(s)
-        now_utc = now.astimezone(UTC).replace(tzinfo=None)
         for plan in plans:
             name = names[plan.department_id]
             contacts = contacts_of(config, name, aliases.get(plan.department_id, []))
             if not contacts:
                 result.without_contact.append(name)
                 continue  # not logged: once a contact is configured the latest reminder goes out
-            rendered = renderer.render_digest(plan, name, now, names)
-            if _queue(s, plan, rendered, contacts, now_utc, dry_run):
+            rendered = renderer.render_digest(plan, name, now, names, links_for(signer, plan, now))
+            if _queue(s, plan, rendered, contacts, due_at, dry_run):
                 result.queued.append(Queued(name, plan.kind, rendered, contacts, len(plan.entries)))
             else:
                 result.already += 1
-        result.queued += _broken_contact_notices(s, config, renderer, rules, names, now, now_utc, dry_run)
+        result.queued += _broken_contact_notices(s, config, renderer, rules, names, now, due_at, dry_run)
         if dry_run:
             s.rollback()
     return result
+
+
+def links_for(signer: LinkSigner | None, plan: DigestPlan, now: datetime) -> LinkMaker | None:
+    """The reply links of a reminder digest, or None (no [web] links; escalation copies)."""
+    if signer is None or plan.kind != "reminder":
+        return None
+    # Bound to the digest's department: only the recipient's link confirms for it.
+    return lambda milestone_id, occurrence: signer.url(milestone_id, occurrence, plan.department_id, now)
+
+
+def drop_stale_digests(s: Session, today) -> int:  # noqa: ANN001
+    """Delete reminder/escalation digests of days before ``today`` that never left: every
+    delivery still pending and never attempted. Their reminder_log rows go too, so the
+    planner fires those series again now, once, with today's numbers."""
+    started = exists().where(Delivery.digest_id == Digest.id,
+                             or_(Delivery.status != "pending", Delivery.attempts > 0))
+    ids = list(s.scalars(select(Digest.id).where(Digest.kind.in_(("reminder", "escalation")),
+                                                 Digest.day < today, ~started)))
+    if ids:
+        # Explicit child deletes: the same on SQLite and PostgreSQL, cascade or not.
+        s.execute(delete(ReminderLog).where(ReminderLog.digest_id.in_(ids)))
+        s.execute(delete(Delivery).where(Delivery.digest_id.in_(ids)))
+        s.execute(delete(Digest).where(Digest.id.in_(ids)))
+        log.info("dropped %d digests of earlier days that were never sent; re-planning them", len(ids))
+    return len(ids)
 
 
 def _aliases(s: Session) -> dict[int, list[str]]:
@@ -135,7 +190,7 @@ def delivery_key(digest_key: str, channel: str, recipient: str) -> str:
 
 
 def _queue(s: Session, plan: DigestPlan | None, rendered: Rendered, contacts: list[tuple[str, str]],
-           now_utc: datetime, dry_run: bool, *, key: str | None = None, department_id: int | None = None,
+           due_at: Callable[[], datetime], dry_run: bool, *, key: str | None = None, department_id: int | None = None,
            kind: str | None = None, day=None) -> bool:  # noqa: ANN001
     key = key or plan.key
     dep_id = department_id if department_id is not None else plan.department_id
@@ -149,9 +204,10 @@ def _queue(s: Session, plan: DigestPlan | None, rendered: Rendered, contacts: li
             for series, trigger in (plan.fired if plan else []):
                 s.add(ReminderLog(department_id=dep_id, series=series, trigger_at=trigger, digest_id=digest.id))
             for channel, recipient in contacts:
+                at = due_at()  # staggered: a big digest day is spread, not burst
                 s.add(Delivery(key=delivery_key(key, channel, recipient), digest_id=digest.id,
                                department_id=dep_id, channel=channel, recipient=recipient, status="pending",
-                               attempts=0, due_at=now_utc, next_attempt_at=now_utc, created_at=utcnow()))
+                               attempts=0, due_at=at, next_attempt_at=at, created_at=utcnow()))
             s.flush()
     except IntegrityError:
         return False  # the same digest is already queued (another pass or instance)
@@ -163,7 +219,8 @@ def _broken_contacts_to_notify(s: Session) -> list[Contact]:
 
 
 def _broken_contact_notices(s: Session, config: Config, renderer: Renderer, rules: Rules,
-                            names: dict[int, str], now: datetime, now_utc: datetime, dry_run: bool) -> list[Queued]:
+                            names: dict[int, str], now: datetime, due_at: Callable[[], datetime],
+                            dry_run: bool) -> list[Queued]:
     """One notice per newly broken contact to the supervision office, not one per reminder."""
     out = []
     if not rules.escalation_to:
@@ -179,9 +236,9 @@ def _broken_contact_notices(s: Session, config: Config, renderer: Renderer, rule
             rendered = renderer.render("notice", notice_context(owner, contact.channel, contact.recipient,
                                                                 contact.last_error or "", now))
             key = hashlib.sha256(f"notice|{esc}|{contact.id}|{contact.broken_at}".encode()).hexdigest()[:32]
-            if _queue(s, None, rendered, esc_contacts, now_utc, dry_run, key=key, department_id=esc,
+            if _queue(s, None, rendered, esc_contacts, due_at, dry_run, key=key, department_id=esc,
                       kind="notice", day=now.astimezone(config.timezone).date()):
                 out.append(Queued(names.get(esc, ""), "notice", rendered, esc_contacts, 1))
-        contact.notified_at = now_utc
+        contact.notified_at = now.astimezone(UTC).replace(tzinfo=None)
     return out
 

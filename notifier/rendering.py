@@ -8,6 +8,7 @@ data so a broken template fails at start, not at the first reminder.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from importlib import resources
@@ -71,8 +72,11 @@ class Renderer:
                         html=out["html"], markdown=out["md"], data=context_data(context))
 
     def render_digest(self, plan: DigestPlan, department: str, now: datetime,
-                      names: dict[int, str] | None = None) -> Rendered:
-        return self.render(plan.kind, digest_context(plan, department, now, names or {}))
+                      names: dict[int, str] | None = None, links: LinkMaker | None = None) -> Rendered:
+        context = digest_context(plan, department, now, names or {})
+        if links is not None:
+            add_links(context, links)
+        return self.render(plan.kind, context)
 
     def check(self) -> list[str]:
         """Render every template with sample data; returns the problems found."""
@@ -81,7 +85,9 @@ class Renderer:
         for kind in ("reminder", "escalation"):
             sample.kind = kind
             try:
-                self.render(kind, digest_context(sample, "市发改委", datetime(2018, 6, 20, 9, 0), {1: "市发改委"}))
+                context = digest_context(sample, "市发改委", datetime(2018, 6, 20, 9, 0), {1: "市发改委"})
+                self.render(kind, context)
+                self.render(kind, add_links(context, lambda mid, occ: f"https://notifier.example.cn/r/{mid}-{occ}"))
             except TemplateError as exc:
                 where = getattr(exc, "filename", None) or getattr(exc, "name", None) or kind
                 line = getattr(exc, "lineno", None)
@@ -109,6 +115,7 @@ def _entry(e: Entry, names: dict[int, str]) -> dict[str, Any]:
         "section": e.section,
         "recurring": bool(it.recurrence),
         "leads": [names.get(d, "") for d in it.leads],
+        "link": "",  # reply link (mark done / report progress), see add_links
     }
 
 
@@ -138,7 +145,22 @@ def digest_context(plan: DigestPlan, department: str, now: datetime, names: dict
         "upcoming": sections["upcoming"],
         "progress_tasks": list(progress_tasks.values()),
         "count": len(plan.entries) - len(sections["progress"]),
+        "links": False,
     }
+
+
+LinkMaker = Callable[[int, date], str]  # (milestone id, occurrence) -> its signed reply link
+
+
+def add_links(context: dict[str, Any], links: LinkMaker) -> dict[str, Any]:
+    """Give every milestone of a digest context its reply link (in place; returned for chaining)."""
+    entries = [*context["overdue"], *context["due_by_cutoff"], *context["upcoming"]]
+    for t in context["progress_tasks"]:
+        entries += [t, *t["milestones"]]
+    for e in entries:
+        e["link"] = links(e["milestone_id"], e["due"])
+    context["links"] = True
+    return context
 
 
 def notice_context(department: str, channel: str, recipient: str, error: str, now: datetime) -> dict[str, Any]:

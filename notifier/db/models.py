@@ -197,3 +197,19 @@ class Contact(Base):
     broken_at: Mapped[datetime | None] = mapped_column(DateTime)
     last_ok_at: Mapped[datetime | None] = mapped_column(DateTime)
     notified_at: Mapped[datetime | None] = mapped_column(DateTime)  # supervision office told
+
+
+class LinkUse(Base):
+    """A reply link that has changed something: each signed link does so once.
+
+    ``token_id`` is the link's signature, so a replayed link (or a second click racing the
+    first) hits the primary key and changes nothing."""
+
+    __tablename__ = "link_uses"
+    token_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    milestone_id: Mapped[int] = mapped_column(ForeignKey("milestones.id", ondelete="CASCADE"), index=True)
+    occurrence: Mapped[date | None] = mapped_column(Date)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    action: Mapped[str] = mapped_column(String(20))  # done | progress
+    used_at: Mapped[datetime] = mapped_column(DateTime)
+    progress_event_id: Mapped[int | None] = mapped_column(ForeignKey("progress_events.id", ondelete="SET NULL"))

@@ -49,10 +49,13 @@ def open_items(session: Session, expand: dict[int, tuple[int, ...]] | None = Non
     return items
 
 
-def reminder_log(session: Session) -> dict[tuple[int, str], datetime]:
-    return {(d, s): t for d, s, t in session.execute(
-        select(ReminderLog.department_id, ReminderLog.series, func.max(ReminderLog.trigger_at))
-        .group_by(ReminderLog.department_id, ReminderLog.series))}
+def reminder_log(session: Session, upto: datetime | None = None) -> dict[tuple[int, str], datetime]:
+    """(department, series) -> the latest trigger turned into a digest; with ``upto`` (naive
+    UTC) later triggers are left out (they were logged while the clock ran ahead)."""
+    q = select(ReminderLog.department_id, ReminderLog.series, func.max(ReminderLog.trigger_at))
+    if upto is not None:
+        q = q.where(ReminderLog.trigger_at <= upto)
+    return {(d, s): t for d, s, t in session.execute(q.group_by(ReminderLog.department_id, ReminderLog.series))}
 
 
 def department_names(session: Session) -> dict[int, str]:

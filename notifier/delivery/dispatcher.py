@@ -16,13 +16,14 @@ import asyncio
 import json
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.engine import Engine
 
+from notifier.db import queries
 from notifier.db.engine import transaction, utcnow
 from notifier.db.models import Contact, Delivery, Department, Digest
 from notifier.delivery.message import Channel, FailedForGood, Message, RetryLater, Sent, SendResult
@@ -210,6 +211,20 @@ class Dispatcher:
             contact.broken, contact.last_error, contact.broken_at = True, error, now
 
     # -- the pass ---------------------------------------------------------------------------
+    async def run_paced(self, until: datetime,
+                        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> Counts:
+        """Send what is due, then wait for each staggered row due up to ``until`` (naive UTC)
+        and send it in turn: a one-shot pass keeps the pacing the daemon's tick gives."""
+        total = Counts()
+        while not self.stopping:
+            total += await self.run_once()
+            with transaction(self.engine) as s:
+                nxt = queries.next_pending(s)
+            if nxt is None or nxt > until:
+                break
+            await sleep(max(0.0, (nxt - self.clock()).total_seconds()))
+        return total
+
     async def run_once(self, now: datetime | None = None) -> Counts:
         """Send everything due at ``now`` (naive UTC), batch after batch, then return."""
         total = Counts()

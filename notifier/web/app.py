@@ -1,0 +1,184 @@
+"""The reply pages: GET shows what a link would confirm, POST confirms it.
+
+A GET never changes anything (mail scanners and link previews fetch every URL in a message);
+only the form's POST does, once per link (``link_uses``). Every refusal - forged, expired,
+replayed, no longer a lead, milestone gone - is a page that says so and changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+from urllib.parse import parse_qs
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse
+from starlette.routing import Route
+
+from notifier.db.engine import transaction, utcnow
+from notifier.db.models import Department, LinkUse, Milestone, Plan, Task, TaskDepartment
+from notifier.progress import ProgressError, apply_mark, apply_note, check_occurrence, is_done
+from notifier.rendering import Renderer, cn_date
+from notifier.web.links import Link, LinkError, LinkSigner
+
+log = logging.getLogger(__name__)
+
+HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",  # the token must not leak to other sites
+    "X-Robots-Tag": "noindex, nofollow",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+                               "frame-ancestors 'none'",
+}
+MAX_BODY = 20_000
+
+
+@dataclass
+class Page:
+    status: int
+    title: str
+    tone: str = ""  # ok | bad
+    message: str = ""
+    item: dict[str, Any] | None = None
+    form: bool = False
+    note: str = ""
+    person: str = ""
+
+
+class Refused(Exception):
+    def __init__(self, page: Page):
+        self.page = page
+
+
+def make_app(engine: Engine, signer: LinkSigner, *, timezone: Any = UTC,
+             clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+             renderer: Renderer | None = None) -> Starlette:
+    """``clock`` (aware) decides whether a link has expired; tests pin it."""
+    renderer = renderer or Renderer()
+    template = renderer.env.get_template("reply.html")
+
+    def html(page: Page) -> HTMLResponse:
+        body = template.render(title=page.title, tone=page.tone, message=page.message, item=page.item,
+                               form=page.form, note=page.note, person=page.person)
+        return HTMLResponse(body, status_code=page.status, headers=HEADERS)
+
+    def verify(token: str) -> Link:
+        try:
+            return signer.verify(token, clock())
+        except LinkError as exc:
+            log.warning("reply link refused (%s): %s", exc.reason, exc)
+            if exc.reason == "expired":
+                raise Refused(Page(410, "链接已过期", "bad", "该链接已超过有效期，未作任何更改。"
+                                   "请使用最近一次提醒中的链接，或联系市政府督查室。")) from None
+            raise Refused(Page(403, "链接无效", "bad", "该链接无法验证（可能被修改或不完整），未作任何更改。"
+                               "请直接点击提醒邮件中的链接，或联系市政府督查室。")) from None
+
+    def today() -> date:
+        return clock().astimezone(timezone).date()
+
+    def describe(s: Session, link: Link) -> tuple[Milestone, dict[str, Any]]:
+        m = s.get(Milestone, link.milestone_id)
+        if m is None:
+            raise Refused(Page(404, "事项不存在", "bad", "该链接所指的工作节点已不在计划中（计划可能已更新），未作任何更改。"))
+        dep = s.get(Department, link.department_id)
+        task = s.get(Task, m.task_id)
+        plan = s.get(Plan, task.plan_id)
+        lead = s.scalar(select(TaskDepartment.task_id).where(
+            TaskDepartment.task_id == task.id, TaskDepartment.department_id == link.department_id,
+            TaskDepartment.role == "lead"))
+        if dep is None or lead is None:
+            raise Refused(Page(403, "无权办理", "bad", "该链接的收件单位已不是此项任务的牵头单位，未作任何更改。"))
+        try:
+            check_occurrence(s, m, link.occurrence)
+        except ProgressError:
+            raise Refused(Page(404, "事项不存在", "bad", "该链接所指的报送期次已不在计划中，未作任何更改。")) from None
+        due = link.occurrence if m.recurrence else m.due_on
+        item = {"department": dep.name, "plan": plan.name, "doc_number": plan.doc_number or "",
+                "task_number": task.number, "task_title": task.title, "text": m.text, "due": due,
+                "recurring": bool(m.recurrence), "days_late": (today() - due).days}
+        used = s.get(LinkUse, link.signature)
+        if used is not None:
+            what = "确认完成" if used.action == "done" else "报送进展"
+            raise Refused(Page(409, "此链接已使用", "bad",
+                               f"该链接已于{_local(used.used_at, timezone)}用于{what}，不能重复使用，本次未作任何更改。"
+                               "如需再次报送，请使用下一次提醒中的链接。", item))
+        if is_done(s, m, link.occurrence if m.recurrence else None):
+            raise Refused(Page(200, "该事项已办结", "ok", "该工作节点已标记为完成，无需再次确认，后续不会再就此提醒。", item))
+        return m, item
+
+    def show(token: str) -> Page:
+        link = verify(token)
+        with transaction(engine) as s:
+            _, item = describe(s, link)
+        return Page(200, "督办事项办理", "", "请核对以下事项，填写情况后选择相应按钮。", item, form=True)
+
+    def confirm(token: str, form: dict[str, str]) -> Page:
+        link = verify(token)
+        action, note, person = form.get("action", ""), form.get("note", "").strip(), form.get("person", "").strip()
+        try:
+            with transaction(engine) as s:
+                m, item = describe(s, link)
+                if action not in ("done", "progress"):
+                    return Page(400, "请选择办理方式", "bad", "请点击“确认已完成”或“报送进展”。", item, True, note, person)
+                if action == "progress" and not note:
+                    return Page(400, "请填写进展情况", "bad", "报送进展时请填写进展说明。", item, True, note, person)
+                dep = item["department"]
+                actor = f"{dep}（{person[:100]}）" if person else dep
+                occurrence = link.occurrence if m.recurrence else None
+                now = utcnow()
+                if action == "done":
+                    r = apply_mark(s, m.id, done=True, note=note or None, occurrence=occurrence,
+                                   source="link", actor=actor, now=now)
+                else:
+                    r = apply_note(s, m.id, note, occurrence=occurrence, source="link", actor=actor, now=now)
+                s.add(LinkUse(token_id=link.signature, milestone_id=m.id, occurrence=occurrence,
+                              department_id=link.department_id, action=action, used_at=now,
+                              progress_event_id=r.event_id))
+                s.flush()
+        except IntegrityError:  # the same link used at the same moment by another request
+            raise Refused(Page(409, "此链接已使用", "bad", "该链接刚刚已被使用，本次未作任何更改。")) from None
+        log.info("reply link: %s %s milestone %s (%s) by %s", action, item["due"], m.id, item["text"][:30], actor)
+        if action == "done":
+            return Page(200, "已确认完成", "ok", f"已记录{dep}确认该事项完成（{_local(now, timezone)}），"
+                        "后续不再就此事项提醒。谢谢！", item)
+        return Page(200, "进展已报送", "ok", f"已记录{dep}报送的进展（{_local(now, timezone)}）。"
+                    "该事项尚未办结，到期前仍会提醒。", item)
+
+    async def reply(request: Request) -> HTMLResponse:
+        token = request.path_params["token"]
+        try:
+            if request.method == "POST":
+                body = await request.body()
+                if len(body) > MAX_BODY:
+                    return html(Page(413, "内容过长", "bad", "提交的内容过长，未作任何更改。"))
+                form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+                page = await run_in_threadpool(confirm, token, form)
+            else:
+                page = await run_in_threadpool(show, token)
+        except Refused as r:
+            page = r.page
+        return html(page)
+
+    async def index(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("notifier reply links\n", headers=HEADERS)
+
+    return Starlette(routes=[
+        Route("/", index, methods=["GET"]),
+        Route("/r/{token}", reply, methods=["GET", "POST"]),
+    ])
+
+
+def _local(at: datetime, tz: Any) -> str:
+    local = at.replace(tzinfo=UTC).astimezone(tz)
+    return f"{cn_date(local.date())}{local:%H:%M}"
