@@ -90,6 +90,7 @@ class Milestone(Base):
     __table_args__ = (
         UniqueConstraint("task_id", "key", name="uq_milestones_task_key"),
         Index("ix_milestones_status_due", "status", "due_on"),
+        Index("ix_milestones_recurrence", "recurrence"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
@@ -154,7 +155,8 @@ class ReminderLog(Base):
     makes two planners racing on one database insert it once."""
 
     __tablename__ = "reminder_log"
-    __table_args__ = (UniqueConstraint("department_id", "series", "trigger_at", name="uq_reminder_log_trigger"),)
+    __table_args__ = (UniqueConstraint("department_id", "series", "trigger_at", name="uq_reminder_log_trigger"),
+                      Index("ix_reminder_log_trigger_at", "trigger_at"))
     id: Mapped[int] = mapped_column(primary_key=True)
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
     series: Mapped[str] = mapped_column(String(80))
