@@ -17,6 +17,11 @@ from notifier import __version__
 from notifier import config as config_mod
 from notifier.config import Config, ConfigError
 
+try:
+    from sqlalchemy.exc import OperationalError
+except ImportError:  # pragma: no cover - a dependency
+    OperationalError = ()  # type: ignore[assignment,misc]
+
 
 class UsageError(Exception):
     pass
@@ -53,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"notifier: {exc}", file=sys.stderr)
         return 2
+    except OperationalError as exc:
+        first = str(exc.orig if exc.orig is not None else exc).strip().splitlines()[0]
+        print(f"notifier: cannot use the database: {first}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 
@@ -82,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     dbsub = db.add_subparsers(metavar="ACTION")
     up = dbsub.add_parser("upgrade", help="apply migrations")
     up.add_argument("--sql", action="store_true", help="print the SQL instead of running it")
+    up.add_argument("--from", dest="start", metavar="REVISION",
+                    help="with --sql: the revision the database is at (default: read it from the database; "
+                         "'base' for an empty one)")
     up.set_defaults(func=cmd_db_upgrade)
     bk = dbsub.add_parser("backup", help="copy the SQLite database to PATH while the daemon runs")
     bk.add_argument("path", type=Path)
@@ -178,7 +190,7 @@ def cmd_db_upgrade(args: argparse.Namespace, cfg: Config) -> int:
     engine = make_engine(cfg.database_url)
     if args.sql:
         # The SQL from the database's current revision to head, for review; nothing is run.
-        current = current_revision(engine)
+        current = None if args.start == "base" else args.start or current_revision(engine)
         if not upgrade(engine, sql=True, start=current):
             print(f"-- the database is at revision {current}, the newest: nothing to apply")
         return 0
