@@ -4,6 +4,8 @@ names (``.ci/run`` starts one). Without it the PostgreSQL tests skip locally and
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 import uuid
 from collections.abc import Iterator
 
@@ -54,3 +56,7 @@ def pg_url(pg_server: str) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+# tests/integration/support.py: the HTTP receiver, notify socket and process helpers
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
