@@ -26,6 +26,7 @@ from notifier.db.engine import transaction, utcnow
 from notifier.db.models import Contact, Delivery, Department, Digest, ReminderLog
 from notifier.importing.store import DepartmentIndex, sync_departments
 from notifier.planning.calendar import WorkCalendar
+from notifier.planning.recurrence import occurrences
 from notifier.planning.schedule import (DigestPlan, Item, PlanInfo, Rules, before_triggers, cutoffs,
                                        overdue_triggers, plan_digests)
 from notifier.rendering import Rendered, Renderer, notice_context
@@ -196,7 +197,7 @@ def next_reminder(s: Session, config: Config, now: datetime) -> datetime | None:
     lookahead = today + timedelta(days=max(rules.lead_days) + 60)
     dates = set(queries.open_due_dates(s, lookahead))
     for _mid, rule, start, end in queries.open_recurring(s):
-        dates.update(d for d in recurrence_dates(rule, start, end) if d <= lookahead)
+        dates.update(d for d in occurrences(rule, start, end) if d <= lookahead)
     candidates: list[datetime] = []
     for d in dates:
         if d < today:
@@ -214,12 +215,6 @@ def next_reminder(s: Session, config: Config, now: datetime) -> datetime | None:
     if not future:
         return None
     return min(future).replace(tzinfo=UTC).astimezone(config.timezone)
-
-
-def recurrence_dates(rule: str, start: date, end: date) -> list[date]:
-    from notifier.planning.recurrence import occurrences
-
-    return occurrences(rule, start, end)
 
 
 def _aliases(s: Session) -> dict[int, list[str]]:
