@@ -34,6 +34,10 @@ def run_online() -> None:
             conn.commit()
         context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=sqlite)
         with context.begin_transaction():
+            if engine.dialect.name == "postgresql":
+                # Several instances starting at once on one database: one migrates, the others
+                # wait here and then find the schema at head (DDL is transactional there).
+                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7246001)")
             context.run_migrations()
         conn.commit()
         if sqlite:

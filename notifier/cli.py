@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import sys
 from datetime import UTC, date, datetime
@@ -18,12 +17,24 @@ from notifier import __version__
 from notifier import config as config_mod
 from notifier.config import Config, ConfigError
 
+try:
+    from sqlalchemy.exc import OperationalError
+except ImportError:  # pragma: no cover - a dependency
+    OperationalError = ()  # type: ignore[assignment,misc]
+
 
 class UsageError(Exception):
     pass
 
 
 def main(argv: list[str] | None = None) -> int:
+    from notifier import logging_setup
+
+    # Everything this process prints passes the secret redactor (logging_setup.redact).
+    if not isinstance(sys.stdout, logging_setup.RedactingStream):
+        sys.stdout = logging_setup.RedactingStream(sys.stdout)
+    if not isinstance(sys.stderr, logging_setup.RedactingStream):
+        sys.stderr = logging_setup.RedactingStream(sys.stderr)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -31,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         cfg = config_mod.load(args.config)
+        logging_setup.register_config(cfg)
         if cfg.path is None and args.func is not cmd_check_config:
             print(f"notifier: no config file ({config_mod.DEFAULT_PATH} does not exist, $NOTIFIER_CONFIG "
                   "unset): using the built-in defaults (SQLite in ./var, messages to ./var/outbox)",
@@ -46,15 +58,18 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"notifier: {exc}", file=sys.stderr)
         return 2
+    except OperationalError as exc:
+        first = str(exc.orig if exc.orig is not None else exc).strip().splitlines()[0]
+        print(f"notifier: cannot use the database: {first}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 
 
 def setup_logging(level: str) -> None:
-    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
-    for noisy in ("httpx", "httpcore", "apscheduler.executors", "alembic", "aiosmtplib"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    from notifier import logging_setup
+
+    logging_setup.setup(level, sys.stderr)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,7 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
     dbsub = db.add_subparsers(metavar="ACTION")
     up = dbsub.add_parser("upgrade", help="apply migrations")
     up.add_argument("--sql", action="store_true", help="print the SQL instead of running it")
+    up.add_argument("--from", dest="start", metavar="REVISION",
+                    help="with --sql: the revision the database is at (default: read it from the database; "
+                         "'base' for an empty one)")
     up.set_defaults(func=cmd_db_upgrade)
+    bk = dbsub.add_parser("backup", help="copy the SQLite database to PATH while the daemon runs")
+    bk.add_argument("path", type=Path)
+    bk.set_defaults(func=cmd_db_backup)
 
     imp = cmd("import", cmd_import, "import a plan: task table (.csv/.xlsx), plan text (.txt) or .docx")
     imp.add_argument("file", type=Path)
@@ -167,6 +188,7 @@ def _renderer(cfg: Config):  # noqa: ANN202
 def cmd_check_config(args: argparse.Namespace, cfg: Config) -> int:
     from notifier.reminders import calendar_of
 
+    # daemon.config_problems makes the same check, with these messages, on SIGHUP.
     problems = [f"{cfg.path}: {p}" for p in _renderer(cfg).check()]
     if problems:
         print("\n".join(problems), file=sys.stderr)
@@ -205,11 +227,26 @@ def cmd_db_upgrade(args: argparse.Namespace, cfg: Config) -> int:
 
     engine = make_engine(cfg.database_url)
     if args.sql:
-        upgrade(engine, sql=True)
+        # The SQL from the database's current revision to head, for review; nothing is run.
+        current = None if args.start == "base" else args.start or current_revision(engine)
+        if not upgrade(engine, sql=True, start=current):
+            print(f"-- the database is at revision {current}, the newest: nothing to apply")
         return 0
     before = current_revision(engine)
     upgrade(engine)
     print(f"database at revision {current_revision(engine)} (was {before or 'empty'})")
+    return 0
+
+
+def cmd_db_backup(args: argparse.Namespace, cfg: Config) -> int:
+    from notifier.db.engine import BackupError, backup, make_engine
+
+    try:
+        size = backup(make_engine(cfg.database_url), args.path)
+    except BackupError as exc:
+        print(f"notifier: {exc}", file=sys.stderr)
+        return 2
+    print(f"backed up to {args.path} ({size / 1e6:.1f} MB)")
     return 0
 
 
@@ -411,7 +448,7 @@ def cmd_retry(args: argparse.Namespace, cfg: Config) -> int:
 def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
     from notifier.daemon import Daemon
 
-    return Daemon(cfg, args.config).run()
+    return Daemon(cfg, args.config, log_level=args.log_level).run()
 
 
 # ------------------------------------------------------------- schedule rules and reply links

@@ -211,10 +211,12 @@ class _Reader:
             return ()
         return tuple(v.strip() for v in value)
 
-    def hhmm(self, value: Any, name: str, default: time) -> time:
+    def hhmm(self, value: Any, name: str, default: time, end_of_day: bool = False) -> time:
         if not isinstance(value, str) or not re.fullmatch(r"\d{1,2}:\d{2}", value):
             self.bad(name, f'must be a time "HH:MM", got {value!r}')
             return default
+        if end_of_day and value == "24:00":
+            return time.max  # a window open until midnight
         h, m = map(int, value.split(":"))
         if h > 23 or m > 59:
             self.bad(name, f"is not a time of day: {value!r}")
@@ -422,7 +424,7 @@ def _schedule(r: _Reader, s: dict) -> ScheduleConfig:
             r.bad(f"{p}.send_window", f'must be ["HH:MM", "HH:MM"], got {w!r}')
         else:
             a = r.hhmm(w[0], f"{p}.send_window[0]", window[0])
-            b = r.hhmm(w[1], f"{p}.send_window[1]", window[1])
+            b = r.hhmm(w[1], f"{p}.send_window[1]", window[1], end_of_day=True)
             if a >= b:
                 r.bad(f"{p}.send_window", "the start must be before the end")
             else:

@@ -1,27 +1,33 @@
-"""The daemon: APScheduler fires two jobs; our own tables hold the real schedule.
+"""The daemon: APScheduler fires the jobs; our own tables hold the real schedule.
 
 - the *planning pass* at ``send_at`` every day, every ``plan_every_minutes`` within the send
   window (so a plan imported at 14:00 is reminded the same day) and once at start (catch-up);
-- the *tick* every ``tick_seconds``: the dispatcher sends what is due and retries what failed.
+- the *tick* every ``tick_seconds``: the dispatcher sends what is due and retries what failed;
+- the *watchdog* (only under systemd with ``WatchdogSec=``), every half of that interval on its
+  own thread: it sends ``WATCHDOG=1`` while the worker makes progress.
 
 APScheduler keeps its jobs in memory (a persistent job store pickles jobs and cannot be shared
 between processes); a missed or late run is harmless because each pass computes what is due
-from the database. Both jobs run on one worker thread so they never overlap.
+from the database. The planning pass and the tick run on one worker thread so they never overlap.
 
+systemd (``Type=notify``): ``READY=1`` once migrations ran and the config and templates loaded;
+``STATUS=`` says when the next reminder is planned and how many deliveries failed.
+SIGTERM/SIGINT: claim nothing new, let in-flight sends finish and record, ``STOPPING=1``, exit 0.
+SIGHUP (``systemctl reload``): re-read config and templates; a valid one takes effect at the next
+job, an invalid one is refused with check-config's messages and the old one keeps running.
 Quiet hours: neither job sends outside working days and ``[schedule] send_window``; a retry
 that falls outside waits for the next window. With ``[web] enabled = true`` the reply-link
 pages are served by Uvicorn in a thread beside the scheduler.
-
-SIGTERM/SIGINT: claim nothing new, let in-flight sends finish and record, exit 0.
-SIGHUP: re-read config and templates; an invalid new config is logged and the old one kept.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import signal
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,67 +35,144 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from notifier import config as config_mod
+from notifier import logging_setup
 from notifier.config import Config, ConfigError
 from notifier.db import queries
-from notifier.db.engine import make_engine, transaction, upgrade
+from notifier.db.engine import make_engine, transaction, upgrade, utcnow
 from notifier.delivery.dispatcher import Dispatcher, RetryPolicy
 from notifier.delivery.routes import Routes
-from notifier.reminders import in_send_time, run_pass
+from notifier.reminders import in_send_time, next_reminder, run_pass
 from notifier.rendering import Renderer
-from notifier.sdnotify import notify
+from notifier.sdnotify import notify, reloading, watchdog_seconds
 
 log = logging.getLogger("notifier.daemon")
 
 
+class Progress:
+    """When the worker last showed progress: a job started or ended, or the dispatcher began
+    a batch. The watchdog feeds systemd only while this is recent enough."""
+
+    def __init__(self) -> None:
+        self.last = time.monotonic()
+
+    def beat(self) -> None:
+        self.last = time.monotonic()
+
+    def age(self) -> float:
+        return time.monotonic() - self.last
+
+
+def config_problems(path: Path | None) -> tuple[Config | None, Renderer | None, list[str]]:
+    """Load a config and its templates as ``check-config`` does, with the same messages."""
+    try:
+        cfg = config_mod.load(path)
+    except ConfigError as exc:
+        return None, None, list(exc.problems)
+    renderer = Renderer(cfg.templates_dir)
+    problems = [f"{cfg.path}: {p}" for p in renderer.check()]
+    return (None, None, problems) if problems else (cfg, renderer, [])
+
+
 class Daemon:
-    def __init__(self, cfg: Config, config_path: Path | None = None):
+    def __init__(self, cfg: Config, config_path: Path | None = None, *, log_level: str | None = None):
         self.cfg = cfg
-        self.config_path = config_path
+        self.config_path = config_path if config_path is not None else cfg.path
+        self.log_level = log_level  # from --log-level: wins over [log] level, also after a reload
         self.engine = make_engine(cfg.database_url)
         self.renderer = Renderer(cfg.templates_dir)
         self.stop = threading.Event()
         self.dispatcher: Dispatcher | None = None
         self.scheduler: BackgroundScheduler | None = None
+        self.progress = Progress()
+        self.next_reminder: datetime | None = None
+        self._reload_lock = threading.Lock()
         self.web = None  # notifier.web.server.WebThread when [web] enabled
 
     # -- jobs -------------------------------------------------------------------------------
     def planning_pass(self, now: datetime | None = None) -> None:
         """Plan and queue what is due at ``now`` (aware; default the wall clock), then tick."""
+        self.progress.beat()
         if self.stop.is_set():
             return
-        now = now or datetime.now(self.cfg.timezone)
-        if in_send_time(self.cfg, now):
-            return
-        try:
-            result = run_pass(self.engine, self.cfg, self.renderer, now)
-        except Exception:  # noqa: BLE001 - a bad pass must not kill the daemon; the next one retries
-            log.exception("planning pass failed")
-            return
+        cfg, renderer = self.cfg, self.renderer
+        now = now or datetime.now(cfg.timezone)
+        reason = in_send_time(cfg, now)
+        if reason:
+            log.debug("planning pass skipped: %s", reason)
+        else:
+            self._run_pass(cfg, renderer, now)
+        self._update_next_reminder(cfg, now)
+        self.progress.beat()
+        self.tick(now)
+
+    def _run_pass(self, cfg: Config, renderer: Renderer, now: datetime) -> None:
+        for attempt in (1, 2):
+            try:
+                result = run_pass(self.engine, cfg, renderer, now)
+                break
+            except (IntegrityError, OperationalError) as exc:
+                # Another instance inserted the same department or contact at the same moment
+                # (PostgreSQL), or held the lock too long (SQLite): the second try sees its rows.
+                if attempt == 2:
+                    log.error("planning pass failed twice: %s", type(exc).__name__)
+                    return
+                log.info("planning pass collided with another instance; trying again")
+            except Exception:  # noqa: BLE001 - a bad pass must not kill the daemon; the next one retries
+                log.exception("planning pass failed")
+                return
         if result.queued:
             log.info("planning pass queued %d digests", len(result.queued))
+        for q in result.queued:
+            log.info("queued %s for %s to %s", q.kind, q.department, ", ".join(c for c, _ in q.contacts))
         for name in result.without_contact:
             log.warning("department %s has reminders due but no contact in the config", name)
-        self.tick(now)
+
+    def _update_next_reminder(self, cfg: Config, now: datetime) -> None:
+        try:
+            with transaction(self.engine) as s:
+                self.next_reminder = next_reminder(s, cfg, now)
+        except Exception:  # noqa: BLE001 - the status line is not worth a failed job
+            log.exception("could not compute the next reminder")
 
     def tick(self, now: datetime | None = None) -> None:
         """Send the rows due at ``now`` (aware; default the wall clock) - inside the send window only."""
-        notify("WATCHDOG=1")  # fed from the tick itself: a hung scheduler stops feeding it
+        self.progress.beat()
         if self.stop.is_set():
             return
         cfg = self.cfg
         if in_send_time(cfg, now or datetime.now(cfg.timezone)):
+            self._status()
             return  # quiet hours: due rows (new or retries) wait for the next send window
         at = now.astimezone(UTC).replace(tzinfo=None) if now else None
+        try:
+            with transaction(self.engine) as s:
+                due = queries.anything_due(s, at or utcnow())
+        except Exception:  # noqa: BLE001 - e.g. the database is briefly unreachable
+            log.exception("tick: cannot read the outbox")
+            return
+        if due:
+            self._deliver(cfg, at)
+        self._status()
+        self.progress.beat()
+
+    def _deliver(self, cfg: Config, at: datetime | None = None) -> None:
         d = cfg.delivery
+
+        def clock() -> datetime:
+            self.progress.beat()  # the dispatcher reads the clock once per batch
+            return utcnow()
 
         async def go():  # noqa: ANN202
             routes = Routes(cfg)
             try:
                 self.dispatcher = Dispatcher(self.engine, routes,
                                              RetryPolicy(d.max_attempts, d.backoff_seconds, d.backoff_cap_seconds),
-                                             concurrency=d.concurrency, lease_seconds=d.lease_seconds)
+                                             concurrency=d.concurrency, lease_seconds=d.lease_seconds, clock=clock)
+                if self.stop.is_set():
+                    self.dispatcher.stopping = True
                 return await self.dispatcher.run_once(at)
             finally:
                 await routes.aclose()
@@ -101,17 +184,36 @@ class Daemon:
             return
         if counts.total:
             log.info("tick: sent %d, retry %d, failed %d", counts.sent, counts.retry, counts.failed)
-        self._status()
+
+    def status_line(self) -> str:
+        with transaction(self.engine) as s:
+            failed = queries.count_status(s, "failed")
+            waiting = queries.count_status(s, "pending")
+        parts = []
+        if self.next_reminder is not None:
+            parts.append(f"next reminder {self.next_reminder:%Y-%m-%d %H:%M}")
+        else:
+            parts.append("no reminder planned")
+        parts.append(f"{failed} failed deliveries")
+        if waiting:
+            parts.append(f"{waiting} waiting")
+        return ", ".join(parts)
 
     def _status(self) -> None:
-        with transaction(self.engine) as s:
-            counts = queries.delivery_counts(s)
-            nxt = queries.next_pending(s)
-        parts = []
-        if nxt:
-            parts.append(f"next delivery {nxt.replace(tzinfo=UTC).astimezone(self.cfg.timezone):%Y-%m-%d %H:%M}")
-        parts.append(f"{counts.get('sent', 0)} sent, {counts.get('failed', 0)} failed deliveries")
-        notify("STATUS=" + ", ".join(parts))
+        try:
+            notify("STATUS=" + self.status_line())
+        except Exception:  # noqa: BLE001
+            log.exception("status update failed")
+
+    def feed_watchdog(self) -> None:
+        """WATCHDOG=1 unless the worker has shown no progress for too long (a hung send, a
+        stuck database call): then systemd kills and restarts us (Restart=on-failure)."""
+        cfg = self.cfg
+        limit = max(2 * cfg.schedule.tick_seconds, cfg.delivery.lease_seconds) + 30
+        if self.progress.age() < limit:
+            notify("WATCHDOG=1")
+        else:
+            log.error("worker shows no progress for %.0f s; not feeding the watchdog", self.progress.age())
 
     # -- lifecycle --------------------------------------------------------------------------
     def _schedule(self) -> None:
@@ -122,25 +224,32 @@ class Daemon:
                                                       timezone=self.cfg.timezone), id="plan-daily", **common)
         sched.add_job(self.planning_pass, IntervalTrigger(minutes=s.plan_every_minutes), id="plan", **common)
         sched.add_job(self.tick, IntervalTrigger(seconds=s.tick_seconds), id="tick", **common)
+        interval = watchdog_seconds()
+        if interval:
+            sched.add_job(self.feed_watchdog, IntervalTrigger(seconds=max(interval / 2, 0.5)), id="watchdog",
+                          executor="watchdog", **common)
 
-    def reload(self) -> None:
-        try:
-            cfg = config_mod.load(self.config_path)
-            renderer = Renderer(cfg.templates_dir)
-            problems = renderer.check()
+    def reload(self) -> bool:
+        with self._reload_lock:
+            reloading()
+            cfg, renderer, problems = config_problems(self.config_path)
             if problems:
-                raise ConfigError(problems)
-        except ConfigError as exc:
-            log.error("reload refused, keeping the running config:\n%s", exc)
-            notify("STATUS=reload refused: config invalid (see log)")
-            return
-        if cfg.database_url != self.cfg.database_url:
-            log.warning("reload: [database] url changed; restart to use the new database")
-            cfg = Config(**{**cfg.__dict__, "database_url": self.cfg.database_url})
-        self.cfg, self.renderer = cfg, renderer
-        self._schedule()
-        log.info("reloaded config %s", cfg.path or "(built-in defaults)")
-        notify("RELOADING=0\nREADY=1")
+                log.error("reload refused, keeping the running config (%d problems)", len(problems))
+                for p in problems:
+                    log.error("%s", p)
+                notify("READY=1\nSTATUS=reload refused: config invalid (see log); " + self.status_line())
+                return False
+            if cfg.database_url != self.cfg.database_url:
+                log.warning("reload: [database] url changed; restart to use the new database")
+                cfg = dataclasses.replace(cfg, database_url=self.cfg.database_url)
+            logging_setup.register_config(cfg)
+            logging_setup.set_level(self.log_level or cfg.log_level)
+            self.cfg, self.renderer = cfg, renderer
+            self._schedule()
+            log.info("reloaded config %s", cfg.path or "(built-in defaults)")
+            self._update_next_reminder(cfg, datetime.now(cfg.timezone))
+            notify("READY=1\nSTATUS=" + self.status_line())
+            return True
 
     def _on_signal(self, signum: int, _frame) -> None:  # noqa: ANN001
         if signum == signal.SIGHUP:
@@ -156,12 +265,17 @@ class Daemon:
         problems = self.renderer.check()
         if problems:
             for p in problems:
-                log.error("%s", p)
+                log.error("%s: %s", self.cfg.path, p)
             return 2
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, self._on_signal)
-        self.scheduler = BackgroundScheduler(executors={"default": ThreadPoolExecutor(1)},
-                                             timezone=self.cfg.timezone)
+        interval = watchdog_seconds()
+        if interval and interval <= self.cfg.schedule.tick_seconds:
+            log.info("watchdog every %.0f s is shorter than the %d s tick; it is fed from its own job",
+                     interval, self.cfg.schedule.tick_seconds)
+        self.scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(1), "watchdog": ThreadPoolExecutor(1)},
+            timezone=self.cfg.timezone)
         self._schedule()
         if self.cfg.web.enabled:
             from notifier.web.server import WebThread, make_server
@@ -169,10 +283,14 @@ class Daemon:
             self.web = WebThread(make_server(self.engine, self.cfg))
             self.web.start()
         self.scheduler.start()
+        now = datetime.now(self.cfg.timezone)
+        self._update_next_reminder(self.cfg, now)
+        notify("READY=1\nSTATUS=" + self.status_line())
         # Catch up at once: whatever fell due while we were down goes out now, once.
         self.scheduler.add_job(self.planning_pass, id="catch-up", replace_existing=True)
-        notify("READY=1\nSTATUS=started")
-        log.info("notifier running (database %s)", self.engine.url.render_as_string(hide_password=True))
+        log.info("notifier running (database %s, tick every %d s%s)",
+                 self.engine.url.render_as_string(hide_password=True), self.cfg.schedule.tick_seconds,
+                 f", watchdog {interval:g} s" if interval else "")
         while not self.stop.wait(1.0):
             pass
         notify("STOPPING=1")

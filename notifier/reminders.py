@@ -10,6 +10,10 @@ instance already queued (same key) is skipped instead of failing the pass.
   its reminders go out once, today, with today's numbers instead of stale ones.
 - Pacing: the delivery rows one pass queues are due ``stagger_seconds`` apart.
 - Reply links: with ``[web] base_url`` and a secret, each reminder entry carries a signed link.
+
+The pass loads only what can fire at ``now`` (``candidate_items``), so its cost follows the
+reminders due, not the number of milestones stored: the planner gets the same digests as if it
+had been handed every open item (tests/unit/test_pass_window.py checks this over a year).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import itertools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import delete, exists, or_, select
 from sqlalchemy.engine import Engine
@@ -32,7 +36,9 @@ from notifier.db.engine import transaction, utcnow
 from notifier.db.models import Contact, Delivery, Department, Digest, ReminderLog
 from notifier.importing.store import DepartmentIndex, sync_departments
 from notifier.planning.calendar import WorkCalendar
-from notifier.planning.schedule import DigestPlan, Rules, plan_digests
+from notifier.planning.recurrence import occurrences
+from notifier.planning.schedule import (DigestPlan, Item, PlanInfo, Rules, before_triggers, cutoffs,
+                                        overdue_triggers, plan_digests)
 from notifier.rendering import LinkMaker, Rendered, Renderer, notice_context
 from notifier.web.links import LinkSigner, signer_of
 
@@ -129,8 +135,7 @@ def run_pass(engine: Engine, config: Config, renderer: Renderer, now: datetime, 
         sync_departments(s, config)
         result.replaced = drop_stale_digests(s, today)
         rules = rules_for(s, config)
-        items = queries.open_items(s, group_members(s, config))
-        logged = queries.reminder_log(s, upto=now_utc + CLOCK_SKEW)
+        items, logged = candidate_items(s, rules, group_members(s, config), now)
         plans = plan_digests(items, logged, rules, now)
         names = queries.department_names(s)
         aliases = _aliases(s)
@@ -174,6 +179,97 @@ def drop_stale_digests(s: Session, today) -> int:  # noqa: ANN001
         s.execute(delete(Digest).where(Digest.id.in_(ids)))
         log.info("dropped %d digests of earlier days that were never sent; re-planning them", len(ids))
     return len(ids)
+
+
+def horizon(rules: Rules, now: datetime) -> date:
+    """The last due date whose earliest reminder is not in the future at ``now``.
+
+    A one-off milestone due later cannot fire yet. The earliest trigger of a date is
+    ``max(lead_days)`` before it, moved back to a working day (at most 40 days, the
+    calendar's own limit), so the search is bounded."""
+    today = now.astimezone(rules.tz).date()
+    now_utc = now.astimezone(UTC).replace(tzinfo=None)
+    last = today
+    for n in range(max(rules.lead_days) + 42):
+        day = today + timedelta(days=n)
+        if before_triggers(day, rules)[0] <= now_utc:
+            last = day
+    return last
+
+
+def log_horizon(rules: Rules, now: datetime) -> datetime:
+    """Logged triggers older than this cannot stop a series that can fire at ``now``.
+
+    Every series the planner evaluates has its latest past trigger after this point (a
+    milestone's or cutoff's lead days back from today, an overdue cycle back from today,
+    each moved by at most 40 days of holidays), so an older log entry is older than that
+    trigger and the series fires either way."""
+    days = max(max(rules.lead_days), rules.overdue_every_days) + 50
+    return now.astimezone(UTC).replace(tzinfo=None) - timedelta(days=days)
+
+
+def candidate_items(s: Session, rules: Rules, expand: dict[int, tuple[int, ...]],
+                    now: datetime) -> tuple[list[Item], dict[tuple[int, str], datetime]]:
+    """The open items and the reminder log the planner needs at ``now``, and no more.
+
+    - every overdue item (overdue and escalation series);
+    - every item due up to ``horizon`` (its own reminders can fire);
+    - every item of a plan whose nearest cutoff has a reminder due for a lead department that
+      has not had it yet: that message lists all the department's open items in the plan,
+      including those due after the cutoff (the progress request).
+    The series names below are the planner's (planning/schedule.py)."""
+    today = now.astimezone(rules.tz).date()
+    now_utc = now.astimezone(UTC).replace(tzinfo=None)
+    until = horizon(rules, now)
+    logged = queries.reminder_log(s, since=log_horizon(rules, now), upto=now_utc + CLOCK_SKEW)
+    nearest: dict[int, date] = {}
+    for pid, start, end in queries.active_plans(s, today):
+        upcoming = [c for c in cutoffs(PlanInfo(pid, "", None, start, end), rules.cutoff_months) if c >= today]
+        if upcoming and upcoming[0] <= until:
+            nearest[pid] = upcoming[0]
+    full: set[int] = set()
+    for pid, dep in queries.plan_lead_departments(s, nearest):
+        c = nearest[pid]
+        due = [t for t in before_triggers(c, rules) if t <= now_utc]
+        if not due:
+            continue
+        for d in expand.get(dep, (dep,)):
+            seen = logged.get((d, f"cutoff:{pid}:{c}"))
+            if seen is None or due[-1] > seen:
+                full.add(pid)
+    items = queries.open_items(s, expand, due_until=until, full_plans=full)
+    return items, logged
+
+
+def next_reminder(s: Session, config: Config, now: datetime) -> datetime | None:
+    """When the next reminder trigger comes (aware, local time), for the daemon's status line.
+
+    A planned time, not a promise: a trigger for an item with no lead, or one that a
+    later import changes, still counts. Reads dates only, never the items' text."""
+    rules = rules_for(s, config)
+    today = now.astimezone(rules.tz).date()
+    now_utc = now.astimezone(UTC).replace(tzinfo=None)
+    lookahead = today + timedelta(days=max(rules.lead_days) + 60)
+    dates = set(queries.open_due_dates(s, lookahead))
+    for _mid, rule, start, end in queries.open_recurring(s):
+        dates.update(d for d in occurrences(rule, start, end) if d <= lookahead)
+    candidates: list[datetime] = []
+    for d in dates:
+        if d < today:
+            candidates += overdue_triggers(d, today + timedelta(days=rules.overdue_every_days + 41), rules)
+        else:
+            candidates += before_triggers(d, rules)
+    for pid, start, end in queries.active_plans(s, today):
+        for c in cutoffs(PlanInfo(pid, "", None, start, end), rules.cutoff_months):
+            if c >= today:
+                candidates += before_triggers(c, rules)
+    future = [t for t in candidates if t > now_utc]
+    if not future:
+        later = queries.first_open_due_after(s, lookahead)
+        future = [t for t in before_triggers(later, rules) if t > now_utc] if later else []
+    if not future:
+        return None
+    return min(future).replace(tzinfo=UTC).astimezone(config.timezone)
 
 
 def _aliases(s: Session) -> dict[int, list[str]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 
 
 def notify(message: str) -> bool:
@@ -21,3 +22,24 @@ def notify(message: str) -> bool:
         return True
     except OSError:
         return False
+
+
+def watchdog_seconds() -> float | None:
+    """systemd's WatchdogSec= for this process ($WATCHDOG_USEC), or None when there is none.
+
+    $WATCHDOG_PID, when set, names the process that must feed it: a child that inherited the
+    environment does not."""
+    usec = os.environ.get("WATCHDOG_USEC")
+    pid = os.environ.get("WATCHDOG_PID")
+    if not usec or (pid and pid.isdigit() and int(pid) != os.getpid()):
+        return None
+    try:
+        value = int(usec)
+    except ValueError:
+        return None
+    return value / 1_000_000 if value > 0 else None
+
+
+def reloading() -> bool:
+    """Tell systemd a reload began (RELOADING=1 needs MONOTONIC_USEC since systemd 253)."""
+    return notify(f"RELOADING=1\nMONOTONIC_USEC={time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000}")

@@ -21,9 +21,22 @@ def utcnow() -> datetime:
 
 
 def make_engine(url: str) -> Engine:
+    """An engine for any SQLAlchemy URL. SQLite gets its pragmas and write transactions;
+    a bare ``postgresql://`` uses psycopg 3 (the ``postgres`` extra) unless psycopg2 is there."""
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(_driver(url), pool_pre_ping=True)
+
+
+def _driver(url: str) -> str:
+    for bare in ("postgresql://", "postgres://"):
+        if url.startswith(bare):
+            try:
+                import psycopg2  # noqa: F401
+            except ImportError:
+                return "postgresql+psycopg://" + url[len(bare):]
+            return "postgresql://" + url[len(bare):]
+    return url
 
 
 def _sqlite_engine(url: str) -> Engine:
@@ -67,14 +80,35 @@ def alembic_config(engine: Engine | None = None, url: str | None = None):  # noq
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head", sql: bool = False) -> None:
-    """Bring the schema to ``revision``; with ``sql`` print the SQL instead (for review)."""
+def upgrade(engine: Engine, revision: str = "head", sql: bool = False, start: str | None = None) -> bool:
+    """Bring the schema to ``revision``. With ``sql``, print the SQL from ``start`` (None: an
+    empty database) instead, for review, and return False when there is nothing to print.
+
+    Offline SQL needs only the dialect, so the URL handed to Alembic has its password masked."""
     from alembic import command
 
     if sql:
-        command.upgrade(alembic_config(url=engine.url.render_as_string(hide_password=False)), revision, sql=True)
-        return
+        cfg = alembic_config(url=engine.url.render_as_string(hide_password=True))
+        if start is not None and start == head_revision(cfg):
+            return False
+        command.upgrade(cfg, f"{start}:{revision}" if start else revision, sql=True)
+        return True
     command.upgrade(alembic_config(engine), revision)
+    return True
+
+
+def head_revision(cfg=None) -> str:  # noqa: ANN001
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(cfg or alembic_config()).get_current_head()
+
+
+def revisions() -> list[str]:
+    """Every migration, oldest first."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config())
+    return [r.revision for r in reversed(list(script.walk_revisions()))]
 
 
 def downgrade(engine: Engine, revision: str) -> None:
@@ -88,3 +122,44 @@ def current_revision(engine: Engine) -> str | None:
 
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+class BackupError(Exception):
+    pass
+
+
+def backup(engine: Engine, target: Path) -> int:
+    """Copy a SQLite database to ``target`` with SQLite's online backup API.
+
+    Safe while the daemon runs: the copy is one consistent snapshot (WAL content included),
+    written to a temporary file beside ``target`` and renamed into place. Returns its size."""
+    import os
+    import sqlite3
+
+    if engine.dialect.name != "sqlite":
+        raise BackupError(f"backup: {engine.dialect.name} databases are backed up with their own tool; "
+                          "for PostgreSQL use pg_dump, e.g. `pg_dump -Fc -f notifier.dump DBNAME` "
+                          "(restore with pg_restore)")
+    target = Path(target)
+    if target.is_dir():
+        raise BackupError(f"backup: {target} is a directory; give a file name")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    raw = engine.raw_connection()
+    try:
+        dst = sqlite3.connect(tmp)
+        try:
+            raw.driver_connection.backup(dst)
+            dst.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal beside it
+            ok = dst.execute("PRAGMA quick_check").fetchone()[0]
+        finally:
+            dst.close()
+        if ok != "ok":
+            raise BackupError(f"backup: the copy failed its check: {ok}")
+        os.replace(tmp, target)
+    except sqlite3.Error as exc:
+        raise BackupError(f"backup: {exc}") from None
+    finally:
+        raw.close()
+        tmp.unlink(missing_ok=True)
+    return target.stat().st_size

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import (Boolean, Date, DateTime, ForeignKey, Index, Integer, MetaData,
-                        String, Text, UniqueConstraint)
+                        String, Text, UniqueConstraint, text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 # Stable constraint names: Alembic batch mode on SQLite needs them to alter tables.
@@ -90,6 +90,7 @@ class Milestone(Base):
     __table_args__ = (
         UniqueConstraint("task_id", "key", name="uq_milestones_task_key"),
         Index("ix_milestones_status_due", "status", "due_on"),
+        Index("ix_milestones_recurrence", "recurrence"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
@@ -154,7 +155,8 @@ class ReminderLog(Base):
     makes two planners racing on one database insert it once."""
 
     __tablename__ = "reminder_log"
-    __table_args__ = (UniqueConstraint("department_id", "series", "trigger_at", name="uq_reminder_log_trigger"),)
+    __table_args__ = (UniqueConstraint("department_id", "series", "trigger_at", name="uq_reminder_log_trigger"),
+                      Index("ix_reminder_log_trigger_at", "trigger_at"))
     id: Mapped[int] = mapped_column(primary_key=True)
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
     series: Mapped[str] = mapped_column(String(80))
@@ -166,7 +168,10 @@ class Delivery(Base):
     """The outbox: one row per digest and contact (an address or a webhook)."""
 
     __tablename__ = "deliveries"
-    __table_args__ = (Index("ix_deliveries_status_next", "status", "next_attempt_at"),)
+    __table_args__ = (Index("ix_deliveries_status_next", "status", "next_attempt_at"),
+                      # partial: only rows in flight, for the expired-lease probe of every tick
+                      Index("ix_deliveries_sending_lease", "lease_until",
+                            sqlite_where=text("status = 'sending'"), postgresql_where=text("status = 'sending'")))
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(64), unique=True)  # idempotency key / webhook-id
     digest_id: Mapped[int] = mapped_column(ForeignKey("digests.id", ondelete="CASCADE"), index=True)

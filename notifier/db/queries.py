@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
 from notifier.db.models import (Contact, Delivery, Department, Milestone, OccurrenceDone, Plan,
@@ -14,45 +15,114 @@ from notifier.planning.recurrence import occurrences
 from notifier.planning.schedule import Item, PlanInfo
 
 
-def open_items(session: Session, expand: dict[int, tuple[int, ...]] | None = None) -> list[Item]:
-    """Every open milestone occurrence with its plan, task and lead departments.
+def open_items(session: Session, expand: dict[int, tuple[int, ...]] | None = None, *,
+               due_until: date | None = None, full_plans: Iterable[int] = ()) -> list[Item]:
+    """Open milestone occurrences with their plan, task and lead departments.
 
-    ``expand`` maps a group department (各县区政府) to the members the config names."""
+    ``expand`` maps a group department (各县区政府) to the members the config names.
+    Without ``due_until``: every open occurrence. With it (the planning pass): only those due
+    on or before ``due_until`` (overdue ones included), plus every open occurrence of the plans
+    in ``full_plans``; each part is an indexed range, so the cost follows what can be due, not
+    the size of the database."""
     expand = expand or {}
+    cols = (Milestone.id, Milestone.due_on, Milestone.text, Milestone.recurrence,
+            Task.id, Task.number, Task.title,
+            Plan.id, Plan.name, Plan.doc_number, Plan.starts_on, Plan.ends_on,
+            Task.position, Milestone.position)
+    base = (select(*cols).join(Task, Task.id == Milestone.task_id).join(Plan, Plan.id == Task.plan_id)
+            .where(Milestone.status == "open"))
+    full_plans = set(full_plans)
+    if due_until is None:
+        rows = session.execute(base).all()
+    else:
+        found: dict[int, Row] = {}
+        queries = [base.where(Milestone.recurrence.is_(None), Milestone.due_on <= due_until),
+                   base.where(Milestone.recurrence.is_not(None))]
+        queries += [base.where(Task.plan_id.in_(chunk)) for chunk in _chunks(sorted(full_plans))]
+        for q in queries:
+            for r in session.execute(q):
+                found[r[0]] = r
+        rows = list(found.values())
+    rows.sort(key=lambda r: (r[7], r[12], r[13]))  # plan, task position, milestone position
+    task_ids = sorted({r[4] for r in rows})
     leads: dict[int, list[int]] = defaultdict(list)
-    for task_id, dep_id in session.execute(
-            select(TaskDepartment.task_id, TaskDepartment.department_id)
-            .where(TaskDepartment.role == "lead").order_by(TaskDepartment.task_id, TaskDepartment.position)):
-        for d in expand.get(dep_id, (dep_id,)):
-            if d not in leads[task_id]:
-                leads[task_id].append(d)
-    rows = session.execute(
-        select(Milestone.id, Milestone.due_on, Milestone.text, Milestone.recurrence,
-               Task.id, Task.number, Task.title,
-               Plan.id, Plan.name, Plan.doc_number, Plan.starts_on, Plan.ends_on)
-        .join(Task, Task.id == Milestone.task_id).join(Plan, Plan.id == Task.plan_id)
-        .where(Milestone.status == "open")
-        .order_by(Plan.id, Task.position, Milestone.position)).all()
+    for chunk in _chunks(task_ids) if due_until is not None else [None]:
+        q = (select(TaskDepartment.task_id, TaskDepartment.department_id)
+             .where(TaskDepartment.role == "lead").order_by(TaskDepartment.task_id, TaskDepartment.position))
+        if chunk is not None:
+            q = q.where(TaskDepartment.task_id.in_(chunk))
+        for task_id, dep_id in session.execute(q):
+            for d in expand.get(dep_id, (dep_id,)):
+                if d not in leads[task_id]:
+                    leads[task_id].append(d)
     done: dict[int, set[date]] = defaultdict(set)
-    if any(r[3] for r in rows):
-        for mid, occ in session.execute(select(OccurrenceDone.milestone_id, OccurrenceDone.occurrence)):
+    recurring = sorted(r[0] for r in rows if r[3])
+    for chunk in _chunks(recurring):
+        for mid, occ in session.execute(select(OccurrenceDone.milestone_id, OccurrenceDone.occurrence)
+                                        .where(OccurrenceDone.milestone_id.in_(chunk))):
             done[mid].add(occ)
     plans: dict[int, PlanInfo] = {}
     items = []
-    for mid, due, text, rule, tid, tnum, title, pid, pname, doc, start, end in rows:
+    for mid, due, text, rule, tid, tnum, title, pid, pname, doc, start, end, _tpos, _mpos in rows:
         plan = plans.setdefault(pid, PlanInfo(pid, pname, doc, start, end))
         task_leads = tuple(leads.get(tid, ()))
         dates = occurrences(rule, start, end) if rule else [due]
+        if rule and due_until is not None and pid not in full_plans:
+            dates = [d for d in dates if d <= due_until]
         for occ in dates:
             if occ not in done[mid]:
                 items.append(Item(mid, occ, plan, tid, tnum, title, text, task_leads, rule))
     return items
 
 
-def reminder_log(session: Session, upto: datetime | None = None) -> dict[tuple[int, str], datetime]:
-    """(department, series) -> the latest trigger turned into a digest; with ``upto`` (naive
-    UTC) later triggers are left out (they were logged while the clock ran ahead)."""
+def _chunks(values: list, size: int = 5000) -> Iterator[list]:
+    for i in range(0, len(values), size):
+        yield values[i:i + size]
+
+
+def active_plans(session: Session, today: date) -> list[tuple[int, date, date]]:
+    """(id, starts_on, ends_on) of the plans whose period has not ended."""
+    return list(session.execute(select(Plan.id, Plan.starts_on, Plan.ends_on).where(Plan.ends_on >= today)).all())
+
+
+def plan_lead_departments(session: Session, plan_ids: Iterable[int]) -> list[tuple[int, int]]:
+    """(plan id, department id) for every lead role in those plans."""
+    out = []
+    for chunk in _chunks(sorted(set(plan_ids))):
+        out += session.execute(select(Task.plan_id, TaskDepartment.department_id).distinct()
+                               .join(Task, Task.id == TaskDepartment.task_id)
+                               .where(TaskDepartment.role == "lead", Task.plan_id.in_(chunk))).all()
+    return out
+
+
+def open_due_dates(session: Session, until: date) -> list[date]:
+    """The distinct due dates of open one-off milestones up to ``until`` (overdue ones too)."""
+    return list(session.scalars(select(Milestone.due_on).distinct()
+                                .where(Milestone.status == "open", Milestone.recurrence.is_(None),
+                                       Milestone.due_on <= until)))
+
+
+def first_open_due_after(session: Session, after: date) -> date | None:
+    return session.scalar(select(func.min(Milestone.due_on))
+                          .where(Milestone.status == "open", Milestone.recurrence.is_(None),
+                                 Milestone.due_on > after))
+
+
+def open_recurring(session: Session) -> list[tuple[int, str, date, date]]:
+    """(milestone id, rule, plan start, plan end) of open recurring milestones."""
+    return list(session.execute(select(Milestone.id, Milestone.recurrence, Plan.starts_on, Plan.ends_on)
+                                .join(Task, Task.id == Milestone.task_id).join(Plan, Plan.id == Task.plan_id)
+                                .where(Milestone.status == "open", Milestone.recurrence.is_not(None))).all())
+
+
+def reminder_log(session: Session, since: datetime | None = None,
+                 upto: datetime | None = None) -> dict[tuple[int, str], datetime]:
+    """Latest logged trigger per (department, series). With ``since`` only triggers from then on
+    (an indexed range: the planning pass needs no older ones, see reminders.log_horizon); with
+    ``upto`` (naive UTC) later triggers are left out (they were logged while the clock ran ahead)."""
     q = select(ReminderLog.department_id, ReminderLog.series, func.max(ReminderLog.trigger_at))
+    if since is not None:
+        q = q.where(ReminderLog.trigger_at >= since)
     if upto is not None:
         q = q.where(ReminderLog.trigger_at <= upto)
     return {(d, s): t for d, s, t in session.execute(q.group_by(ReminderLog.department_id, ReminderLog.series))}
@@ -73,6 +143,18 @@ def failed_deliveries(session: Session, limit: int = 20) -> list[Delivery]:
 
 def broken_contacts(session: Session) -> list[Contact]:
     return list(session.scalars(select(Contact).where(Contact.broken.is_(True)).order_by(Contact.id)))
+
+
+def count_status(session: Session, status: str) -> int:
+    """Deliveries in one status: an index range, not a scan of the outbox."""
+    return session.scalar(select(func.count()).select_from(Delivery).where(Delivery.status == status)) or 0
+
+
+def anything_due(session: Session, now: datetime) -> bool:
+    """Is there a delivery to claim at ``now``? Two indexed probes; the tick's fast path."""
+    pending = select(Delivery.id).where(Delivery.status == "pending", Delivery.next_attempt_at <= now).limit(1)
+    expired = select(Delivery.id).where(Delivery.status == "sending", Delivery.lease_until < now).limit(1)
+    return session.scalar(pending) is not None or session.scalar(expired) is not None
 
 
 def next_pending(session: Session) -> datetime | None:

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 
 from notifier.db import queries
@@ -152,6 +154,7 @@ class Dispatcher:
     # -- record -----------------------------------------------------------------------------
     def record(self, results: list[tuple[Claimed, SendResult]], now: datetime) -> Counts:
         counts = Counts()
+        contacts: dict[tuple[str, str], list[tuple[str, str | None]]] = {}
         with transaction(self.engine) as s:
             for c, result in results:
                 values: dict = {"lease_until": None}
@@ -179,7 +182,8 @@ class Dispatcher:
                     log.warning("delivery %s: lease lost before the outcome was recorded", c.id)
                     continue
                 status = values["status"]
-                self._contact(s, c, status, values.get("last_error"), now)
+                if status != "pending":
+                    contacts.setdefault((c.channel, c.recipient), []).append((status, values.get("last_error")))
                 extra = {"delivery": c.id, "department": c.department, "channel": c.channel}
                 if status == "sent":
                     counts.sent += 1
@@ -194,21 +198,33 @@ class Dispatcher:
                     counts.errors.append(f"{c.department} {c.channel}:{c.recipient}: {values['last_error']}")
                     log.error("delivery %s to %s via %s failed for good: %s", c.id, c.department, c.channel,
                               values["last_error"], extra=extra)
+            # Contacts last, once each and in one order: several instances recording at once
+            # then neither deadlock on PostgreSQL nor collide inserting the same new contact.
+            for (channel, recipient), outcomes in sorted(contacts.items()):
+                self._contact(s, channel, recipient, outcomes, now)
         return counts
 
-    def _contact(self, s, c: Claimed, status: str, error: str | None, now: datetime) -> None:  # noqa: ANN001
-        if status == "pending":
-            return
-        contact = s.scalar(select(Contact).where(Contact.channel == c.channel, Contact.recipient == c.recipient))
+    def _contact(self, s, channel: str, recipient: str, outcomes: list[tuple[str, str | None]],  # noqa: ANN001
+                 now: datetime) -> None:
+        contact = s.scalar(select(Contact).where(Contact.channel == channel, Contact.recipient == recipient)
+                           .with_for_update())
         if contact is None:
-            contact = Contact(channel=c.channel, recipient=c.recipient, broken=False)
-            s.add(contact)
-        if status == "sent":
-            contact.broken, contact.last_ok_at = False, now
-        else:
-            if not contact.broken:
-                contact.notified_at = None  # a new breakage: tell the supervision office once
-            contact.broken, contact.last_error, contact.broken_at = True, error, now
+            insert = {"postgresql": pg_insert, "sqlite": sqlite_insert}.get(s.bind.dialect.name)
+            if insert is not None:
+                s.execute(insert(Contact).values(channel=channel, recipient=recipient, broken=False)
+                          .on_conflict_do_nothing())
+            else:
+                s.add(Contact(channel=channel, recipient=recipient, broken=False))
+                s.flush()
+            contact = s.scalar(select(Contact).where(Contact.channel == channel, Contact.recipient == recipient)
+                               .with_for_update())
+        for status, error in outcomes:
+            if status == "sent":
+                contact.broken, contact.last_ok_at = False, now
+            else:
+                if not contact.broken:
+                    contact.notified_at = None  # a new breakage: tell the supervision office once
+                contact.broken, contact.last_error, contact.broken_at = True, error, now
 
     # -- the pass ---------------------------------------------------------------------------
     async def run_paced(self, until: datetime,

@@ -24,6 +24,15 @@ def _package_years() -> frozenset[int]:
         d.year for d in chinese_calendar.workdays)
 
 
+@lru_cache(maxsize=8192)
+def _package_is_workday(day: date) -> bool:
+    # chinese_calendar validates every date against min()/max() of its whole table (~80 µs);
+    # overdue cycles ask about the same few hundred days again and again.
+    import chinese_calendar
+
+    return chinese_calendar.is_workday(day)
+
+
 @dataclass(frozen=True)
 class WorkCalendar:
     holidays: frozenset[date] = field(default_factory=frozenset)
@@ -44,9 +53,7 @@ class WorkCalendar:
         if day in self.holidays:
             return False
         if self.knows(day.year):
-            import chinese_calendar
-
-            return chinese_calendar.is_workday(day)
+            return _package_is_workday(day)
         return day.weekday() < 5
 
     def on_or_before(self, day: date) -> date:

@@ -4,20 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
 from notifier.db.engine import current_revision, downgrade, make_engine, upgrade
-from notifier.db.models import Base
-
-
-def test_upgrade_from_empty_matches_the_models(tmp_path: Path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'n.db'}")
-    upgrade(engine)
-    assert current_revision(engine) == "0002"
-    with engine.connect() as conn:
-        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
 
 
 def test_upgrade_from_0001_keeps_data_and_downgrade_drops_only_link_uses(tmp_path: Path):

@@ -1,0 +1,137 @@
+"""`notifier run` as systemd runs it: a real subprocess, a real notify socket, a real HTTP
+receiver and a one-second tick.
+
+- READY=1 comes after the migrations ran; STATUS= names the next reminder and the failed count;
+- WATCHDOG=1 is sent every WATCHDOG_USEC/2;
+- SIGHUP with a valid new config takes effect without a restart; with an invalid one the daemon
+  logs check-config's very messages and keeps delivering with the old config;
+- SIGTERM: STOPPING=1 and exit 0.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from tests.integration.support import always_open, open_calendar, DaemonProcess, HookReceiver, NotifySocket, queue_deliveries, run_cli, wait_for
+
+from notifier.db.engine import current_revision, head_revision, make_engine, transaction
+from notifier.db.models import Delivery
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "panjin-2018.csv"
+
+
+def write_config(path: Path, hook_url: str, *, extra: str = "") -> None:
+    path.write_text(f"""
+timezone = "Asia/Shanghai"
+{extra}
+{open_calendar()}[database]
+url = "sqlite:///notifier.db"
+
+[schedule]
+tick_seconds = 1
+{always_open()}plan_every_minutes = 600
+
+[delivery]
+backoff_seconds = 1
+lease_seconds = 5
+
+[[departments]]
+name = "市发展和改革委员会"
+aliases = ["市发改委"]
+webhooks = ["robot"]
+
+[webhooks.robot]
+kind = "json"
+url = "{hook_url}"
+""", encoding="utf-8")
+
+
+@pytest.fixture
+def receiver():
+    r = HookReceiver()
+    yield r
+    r.close()
+
+
+def test_ready_status_watchdog_reload_and_stop(tmp_path: Path, receiver: HookReceiver) -> None:
+    cfg = tmp_path / "config.toml"
+    write_config(cfg, f"{receiver.base}/first")
+    run_cli(cfg, "import", str(FIXTURE), "--year", "2018", "--plan", "测试方案", check=True)
+    engine = make_engine(f"sqlite:///{tmp_path}/notifier.db")
+    with transaction(engine) as s:  # one failed delivery for the status line
+        queue_deliveries(engine, "robot", 1, prefix="failed")
+        s.query(Delivery).update({"status": "failed", "last_error": "HTTP 404"})
+
+    notify = NotifySocket(tmp_path)
+    daemon = DaemonProcess(cfg, extra_env={"NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "1000000"})
+    try:
+        wait_for(lambda: "READY=1" in notify.lines(), what="READY=1")
+        # READY=1 only after the migrations: the schema is at head when it arrives.
+        assert current_revision(engine) == head_revision()
+        status = wait_for(lambda: [x for x in notify.lines() if x.startswith("STATUS=next reminder")],
+                          what="a STATUS line")
+        assert re.fullmatch(r"STATUS=next reminder \d{4}-\d\d-\d\d \d\d:\d\d, 1 failed deliveries.*", status[0])
+        wait_for(lambda: notify.lines().count("WATCHDOG=1") >= 3, timeout=10, what="watchdog pings")
+
+        first = queue_deliveries(engine, "robot", 2, prefix="one")
+        wait_for(lambda: set(first) <= set(receiver.ids()), what="deliveries with the first config")
+        assert set(receiver.paths()) == {"/first"}
+
+        # A valid new config: the next delivery goes to the new URL, same process.
+        write_config(cfg, f"{receiver.base}/second")
+        ready_before = notify.lines().count("READY=1")
+        daemon.signal(signal.SIGHUP)
+        wait_for(lambda: notify.lines().count("READY=1") > ready_before, what="READY=1 after reload")
+        assert any(x.startswith("RELOADING=1") for x in notify.lines())
+        second = queue_deliveries(engine, "robot", 1, prefix="two")
+        wait_for(lambda: set(second) <= set(receiver.ids()), what="delivery with the reloaded config")
+        assert receiver.paths()[-1] == "/second"
+        assert "reloaded config" in daemon.log()
+
+        # An invalid config: refused with check-config's messages, the old one keeps working.
+        write_config(cfg, f"{receiver.base}/third", extra='timezone_typo = "x"\n')
+        cfg.write_text(cfg.read_text(encoding="utf-8").replace("tick_seconds = 1", "tick_seconds = 0"),
+                       encoding="utf-8")
+        check = run_cli(cfg, "check-config")
+        assert check.returncode == 2
+        expected = [line for line in check.stderr.splitlines() if line.strip()]
+        assert len(expected) >= 2
+        daemon.signal(signal.SIGHUP)
+        wait_for(lambda: "reload refused" in daemon.log(), what="the refusal")
+        wait_for(lambda: all(e in daemon.log() for e in expected), what="check-config's messages in the log")
+        assert any("reload refused" in x for x in notify.lines())
+        third = queue_deliveries(engine, "robot", 1, prefix="three")
+        wait_for(lambda: set(third) <= set(receiver.ids()), what="delivery after a refused reload")
+        assert receiver.paths()[-1] == "/second"
+        assert daemon.proc.poll() is None
+
+        # One log line per delivery, with its id, department and channel.
+        sent_lines = [x for x in daemon.log().splitlines() if " sent to " in x]
+        with transaction(engine) as s:
+            sent = s.query(Delivery).filter(Delivery.status == "sent").count()
+        assert len(sent_lines) == sent >= 4  # the four queued here, and any overdue notice planned
+        assert all(re.search(r"delivery \d+ sent to 市发展和改革委员会 via webhook", x) for x in sent_lines)
+    finally:
+        rc = daemon.stop()
+        notify.close()
+    assert rc == 0, daemon.log()
+    assert "STOPPING=1" in notify.lines()
+
+
+def test_no_watchdog_pings_without_watchdog_usec(tmp_path: Path, receiver: HookReceiver) -> None:
+    cfg = tmp_path / "config.toml"
+    write_config(cfg, f"{receiver.base}/x")
+    notify = NotifySocket(tmp_path)
+    daemon = DaemonProcess(cfg, extra_env={"NOTIFY_SOCKET": notify.path})
+    try:
+        wait_for(lambda: "READY=1" in notify.lines(), what="READY=1")
+        time.sleep(2.5)
+        assert "WATCHDOG=1" not in notify.lines()
+        assert any(x.startswith("STATUS=no reminder planned, 0 failed deliveries") for x in notify.lines())
+    finally:
+        assert daemon.stop() == 0
+        notify.close()
