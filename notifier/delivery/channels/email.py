@@ -1,17 +1,26 @@
 """E-mail over SMTP (aiosmtplib): multipart text + HTML, a UTF-8 subject, and a Message-ID
 derived from the idempotency key so a duplicate after a crash is recognisable.
 
-Connections are pooled and reused across a batch; certificates are verified (an explicit
-``ssl.create_default_context()``). A 4xx reply is "retry later", a 5xx "failed for good".
+- One SMTP session carries many messages: connections are pooled (``connections`` of them)
+  and reused across a batch and across passes; one idle for longer than ``max_idle`` seconds
+  is closed rather than trusted (servers drop idle sessions).
+- TLS: ``security = "ssl"`` is implicit TLS (465), ``"starttls"`` requires STARTTLS. The
+  certificate is always verified, against the system store or ``ca_file`` (a private CA).
+  A certificate that does not verify is reported as such, with the hint to set ``ca_file``.
+- Results per recipient: a 4xx reply is "retry later", a 5xx "failed for good". Problems of
+  the route (server unreachable, TLS, authentication, sender refused) are not the
+  address's fault: the dispatcher does not mark the address broken for them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import formatdate
+from email.utils import formatdate, parseaddr
+from pathlib import Path
 
 import aiosmtplib
 
@@ -37,18 +46,38 @@ def build_email(message: Message, sender: str) -> EmailMessage:
     return msg
 
 
+def make_tls_context(ca_file: str | Path | None = None) -> ssl.SSLContext:
+    """A verifying context: the system's CAs, or only ``ca_file`` when given."""
+    return ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+
+
+def _cert_error(exc: BaseException) -> ssl.SSLCertVerificationError | None:
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
 class EmailChannel:
     kind = "email"
 
     def __init__(self, *, host: str, port: int, security: str, sender: str,
                  username: str | None = None, password: str | None = None,
-                 timeout: float = 30.0, connections: int = 4, tls_context: ssl.SSLContext | None = None):
+                 timeout: float = 30.0, connections: int = 4, tls_context: ssl.SSLContext | None = None,
+                 ca_file: str | Path | None = None, max_idle: float = 60.0):
         self.host, self.port, self.security, self.sender = host, port, security, sender
+        self.envelope_from = parseaddr(sender)[1] or sender
         self._username, self._password = username, password
         self._timeout = timeout
-        self._tls = tls_context or ssl.create_default_context()
-        self._idle: list[aiosmtplib.SMTP] = []
+        self._tls = tls_context or make_tls_context(ca_file)
+        self._ca_file = ca_file
+        self._idle: list[tuple[aiosmtplib.SMTP, float]] = []
         self._slots = asyncio.Semaphore(connections)
+        self._max_idle = max_idle
+        self.connects = 0  # sessions opened (for status and tests)
 
     def _client(self) -> aiosmtplib.SMTP:
         return aiosmtplib.SMTP(
@@ -60,58 +89,82 @@ class EmailChannel:
 
     async def _connect(self) -> aiosmtplib.SMTP:
         client = self._client()
+        self.connects += 1
         await client.connect()
         if self._username:
             await client.login(self._username, self._password or "")
         return client
 
+    async def _checkout(self) -> aiosmtplib.SMTP:
+        now = time.monotonic()
+        while self._idle:
+            client, since = self._idle.pop()
+            if client.is_connected and now - since <= self._max_idle:
+                return client
+            await _quiet_close(client)
+        return await self._connect()
+
     async def send(self, message: Message) -> SendResult:
-        email = build_email(message, self.sender)
+        # Flattened once here: aiosmtplib would otherwise re-flatten inside the send.
+        data = build_email(message, self.sender).as_bytes()
         async with self._slots:
-            client = self._idle.pop() if self._idle else None
+            client = None
             try:
-                if client is not None and not client.is_connected:
-                    client = None
-                if client is None:
-                    client = await self._connect()
+                client = await self._checkout()
                 try:
-                    errors, _ = await client.send_message(email)
+                    errors, _ = await client.sendmail(self.envelope_from, [message.recipient], data)
                 except aiosmtplib.SMTPServerDisconnected:
                     # A pooled connection the server closed while idle: one fresh connection,
                     # which is not a retry of the delivery (nothing was accepted).
+                    await _quiet_close(client)
                     client = await self._connect()
-                    errors, _ = await client.send_message(email)
+                    errors, _ = await client.sendmail(self.envelope_from, [message.recipient], data)
             except aiosmtplib.SMTPRecipientsRefused as exc:
                 self._release(client)
                 return _by_code(exc.recipients[0].code, exc.recipients[0].message) if exc.recipients \
                     else FailedForGood("recipient refused")
             except aiosmtplib.SMTPAuthenticationError as exc:
                 await _quiet_close(client)
-                return FailedForGood(f"SMTP authentication failed: {exc.code}")
+                reason = f"SMTP authentication failed at {self.host}: {exc.code} {exc.message}"[:300]
+                return RetryLater(reason, contact_fault=False) if 400 <= exc.code < 500 \
+                    else FailedForGood(reason, contact_fault=False)
+            except aiosmtplib.SMTPSenderRefused as exc:
+                self._release(client)
+                return _by_code(exc.code, f"sender {self.envelope_from} refused: {exc.message}", contact_fault=False)
             except aiosmtplib.SMTPResponseException as exc:
                 self._release(client)
                 return _by_code(exc.code, exc.message)
             except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
                 await _quiet_close(client)
-                return RetryLater(f"SMTP: {type(exc).__name__}: {str(exc)[:160]}")
+                return RetryLater(self._route_problem(exc), contact_fault=False)
             self._release(client)
         if errors:
             code, text = next(iter(errors.values()))
             return _by_code(code, text)
         return Sent(f"{self.host}: accepted")
 
+    def _route_problem(self, exc: BaseException) -> str:
+        where = f"{self.host}:{self.port}"
+        cert = _cert_error(exc)
+        if cert is not None:
+            trust = f"ca_file {self._ca_file}" if self._ca_file else "the system's CA store"
+            return (f"SMTP {where}: TLS certificate verification failed ({cert.verify_message}) "
+                    f"against {trust}; if the server uses a private CA, set [email] ca_file")[:300]
+        return f"SMTP {where}: {type(exc).__name__}: {str(exc)[:160]}"
+
     def _release(self, client: aiosmtplib.SMTP | None) -> None:
         if client is not None and client.is_connected:
-            self._idle.append(client)
+            self._idle.append((client, time.monotonic()))
 
     async def aclose(self) -> None:
         while self._idle:
-            await _quiet_close(self._idle.pop())
+            await _quiet_close(self._idle.pop()[0])
 
 
-def _by_code(code: int, text: str) -> SendResult:
+def _by_code(code: int, text: str, *, contact_fault: bool = True) -> SendResult:
     reason = f"SMTP {code} {text}".strip()[:300]
-    return RetryLater(reason) if 400 <= code < 500 else FailedForGood(reason)
+    return RetryLater(reason, contact_fault=contact_fault) if 400 <= code < 500 \
+        else FailedForGood(reason, contact_fault=contact_fault)
 
 
 async def _quiet_close(client: aiosmtplib.SMTP | None) -> None:
