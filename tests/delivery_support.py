@@ -104,7 +104,8 @@ class SMTPServer:
         with self.lock:
             for rcpt in envelope.rcpt_tos:
                 self.received.append(Received(rcpt, envelope.original_content or envelope.content,
-                                              session.ssl is not None))
+                                              session.ssl is not None
+                                              or server.transport.get_extra_info("ssl_object") is not None))
         return "250 Message accepted"
 
     def to(self, rcpt: str) -> list[Received]:
