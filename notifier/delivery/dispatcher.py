@@ -172,11 +172,12 @@ class Dispatcher:
         return ids
 
     # -- claim ------------------------------------------------------------------------------
-    def claim(self, now: datetime, limit: int) -> list[Claimed]:
+    def claim(self, now: datetime, limit: int, due_by: datetime | None = None) -> list[Claimed]:
+        """Up to ``limit`` rows due by ``due_by`` (default ``now``), or whose lease expired."""
         lease_until = now + self.lease
         due = (
             select(Delivery.id)
-            .where(or_(and_(Delivery.status == "pending", Delivery.next_attempt_at <= now),
+            .where(or_(and_(Delivery.status == "pending", Delivery.next_attempt_at <= (due_by or now)),
                        and_(Delivery.status == "sending", Delivery.lease_until < now)))
             .order_by(Delivery.next_attempt_at, Delivery.id)
             .limit(limit)
@@ -330,7 +331,9 @@ class Dispatcher:
 
     # -- the pass ---------------------------------------------------------------------------
     async def run_once(self, now: datetime | None = None) -> Counts:
-        """Send everything due at ``now`` (naive UTC; default: the clock), then return.
+        """Send everything due at ``now`` (naive UTC; default: the clock's time at the start of
+        the pass), then return. A retry that falls due during the pass waits for the next pass,
+        so a pass always ends, whatever the backoff.
 
         Claims batch after batch; the next batch is claimed while the last messages of the
         previous one are still in flight, so the senders never wait for the database."""
@@ -338,14 +341,15 @@ class Dispatcher:
         recorder = _Recorder(self, now)
         slots = asyncio.Semaphore(self.concurrency)
         tasks: set[asyncio.Task] = set()
+        start = now or self.clock()
         try:
-            for i in await asyncio.to_thread(self.expire, now or self.clock()):
+            for i in await asyncio.to_thread(self.expire, start):
                 total.failed += 1
                 total.expired += 1
                 total.failed_ids.append(i)
                 total.errors.append(f"delivery #{i}: expired")
             while not self.stopping:
-                claimed = await asyncio.to_thread(self.claim, now or self.clock(), self.batch_size)
+                claimed = await asyncio.to_thread(self.claim, now or self.clock(), self.batch_size, start)
                 if not claimed:
                     break
                 for n, c in enumerate(claimed):

@@ -15,11 +15,13 @@ derived from the idempotency key so a duplicate after a crash is recognisable.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import ssl
 import time
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import formatdate, parseaddr
+from email.header import Header
+from email.utils import formataddr, formatdate, parseaddr
+from functools import lru_cache
 from pathlib import Path
 
 import aiosmtplib
@@ -32,18 +34,40 @@ def message_id(key: str, sender: str) -> str:
     return f"<{key}@{domain}>"
 
 
-def build_email(message: Message, sender: str) -> EmailMessage:
-    msg = EmailMessage()
-    msg["Subject"] = message.subject
-    msg["From"] = sender
-    msg["To"] = Address(display_name=message.department, addr_spec=message.recipient) if "@" in message.recipient \
-        else message.recipient
-    msg["Date"] = formatdate(localtime=True)
-    msg["Message-ID"] = message_id(message.key, sender)
-    msg["X-Notifier-Key"] = message.key
-    msg.set_content(message.text)
-    msg.add_alternative(message.html, subtype="html")
-    return msg
+def _address(name: str, addr: str) -> str:
+    return formataddr((name, addr), charset="utf-8") if name else addr
+
+
+def _b64_part(content_type: str, text: str) -> bytes:
+    return (f"Content-Type: {content_type}; charset=\"utf-8\"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            .encode() + base64.encodebytes(text.encode("utf-8")).replace(b"\n", b"\r\n"))
+
+
+@lru_cache(maxsize=256)
+def _body(subject: str, text: str, html: str) -> tuple[bytes, bytes]:
+    """(encoded Subject header, multipart/alternative body) for one digest, shared by all its
+    recipients. The boundary contains "=_", which base64 and encoded words never do."""
+    boundary = "=_notifier_" + hashlib.sha256(f"{subject}|{text}|{html}".encode()).hexdigest()[:24]
+    b = boundary.encode()
+    body = (b"--" + b + b"\r\n" + _b64_part("text/plain", text) + b"--" + b + b"\r\n"
+            + _b64_part("text/html", html) + b"--" + b + b"--\r\n")
+    head = (f"Subject: {Header(subject, 'utf-8', header_name='Subject').encode(linesep=chr(13) + chr(10))}\r\n"
+            f"MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=\"{boundary}\"\r\n")
+    return head.encode("ascii"), body
+
+
+def email_bytes(message: Message, sender: str) -> bytes:
+    """The message as sent: multipart/alternative (text + HTML, UTF-8, base64), RFC 2047
+    subject and names, and a Message-ID derived from the idempotency key.
+
+    Assembled by hand: the stdlib's EmailMessage took ~5 ms a message, more than the SMTP
+    exchange itself; the encoded body of a digest is built once for all its recipients."""
+    head, body = _body(message.subject, message.text, message.html)
+    name, addr = parseaddr(sender)
+    to = _address(message.department, message.recipient) if "@" in message.recipient else message.recipient
+    headers = (f"From: {_address(name, addr or sender)}\r\nTo: {to}\r\nDate: {formatdate(localtime=True)}\r\n"
+               f"Message-ID: {message_id(message.key, sender)}\r\nX-Notifier-Key: {message.key}\r\n")
+    return headers.encode("ascii") + head + b"\r\n" + body
 
 
 def make_tls_context(ca_file: str | Path | None = None) -> ssl.SSLContext:
@@ -105,8 +129,7 @@ class EmailChannel:
         return await self._connect()
 
     async def send(self, message: Message) -> SendResult:
-        # Flattened once here: aiosmtplib would otherwise re-flatten inside the send.
-        data = build_email(message, self.sender).as_bytes()
+        data = email_bytes(message, self.sender)
         async with self._slots:
             client = None
             try:
