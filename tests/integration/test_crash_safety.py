@@ -38,9 +38,12 @@ def faulty(rng: random.Random):  # noqa: ANN201
             return Reply(500)
         if x < 0.06:
             return Reply(429, {"Retry-After": "1"})
-        if x < 0.07:
-            return Reply(200, delay=0.6)  # answered after the client's 0.3 s timeout
-        if x < 0.08:
+        if x < 0.065:
+            # answered after the client's 1 s timeout (not counted as delivered); the timeout is
+            # long enough that a prompt answer on a loaded machine never times out, which would
+            # be a duplicate no kill caused
+            return Reply(200, delay=1.3)
+        if x < 0.075:
             return Reply(reset=True)
         return Reply(200)
     return policy_
@@ -62,7 +65,7 @@ timeout = 2
 kind = "json"
 url = "{http_url}/hook"
 secret_file = "hook.secret"
-timeout = 0.3
+timeout = 1
 [delivery]
 lease_seconds = 1
 concurrency = 1
