@@ -343,9 +343,15 @@ def cmd_send_due(args: argparse.Namespace, cfg: Config) -> int:
         counts = deliver(engine, cfg, max(now_utc, result.last_due_at or now_utc))
     else:  # real time: wait for each staggered row, as the daemon's tick would
         counts = deliver(engine, cfg, until=result.last_due_at)
-    print(f"sent {counts.sent}, to retry {counts.retry}, failed {counts.failed}")
-    for e in counts.errors:
-        print(f"  failed: {e}")
+    print(f"sent {counts.sent}, to retry {counts.retry}, failed {counts.failed}"
+          + (f" ({counts.expired} expired)" if counts.expired else ""))
+    if counts.failed_ids:
+        from notifier.db import queries
+        from notifier.db.engine import transaction
+        from notifier.status import failure_lines
+
+        with transaction(engine) as s:
+            print("\n".join(failure_lines(queries.digest_failures(s, counts.failed_ids, limit=50))))
     return 1 if counts.failed else 0
 
 

@@ -87,6 +87,7 @@ class EmailConfig:
     password: Secret | None = None
     timeout: float = 30.0
     connections: int = 4
+    ca_file: Path | None = None  # trust this CA bundle (a private CA) instead of the system's
 
 
 @dataclass(frozen=True)
@@ -515,7 +516,7 @@ def _departments(r: _Reader, items: Any, webhooks: dict[str, WebhookConfig]) -> 
 def _email(r: _Reader, data: dict) -> EmailConfig | None:
     p = "email"
     e = r.table(data, p, {"host", "port", "security", "username", "password_file",
-                          "password_env", "password", "from", "timeout", "connections"})
+                          "password_env", "password", "from", "timeout", "connections", "ca_file"})
     host = r.get(e, p, "host", str, "")
     if not host:
         r.bad(f"{p}.host", "is required")
@@ -528,8 +529,12 @@ def _email(r: _Reader, data: dict) -> EmailConfig | None:
         r.bad(f"{p}.from", f"must be an e-mail address, got {sender!r}")
     username = r.get(e, p, "username", str, None)
     password = r.secret(e, p, "password", required=bool(username))
+    ca = r.get(e, p, "ca_file", str, None)
+    ca_file = (r.base_dir / ca) if ca else None
+    if ca_file is not None and not ca_file.is_file():
+        r.bad(f"{p}.ca_file", f"{ca_file} is not a file")
     return EmailConfig(host=host, port=port, security=security, sender=sender,
-                       username=username, password=password,
+                       username=username, password=password, ca_file=ca_file,
                        timeout=_positive(r, e, p, "timeout", float, 30.0),
                        connections=_positive(r, e, p, "connections", int, 4))
 

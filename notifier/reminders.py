@@ -23,7 +23,8 @@ import itertools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, exists, or_, select
 from sqlalchemy.engine import Engine
@@ -146,7 +147,7 @@ def run_pass(engine: Engine, config: Config, renderer: Renderer, now: datetime, 
                 result.without_contact.append(name)
                 continue  # not logged: once a contact is configured the latest reminder goes out
             rendered = renderer.render_digest(plan, name, now, names, links_for(signer, plan, now))
-            if _queue(s, plan, rendered, contacts, due_at, dry_run):
+            if _queue(s, plan, rendered, contacts, due_at, dry_run, expires=expires_at(plan, config.timezone)):
                 result.queued.append(Queued(name, plan.kind, rendered, contacts, len(plan.entries)))
             else:
                 result.already += 1
@@ -281,13 +282,26 @@ def _aliases(s: Session) -> dict[int, list[str]]:
     return out
 
 
+def expires_at(plan: DigestPlan, tz: ZoneInfo) -> datetime | None:
+    """When a reminder becomes pointless: the end of the latest date it is about (the cutoff,
+    an upcoming milestone's date), as naive UTC. ``None`` for a digest of overdue items only
+    and for escalations: those stay true after any date."""
+    if plan.kind != "reminder":
+        return None
+    days = [e.cutoff or e.item.occurrence for e in plan.entries if e.section in ("cutoff", "progress", "upcoming")]
+    if not days:
+        return None
+    end = datetime.combine(max(days) + timedelta(days=1), time(0), tzinfo=tz)
+    return end.astimezone(UTC).replace(tzinfo=None)
+
+
 def delivery_key(digest_key: str, channel: str, recipient: str) -> str:
     return "ntf_" + hashlib.sha256(f"{digest_key}|{channel}|{recipient}".encode()).hexdigest()[:32]
 
 
 def _queue(s: Session, plan: DigestPlan | None, rendered: Rendered, contacts: list[tuple[str, str]],
            due_at: Callable[[], datetime], dry_run: bool, *, key: str | None = None, department_id: int | None = None,
-           kind: str | None = None, day=None) -> bool:  # noqa: ANN001
+           kind: str | None = None, day=None, expires: datetime | None = None) -> bool:  # noqa: ANN001
     key = key or plan.key
     dep_id = department_id if department_id is not None else plan.department_id
     try:
@@ -303,7 +317,8 @@ def _queue(s: Session, plan: DigestPlan | None, rendered: Rendered, contacts: li
                 at = due_at()  # staggered: a big digest day is spread, not burst
                 s.add(Delivery(key=delivery_key(key, channel, recipient), digest_id=digest.id,
                                department_id=dep_id, channel=channel, recipient=recipient, status="pending",
-                               attempts=0, due_at=at, next_attempt_at=at, created_at=utcnow()))
+                               attempts=0, due_at=at, next_attempt_at=at, expires_at=expires,
+                               created_at=utcnow()))
             s.flush()
     except IntegrityError:
         return False  # the same digest is already queued (another pass or instance)

@@ -86,13 +86,11 @@ def status_report(engine: Engine, cfg: Config, now: datetime) -> tuple[str, bool
         nxt = queries.next_pending(s)
         if nxt:
             lines.append(f"next delivery attempt: {nxt.isoformat(sep=' ', timespec='minutes')} UTC")
-        failed = queries.failed_deliveries(s)
+        failed = queries.digest_failures(s)
         if failed:
             healthy = False
             lines.append(f"failed deliveries ({counts.get('failed', 0)}; `notifier retry --failed` after fixing):")
-            names = queries.department_names(s)
-            for d in failed:
-                lines.append(f"  #{d.id} {names.get(d.department_id, '?')} {d.channel}:{d.recipient}: {d.last_error}")
+            lines += failure_lines(failed)
         broken = queries.broken_contacts(s)
         if broken:
             healthy = False
@@ -112,6 +110,16 @@ def status_report(engine: Engine, cfg: Config, now: datetime) -> tuple[str, bool
     for w in calendar_of(cfg).warnings(years):
         lines.append(f"warning: {w}")
     return "\n".join(lines), healthy
+
+
+def failure_lines(failures: list[queries.DigestFailures]) -> list[str]:
+    """ "市发改委 reminder 2018-06-20: 2 of 3 failed", then one line per failed delivery."""
+    lines = []
+    for f in failures:
+        lines.append(f"  {f.headline}: {f.subject}")
+        for did, channel, recipient, error in f.failed:
+            lines.append(f"    #{did} {channel}:{recipient}: {error}")
+    return lines
 
 
 def milestone_rows(engine: Engine, cfg: Config, today: date, *, department: str | None = None,

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
-from notifier.db.models import (Contact, Delivery, Department, Milestone, OccurrenceDone, Plan,
+from notifier.db.models import (Contact, Delivery, Department, Digest, Milestone, OccurrenceDone, Plan,
                                 ReminderLog, Task, TaskDepartment)
 from notifier.planning.recurrence import occurrences
 from notifier.planning.schedule import Item, PlanInfo
@@ -159,3 +160,43 @@ def anything_due(session: Session, now: datetime) -> bool:
 
 def next_pending(session: Session) -> datetime | None:
     return session.scalar(select(func.min(Delivery.next_attempt_at)).where(Delivery.status == "pending"))
+
+
+@dataclass
+class DigestFailures:
+    """The failed deliveries of one digest, against how many it had: "2 of 3 failed"."""
+
+    digest_id: int
+    department: str
+    kind: str
+    day: date
+    subject: str
+    total: int
+    failed: list[tuple[int, str, str, str | None]]  # (delivery id, channel, recipient, last error)
+
+    @property
+    def headline(self) -> str:
+        return f"{self.department} {self.kind} {self.day}: {len(self.failed)} of {self.total} failed"
+
+
+def digest_failures(session: Session, delivery_ids: list[int] | None = None, limit: int = 20) -> list[DigestFailures]:
+    """Failed deliveries grouped by digest, newest digest first; ``delivery_ids`` narrows the
+    failures looked at (e.g. those of one pass), ``limit`` the digests listed."""
+    q = select(Delivery.digest_id).where(Delivery.status == "failed")
+    if delivery_ids is not None:
+        q = q.where(Delivery.id.in_(delivery_ids))
+    digest_ids = [r[0] for r in session.execute(q.distinct().order_by(Delivery.digest_id.desc()).limit(limit))]
+    if not digest_ids:
+        return []
+    wanted = set(delivery_ids) if delivery_ids is not None else None
+    heads = {i: DigestFailures(i, name, kind, day, subject, 0, []) for i, name, kind, day, subject in session.execute(
+        select(Digest.id, Department.name, Digest.kind, Digest.day, Digest.subject)
+        .join(Department, Department.id == Digest.department_id).where(Digest.id.in_(digest_ids)))}
+    for digest_id, did, channel, recipient, status, error in session.execute(
+            select(Delivery.digest_id, Delivery.id, Delivery.channel, Delivery.recipient, Delivery.status,
+                   Delivery.last_error).where(Delivery.digest_id.in_(digest_ids)).order_by(Delivery.id)):
+        head = heads[digest_id]
+        head.total += 1
+        if status == "failed" and (wanted is None or did in wanted):
+            head.failed.append((did, channel, recipient, error))
+    return [heads[i] for i in digest_ids]

@@ -32,11 +32,15 @@ class Sent:
 class RetryLater:
     reason: str
     after_seconds: float | None = None  # the server's Retry-After, if it gave one
+    # False when the route, not the contact, is at fault (the SMTP server is down, its TLS
+    # certificate does not verify): giving up then does not mark the address broken.
+    contact_fault: bool = True
 
 
 @dataclass(frozen=True)
 class FailedForGood:
     reason: str
+    contact_fault: bool = True  # see RetryLater.contact_fault
 
 
 SendResult = Sent | RetryLater | FailedForGood

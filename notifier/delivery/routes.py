@@ -1,12 +1,19 @@
-"""Which channel object carries a (channel, recipient) pair, built from the config."""
+"""Which channel object carries a (channel, recipient) pair, built from the config.
+
+A ``Routes`` lives as long as the daemon, in one event loop: the HTTP client's keep-alive
+connections, the SMTP session pool, and each chat robot's pacing state and part progress
+belong to channel instances that must survive from one dispatcher pass to the next.
+``reconfigure`` (SIGHUP) keeps every channel whose config did not change.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 
 import httpx
 
-from notifier.config import Config
+from notifier.config import Config, EmailConfig, WebhookConfig
 from notifier.delivery.channels.email import EmailChannel
 from notifier.delivery.channels.outbox import OutboxChannel
 from notifier.delivery.channels.webhook import WebhookChannel
@@ -20,53 +27,94 @@ ROBOTS = {  # kind -> (module, class); each robot takes the same constructor arg
 
 
 class Routes:
-    """Owns the shared HTTP client and the SMTP pool; close with ``aclose``."""
+    """Owns the shared HTTP client, the SMTP pool and the channel instances; close with
+    ``aclose``. Bound to the event loop it is first used in (network connections are)."""
 
     def __init__(self, config: Config, *, tls_verify: bool | str = True):
         self.config = config
-        self._client = httpx.AsyncClient(verify=tls_verify, follow_redirects=False,
-                                         limits=httpx.Limits(max_connections=config.delivery.concurrency * 2,
-                                                             max_keepalive_connections=config.delivery.concurrency))
-        self._webhooks: dict[str, Channel] = {}
-        self._email: EmailChannel | None = None
-        sender = config.email.sender if config.email else "notifier@localhost"
-        self._outbox = {"email": OutboxChannel(config.outbox_dir, sender, "eml"),
-                        "webhook": OutboxChannel(config.outbox_dir, sender, "json")}
+        self._tls_verify = tls_verify
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._client: httpx.AsyncClient | None = None
+        self._webhooks: dict[str, tuple[WebhookConfig, Channel]] = {}
+        self._email: tuple[EmailConfig, EmailChannel] | None = None
+        self._outbox: dict[str, OutboxChannel] = {}
+        self._build_outbox()
+
+    def _build_outbox(self) -> None:
+        sender = self.config.email.sender if self.config.email else "notifier@localhost"
+        self._outbox = {"email": OutboxChannel(self.config.outbox_dir, sender, "eml"),
+                        "webhook": OutboxChannel(self.config.outbox_dir, sender, "json")}
+
+    def _bind(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        elif self._loop is not loop or loop.is_closed():
+            raise RuntimeError("Routes is used from another event loop than the one it was first used in: "
+                               "create it once inside the daemon's long-lived loop, not per asyncio.run()")
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            n = self.config.delivery.concurrency
+            self._client = httpx.AsyncClient(verify=self._tls_verify, follow_redirects=False,
+                                             limits=httpx.Limits(max_connections=n * 2, max_keepalive_connections=n))
+        return self._client
 
     def __call__(self, channel: str, recipient: str) -> Channel | None:
+        self._bind()
         if self.config.outbox_divert:
             return self._outbox.get(channel)
         if channel == "email":
-            if self.config.email is None:
+            e = self.config.email
+            if e is None:
                 return None
             if self._email is None:
-                e = self.config.email
-                self._email = EmailChannel(host=e.host, port=e.port, security=e.security, sender=e.sender,
-                                           username=e.username,
-                                           password=e.password.reveal() if e.password else None,
-                                           timeout=e.timeout, connections=e.connections)
-            return self._email
+                self._email = (e, EmailChannel(host=e.host, port=e.port, security=e.security, sender=e.sender,
+                                               username=e.username,
+                                               password=e.password.reveal() if e.password else None,
+                                               timeout=e.timeout, connections=e.connections, ca_file=e.ca_file))
+            return self._email[1]
         if channel == "webhook":
             if recipient not in self._webhooks:
                 hook = self.config.webhooks.get(recipient)
                 if hook is None:
                     return None
-                self._webhooks[recipient] = self._make_webhook(hook)
-            return self._webhooks[recipient]
+                self._webhooks[recipient] = (hook, self._make_webhook(hook))
+            return self._webhooks[recipient][1]
         return None
 
-    def _make_webhook(self, hook) -> Channel:  # noqa: ANN001
+    def _make_webhook(self, hook: WebhookConfig) -> Channel:
         secret = hook.secret.reveal() if hook.secret else None
         if hook.kind == "json":
-            return WebhookChannel(hook.name, hook.url.reveal(), secret, client=self._client, timeout=hook.timeout)
+            return WebhookChannel(hook.name, hook.url.reveal(), secret, client=self.client, timeout=hook.timeout)
         module, cls = ROBOTS[hook.kind]
         robot = getattr(importlib.import_module(module), cls)
-        return robot(hook.name, hook.url.reveal(), secret, client=self._client,
+        return robot(hook.name, hook.url.reveal(), secret, client=self.client,
                      at_mobiles=hook.at_mobiles, at_user_ids=hook.at_user_ids)
+
+    async def reconfigure(self, config: Config) -> None:
+        """Use a new config (SIGHUP). Channels whose section is unchanged are kept, with their
+        connections, pacing state and part progress; changed or removed ones are closed."""
+        old, self.config = self.config, config
+        for name, (hook, ch) in list(self._webhooks.items()):
+            if config.webhooks.get(name) != hook:
+                del self._webhooks[name]
+                await ch.aclose()
+        if self._email is not None and self._email[0] != config.email:
+            _, ch = self._email
+            self._email = None
+            await ch.aclose()
+        if (old.outbox_dir, old.email and old.email.sender) != (config.outbox_dir, config.email and config.email.sender):
+            self._build_outbox()
 
     async def aclose(self) -> None:
         if self._email is not None:
-            await self._email.aclose()
-        for ch in self._webhooks.values():
+            await self._email[1].aclose()
+            self._email = None
+        for _, ch in self._webhooks.values():
             await ch.aclose()
-        await self._client.aclose()
+        self._webhooks.clear()
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None

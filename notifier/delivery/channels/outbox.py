@@ -9,7 +9,7 @@ import os
 import re
 from pathlib import Path
 
-from notifier.delivery.channels.email import build_email
+from notifier.delivery.channels.email import email_bytes
 from notifier.delivery.message import FailedForGood, Message, Sent, SendResult
 
 
@@ -31,7 +31,7 @@ class OutboxChannel:
         try:
             folder.mkdir(parents=True, exist_ok=True)
             if self.fmt == "eml":
-                content = bytes(build_email(message, self.sender))
+                content = email_bytes(message, self.sender)
             else:
                 content = json.dumps({"id": message.key, "recipient": message.recipient,
                                       "department": message.department, "subject": message.subject,

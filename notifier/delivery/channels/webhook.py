@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import json
+import socket
 import time
 from email.utils import parsedate_to_datetime
 
@@ -52,9 +53,22 @@ def classify_http(response: httpx.Response) -> SendResult:
 def transport_error(exc: httpx.HTTPError) -> RetryLater:
     # The exception text can carry the URL, and chat-robot URLs carry tokens: name the class only.
     kind = type(exc).__name__
-    if isinstance(exc, httpx.ConnectError) and "Name or service not known" in str(exc):
+    if isinstance(exc, httpx.ConnectError) and _caused_by(exc, socket.gaierror):
         kind = "DNS lookup failed"
+    elif isinstance(exc, httpx.TimeoutException):
+        kind = f"timeout ({kind})"
     return RetryLater(kind)
+
+
+def _caused_by(exc: BaseException, cls: type[BaseException]) -> bool:
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, cls):
+            return True
+        seen.add(id(cur))
+        cur = cur.__cause__ or cur.__context__
+    return False
 
 
 class WebhookChannel:

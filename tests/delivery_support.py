@@ -1,0 +1,267 @@
+"""Real servers and outbox rows for the delivery tests (and bench/delivery.py).
+
+- ``SMTPServer``: aiosmtpd on 127.0.0.1 with an OS-chosen port; counts connections, records
+  every accepted message, refuses the addresses it is told to (with their SMTP code).
+- ``HTTPReceiver``: a threaded HTTP/1.1 (keep-alive) server on 127.0.0.1 that records every
+  request and answers from a policy function (status, Retry-After, a delay, a reset).
+- ``queue_rows``: digests and outbox rows written straight into the database, as the
+  planning pass would leave them.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from email import message_from_bytes
+from email.message import Message as EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
+from sqlalchemy import insert, select
+from sqlalchemy.engine import Engine
+
+from notifier.db.engine import make_engine, upgrade
+from notifier.db.models import Delivery, Department, Digest
+from notifier.reminders import delivery_key
+
+# --- SMTP -------------------------------------------------------------------------------
+
+
+class _Controller(Controller):
+    """aiosmtpd 1.4.6's Controller cannot start with port=0 (it probes port 0 to see the
+    server is up): read the real port from the bound socket first."""
+
+    def __init__(self, server: SMTPServer, **kwargs):
+        self._owner = server
+        super().__init__(server, **kwargs)
+
+    def factory(self):  # noqa: ANN201
+        smtp = SMTP(self.handler, **self.SMTP_kwargs)
+        owner = self._owner
+        made = smtp.connection_made
+
+        def connection_made(transport):  # noqa: ANN001, ANN202
+            with owner.lock:
+                owner.connections += 1
+            return made(transport)
+
+        smtp.connection_made = connection_made
+        return smtp
+
+    def _trigger_server(self) -> None:
+        self.port = self.server.sockets[0].getsockname()[1]
+        super()._trigger_server()
+
+
+@dataclass
+class Received:
+    rcpt: str
+    raw: bytes
+    tls: bool
+
+    @property
+    def email(self) -> EmailMessage:
+        return message_from_bytes(self.raw)
+
+    @property
+    def message_id(self) -> str:
+        return self.email["Message-ID"]
+
+
+class SMTPServer:
+    """A real SMTP server. ``refuse`` maps an address to the reply its RCPT gets."""
+
+    def __init__(self, *, port: int = 0, ssl_context=None, tls_context=None,  # noqa: ANN001
+                 require_starttls: bool = False):
+        self.lock = threading.Lock()
+        self.connections = 0
+        self.received: list[Received] = []
+        self.refuse: dict[str, str] = {}
+        kwargs = {"hostname": "127.0.0.1", "port": port, "ssl_context": ssl_context}
+        if tls_context is not None:
+            kwargs.update(tls_context=tls_context, require_starttls=require_starttls)
+        self.controller = _Controller(self, **kwargs)
+        self.controller.start()
+        self.port = self.controller.port
+        with self.lock:
+            self.connections = 0  # the controller's own start-up probe is not a client
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: ANN001, ANN201, N802
+        reply = self.refuse.get(address)
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802
+        with self.lock:
+            for rcpt in envelope.rcpt_tos:
+                self.received.append(Received(rcpt, envelope.original_content or envelope.content,
+                                              session.ssl is not None
+                                              or server.transport.get_extra_info("ssl_object") is not None))
+        return "250 Message accepted"
+
+    def to(self, rcpt: str) -> list[Received]:
+        with self.lock:
+            return [r for r in self.received if r.rcpt == rcpt]
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+
+# --- HTTP -------------------------------------------------------------------------------
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b'{"ok":true}'
+    delay: float = 0.0  # seconds before answering (a timeout test)
+    reset: bool = False  # close the connection with a TCP reset instead of answering
+
+
+@dataclass
+class Request:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    reply: Reply
+    at: float
+
+    @property
+    def json(self) -> dict:
+        return json.loads(self.body)
+
+    @property
+    def delivered(self) -> bool:
+        """Answered 2xx in time: the receiver took it (what a crash test counts)."""
+        r = self.reply
+        return 200 <= r.status < 300 and not r.reset and r.delay == 0
+
+
+class HTTPReceiver:
+    def __init__(self, policy: Callable[[Request], Reply] | None = None):
+        self.policy = policy or (lambda req: Reply())
+        self.requests: list[Request] = []
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            # Headers and body go out as separate writes: with Nagle on, the body would wait
+            # for the client's delayed ACK (~40 ms per request).
+            disable_nagle_algorithm = True
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                length = int(self.headers.get("Content-Length", 0))
+                body = self.rfile.read(length)
+                if len(body) < length:
+                    # The sender died mid-request (a SIGKILL in the crash test): like any real
+                    # receiver, we never saw a complete request, so it is not recorded.
+                    self.close_connection = True
+                    return
+                req = Request(self.path, {k.lower(): v for k, v in self.headers.items()}, body, Reply(), time.time())
+                req.reply = reply = receiver.policy(req)
+                with receiver.lock:
+                    receiver.requests.append(req)
+                if reply.reset:
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.close_connection = True
+                    self.connection.close()
+                    return
+                if reply.delay:
+                    time.sleep(reply.delay)
+                try:
+                    self.send_response(reply.status)
+                    for k, v in reply.headers.items():
+                        self.send_header(k, v)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(reply.body)))
+                    self.end_headers()
+                    self.wfile.write(reply.body)
+                except OSError:  # the client gave up
+                    self.close_connection = True
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def handle(self) -> None:
+                try:
+                    super().handle()
+                except OSError:
+                    pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        self.thread.start()
+
+    def count(self) -> int:
+        with self.lock:
+            return len(self.requests)
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+# --- the database -----------------------------------------------------------------------
+
+
+def sqlite_engine(path) -> Engine:  # noqa: ANN001
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    return engine
+
+
+def department_id(engine: Engine, name: str) -> int:
+    with engine.begin() as conn:
+        found = conn.scalar(select(Department.id).where(Department.name == name))
+        if found is None:
+            found = conn.execute(insert(Department).values(name=name, is_group=False, created_at=datetime(2018, 1, 1))
+                                 .returning(Department.id)).scalar_one()
+    return found
+
+
+def queue_rows(engine: Engine, contacts: list[tuple[str, str]], *, n: int = 1, department: str = "市发展和改革委员会",
+               now: datetime = datetime(2018, 6, 20, 1, 0), expires_at: datetime | None = None,
+               kind: str = "reminder", tag: str = "d") -> list[int]:
+    """``n`` digests for ``department``, each with one outbox row per contact; returns the
+    digest ids. Subjects are "提醒 {tag}-{i}", unique per digest."""
+    dep = department_id(engine, department)
+    with engine.begin() as conn:
+        digest_rows = [{
+            "key": f"{tag}-{i}-{now.isoformat()}", "department_id": dep, "kind": kind, "day": now.date(),
+            "created_at": now, "subject": f"提醒 {tag}-{i}", "text": f"请于6月30日前完成第{i}项工作。",
+            "html": f"<p>请于6月30日前完成第{i}项工作。</p>", "markdown": f"**请于6月30日前完成第{i}项工作。**",
+            "data": json.dumps({"kind": kind, "today": now.date().isoformat(), "i": i}, ensure_ascii=False),
+        } for i in range(n)]
+        ids = [r[0] for r in conn.execute(insert(Digest).returning(Digest.id, sort_by_parameter_order=True),
+                                          digest_rows)]
+        conn.execute(insert(Delivery), [{
+            "key": delivery_key(d["key"], ch, rcpt), "digest_id": digest_id, "department_id": dep,
+            "channel": ch, "recipient": rcpt, "status": "pending", "attempts": 0, "due_at": now,
+            "next_attempt_at": now, "expires_at": expires_at, "created_at": now,
+        } for d, digest_id in zip(digest_rows, ids) for ch, rcpt in contacts])
+    return ids
+
+
+def statuses(engine: Engine) -> dict[str, int]:
+    from sqlalchemy import func
+
+    with engine.begin() as conn:
+        return dict(conn.execute(select(Delivery.status, func.count()).group_by(Delivery.status)).all())
+
+
+def rows(engine: Engine) -> list:
+    with engine.begin() as conn:
+        return conn.execute(select(Delivery).order_by(Delivery.id)).all()

@@ -1,0 +1,277 @@
+"""E-mail against a real SMTP server (aiosmtpd on 127.0.0.1): session reuse, STARTTLS and
+implicit TLS with verification on, per-recipient 4xx/5xx, and what the CLI shows of it."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+import trustme
+from sqlalchemy import select
+
+from delivery_support import SMTPServer, queue_rows, rows, sqlite_engine, statuses
+from notifier import cli
+from notifier.config import Config, EmailConfig
+from notifier.db.models import Contact
+from notifier.delivery.channels.email import EmailChannel
+from notifier.delivery.dispatcher import Dispatcher, RetryPolicy
+from notifier.delivery.message import Message, RetryLater, Sent
+from notifier.delivery.routes import Routes
+
+T0 = datetime(2018, 6, 20, 1, 0)
+POLICY = RetryPolicy(max_attempts=5, base_seconds=60, jitter=False)
+
+
+@pytest.fixture
+def smtp():  # noqa: ANN201
+    server = SMTPServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def engine(tmp_path):  # noqa: ANN001, ANN201
+    return sqlite_engine(tmp_path / "n.db")
+
+
+def config(port: int, security: str = "none", ca_file: Path | None = None, connections: int = 2) -> Config:
+    return Config(path=None, email=EmailConfig(host="127.0.0.1", port=port, security=security,
+                                                sender="盘锦市督查室 <notifier@example.gov.cn>",
+                                                ca_file=ca_file, connections=connections, timeout=5))
+
+
+def message(rcpt: str = "a@example.gov.cn", key: str = "ntf_k1") -> Message:
+    return Message(key=key, recipient=rcpt, subject="关于报送6月底前工作进展的提醒", text="请报送。",
+                   html="<p>请报送。</p>", markdown="请报送。", department="市发展和改革委员会")
+
+
+# --- sessions ----------------------------------------------------------------------------
+
+
+def test_a_batch_of_messages_shares_the_pooled_smtp_sessions_across_passes(smtp, engine) -> None:  # noqa: ANN001
+    """40 messages in two passes through one Routes: the server sees 2 connections (the pool
+    size), not 40."""
+    queue_rows(engine, [("email", f"u{i}@example.gov.cn") for i in range(20)], tag="a")
+
+    async def go() -> None:
+        routes = Routes(config(smtp.port, connections=2))
+        d = Dispatcher(engine, routes, POLICY, concurrency=8)
+        assert (await d.run_once(T0)).sent == 20
+        queue_rows(engine, [("email", f"u{i}@example.gov.cn") for i in range(20)], tag="b")
+        assert (await d.run_once(T0 + timedelta(minutes=1))).sent == 20
+        await routes.aclose()
+
+    asyncio.run(go())
+    assert len(smtp.received) == 40
+    assert smtp.connections == 2
+
+
+def test_the_message_id_comes_from_the_idempotency_key_and_headers_are_encoded(smtp) -> None:  # noqa: ANN001
+    async def go() -> None:
+        ch = EmailChannel(host="127.0.0.1", port=smtp.port, security="none", sender="督查室 <n@example.gov.cn>")
+        assert isinstance(await ch.send(message()), Sent)
+        await ch.aclose()
+
+    asyncio.run(go())
+    (got,) = smtp.received
+    email = got.email
+    assert email["Message-ID"] == "<ntf_k1@example.gov.cn>"
+    assert str(email["Subject"]) != "关于报送6月底前工作进展的提醒"  # RFC 2047 on the wire
+    from email import policy
+    from email.parser import BytesParser
+    parsed = BytesParser(policy=policy.default).parsebytes(got.raw)
+    assert parsed["Subject"] == "关于报送6月底前工作进展的提醒"
+    assert parsed.get_content_type() == "multipart/alternative"
+
+
+# --- TLS -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+def server_context(ca: trustme.CA) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(ctx)
+    return ctx
+
+
+@pytest.mark.parametrize("security", ["starttls", "ssl"])
+def test_tls_is_verified_and_an_untrusted_certificate_is_a_clear_retry_not_a_send(ca, tmp_path, security) -> None:  # noqa: ANN001
+    if security == "ssl":
+        smtp = SMTPServer(ssl_context=server_context(ca))
+    else:
+        smtp = SMTPServer(tls_context=server_context(ca), require_starttls=True)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+
+    async def send(cfg: Config):  # noqa: ANN202
+        routes = Routes(cfg)
+        try:
+            return await routes("email", "a@example.gov.cn").send(message())
+        finally:
+            await routes.aclose()
+
+    try:
+        untrusted = asyncio.run(send(config(smtp.port, security)))
+        assert isinstance(untrusted, RetryLater) and not untrusted.contact_fault
+        assert "certificate verification failed" in untrusted.reason and "[email] ca_file" in untrusted.reason
+        assert smtp.received == []
+        trusted = asyncio.run(send(config(smtp.port, security, ca_file=ca_file)))
+        assert isinstance(trusted, Sent)
+        assert [r.tls for r in smtp.received] == [True]
+    finally:
+        smtp.stop()
+
+
+def test_ca_file_is_read_from_the_config_relative_to_it(tmp_path) -> None:  # noqa: ANN001
+    from notifier.config import ConfigError, load
+
+    (tmp_path / "ca.pem").write_text("x")
+    cfg_file = tmp_path / "c.toml"
+    cfg_file.write_text('[email]\nhost = "smtp.example.gov.cn"\nfrom = "n@example.gov.cn"\nca_file = "ca.pem"\n')
+    assert load(cfg_file).email.ca_file == tmp_path / "ca.pem"
+    cfg_file.write_text('[email]\nhost = "smtp.example.gov.cn"\nfrom = "n@example.gov.cn"\nca_file = "nope.pem"\n')
+    with pytest.raises(ConfigError, match="email.ca_file"):
+        load(cfg_file)
+
+
+# --- per recipient -----------------------------------------------------------------------
+
+
+def test_4xx_is_retried_and_5xx_is_permanent_per_recipient(smtp, engine) -> None:  # noqa: ANN001
+    smtp.refuse["full@example.gov.cn"] = "452 4.2.2 mailbox full"
+    smtp.refuse["gone@example.gov.cn"] = "550 5.1.1 no such user"
+    queue_rows(engine, [("email", "ok@example.gov.cn"), ("email", "full@example.gov.cn"),
+                        ("email", "gone@example.gov.cn")])
+
+    async def go() -> None:
+        routes = Routes(config(smtp.port))
+        d = Dispatcher(engine, routes, POLICY, rand=lambda: 0.5)
+        counts = await d.run_once(T0)
+        assert (counts.sent, counts.retry, counts.failed) == (1, 1, 1)
+        del smtp.refuse["full@example.gov.cn"]
+        counts = await d.run_once(T0 + timedelta(seconds=60))
+        assert (counts.sent, counts.retry, counts.failed) == (1, 0, 0)
+        await routes.aclose()
+
+    asyncio.run(go())
+    by_rcpt = {r.recipient: r for r in rows(engine)}
+    assert by_rcpt["full@example.gov.cn"].status == "sent" and by_rcpt["full@example.gov.cn"].attempts == 2
+    assert by_rcpt["gone@example.gov.cn"].status == "failed"
+    assert by_rcpt["gone@example.gov.cn"].last_error == "SMTP 550 5.1.1 no such user"
+    with engine.begin() as conn:
+        broken = conn.execute(select(Contact.recipient).where(Contact.broken.is_(True))).scalars().all()
+    assert broken == ["gone@example.gov.cn"]
+
+
+def test_smtp_server_down_is_a_route_retry_then_delivered_when_it_is_back(engine) -> None:  # noqa: ANN001
+    smtp = SMTPServer()
+    port = smtp.port
+    smtp.stop()
+    queue_rows(engine, [("email", "a@example.gov.cn")], n=3)
+
+    async def go() -> None:
+        routes = Routes(config(port))
+        d = Dispatcher(engine, routes, POLICY, rand=lambda: 0.5)
+        counts = await d.run_once(T0)
+        assert counts.retry == 3
+        assert "Connect call failed" in rows(engine)[0].last_error
+        back = SMTPServer(port=port)
+        try:
+            assert (await d.run_once(T0 + timedelta(seconds=30))).total == 0  # backing off
+            assert (await d.run_once(T0 + timedelta(seconds=60))).sent == 3
+        finally:
+            back.stop()
+        await routes.aclose()
+        assert len(back.received) == 3
+
+    asyncio.run(go())
+    with engine.begin() as conn:
+        assert conn.scalar(select(Contact.broken).where(Contact.broken.is_(True))) is None
+
+
+# --- the CLI -----------------------------------------------------------------------------
+
+
+def write_config(tmp_path: Path, port: int, *, escalation: bool = False) -> Path:
+    cfg = tmp_path / "notifier.toml"
+    cfg.write_text(f"""
+[database]
+url = "sqlite:///n.db"
+[email]
+host = "127.0.0.1"
+port = {port}
+security = "none"
+from = "notifier@example.gov.cn"
+[delivery]
+backoff_seconds = 60
+{'[escalation]' if escalation else ''}
+{'to = ["市政府督查室"]' if escalation else ''}
+[[departments]]
+name = "市政府督查室"
+email = ["ducha@example.gov.cn"]
+[[departments]]
+name = "市发展和改革委员会"
+email = ["a@example.gov.cn", "b@example.gov.cn", "c@example.gov.cn"]
+""", encoding="utf-8")
+    return cfg
+
+
+def test_send_due_and_status_show_2_of_3_failed_and_retry_requeues(smtp, tmp_path, capsys) -> None:  # noqa: ANN001
+    cfg = write_config(tmp_path, smtp.port)
+    engine = sqlite_engine(tmp_path / "n.db")
+    smtp.refuse["b@example.gov.cn"] = "550 5.1.1 no such user"
+    smtp.refuse["c@example.gov.cn"] = "554 5.7.1 rejected by policy"
+    queue_rows(engine, [("email", "a@example.gov.cn"), ("email", "b@example.gov.cn"), ("email", "c@example.gov.cn")],
+               now=datetime.utcnow())
+
+    assert cli.main(["--config", str(cfg), "send-due", "--force"]) == 1
+    out = capsys.readouterr().out
+    assert "sent 1, to retry 0, failed 2" in out
+    assert "市发展和改革委员会 reminder" in out and "2 of 3 failed" in out
+    assert "email:b@example.gov.cn: SMTP 550 5.1.1 no such user" in out
+
+    assert cli.main(["--config", str(cfg), "status"]) == 1
+    out = capsys.readouterr().out
+    assert "2 of 3 failed" in out
+    assert "broken contacts:" in out and "email:c@example.gov.cn since" in out and "554 5.7.1" in out
+
+    smtp.refuse.clear()  # the admin fixed the addresses
+    failed_id = next(r.id for r in rows(engine) if r.recipient == "b@example.gov.cn")
+    assert cli.main(["--config", str(cfg), "retry", str(failed_id)]) == 0
+    assert "re-queued 1 deliveries" in capsys.readouterr().out
+    assert cli.main(["--config", str(cfg), "retry", "--failed"]) == 0
+    assert "re-queued 1 deliveries" in capsys.readouterr().out
+    assert cli.main(["--config", str(cfg), "send-due", "--force"]) == 0
+    assert "sent 2, to retry 0, failed 0" in capsys.readouterr().out
+    assert statuses(engine) == {"sent": 3}
+    assert cli.main(["--config", str(cfg), "status"]) == 0
+    assert "broken contacts" not in capsys.readouterr().out
+
+
+def test_the_supervision_office_gets_one_notice_per_broken_contact_not_per_reminder(smtp, tmp_path, capsys) -> None:  # noqa: ANN001
+    cfg = write_config(tmp_path, smtp.port, escalation=True)
+    engine = sqlite_engine(tmp_path / "n.db")
+    smtp.refuse["b@example.gov.cn"] = "550 5.1.1 no such user"
+    smtp.refuse["c@example.gov.cn"] = "550 5.1.1 no such user"
+    contacts = [("email", "b@example.gov.cn"), ("email", "c@example.gov.cn")]
+    queue_rows(engine, contacts, n=4, tag="first", now=datetime.utcnow())
+    cli.main(["--config", str(cfg), "send-due", "--force"])  # 8 failures, 2 contacts broken
+    cli.main(["--config", str(cfg), "send-due", "--force"])  # the planning pass queues the notices
+    queue_rows(engine, contacts, n=3, tag="again", now=datetime.utcnow())
+    cli.main(["--config", str(cfg), "send-due", "--force"])  # still broken: no new notice
+    cli.main(["--config", str(cfg), "send-due", "--force"])
+    capsys.readouterr()
+    notices = smtp.to("ducha@example.gov.cn")
+    assert len(notices) == 2
+    from email import policy
+    from email.parser import BytesParser
+    bodies = [BytesParser(policy=policy.default).parsebytes(n.raw).get_body(("plain",)).get_content()
+              for n in notices]
+    assert any("b@example.gov.cn" in b for b in bodies) and any("c@example.gov.cn" in b for b in bodies)
