@@ -90,6 +90,9 @@ class Daemon:
         self.next_reminder: datetime | None = None
         self._reload_lock = threading.Lock()
         self.web = None  # notifier.web.server.WebThread when [web] enabled
+        self.loop: asyncio.AbstractEventLoop | None = None  # see _delivery_loop
+        self.routes: Routes | None = None
+        self._loop_thread: threading.Thread | None = None
 
     # -- jobs -------------------------------------------------------------------------------
     def planning_pass(self, now: datetime | None = None) -> None:
@@ -158,6 +161,19 @@ class Daemon:
         self._status()
         self.progress.beat()
 
+    def _delivery_loop(self) -> asyncio.AbstractEventLoop:
+        """One event loop for the daemon's life, in its own thread: the channels (SMTP sessions,
+        HTTP keep-alive, chat-robot pacing and part progress) live in ``self.routes`` across ticks."""
+        if self.loop is None:
+            self.loop = asyncio.new_event_loop()
+            self._loop_thread = threading.Thread(target=self.loop.run_forever, name="delivery", daemon=True)
+            self._loop_thread.start()
+            self.routes = Routes(self.cfg)
+        return self.loop
+
+    def _on_loop(self, coro):  # noqa: ANN001, ANN202
+        return asyncio.run_coroutine_threadsafe(coro, self._delivery_loop()).result()
+
     def _deliver(self, cfg: Config, at: datetime | None = None) -> None:
         d = cfg.delivery
 
@@ -165,25 +181,31 @@ class Daemon:
             self.progress.beat()  # the dispatcher reads the clock once per batch
             return utcnow()
 
-        async def go():  # noqa: ANN202
-            routes = Routes(cfg)
-            try:
-                self.dispatcher = Dispatcher(self.engine, routes,
-                                             RetryPolicy(d.max_attempts, d.backoff_seconds, d.backoff_cap_seconds),
-                                             concurrency=d.concurrency, lease_seconds=d.lease_seconds, clock=clock)
-                if self.stop.is_set():
-                    self.dispatcher.stopping = True
-                return await self.dispatcher.run_once(at)
-            finally:
-                await routes.aclose()
-
+        loop = self._delivery_loop()
+        self.dispatcher = Dispatcher(self.engine, self.routes,
+                                     RetryPolicy(d.max_attempts, d.backoff_seconds, d.backoff_cap_seconds),
+                                     concurrency=d.concurrency, lease_seconds=d.lease_seconds, clock=clock)
+        if self.stop.is_set():
+            self.dispatcher.stopping = True
         try:
-            counts = asyncio.run(go())
+            counts = asyncio.run_coroutine_threadsafe(self.dispatcher.run_once(at), loop).result()
         except Exception:  # noqa: BLE001
             log.exception("delivery tick failed")
             return
         if counts.total:
             log.info("tick: sent %d, retry %d, failed %d", counts.sent, counts.retry, counts.failed)
+
+    def _close_delivery(self) -> None:
+        if self.loop is None:
+            return
+        try:
+            self._on_loop(self.routes.aclose())
+        except Exception:  # noqa: BLE001 - closing connections at exit must not block the exit
+            log.exception("closing delivery channels failed")
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._loop_thread.join(timeout=10)
+        self.loop.close()
+        self.loop = None
 
     def status_line(self) -> str:
         with transaction(self.engine) as s:
@@ -244,6 +266,9 @@ class Daemon:
                 cfg = dataclasses.replace(cfg, database_url=self.cfg.database_url)
             logging_setup.register_config(cfg)
             logging_setup.set_level(self.log_level or cfg.log_level)
+            if self.loop is not None:
+                # Channels whose config section did not change keep their connections and pacing.
+                self._on_loop(self.routes.reconfigure(cfg))
             self.cfg, self.renderer = cfg, renderer
             self._schedule()
             log.info("reloaded config %s", cfg.path or "(built-in defaults)")
@@ -295,6 +320,7 @@ class Daemon:
             pass
         notify("STOPPING=1")
         self.scheduler.shutdown(wait=True)  # the running job finishes its sends and records
+        self._close_delivery()
         if self.web is not None:
             self.web.stop()
         self.engine.dispose()
