@@ -19,7 +19,7 @@ from notifier.db.engine import make_engine, transaction, upgrade
 from notifier.importing.readers import read_plan
 from notifier.importing.store import store_plan
 
-FIXTURE = Path(__file__).resolve().parents[2] / "shared/fixtures/plans/panjin-2018-coastal-economic-belt.txt"
+FIXTURE = Path(__file__).resolve().parents[1] / "tests/fixtures/plans/panjin-2018-coastal-economic-belt.txt"
 TARGET = 150 * 1024
 
 

@@ -16,7 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
-PLANS = ROOT.parent / "shared" / "fixtures" / "plans"
+PLANS = FIXTURES / "plans"  # copies of the public plans in ../shared/fixtures/plans
 
 
 def free_port() -> int:

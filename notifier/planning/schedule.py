@@ -127,6 +127,23 @@ def overdue_triggers(due: date, today: date, rules: Rules) -> list[datetime]:
     return sorted(_utc(d, rules.send_at, rules.tz) for d in out)
 
 
+def latest_overdue_trigger(due: date, today: date, now_utc: datetime, rules: Rules) -> datetime | None:
+    """The last of ``overdue_triggers`` not after ``now_utc``, without listing every cycle since
+    ``due`` (an item years overdue has hundreds). Cycle days only move forward to a working
+    day, so the answer is the latest cycle whose moved day is not in the future."""
+    first = due + timedelta(days=1)
+    if first > today:
+        return None
+    k = (today - first).days // rules.overdue_every_days
+    while k >= 0:
+        day = rules.calendar.on_or_after(first + timedelta(days=k * rules.overdue_every_days))
+        at = _utc(day, rules.send_at, rules.tz)
+        if day <= today and at <= now_utc:
+            return at
+        k -= 1
+    return None
+
+
 def _latest_due(triggers: list[datetime], now_utc: datetime) -> datetime | None:
     past = [t for t in triggers if t <= now_utc]
     return past[-1] if past else None
@@ -146,8 +163,8 @@ def plan_digests(
     today = local.date()
     now_utc = now.astimezone(UTC).replace(tzinfo=None)
 
-    def fires(dept: int, series: str, triggers: list[datetime]) -> datetime | None:
-        latest = _latest_due(triggers, now_utc)
+    def fires(dept: int, series: str, triggers: list[datetime] | datetime | None) -> datetime | None:
+        latest = _latest_due(triggers, now_utc) if isinstance(triggers, list) else triggers
         if latest is None:
             return None
         seen = logged.get((dept, series))
@@ -175,7 +192,7 @@ def plan_digests(
         for it in its:
             if it.occurrence < today:
                 series = f"od:{it.milestone_id}:{it.occurrence}"
-                trig = fires(dept, series, overdue_triggers(it.occurrence, today, rules))
+                trig = fires(dept, series, latest_overdue_trigger(it.occurrence, today, now_utc, rules))
                 if trig:
                     d = digest(dept, "reminder")
                     d.fired.append((series, trig))
@@ -215,7 +232,7 @@ def plan_digests(
         for esc in rules.escalation_to:
             for (mid, occ), it in sorted(open_overdue.items(), key=lambda kv: kv[0][1]):
                 series = f"esc:{mid}:{occ}"
-                trig = fires(esc, series, overdue_triggers(occ, today, rules))
+                trig = fires(esc, series, latest_overdue_trigger(occ, today, now_utc, rules))
                 if trig:
                     d = digest(esc, "escalation")
                     d.fired.append((series, trig))

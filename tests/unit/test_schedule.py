@@ -92,3 +92,20 @@ def test_the_digest_key_is_the_same_for_the_same_triggers():
     a = plan_digests(items, {}, RULES, at(2018, 6, 20, 9))
     b = plan_digests(items, {}, RULES, at(2018, 6, 20, 11))
     assert a[0].key == b[0].key
+
+
+def test_the_latest_overdue_trigger_is_the_last_of_the_listed_cycles():
+    """The fast path the planner uses agrees with the full list of overdue cycles, holidays included."""
+    from datetime import timedelta
+
+    from notifier.planning.schedule import latest_overdue_trigger, overdue_triggers
+
+    rules = Rules(tz=TZ, overdue_every_days=3, calendar=WorkCalendar())  # China's calendar: holiday weeks
+    for due in (date(2025, 9, 20), date(2025, 9, 30), date(2025, 12, 31), date(2024, 2, 1)):
+        for days in range(0, 60):
+            for hour in (8, 9, 12):
+                now = at(2025, 10, 1, hour) + timedelta(days=days)
+                today = now.date()
+                now_utc = now.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+                listed = [t for t in overdue_triggers(due, today, rules) if t <= now_utc]
+                assert latest_overdue_trigger(due, today, now_utc, rules) == (listed[-1] if listed else None)

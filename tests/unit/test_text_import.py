@@ -11,13 +11,14 @@ from notifier.importing.model import PlanFormatError
 from notifier.importing.readers import read_plan
 from notifier.importing.text import text_to_plan
 
-PLANS = Path("/work/shared/fixtures/plans")
+PLANS = Path(__file__).resolve().parents[1] / "fixtures" / "plans"
 PLAN_2018 = PLANS / "panjin-2018-coastal-economic-belt.txt"
 PLAN_2017 = PLANS / "panjin-2017-project-construction.txt"
 CSV_2018 = Path(__file__).resolve().parents[1] / "fixtures" / "panjin-2018.csv"
 D = date
 
-needs_fixtures = pytest.mark.skipif(not PLAN_2018.exists(), reason="shared fixture plans missing")
+def needs_fixtures(test):  # the plans ship in tests/fixtures: these tests never skip
+    return test
 
 
 def plan_of(text: str, **kw):
