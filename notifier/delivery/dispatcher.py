@@ -381,7 +381,9 @@ class Dispatcher:
                     break
                 for n, c in enumerate(claimed):
                     await slots.acquire()
-                    if self.stopping or (now or self.clock()) >= c.lease_until:
+                    # A row starts only with half its lease left: its send (bounded by the channel
+                    # timeouts, far below the lease) then ends before another instance may take it.
+                    if self.stopping or (now or self.clock()) >= c.lease_until - self.lease / 2:
                         slots.release()
                         await asyncio.shield(asyncio.to_thread(self.release, claimed[n:]))
                         break
