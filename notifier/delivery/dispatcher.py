@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, case, func, literal, or_, and_, select, update
+from sqlalchemy import and_, bindparam, case, literal, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from notifier.db import queries
@@ -174,6 +174,10 @@ class Dispatcher:
         self.policy = policy or RetryPolicy()
         self.batch_size = batch_size
         self.concurrency = concurrency
+        # Claim only a few rounds of sends ahead: a row claimed long before its turn could
+        # outlive its lease while it waits, and another instance would take it over mid-send.
+        self.claim_size = max(1, min(batch_size, 4 * concurrency))
+        self._healthy: set[tuple[str, str]] = set()  # contacts recorded as working in this pass
         self.lease = timedelta(seconds=lease_seconds)
         self.clock = clock
         self.rand = rand
@@ -297,7 +301,10 @@ class Dispatcher:
                 rows.append(row)
                 self._count(counts, c, row, result)
                 if row["b_status"] == "sent":
-                    contacts[(c.channel, c.recipient)] = None
+                    # Once per pass is enough: every record would otherwise write the same
+                    # contact row, and instances would queue on its lock.
+                    if (c.channel, c.recipient) not in self._healthy:
+                        contacts[(c.channel, c.recipient)] = None
                 elif row["b_status"] == "failed" and result.contact_fault \
                         and not row["b_error"].startswith("expired"):
                     contacts[(c.channel, c.recipient)] = row["b_error"]
@@ -305,6 +312,8 @@ class Dispatcher:
                 conn.execute(_RECORD, rows)
             if contacts:
                 self._contacts(conn, contacts, now)
+        for key, error in contacts.items():
+            (self._healthy.add if error is None else self._healthy.discard)(key)
         return counts
 
     def _count(self, counts: Counts, c: Claimed, row: dict, result: SendResult) -> None:
@@ -376,14 +385,16 @@ class Dispatcher:
                 total.failed_ids.append(i)
                 total.errors.append(f"delivery #{i}: expired")
             while not self.stopping:
-                claimed = await asyncio.to_thread(self.claim, now or self.clock(), self.batch_size, start)
+                # Leases run on the real clock even when ``now`` is simulated (send-due --now): another
+                # instance judges them by its own clock.
+                claimed = await asyncio.to_thread(self.claim, self.clock(), self.claim_size, start)
                 if not claimed:
                     break
                 for n, c in enumerate(claimed):
                     await slots.acquire()
                     # A row starts only with half its lease left: its send (bounded by the channel
                     # timeouts, far below the lease) then ends before another instance may take it.
-                    if self.stopping or (now or self.clock()) >= c.lease_until - self.lease / 2:
+                    if self.stopping or self.clock() >= c.lease_until - self.lease / 2:
                         slots.release()
                         await asyncio.shield(asyncio.to_thread(self.release, claimed[n:]))
                         break
@@ -391,7 +402,7 @@ class Dispatcher:
                     task = asyncio.create_task(self._deliver(c, slots, recorder))
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)
-                if len(claimed) < self.batch_size:
+                if len(claimed) < self.claim_size:
                     break
         finally:
             if tasks:

@@ -53,6 +53,7 @@ def dispatcher(engine, channel, policy=NO_JITTER, **kw) -> Dispatcher:  # noqa: 
 
 
 def run(d: Dispatcher, now: datetime):  # noqa: ANN201
+    d.clock = lambda: now  # leases follow the dispatcher's clock: pin it to the test's time
     return asyncio.run(d.run_once(now))
 
 
