@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmd("check-config", cmd_check_config, "validate the config and templates, then exit")
 
     db = cmd("db", None, "database maintenance")
-    dbsub = db.add_subparsers(metavar="ACTION")
+    dbsub = db.add_subparsers(metavar="ACTION", required=True)
     up = dbsub.add_parser("upgrade", help="apply migrations")
     up.add_argument("--sql", action="store_true", help="print the SQL instead of running it")
     up.add_argument("--from", dest="start", metavar="REVISION",
@@ -441,13 +441,16 @@ def cmd_milestones(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_retry(args: argparse.Namespace, cfg: Config) -> int:
-    from notifier.progress import requeue
+    from notifier.progress import ProgressError, requeue
 
     if not args.failed and args.delivery_id is None:
         raise UsageError("retry: give a DELIVERY_ID or --failed")
     engine = _engine(cfg)
-    n = requeue(engine, None if args.failed else args.delivery_id)
-    print(f"re-queued {n} deliveries")
+    try:
+        n, expired = requeue(engine, None if args.failed else args.delivery_id)
+    except ProgressError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"re-queued {n} deliveries" + (f"; {expired} left failed: expired (their date is past)" if expired else ""))
     return 0 if n else 1
 
 

@@ -44,7 +44,7 @@ from notifier.db import queries
 from notifier.db.engine import make_engine, transaction, upgrade, utcnow
 from notifier.delivery.dispatcher import Dispatcher, RetryPolicy
 from notifier.delivery.routes import Routes
-from notifier.reminders import in_send_time, next_reminder, run_pass
+from notifier.reminders import drop_stale_digests, in_send_time, next_reminder, run_pass
 from notifier.rendering import Renderer
 from notifier.sdnotify import notify, reloading, watchdog_seconds
 
@@ -90,6 +90,7 @@ class Daemon:
         self.next_reminder: datetime | None = None
         self._reload_lock = threading.Lock()
         self.web = None  # notifier.web.server.WebThread when [web] enabled
+        self._fresh_day = None  # the local day the tick last checked for stale digests
         self.loop: asyncio.AbstractEventLoop | None = None  # see _delivery_loop
         self.routes: Routes | None = None
         self._loop_thread: threading.Thread | None = None
@@ -150,6 +151,20 @@ class Daemon:
             self._status()
             return  # quiet hours: due rows (new or retries) wait for the next send window
         at = now.astimezone(UTC).replace(tzinfo=None) if now else None
+        local_now = (now or datetime.now(cfg.timezone)).astimezone(cfg.timezone)
+        if self._fresh_day != local_now.date():
+            # The first tick of a day (window open, 08:30) comes before the day's planning pass:
+            # re-plan what an earlier day queued but never sent, or it would go out now with
+            # yesterday's numbers ("1 day left" on the cutoff day).
+            self._fresh_day = local_now.date()
+            try:
+                with transaction(self.engine) as s:
+                    stale = drop_stale_digests(s, local_now.date())
+            except Exception:  # noqa: BLE001 - the planning pass drops them too
+                log.exception("tick: cannot check for stale digests")
+                stale = 0
+            if stale:
+                self._run_pass(cfg, self.renderer, local_now)
         try:
             with transaction(self.engine) as s:
                 due = queries.anything_due(s, at or utcnow())

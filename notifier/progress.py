@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -119,15 +119,21 @@ def note(engine: Engine, milestone_id: int, text: str, *, occurrence: date | Non
     return f"{r.label}: progress noted"
 
 
-def requeue(engine: Engine, delivery_id: int | None) -> int:
-    """Failed deliveries back to pending, attempts reset. ``None``: all failed ones."""
+def requeue(engine: Engine, delivery_id: int | None) -> tuple[int, int]:
+    """Failed deliveries back to pending, attempts reset. ``None``: all failed ones.
+
+    Returns (re-queued, left expired): a reminder past its ``expires_at`` (its cutoff is over)
+    stays failed, since it would only expire again."""
     now = utcnow()
     with transaction(engine) as s:
-        stmt = update(Delivery).where(Delivery.status == "failed")
-        if delivery_id is not None:
-            stmt = stmt.where(Delivery.id == delivery_id)
-        n = s.execute(stmt.values(status="pending", attempts=0, next_attempt_at=now, lease_until=None)
-                      .execution_options(synchronize_session=False)).rowcount
-        if delivery_id is not None and n == 0 and s.get(Delivery, delivery_id) is None:
+        if delivery_id is not None and s.get(Delivery, delivery_id) is None:
             raise ProgressError(f"no delivery {delivery_id}")
-    return n
+        failed = Delivery.status == "failed"
+        if delivery_id is not None:
+            failed = and_(failed, Delivery.id == delivery_id)
+        live = or_(Delivery.expires_at.is_(None), Delivery.expires_at > now)
+        n = s.execute(update(Delivery).where(failed, live)
+                      .values(status="pending", attempts=0, next_attempt_at=now, lease_until=None, last_error=None)
+                      .execution_options(synchronize_session=False)).rowcount
+        expired = s.scalar(select(func.count()).select_from(Delivery).where(failed, ~live)) or 0
+    return n, expired

@@ -13,7 +13,7 @@ instance already queued (same key) is skipped instead of failing the pass.
 
 The pass loads only what can fire at ``now`` (``candidate_items``), so its cost follows the
 reminders due, not the number of milestones stored: the planner gets the same digests as if it
-had been handed every open item (tests/unit/test_pass_window.py checks this over a year).
+had been handed every open item (tests/integration/test_pass_window.py checks this over a year).
 """
 
 from __future__ import annotations
@@ -340,6 +340,7 @@ def _broken_contact_notices(s: Session, config: Config, renderer: Renderer, rule
         owner = s.scalar(select(Department.name).join(Delivery, Delivery.department_id == Department.id)
                          .where(Delivery.channel == contact.channel, Delivery.recipient == contact.recipient)
                          .limit(1)) or "?"
+        told = False
         for esc in rules.escalation_to:
             esc_contacts = [c for c in contacts_of(config, names.get(esc, "")) if c != (contact.channel, contact.recipient)]
             if not esc_contacts:
@@ -347,9 +348,11 @@ def _broken_contact_notices(s: Session, config: Config, renderer: Renderer, rule
             rendered = renderer.render("notice", notice_context(owner, contact.channel, contact.recipient,
                                                                 contact.last_error or "", now))
             key = hashlib.sha256(f"notice|{esc}|{contact.id}|{contact.broken_at}".encode()).hexdigest()[:32]
+            told = True  # queued now, or by an earlier pass (same key)
             if _queue(s, None, rendered, esc_contacts, due_at, dry_run, key=key, department_id=esc,
                       kind="notice", day=now.astimezone(config.timezone).date()):
                 out.append(Queued(names.get(esc, ""), "notice", rendered, esc_contacts, 1))
-        contact.notified_at = now.astimezone(UTC).replace(tzinfo=None)
+        if told:  # else: no escalation department can be reached yet; try again next pass
+            contact.notified_at = now.astimezone(UTC).replace(tzinfo=None)
     return out
 

@@ -97,6 +97,14 @@ class Renderer:
                                                  datetime(2018, 6, 20, 9, 0)))
         except TemplateError as exc:
             problems.append(f"template notice: {exc.message or exc}")
+        try:  # the reply-link page (notifier.web.app): an admin override must fail here, not at a click
+            self.env.get_template("reply.html").render(
+                title="确认办结", tone="ok", message="请确认", form=True, note="", person="",
+                item={"department": "市发改委", "plan": "示例方案", "doc_number": "盘政办发〔2018〕23号",
+                      "task_number": "3", "task_title": "示例任务", "text": "示例节点",
+                      "due": date(2018, 6, 30), "recurring": False, "days_late": 2})
+        except TemplateError as exc:
+            problems.append(f"template reply.html: {exc.message or exc}")
         return problems
 
 

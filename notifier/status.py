@@ -69,7 +69,8 @@ def status_report(engine: Engine, cfg: Config, now: datetime) -> tuple[str, bool
         open_ = s.scalar(select(func.count()).select_from(Milestone).where(Milestone.status == "open"))
         done = s.scalar(select(func.count()).select_from(Milestone).where(Milestone.status == "done"))
         overdue = len(overdue_occurrences(s, today))
-        lines.append(f"plans {plans}, tasks {tasks}, milestones open {open_} (overdue {overdue}), done {done}")
+        lines.append(f"plans {plans}, tasks {tasks}, milestones open {open_}, done {done}; "
+                     f"overdue dates {overdue} (a missed occurrence of a recurring report counts once)")
         since = now.astimezone(UTC).replace(tzinfo=None) - timedelta(days=7)
         recent = list(s.scalars(select(ProgressEvent).where(ProgressEvent.at >= since)
                                 .order_by(ProgressEvent.at.desc(), ProgressEvent.id.desc())))

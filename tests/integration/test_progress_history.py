@@ -60,7 +60,7 @@ def test_overdue_listing_counts_days_late_per_occurrence_and_shows_the_last_answ
     assert rows[0].startswith(f"#{berth:<5} 2025-06-10 overdue 23d") and "via link by 市港口与口岸局: 验收资料已报送" in rows[0]
     assert rows[1].startswith(f"#{report:<5} 2025-06-30 [quarterly] overdue 3d") and "no answer yet" in rows[1]
     report_text, _ = status_report(w.engine, w.cfg, local("2025-07-03 09:00"))
-    assert "(overdue 2)" in report_text
+    assert "overdue dates 2" in report_text
 
 
 def test_status_lists_recent_answers_by_source(tmp_path: Path):

@@ -132,6 +132,16 @@ def test_digests_queued_but_never_sent_before_downtime_are_replanned_once(tmp_pa
     assert len(w.deliveries()) == 4  # one row per contact (3 departments + the supervision office)
 
 
+def test_the_first_tick_of_a_day_replans_yesterdays_unsent_digests_with_todays_numbers(tmp_path: Path):
+    """Queued at 2025-06-03 but never sent (the daemon died before its tick): the first tick
+    the next morning, before the day's planning pass, must not send the stale copy."""
+    w = downtime_world(tmp_path)
+    w.pass_at("2025-06-03 09:00")  # queued only
+    Daemon(w.cfg).tick(local("2025-06-04 08:31"))
+    assert {d.day for d in w.digests()} == {date(2025, 6, 4)}  # only today's copy exists
+    assert w.deliveries() and all(d.status == "sent" for d in w.deliveries())
+
+
 def test_started_digest_is_not_replaced(tmp_path: Path):
     w = downtime_world(tmp_path)
     w.pass_at("2025-06-03 09:00")

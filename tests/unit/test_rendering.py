@@ -48,3 +48,9 @@ def test_templates_cannot_reach_python_internals():
     env = Renderer().env
     with pytest.raises(SecurityError):
         env.from_string("{{ ''.__class__.__mro__[1].__subclasses__() }}").render()
+
+
+def test_a_broken_reply_page_override_fails_check_not_the_first_click(tmp_path):
+    (tmp_path / "reply.html").write_text("{{ item.titel }}", encoding="utf-8")
+    problems = Renderer(tmp_path).check()
+    assert problems and problems[0].startswith("template reply.html:")
