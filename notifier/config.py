@@ -11,6 +11,7 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date, time
 from pathlib import Path
 from typing import Any
@@ -151,8 +152,18 @@ class Config:
 
     def department(self, name: str) -> Department | None:
         """The configured department that ``name`` is, by name or alias."""
-        return self._by_name().get(name)
+        return self._by_name.get(name)
 
+    def reachable(self, *names: str) -> bool:
+        """Can reminders for the department any of ``names`` is (a name and its aliases) reach
+        someone? Yes when it has a contact, or when it is a group all of whose members do (the
+        planner reminds the members of a group, not the group)."""
+        dep = next((d for d in map(self.department, names) if d is not None), None)
+        if dep is None:
+            return False
+        return dep.has_contact or (bool(dep.members) and all(self.reachable(m) for m in dep.members))
+
+    @cached_property
     def _by_name(self) -> dict[str, Department]:
         index = {}
         for d in self.departments:

@@ -15,7 +15,7 @@ from notifier.db.engine import transaction
 from notifier.db.models import (Department, DepartmentAlias, Milestone, OccurrenceDone, Plan,
                                 ProgressEvent, Task, TaskDepartment)
 from notifier.planning.recurrence import occurrences
-from notifier.reminders import calendar_of, contacts_of
+from notifier.reminders import calendar_of
 
 SOURCES = {"cli": "命令行", "import": "导入", "link": "链接"}
 
@@ -103,8 +103,7 @@ def status_report(engine: Engine, cfg: Config, now: datetime) -> tuple[str, bool
         aliases: dict[int, list[str]] = {}
         for dep_id, alias in s.execute(select(DepartmentAlias.department_id, DepartmentAlias.alias)):
             aliases.setdefault(dep_id, []).append(alias)
-        missing = [n for i, n in leads if not contacts_of(cfg, n, aliases.get(i, []))
-                   and not (cfg.department(n) and cfg.department(n).members)]
+        missing = [n for i, n in leads if not cfg.reachable(n, *aliases.get(i, []))]
         if missing:
             lines.append(f"lead departments without contact ({len(missing)}): " + "、".join(sorted(missing)))
         years = calendar_years(s, today)

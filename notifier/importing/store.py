@@ -183,16 +183,7 @@ def _summary(session, plan, spec, config, action, done_kept, index) -> ImportSum
         dep = index.resolve(name)
         if dep.name not in names:
             names.append(dep.name)
-    without = [n for n in names if not _has_contact(config, n)]
+    without = [n for n in names if not config.reachable(n)]
     return ImportSummary(plan_id=plan.id, plan_name=plan.name, action=action, tasks=len(spec.tasks),
                          milestones=spec.milestone_count, departments=names, without_contact=without,
                          done_kept=done_kept)
-
-
-def _has_contact(config: Config, name: str) -> bool:
-    d = config.department(name)
-    if d is None:
-        return False
-    if d.has_contact:
-        return True
-    return bool(d.members) and all(_has_contact(config, m) for m in d.members)

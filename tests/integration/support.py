@@ -213,7 +213,7 @@ def queue_deliveries(engine, recipient: str, n: int = 1, *, department: str = "å
 def always_open() -> str:
     """Config lines that open the send window all day on the days around now, so a test of a
     real daemon (wall clock) does not depend on the hour or the weekday it runs at."""
-    return f'send_window = ["00:00", "24:00"]\n'
+    return 'send_window = ["00:00", "24:00"]\n'
 
 
 def open_calendar() -> str:

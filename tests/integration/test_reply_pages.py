@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import warnings
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import httpx
