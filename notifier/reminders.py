@@ -147,11 +147,11 @@ def run_pass(engine: Engine, config: Config, renderer: Renderer, now: datetime, 
                 result.without_contact.append(name)
                 continue  # not logged: once a contact is configured the latest reminder goes out
             rendered = renderer.render_digest(plan, name, now, names, links_for(signer, plan, now))
-            if _queue(s, plan, rendered, contacts, due_at, dry_run, expires=expires_at(plan, config.timezone)):
+            if _queue(s, DigestRow.of(plan, config.timezone), rendered, contacts, due_at):
                 result.queued.append(Queued(name, plan.kind, rendered, contacts, len(plan.entries)))
             else:
                 result.already += 1
-        result.queued += _broken_contact_notices(s, config, renderer, rules, names, now, due_at, dry_run)
+        result.queued += _broken_contact_notices(s, config, renderer, rules, names, now, due_at)
         if dry_run:
             s.rollback()
     return result
@@ -299,29 +299,46 @@ def delivery_key(digest_key: str, channel: str, recipient: str) -> str:
     return "ntf_" + hashlib.sha256(f"{digest_key}|{channel}|{recipient}".encode()).hexdigest()[:32]
 
 
-def _queue(s: Session, plan: DigestPlan | None, rendered: Rendered, contacts: list[tuple[str, str]],
-           due_at: Callable[[], datetime], dry_run: bool, *, key: str | None = None, department_id: int | None = None,
-           kind: str | None = None, day=None, expires: datetime | None = None) -> bool:  # noqa: ANN001
-    key = key or plan.key
-    dep_id = department_id if department_id is not None else plan.department_id
+@dataclass(frozen=True)
+class DigestRow:
+    """What one digest inserts: the digest, the reminder-log rows of the triggers it answers
+    (none for a notice), and one delivery per contact."""
+
+    key: str
+    department_id: int
+    kind: str
+    day: date
+    fired: tuple[tuple[str, datetime], ...] = ()
+    expires: datetime | None = None
+
+    @classmethod
+    def of(cls, plan: DigestPlan, tz) -> DigestRow:  # noqa: ANN001
+        return cls(plan.key, plan.department_id, plan.kind, plan.day, tuple(plan.fired), expires_at(plan, tz))
+
+
+def _queue(s: Session, row: DigestRow, rendered: Rendered, contacts: list[tuple[str, str]],
+           due_at: Callable[[], datetime]) -> bool:
+    """Insert one digest with its log rows and deliveries; False when the same digest (same
+    key) is already queued, by an earlier pass or another instance."""
     try:
         with s.begin_nested():
-            digest = Digest(key=key, department_id=dep_id, kind=kind or plan.kind, day=day or plan.day,
+            digest = Digest(key=row.key, department_id=row.department_id, kind=row.kind, day=row.day,
                             created_at=utcnow(), subject=rendered.subject, text=rendered.text,
                             html=rendered.html, markdown=rendered.markdown, data=rendered.data_json())
             s.add(digest)
             s.flush()
-            for series, trigger in (plan.fired if plan else []):
-                s.add(ReminderLog(department_id=dep_id, series=series, trigger_at=trigger, digest_id=digest.id))
+            for series, trigger in row.fired:
+                s.add(ReminderLog(department_id=row.department_id, series=series, trigger_at=trigger,
+                                  digest_id=digest.id))
             for channel, recipient in contacts:
                 at = due_at()  # staggered: a big digest day is spread, not burst
-                s.add(Delivery(key=delivery_key(key, channel, recipient), digest_id=digest.id,
-                               department_id=dep_id, channel=channel, recipient=recipient, status="pending",
-                               attempts=0, due_at=at, next_attempt_at=at, expires_at=expires,
-                               created_at=utcnow()))
+                s.add(Delivery(key=delivery_key(row.key, channel, recipient), digest_id=digest.id,
+                               department_id=row.department_id, channel=channel, recipient=recipient,
+                               status="pending", attempts=0, due_at=at, next_attempt_at=at,
+                               expires_at=row.expires, created_at=utcnow()))
             s.flush()
     except IntegrityError:
-        return False  # the same digest is already queued (another pass or instance)
+        return False
     return True
 
 
@@ -330,8 +347,8 @@ def _broken_contacts_to_notify(s: Session) -> list[Contact]:
 
 
 def _broken_contact_notices(s: Session, config: Config, renderer: Renderer, rules: Rules,
-                            names: dict[int, str], now: datetime, due_at: Callable[[], datetime],
-                            dry_run: bool) -> list[Queued]:
+                            names: dict[int, str], now: datetime,
+                            due_at: Callable[[], datetime]) -> list[Queued]:
     """One notice per newly broken contact to the supervision office, not one per reminder."""
     out = []
     if not rules.escalation_to:
@@ -349,8 +366,8 @@ def _broken_contact_notices(s: Session, config: Config, renderer: Renderer, rule
                                                                 contact.last_error or "", now))
             key = hashlib.sha256(f"notice|{esc}|{contact.id}|{contact.broken_at}".encode()).hexdigest()[:32]
             told = True  # queued now, or by an earlier pass (same key)
-            if _queue(s, None, rendered, esc_contacts, due_at, dry_run, key=key, department_id=esc,
-                      kind="notice", day=now.astimezone(config.timezone).date()):
+            row = DigestRow(key, esc, "notice", now.astimezone(config.timezone).date())
+            if _queue(s, row, rendered, esc_contacts, due_at):
                 out.append(Queued(names.get(esc, ""), "notice", rendered, esc_contacts, 1))
         if told:  # else: no escalation department can be reached yet; try again next pass
             contact.notified_at = now.astimezone(UTC).replace(tzinfo=None)

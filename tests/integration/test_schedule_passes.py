@@ -3,6 +3,8 @@ catch-up after downtime, clock jumps, quiet hours and pacing."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import asyncio
 import json
 from datetime import date, timedelta
@@ -220,8 +222,7 @@ def test_tick_sends_queued_rows_and_retries_only_inside_the_window(tmp_path: Pat
 
 def test_big_digest_day_is_staggered_over_the_first_minutes(tmp_path: Path):
     w = downtime_world(tmp_path)
-    w.cfg = type(w.cfg)(**{**w.cfg.__dict__, "schedule": type(w.cfg.schedule)(
-        **{**w.cfg.schedule.__dict__, "stagger_seconds": 5.0})})
+    w.cfg = dataclasses.replace(w.cfg, schedule=dataclasses.replace(w.cfg.schedule, stagger_seconds=5.0))
     r = w.pass_at("2025-06-03 09:00")
     rows = w.deliveries()
     start = utc_naive(local("2025-06-03 09:00"))
