@@ -11,17 +11,15 @@ from notifier.delivery.channels.robot_common import (
     ErrorCodes,
     PartProgress,
     RatePacer,
-    Redactor,
     classify_response,
     json_len,
     parse_retry_after,
-    public_url,
     result_for_exception,
     split_markdown,
-    url_secrets,
     utf8_len,
 )
 from notifier.delivery.message import FailedForGood, RetryLater, Sent
+from notifier.redaction import Redactor, public_url, url_secrets
 
 HEADER = re.compile(r"^（(\d+)/(\d+)）\n")
 

@@ -8,8 +8,8 @@
 - ``classify_response`` / ``result_for_exception``: map an HTTP answer or an httpx
   exception to ``Sent`` / ``RetryLater`` / ``FailedForGood``. All three platforms answer
   HTTP 200 with the error in the JSON body, so the body decides first.
-- ``Redactor``: every reason we return passes through it, so a webhook token, key or
-  signing secret never reaches a log line or the database.
+- Every reason we return passes through a ``notifier.redaction.Redactor``, so a webhook
+  token, key or signing secret never reaches a log line or the database.
 - ``PartProgress``: remembers how many parts of a split message were accepted, so a retry
   resumes instead of repeating them (in memory only: see its docstring).
 """
@@ -26,11 +26,10 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timezone
-from urllib.parse import urlsplit
-
 import httpx
 
 from notifier.delivery.message import FailedForGood, Message, RetryLater, SendResult, Sent
+from notifier.redaction import Redactor, public_url, url_secrets
 
 Clock = Callable[[], float]
 
@@ -161,52 +160,6 @@ class RatePacer:
     def __repr__(self) -> str:
         per_second = f", max_per_second={self.max_per_second}" if self.max_per_second else ""
         return f"RatePacer(max_per_minute={self.max_per_minute}{per_second})"
-
-
-# ---------------------------------------------------------------------------------------
-# Secrets
-
-
-class Redactor:
-    """Replaces every known secret (token, key, signing secret, signature) with ``***``."""
-
-    def __init__(self, secrets: Iterable[str | None]) -> None:
-        # Longest first, so a secret containing another is replaced whole.
-        self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
-
-    def add(self, secret: str | None) -> None:
-        if secret and len(secret) >= 4 and secret not in self._secrets:
-            self._secrets.append(secret)
-            self._secrets.sort(key=len, reverse=True)
-
-    def __call__(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
-
-
-def url_secrets(url: str, *, path_tail: bool = False) -> list[str]:
-    """The parts of a webhook URL that are credentials: the URL itself, its query string
-    and query values (DingTalk token, WeCom key) and, if asked, the last path segment
-    (Feishu's hook id)."""
-    parts = urlsplit(url)
-    found = [url, parts.query]
-    for pair in parts.query.split("&"):
-        _, _, value = pair.partition("=")
-        found.append(value)
-    if path_tail:
-        found.append(parts.path.rstrip("/").rsplit("/", 1)[-1])
-    return [s for s in found if s]
-
-
-def public_url(url: str, *, hide_last_segment: bool = False) -> str:
-    """The URL without query string (DingTalk token, WeCom key) and, if asked, without the
-    last path segment (Feishu hook id): safe to show in errors and ``repr``."""
-    parts = urlsplit(url)
-    path = parts.path
-    if hide_last_segment and "/" in path.rstrip("/"):
-        path = path.rstrip("/").rsplit("/", 1)[0] + "/***"
-    return f"{parts.scheme}://{parts.netloc}{path}"
 
 
 # ---------------------------------------------------------------------------------------
