@@ -5,9 +5,10 @@
 - ``RatePacer``: a per-robot sliding-window counter. It only *tells* how long to wait; the
   channel answers ``RetryLater(reason="paced")`` instead of sleeping (the dispatcher owns
   waiting and retrying).
-- ``classify_response`` / ``result_for_exception``: map an HTTP answer or an httpx
-  exception to ``Sent`` / ``RetryLater`` / ``FailedForGood``. All three platforms answer
-  HTTP 200 with the error in the JSON body, so the body decides first.
+- ``classify_response``: map an HTTP answer to ``Sent`` / ``RetryLater`` / ``FailedForGood``.
+  All three platforms answer HTTP 200 with the error in the JSON body, so the body decides
+  after the transient statuses; statuses, Retry-After and httpx exceptions are handled by
+  the helpers every HTTP channel shares (``http_results``).
 - Every reason we return passes through a ``notifier.redaction.Redactor``, so a webhook
   token, key or signing secret never reaches a log line or the database.
 - ``PartProgress``: remembers how many parts of a split message were accepted, so a retry
@@ -16,7 +17,6 @@
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
 import math
@@ -25,9 +25,15 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import timezone
 import httpx
 
+from notifier.delivery.channels.http_results import (
+    REQUEST_ERRORS,
+    body_snippet,
+    refused,
+    result_for_exception,
+    transient_status,
+)
 from notifier.delivery.message import FailedForGood, Message, RetryLater, SendResult, Sent
 from notifier.redaction import Redactor, public_url, url_secrets
 
@@ -183,24 +189,6 @@ class ErrorCodes:
 
 
 _RATE_LIMIT_WORDS = re.compile(r"frequency limit|freq out of limit|too fast|too many request", re.I)
-RETRYABLE_STATUS = frozenset({408, 425, 429})
-
-
-def parse_retry_after(value: str | None, now: float) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date
-    (``now`` is Unix time)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, when.timestamp() - now)
 
 
 def classify_response(
@@ -216,10 +204,9 @@ def classify_response(
     (even on a 4xx: Feishu may answer 400 with its rate-limit code); then any other non-2xx
     is permanent; a 2xx with code 0 is ``Sent``.
     """
-    status = response.status_code
-    if status in RETRYABLE_STATUS or status >= 500:
-        after = parse_retry_after(response.headers.get("retry-after"), now)
-        return RetryLater(reason=f"HTTP {status}", after_seconds=after), None
+    transient = transient_status(response, now)
+    if transient is not None:
+        return transient, None
 
     code: int | None = None
     message = ""
@@ -240,26 +227,12 @@ def classify_response(
         if code in codes.retry or _RATE_LIMIT_WORDS.search(message):
             return RetryLater(reason=text, after_seconds=codes.retry_after.get(code)), code
         return FailedForGood(reason=text), code
-    if not 200 <= status < 300:
-        snippet = redact(response.text[:200])
-        return FailedForGood(reason=f"HTTP {status}: {snippet}".strip()), code
+    if not 200 <= response.status_code < 300:
+        return refused(response, redact), code
     if code is None:
-        snippet = redact(response.text[:200])
-        return RetryLater(reason=f"HTTP {status} without {codes.code_field}: {snippet}"), None
+        snippet = body_snippet(response, redact)
+        return RetryLater(reason=f"HTTP {response.status_code} without {codes.code_field}: {snippet}"), None
     return Sent(), code
-
-
-def result_for_exception(exc: httpx.HTTPError, *, redact: Callable[[str], str]) -> SendResult:
-    """Timeouts, refused connections and DNS failures are transient; a URL that cannot work
-    (bad scheme, redirect loop) is permanent."""
-    detail = redact(str(exc) or type(exc).__name__)
-    if isinstance(exc, httpx.UnsupportedProtocol | httpx.TooManyRedirects | httpx.InvalidURL):
-        return FailedForGood(reason=f"{type(exc).__name__}: {detail}")
-    if isinstance(exc, httpx.TimeoutException):
-        return RetryLater(reason=f"timeout ({type(exc).__name__}): {detail}")
-    if isinstance(exc, httpx.ConnectError):
-        return RetryLater(reason=f"connection failed: {detail}")
-    return RetryLater(reason=f"{type(exc).__name__}: {detail}")
 
 
 # ---------------------------------------------------------------------------------------
@@ -384,7 +357,7 @@ class RobotChannel:
                     content=content,
                     headers={"Content-Type": "application/json; charset=utf-8"},
                 )
-            except httpx.HTTPError as exc:
+            except REQUEST_ERRORS as exc:
                 result: SendResult = result_for_exception(exc, redact=self._redact)
             else:
                 result, code = classify_response(
