@@ -302,11 +302,14 @@ class RobotChannel:
         at_mobiles: Iterable[str] = (),
         at_user_ids: Iterable[str] = (),
         clock: Clock = time.time,
+        timeout: float | None = None,
     ) -> None:
         self.name = name
         self._url = url
         self._secret = secret or None
         self._client = client
+        # Seconds per request ([webhooks.NAME] timeout); None: the shared client's default.
+        self._timeout = httpx.USE_CLIENT_DEFAULT if timeout is None else timeout
         self.at_mobiles = tuple(at_mobiles)
         self.at_user_ids = tuple(at_user_ids)
         self._clock = clock  # wall clock: signatures and Retry-After dates
@@ -356,6 +359,7 @@ class RobotChannel:
                     url,
                     content=content,
                     headers={"Content-Type": "application/json; charset=utf-8"},
+                    timeout=self._timeout,
                 )
             except REQUEST_ERRORS as exc:
                 result: SendResult = result_for_exception(exc, redact=self._redact)
