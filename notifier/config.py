@@ -527,7 +527,8 @@ def _departments(r: _Reader, items: Any, webhooks: dict[str, WebhookConfig]) -> 
 def _email(r: _Reader, data: dict) -> EmailConfig | None:
     p = "email"
     e = r.table(data, p, {"host", "port", "security", "username", "password_file",
-                          "password_env", "password", "from", "timeout", "connections", "ca_file"})
+                          "password_env", "password", "from", "timeout", "connections", "ca_file",
+                          "allow_plaintext_auth"})
     host = r.get(e, p, "host", str, "")
     if not host:
         r.bad(f"{p}.host", "is required")
@@ -540,6 +541,12 @@ def _email(r: _Reader, data: dict) -> EmailConfig | None:
         r.bad(f"{p}.from", f"must be an e-mail address, got {sender!r}")
     username = r.get(e, p, "username", str, None)
     password = r.secret(e, p, "password", required=bool(username))
+    # Without TLS, AUTH sends the password readable by anyone on the path: only on request.
+    allow_plaintext_auth = r.get(e, p, "allow_plaintext_auth", bool, False)
+    if security == "none" and username and not allow_plaintext_auth:
+        r.bad(f"{p}.security", '"none" with a username would send the SMTP password in clear text; '
+                               'use "starttls" or "ssl", or set allow_plaintext_auth = true '
+                               "if the link to the server is trusted (e.g. localhost)")
     ca = r.get(e, p, "ca_file", str, None)
     ca_file = (r.base_dir / ca) if ca else None
     if ca_file is not None and not ca_file.is_file():

@@ -1,14 +1,10 @@
 """Logging: one line per event on stderr, and a redaction net so no secret reaches a log line.
 
-Code never logs a secret on purpose (``Secret`` hides its value; channels name an exception's
-class rather than print a URL). This module is the safety net behind that: every formatted log
-line, traceback included, passes through ``Redactor`` which replaces
-
-- the exact values the config marked secret (SMTP password, webhook secrets, robot URLs and the
-  tokens inside them), registered with ``register_config``;
-- anything that *looks* like a credential: ``access_token=…``, ``key=…``, ``sign=…``,
-  ``secret=…``/``password=…``/``token=…`` in a query or config-like text, ``whsec_…`` secrets,
-  Standard Webhooks ``v1,…`` signatures, and the password in ``scheme://user:password@host`` URLs.
+Code never logs a secret on purpose (``Secret`` hides its value; channels redact what a peer
+answers). This module is the safety net behind that: every formatted log line, traceback
+included, passes through the process-wide ``redact`` (a ``notifier.redaction.Redactor``), armed
+with the exact values the config marked secret (SMTP password, webhook secrets, robot URLs
+and the tokens inside them) by ``register_config``, on top of its credential-shaped patterns.
 
 The CLI also routes its own stdout and stderr through the same redactor (``RedactingStream``),
 so a message printed from an error (``status``, ``send-due``) is covered too.
@@ -18,59 +14,15 @@ from __future__ import annotations
 
 import io
 import logging
-import re
 import sys
-import threading
-from collections.abc import Iterable
 from typing import TextIO
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
-MASK = "***"
+from notifier.redaction import Redactor, url_secrets
+
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 NOISY = ("httpx", "httpcore", "apscheduler.executors", "apscheduler.scheduler", "alembic", "aiosmtplib",
          "asyncio")
-
-_PATTERNS = [
-    # query parameters and key=value pairs that carry credentials (DingTalk access_token and
-    # sign, WeCom key, generic token/secret/password)
-    re.compile(r"(?i)\b(access_token|token|key|sign|signature|secret|password|passwd|pwd)=([^&\s\"'<>]+)"),
-    # scheme://user:password@host (database and SMTP URLs)
-    re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^:/@\s]*):([^@\s/]+)@"),
-    # Standard Webhooks secrets and signatures
-    re.compile(r"\bwhsec_[A-Za-z0-9+/=]+"),
-    re.compile(r"\bv1,[A-Za-z0-9+/]{20,}={0,2}"),
-]
-
-
-class Redactor:
-    """Replaces known secret values and credential-shaped text with ``***``."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._values: tuple[str, ...] = ()
-
-    def set_values(self, values: Iterable[str]) -> None:
-        # Longest first, so a URL is masked whole before its token is; very short values
-        # (an empty password, "1") would mask ordinary words and are left to the patterns.
-        clean = sorted({v for v in values if v and len(v) >= 6}, key=len, reverse=True)
-        with self._lock:
-            self._values = tuple(clean)
-
-    def add_values(self, values: Iterable[str]) -> None:
-        self.set_values([*self._values, *values])
-
-    def __call__(self, text: str) -> str:
-        if not text:
-            return text
-        for v in self._values:
-            if v in text:
-                text = text.replace(v, MASK)
-        text = _PATTERNS[0].sub(lambda m: f"{m.group(1)}={MASK}", text)
-        text = _PATTERNS[1].sub(lambda m: f"{m.group(1)}:{MASK}@", text)
-        text = _PATTERNS[2].sub("whsec_" + MASK, text)
-        text = _PATTERNS[3].sub("v1," + MASK, text)
-        return text
-
 
 redact = Redactor()
 
@@ -82,8 +34,7 @@ def secret_values(config) -> list[str]:  # noqa: ANN001 - a notifier.config.Conf
         out.append(config.email.password.reveal())
     for hook in config.webhooks.values():
         url = hook.url.reveal()
-        out.append(url)
-        out.extend(url_tokens(url))
+        out.extend(url_secrets(url, path_tail=hook.kind == "feishu"))
         if hook.secret is not None:
             secret = hook.secret.reveal()
             out.append(secret)
@@ -91,22 +42,6 @@ def secret_values(config) -> list[str]:  # noqa: ANN001 - a notifier.config.Conf
     db_password = _url_password(config.database_url)
     if db_password:
         out.append(db_password)
-    return out
-
-
-def url_tokens(url: str) -> list[str]:
-    """The parts of a webhook URL that may be its credential: query values and the last
-    path segment (Feishu's hook id, a generic ``/hooks/<token>``)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return []
-    out = [v for _, v in parse_qsl(parts.query) if len(v) >= 6]
-    last = parts.path.rstrip("/").rsplit("/", 1)[-1]
-    if len(last) >= 16:  # a token, not a word like "send" or "hook"
-        out.append(last)
-    if parts.password:
-        out.append(parts.password)
     return out
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -33,7 +34,15 @@ from sqlalchemy.engine import Connection, Engine
 from notifier.db import queries
 from notifier.db.engine import transaction, utcnow
 from notifier.db.models import Contact, Delivery, Department, Digest
-from notifier.delivery.message import Channel, FailedForGood, Message, RetryLater, Sent, SendResult
+from notifier.delivery.message import (
+    MAX_RETRY_AFTER_SECONDS,
+    Channel,
+    FailedForGood,
+    Message,
+    RetryLater,
+    Sent,
+    SendResult,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +53,19 @@ PACED = "paced"  # the reason robots give when their own rate pacer says "not ye
 class RetryPolicy:
     """When to try again: exponential backoff with jitter, capped; never sooner than the
     server's Retry-After nor than ``min_seconds``; never after the row's ``expires_at``;
-    at most ``max_attempts`` attempts."""
+    at most ``max_attempts`` attempts.
+
+    A Retry-After is honoured up to ``max_retry_after_seconds`` (one day): an infinite or
+    absurd value from a peer is clamped, a NaN ignored, so ``decide`` always returns a
+    datetime it can compute (an OverflowError here would leave a whole group of outcomes,
+    successful sends included, unrecorded)."""
 
     max_attempts: int = 8
     base_seconds: float = 60.0
     cap_seconds: float = 3600.0
     jitter: bool = True
     min_seconds: float = 1.0  # a floor, so even "Retry-After: 0" cannot make a busy loop
+    max_retry_after_seconds: float = MAX_RETRY_AFTER_SECONDS
 
     def delay(self, attempts: int, retry_after: float | None = None,
               rand: Callable[[], float] = random.random) -> float | None:
@@ -61,12 +76,18 @@ class RetryPolicy:
         if self.jitter:
             backoff = backoff / 2 + rand() * backoff / 2  # "equal jitter": spread, but never tiny
         if retry_after is not None:
-            backoff = max(backoff, retry_after)
+            backoff = max(backoff, self._bounded(retry_after))
         return max(self.min_seconds, backoff)
 
     def paced_delay(self, wait: float | None, rand: Callable[[], float] = random.random) -> float:
         """A robot's own rate limit said "not yet": not a failed attempt, no backoff."""
-        return max(self.min_seconds, (wait or 0.0) + (rand() if self.jitter else 0.0))
+        return max(self.min_seconds, self._bounded(wait or 0.0) + (rand() if self.jitter else 0.0))
+
+    def _bounded(self, seconds: float) -> float:
+        """``seconds`` within 0..max_retry_after_seconds; NaN counts as 0 (no wait asked)."""
+        if math.isnan(seconds):
+            return 0.0
+        return min(max(0.0, seconds), self.max_retry_after_seconds)
 
     def decide(self, now: datetime, attempts: int, result: RetryLater, expires_at: datetime | None,
                rand: Callable[[], float] = random.random) -> tuple[datetime | None, str]:

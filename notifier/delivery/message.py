@@ -10,6 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+# The longest wait a server's Retry-After can impose (one day). Longer values, up to "the
+# year 5193", are clamped to it: the row is tried again then, or expires first; a reminder
+# is never parked beyond its deadline on a peer's say-so.
+MAX_RETRY_AFTER_SECONDS = 86400.0
+
 
 @dataclass(frozen=True)
 class Message:
@@ -31,7 +36,8 @@ class Sent:
 @dataclass(frozen=True)
 class RetryLater:
     reason: str
-    after_seconds: float | None = None  # the server's Retry-After, if it gave one
+    # The server's Retry-After, if it gave one: finite, 0..MAX_RETRY_AFTER_SECONDS.
+    after_seconds: float | None = None
     # False when the route, not the contact, is at fault (the SMTP server is down, its TLS
     # certificate does not verify): giving up then does not mark the address broken.
     contact_fault: bool = True

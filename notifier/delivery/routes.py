@@ -90,7 +90,7 @@ class Routes:
             return WebhookChannel(hook.name, hook.url.reveal(), secret, client=self.client, timeout=hook.timeout)
         module, cls = ROBOTS[hook.kind]
         robot = getattr(importlib.import_module(module), cls)
-        return robot(hook.name, hook.url.reveal(), secret, client=self.client,
+        return robot(hook.name, hook.url.reveal(), secret, client=self.client, timeout=hook.timeout,
                      at_mobiles=hook.at_mobiles, at_user_ids=hook.at_user_ids)
 
     async def reconfigure(self, config: Config) -> None:

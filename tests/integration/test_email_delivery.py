@@ -4,7 +4,9 @@ implicit TLS with verification on, per-recipient 4xx/5xx, and what the CLI shows
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
+import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -17,8 +19,9 @@ from notifier import cli
 from notifier.config import Config, EmailConfig
 from notifier.db.models import Contact
 from notifier.delivery.channels.email import EmailChannel
+from notifier.delivery.channels.outbox import OutboxChannel
 from notifier.delivery.dispatcher import Dispatcher, RetryPolicy
-from notifier.delivery.message import Message, RetryLater, Sent
+from notifier.delivery.message import FailedForGood, Message, RetryLater, Sent
 from notifier.delivery.routes import Routes
 
 T0 = datetime(2018, 6, 20, 1, 0)
@@ -194,6 +197,95 @@ def test_smtp_server_down_is_a_route_retry_then_delivered_when_it_is_back(engine
     asyncio.run(go())
     with engine.begin() as conn:
         assert conn.scalar(select(Contact.broken).where(Contact.broken.is_(True))) is None
+
+
+class DataRejectingServer(SMTPServer):
+    """Accepts every recipient, then refuses the message itself at DATA."""
+
+    reply = "554 5.7.1 no service"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802
+        return self.reply
+
+
+class GreetingRefuser:
+    """A server that answers every connection with ``reply`` as its greeting, then hangs up."""
+
+    def __init__(self, reply: str) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.reply = reply
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.sendall(f"{self.reply}\r\n".encode())
+                conn.settimeout(2)
+                try:
+                    conn.recv(1024)  # the client's QUIT, if any
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def broken_contacts(engine) -> list[str]:  # noqa: ANN001
+    with engine.begin() as conn:
+        return conn.execute(select(Contact.recipient).where(Contact.broken.is_(True))).scalars().all()
+
+
+@pytest.mark.parametrize("reply, status", [("554 5.7.1 no service", "failed"), ("451 4.3.0 try later", "pending")])
+def test_a_server_refusing_the_message_at_data_does_not_mark_the_address_broken(engine, reply, status) -> None:  # noqa: ANN001
+    smtp = DataRejectingServer()
+    smtp.reply = reply
+    try:
+        queue_rows(engine, [("email", "a@example.gov.cn")])
+
+        async def go() -> None:
+            routes = Routes(config(smtp.port))
+            await Dispatcher(engine, routes, POLICY, rand=lambda: 0.5).run_once(T0)
+            await routes.aclose()
+
+        asyncio.run(go())
+    finally:
+        smtp.stop()
+    assert broken_contacts(engine) == []
+    (row,) = rows(engine)
+    assert row.status == status and row.last_error == f"SMTP {reply} (server 127.0.0.1)"
+
+
+@pytest.mark.parametrize("reply, expected", [("554 5.3.2 no service", FailedForGood), ("421 4.3.2 busy", RetryLater)])
+def test_a_server_refusing_the_session_at_its_greeting_is_not_the_addresss_fault(engine, reply, expected) -> None:  # noqa: ANN001
+    srv = GreetingRefuser(reply)
+    try:
+        queue_rows(engine, [("email", "a@example.gov.cn")])
+        result = asyncio.run(EmailChannel(host="127.0.0.1", port=srv.port, security="none", timeout=5,
+                                          sender="n@example.gov.cn").send(message()))
+        assert isinstance(result, expected) and result.contact_fault is False, result
+
+        async def go() -> None:
+            routes = Routes(config(srv.port))
+            await Dispatcher(engine, routes, POLICY, rand=lambda: 0.5).run_once(T0)
+            await routes.aclose()
+
+        asyncio.run(go())
+    finally:
+        srv.close()
+    assert broken_contacts(engine) == []
+
+
+def test_an_outbox_that_cannot_be_written_does_not_mark_the_contact_broken(tmp_path) -> None:  # noqa: ANN001
+    blocker = tmp_path / "outbox"
+    blocker.write_text("a file where the outbox directory should be")
+    result = asyncio.run(OutboxChannel(blocker).send(message()))
+    assert isinstance(result, FailedForGood) and result.contact_fault is False
+    assert "cannot write" in result.reason
 
 
 # --- the CLI -----------------------------------------------------------------------------

@@ -23,11 +23,13 @@ from urllib.parse import parse_qs, quote_plus, urlsplit
 import httpx
 import pytest
 
+from notifier.config import Config, Secret, WebhookConfig
 from notifier.delivery.channels.dingtalk import DingTalkChannel
 from notifier.delivery.channels.feishu import FeishuChannel
 from notifier.delivery.channels.robot_common import RatePacer
 from notifier.delivery.channels.wecom import WeComChannel
 from notifier.delivery.message import FailedForGood, Message, RetryLater, Sent
+from notifier.delivery.routes import Routes
 
 TOKEN = "tok-0123456789abcdef"
 SECRET = "SEC-signing-secret-42"
@@ -138,10 +140,10 @@ def message(markdown: str = "## 截止提醒\n- 本周五前报送材料", key: 
     )
 
 
-def send(kind: str, url: str, msg: Message, *, timeout: float = 2.0, **kw):
+def send(kind: str, url: str, msg: Message, *, timeout: float = 2.0, channel_timeout: float | None = None, **kw):
     async def go():
         async with httpx.AsyncClient(timeout=timeout) as client:
-            channel = make(kind, url, client, **kw)
+            channel = make(kind, url, client, timeout=channel_timeout, **kw)
             return await channel.send(msg), channel
 
     return asyncio.run(go())
@@ -374,6 +376,33 @@ def test_a_server_slower_than_the_client_timeout_is_retried(server, kind):
     result, channel = send(kind, url_for(kind, server.base), message(), timeout=0.2)
     assert isinstance(result, RetryLater) and "timeout" in result.reason
     assert_no_secret(result.reason, repr(channel))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_channel_timeout_overrides_the_shared_clients(server, kind):
+    server.script = [Reply(delay=0.6)]
+    result, _ = send(kind, url_for(kind, server.base), message(), timeout=5.0, channel_timeout=0.2)
+    assert isinstance(result, RetryLater) and "timeout" in result.reason
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_routes_pass_the_webhooks_timeout_to_a_robot(server, kind):
+    """[webhooks.NAME] timeout used to be ignored for robots (httpx's 5 s default applied)."""
+    hook = WebhookConfig(name="r", url=Secret(url_for(kind, server.base)), kind=kind, timeout=0.2)
+    server.script = [Reply(delay=0.6)]
+
+    async def go():
+        routes = Routes(Config(path=None, webhooks={"r": hook}))
+        try:
+            channel = routes("webhook", "r")
+            started = time.monotonic()
+            return await channel.send(message()), time.monotonic() - started
+        finally:
+            await routes.aclose()
+
+    result, took = asyncio.run(go())
+    assert isinstance(result, RetryLater) and "timeout" in result.reason
+    assert took < 0.5
 
 
 @pytest.mark.parametrize("kind", KINDS)

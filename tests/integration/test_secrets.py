@@ -78,6 +78,7 @@ security = "none"
 from = "notifier@example.gov.cn"
 username = "notifier"
 password_file = "smtp_password"
+allow_plaintext_auth = true
 [[departments]]
 name = "市政府督查室"
 email = ["ducha@example.gov.cn"]

@@ -132,3 +132,41 @@ def test_the_config_path_comes_from_the_environment(write_config, monkeypatch):
 def test_a_relative_sqlite_path_is_relative_to_the_config_file(write_config, tmp_path):
     path = write_config('[database]\nurl = "sqlite:///var/n.db"\n')
     assert config_mod.load(path).database_url == f"sqlite:///{tmp_path}/var/n.db"
+
+
+def test_smtp_auth_without_tls_is_refused_unless_explicitly_allowed(write_config, tmp_path):
+    (tmp_path / "smtp_password").write_text("pw-from-file\n")
+    section = """
+        [email]
+        host = "smtp.example.cn"
+        from = "a@example.cn"
+        security = "none"
+        username = "a"
+        password_file = "smtp_password"
+    """
+    path = write_config(section)
+    assert problems(path) == [f'{path}: email.security: "none" with a username would send the SMTP password '
+                              'in clear text; use "starttls" or "ssl", or set allow_plaintext_auth = true '
+                              "if the link to the server is trusted (e.g. localhost)"]
+    allowed = write_config(section + "    allow_plaintext_auth = true\n")
+    assert config_mod.load(allowed).email.security == "none"
+
+
+def test_security_none_without_a_username_needs_no_opt_in(write_config):
+    path = write_config("""
+        [email]
+        host = "127.0.0.1"
+        from = "a@example.cn"
+        security = "none"
+    """)
+    assert config_mod.load(path).email.username is None
+
+
+def test_allow_plaintext_auth_must_be_a_boolean(write_config):
+    path = write_config("""
+        [email]
+        host = "smtp.example.cn"
+        from = "a@example.cn"
+        allow_plaintext_auth = "yes"
+    """)
+    assert any("email.allow_plaintext_auth: must be" in p for p in problems(path))

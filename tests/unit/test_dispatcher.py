@@ -7,6 +7,7 @@ every pass gets ``now``; nothing waits for real seconds.
 from __future__ import annotations
 
 import asyncio
+import math
 from datetime import datetime, timedelta
 
 import pytest
@@ -77,6 +78,31 @@ def test_retry_after_is_honoured_and_a_zero_retry_after_still_waits_the_floor() 
     assert p.delay(1, retry_after=900) == 900
     assert p.delay(1, retry_after=5) == 60  # never sooner than the backoff either
     assert RetryPolicy(base_seconds=0.001, jitter=False, min_seconds=1).delay(1, retry_after=0) == 1
+
+
+def test_an_infinite_or_absurd_retry_after_is_clamped_to_one_day_and_nan_is_ignored() -> None:
+    p = NO_JITTER
+    assert p.delay(1, retry_after=math.inf) == 86400
+    assert p.delay(1, retry_after=99999999999.0) == 86400
+    assert p.delay(1, retry_after=math.nan) == 60
+    assert p.delay(1, retry_after=-5) == 60
+    assert p.paced_delay(math.inf) == 86400
+    at, _ = p.decide(T0, 1, RetryLater("HTTP 429", after_seconds=1e300), expires_at=None)
+    assert at == T0 + timedelta(days=1)
+
+
+def test_an_infinite_retry_after_does_not_keep_the_rest_of_its_group_unrecorded(engine) -> None:  # noqa: ANN001
+    """One outcome with Retry-After inf used to raise OverflowError in record(): the whole
+    group, successful sends included, stayed 'sending' and was sent again after the lease."""
+    queue_rows(engine, [("webhook", "ok"), ("webhook", "inf"), ("webhook", "huge")])
+    ch = Recorder({"inf": [RetryLater("HTTP 429", after_seconds=math.inf)],
+                   "huge": [RetryLater("HTTP 503", after_seconds=99999999999.0)]})
+    counts = run(dispatcher(engine, ch), T0)
+    assert (counts.sent, counts.retry, counts.errors) == (1, 2, [])
+    by = {r.recipient: r for r in rows(engine)}
+    assert by["ok"].status == "sent"
+    assert (by["inf"].status, by["inf"].next_attempt_at) == ("pending", T0 + timedelta(days=1))
+    assert (by["huge"].status, by["huge"].next_attempt_at) == ("pending", T0 + timedelta(days=1))
 
 
 def test_a_retry_that_would_land_after_expiry_gives_up_as_expired() -> None:

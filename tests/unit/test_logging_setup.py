@@ -10,7 +10,8 @@ import pytest
 
 from notifier import config as config_mod
 from notifier import logging_setup
-from notifier.logging_setup import Redactor, RedactingStream
+from notifier.logging_setup import RedactingStream
+from notifier.redaction import Redactor
 
 
 @pytest.mark.parametrize("text, secret", [

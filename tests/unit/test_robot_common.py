@@ -11,17 +11,14 @@ from notifier.delivery.channels.robot_common import (
     ErrorCodes,
     PartProgress,
     RatePacer,
-    Redactor,
     classify_response,
     json_len,
-    parse_retry_after,
-    public_url,
-    result_for_exception,
     split_markdown,
-    url_secrets,
     utf8_len,
 )
+from notifier.delivery.channels.http_results import parse_retry_after, result_for_exception
 from notifier.delivery.message import FailedForGood, RetryLater, Sent
+from notifier.redaction import Redactor, public_url, url_secrets
 
 HEADER = re.compile(r"^（(\d+)/(\d+)）\n")
 
@@ -230,3 +227,8 @@ def test_progress_forgets_the_oldest_beyond_capacity():
         progress.mark(key, ["x", "y"], 1)
     assert progress.done("a", ["x", "y"]) == 0
     assert progress.done("c", ["x", "y"]) == 1
+
+
+def test_a_robots_huge_or_infinite_retry_after_is_clamped_or_ignored():
+    assert classify(answer(429, {}, headers={"Retry-After": "99999999999"}))[0].after_seconds == 86400
+    assert classify(answer(429, {}, headers={"Retry-After": "inf"}))[0].after_seconds is None

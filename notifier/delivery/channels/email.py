@@ -7,9 +7,12 @@ derived from the idempotency key so a duplicate after a crash is recognisable.
 - TLS: ``security = "ssl"`` is implicit TLS (465), ``"starttls"`` requires STARTTLS. The
   certificate is always verified, against the system store or ``ca_file`` (a private CA).
   A certificate that does not verify is reported as such, with the hint to set ``ca_file``.
-- Results per recipient: a 4xx reply is "retry later", a 5xx "failed for good". Problems of
-  the route (server unreachable, TLS, authentication, sender refused) are not the
-  address's fault: the dispatcher does not mark the address broken for them.
+- Results per recipient: a 4xx reply is "retry later", a 5xx "failed for good". Only a
+  refusal of the recipient itself (its RCPT TO) is the address's fault. Every other problem
+  is the route's, and the dispatcher does not mark the address broken for it: server
+  unreachable, TLS, authentication, and any reply the server gives to the session rather
+  than to the address (greeting, EHLO, MAIL FROM, DATA: "554 no service", a message
+  rejected by a content filter), whatever its code.
 """
 
 from __future__ import annotations
@@ -146,6 +149,9 @@ class EmailChannel:
                 self._release(client)
                 return _by_code(exc.recipients[0].code, exc.recipients[0].message) if exc.recipients \
                     else FailedForGood("recipient refused")
+            except aiosmtplib.SMTPRecipientRefused as exc:
+                self._release(client)
+                return _by_code(exc.code, exc.message)
             except aiosmtplib.SMTPAuthenticationError as exc:
                 await _quiet_close(client)
                 reason = f"SMTP authentication failed at {self.host}: {exc.code} {exc.message}"[:300]
@@ -155,8 +161,9 @@ class EmailChannel:
                 self._release(client)
                 return _by_code(exc.code, f"sender {self.envelope_from} refused: {exc.message}", contact_fault=False)
             except aiosmtplib.SMTPResponseException as exc:
+                # A reply to the session, not to the address: greeting, EHLO, DATA.
                 self._release(client)
-                return _by_code(exc.code, exc.message)
+                return _by_code(exc.code, f"{exc.message} (server {self.host})", contact_fault=False)
             except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
                 await _quiet_close(client)
                 return RetryLater(self._route_problem(exc), contact_fault=False)

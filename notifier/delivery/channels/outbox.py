@@ -42,7 +42,8 @@ class OutboxChannel:
             tmp.write_bytes(content)
             os.replace(tmp, target)  # a reader never sees half a file
         except OSError as exc:
-            return FailedForGood(f"cannot write {folder}: {exc.strerror}")
+            # A full disk or a wrong permission is the outbox's problem, not the contact's.
+            return FailedForGood(f"cannot write {folder}: {exc.strerror}", contact_fault=False)
         return Sent(str(target))
 
     async def aclose(self) -> None:

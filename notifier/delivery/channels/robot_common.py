@@ -5,18 +5,18 @@
 - ``RatePacer``: a per-robot sliding-window counter. It only *tells* how long to wait; the
   channel answers ``RetryLater(reason="paced")`` instead of sleeping (the dispatcher owns
   waiting and retrying).
-- ``classify_response`` / ``result_for_exception``: map an HTTP answer or an httpx
-  exception to ``Sent`` / ``RetryLater`` / ``FailedForGood``. All three platforms answer
-  HTTP 200 with the error in the JSON body, so the body decides first.
-- ``Redactor``: every reason we return passes through it, so a webhook token, key or
-  signing secret never reaches a log line or the database.
+- ``classify_response``: map an HTTP answer to ``Sent`` / ``RetryLater`` / ``FailedForGood``.
+  All three platforms answer HTTP 200 with the error in the JSON body, so the body decides
+  after the transient statuses; statuses, Retry-After and httpx exceptions are handled by
+  the helpers every HTTP channel shares (``http_results``).
+- Every reason we return passes through a ``notifier.redaction.Redactor``, so a webhook
+  token, key or signing secret never reaches a log line or the database.
 - ``PartProgress``: remembers how many parts of a split message were accepted, so a retry
   resumes instead of repeating them (in memory only: see its docstring).
 """
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
 import math
@@ -25,12 +25,18 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import timezone
-from urllib.parse import urlsplit
 
 import httpx
 
+from notifier.delivery.channels.http_results import (
+    REQUEST_ERRORS,
+    body_snippet,
+    refused,
+    result_for_exception,
+    transient_status,
+)
 from notifier.delivery.message import FailedForGood, Message, RetryLater, SendResult, Sent
+from notifier.redaction import Redactor, public_url, url_secrets
 
 Clock = Callable[[], float]
 
@@ -164,52 +170,6 @@ class RatePacer:
 
 
 # ---------------------------------------------------------------------------------------
-# Secrets
-
-
-class Redactor:
-    """Replaces every known secret (token, key, signing secret, signature) with ``***``."""
-
-    def __init__(self, secrets: Iterable[str | None]) -> None:
-        # Longest first, so a secret containing another is replaced whole.
-        self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
-
-    def add(self, secret: str | None) -> None:
-        if secret and len(secret) >= 4 and secret not in self._secrets:
-            self._secrets.append(secret)
-            self._secrets.sort(key=len, reverse=True)
-
-    def __call__(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
-
-
-def url_secrets(url: str, *, path_tail: bool = False) -> list[str]:
-    """The parts of a webhook URL that are credentials: the URL itself, its query string
-    and query values (DingTalk token, WeCom key) and, if asked, the last path segment
-    (Feishu's hook id)."""
-    parts = urlsplit(url)
-    found = [url, parts.query]
-    for pair in parts.query.split("&"):
-        _, _, value = pair.partition("=")
-        found.append(value)
-    if path_tail:
-        found.append(parts.path.rstrip("/").rsplit("/", 1)[-1])
-    return [s for s in found if s]
-
-
-def public_url(url: str, *, hide_last_segment: bool = False) -> str:
-    """The URL without query string (DingTalk token, WeCom key) and, if asked, without the
-    last path segment (Feishu hook id): safe to show in errors and ``repr``."""
-    parts = urlsplit(url)
-    path = parts.path
-    if hide_last_segment and "/" in path.rstrip("/"):
-        path = path.rstrip("/").rsplit("/", 1)[0] + "/***"
-    return f"{parts.scheme}://{parts.netloc}{path}"
-
-
-# ---------------------------------------------------------------------------------------
 # Classifying answers
 
 
@@ -230,24 +190,6 @@ class ErrorCodes:
 
 
 _RATE_LIMIT_WORDS = re.compile(r"frequency limit|freq out of limit|too fast|too many request", re.I)
-RETRYABLE_STATUS = frozenset({408, 425, 429})
-
-
-def parse_retry_after(value: str | None, now: float) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date
-    (``now`` is Unix time)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, when.timestamp() - now)
 
 
 def classify_response(
@@ -263,10 +205,9 @@ def classify_response(
     (even on a 4xx: Feishu may answer 400 with its rate-limit code); then any other non-2xx
     is permanent; a 2xx with code 0 is ``Sent``.
     """
-    status = response.status_code
-    if status in RETRYABLE_STATUS or status >= 500:
-        after = parse_retry_after(response.headers.get("retry-after"), now)
-        return RetryLater(reason=f"HTTP {status}", after_seconds=after), None
+    transient = transient_status(response, now)
+    if transient is not None:
+        return transient, None
 
     code: int | None = None
     message = ""
@@ -287,26 +228,12 @@ def classify_response(
         if code in codes.retry or _RATE_LIMIT_WORDS.search(message):
             return RetryLater(reason=text, after_seconds=codes.retry_after.get(code)), code
         return FailedForGood(reason=text), code
-    if not 200 <= status < 300:
-        snippet = redact(response.text[:200])
-        return FailedForGood(reason=f"HTTP {status}: {snippet}".strip()), code
+    if not 200 <= response.status_code < 300:
+        return refused(response, redact), code
     if code is None:
-        snippet = redact(response.text[:200])
-        return RetryLater(reason=f"HTTP {status} without {codes.code_field}: {snippet}"), None
+        snippet = body_snippet(response, redact)
+        return RetryLater(reason=f"HTTP {response.status_code} without {codes.code_field}: {snippet}"), None
     return Sent(), code
-
-
-def result_for_exception(exc: httpx.HTTPError, *, redact: Callable[[str], str]) -> SendResult:
-    """Timeouts, refused connections and DNS failures are transient; a URL that cannot work
-    (bad scheme, redirect loop) is permanent."""
-    detail = redact(str(exc) or type(exc).__name__)
-    if isinstance(exc, httpx.UnsupportedProtocol | httpx.TooManyRedirects | httpx.InvalidURL):
-        return FailedForGood(reason=f"{type(exc).__name__}: {detail}")
-    if isinstance(exc, httpx.TimeoutException):
-        return RetryLater(reason=f"timeout ({type(exc).__name__}): {detail}")
-    if isinstance(exc, httpx.ConnectError):
-        return RetryLater(reason=f"connection failed: {detail}")
-    return RetryLater(reason=f"{type(exc).__name__}: {detail}")
 
 
 # ---------------------------------------------------------------------------------------
@@ -376,11 +303,14 @@ class RobotChannel:
         at_mobiles: Iterable[str] = (),
         at_user_ids: Iterable[str] = (),
         clock: Clock = time.time,
+        timeout: float | None = None,
     ) -> None:
         self.name = name
         self._url = url
         self._secret = secret or None
         self._client = client
+        # Seconds per request ([webhooks.NAME] timeout); None: the shared client's default.
+        self._timeout = httpx.USE_CLIENT_DEFAULT if timeout is None else timeout
         self.at_mobiles = tuple(at_mobiles)
         self.at_user_ids = tuple(at_user_ids)
         self._clock = clock  # wall clock: signatures and Retry-After dates
@@ -430,8 +360,9 @@ class RobotChannel:
                     url,
                     content=content,
                     headers={"Content-Type": "application/json; charset=utf-8"},
+                    timeout=self._timeout,
                 )
-            except httpx.HTTPError as exc:
+            except REQUEST_ERRORS as exc:
                 result: SendResult = result_for_exception(exc, redact=self._redact)
             else:
                 result, code = classify_response(

@@ -2,6 +2,10 @@
 
 ``webhook-id`` is the delivery's idempotency key, the same on every retry, so a receiver can
 drop the duplicate that a crash between send and record can cause.
+
+Answers and errors are classified by the helpers every HTTP channel shares (``http_results``);
+every reason is redacted (the signing secret, the URL's token, anything credential-shaped),
+because a receiver may echo our request and the reason is stored and mailed to the admin.
 """
 
 from __future__ import annotations
@@ -10,13 +14,13 @@ import base64
 import hashlib
 import hmac
 import json
-import socket
 import time
-from email.utils import parsedate_to_datetime
 
 import httpx
 
-from notifier.delivery.message import FailedForGood, Message, RetryLater, Sent, SendResult
+from notifier.delivery.channels.http_results import REQUEST_ERRORS, classify_http, result_for_exception
+from notifier.delivery.message import Message, SendResult
+from notifier.redaction import Redactor, url_secrets
 
 
 def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
@@ -25,50 +29,6 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     key = base64.b64decode(secret.removeprefix("whsec_")) if secret.startswith("whsec_") else secret.encode()
     signed = f"{msg_id}.{timestamp}.".encode() + body
     return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
-
-
-def retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        try:
-            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-        except (TypeError, ValueError):
-            return None
-
-
-def classify_http(response: httpx.Response) -> SendResult:
-    """2xx sent; 408/425/429/5xx retry later (honouring Retry-After); other 4xx for good."""
-    code = response.status_code
-    if 200 <= code < 300:
-        return Sent(f"HTTP {code}")
-    if code in (408, 425, 429) or code >= 500:
-        return RetryLater(f"HTTP {code}", retry_after(response))
-    return FailedForGood(f"HTTP {code}: {response.text[:200]}")
-
-
-def transport_error(exc: httpx.HTTPError) -> RetryLater:
-    # The exception text can carry the URL, and chat-robot URLs carry tokens: name the class only.
-    kind = type(exc).__name__
-    if isinstance(exc, httpx.ConnectError) and _caused_by(exc, socket.gaierror):
-        kind = "DNS lookup failed"
-    elif isinstance(exc, httpx.TimeoutException):
-        kind = f"timeout ({kind})"
-    return RetryLater(kind)
-
-
-def _caused_by(exc: BaseException, cls: type[BaseException]) -> bool:
-    seen: set[int] = set()
-    cur: BaseException | None = exc
-    while cur is not None and id(cur) not in seen:
-        if isinstance(cur, cls):
-            return True
-        seen.add(id(cur))
-        cur = cur.__cause__ or cur.__context__
-    return False
 
 
 class WebhookChannel:
@@ -82,6 +42,7 @@ class WebhookChannel:
         self._client = client
         self._timeout = timeout
         self._clock = clock
+        self._redact = Redactor([secret, secret.removeprefix("whsec_") if secret else None, *url_secrets(url)])
 
     def body(self, message: Message) -> bytes:
         payload = {
@@ -108,9 +69,9 @@ class WebhookChannel:
         try:
             response = await self._client.post(self._url, content=body, headers=self.headers(message, body),
                                                timeout=self._timeout)
-        except httpx.HTTPError as exc:
-            return transport_error(exc)
-        return classify_http(response)
+        except REQUEST_ERRORS as exc:
+            return result_for_exception(exc, redact=self._redact)
+        return classify_http(response, redact=self._redact, now=self._clock())
 
     async def aclose(self) -> None:
         pass  # the client is shared and closed by its owner
