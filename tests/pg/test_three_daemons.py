@@ -51,7 +51,7 @@ url = "{receiver.base}/hook"
             held = s.scalar(select(func.count()).select_from(Delivery).where(Delivery.status == "sending"))
         wait_for(lambda: set(keys) <= set(receiver.ids()), timeout=180, what="every reminder delivered")
         wait_for(lambda: _count(engine, "sent") == N, timeout=60, what="every delivery recorded as sent")
-        time.sleep(1)
+        time.sleep(1)  # a real-process test: give a straggling duplicate the chance to arrive and be counted
     finally:
         codes = [d.stop() for d in daemons]
         receiver.close()
