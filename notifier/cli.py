@@ -375,31 +375,13 @@ def deliver(engine, cfg: Config, now: datetime | None = None, until: datetime | 
 
 
 def cmd_preview(args: argparse.Namespace, cfg: Config) -> int:
-    from notifier.db import queries
-    from notifier.db.engine import transaction
-    from notifier.importing.store import DepartmentIndex
-    from notifier.planning.schedule import plan_digests
-    from notifier.reminders import group_members, links_for, rules_for
-    from notifier.web.links import signer_of
+    from notifier.reminders import preview
 
     now = parse_now(args.at, cfg)
-    engine = _engine(cfg)
-    renderer = _renderer(cfg)
-    with transaction(engine) as s:
-        dep = DepartmentIndex(s, cfg).resolve(args.department)
-        dep_id, dep_name = dep.id, dep.name
-        rules = rules_for(s, cfg)
-        # Preview ignores what was already sent: it shows the message as it would read now.
-        digests = [d for d in plan_digests(queries.open_items(s, group_members(s, cfg)), {}, rules, now)
-                   if d.department_id == dep_id]
-        names = queries.department_names(s)
-        s.rollback()
-    if not digests:
+    messages = preview(_engine(cfg), cfg, _renderer(cfg), args.department, now)
+    if not messages:
         print(f"{args.department}: nothing due at {now:%Y-%m-%d %H:%M}")
-        return 0
-    signer = signer_of(cfg) if cfg.web.links else None
-    for d in digests:
-        r = renderer.render_digest(d, dep_name, now, names, links_for(signer, d, now))
+    for r in messages:
         body = {"txt": r.text, "md": r.markdown, "html": r.html}[args.fmt]
         print(f"Subject: {r.subject}\n\n{body}")
     return 0

@@ -157,6 +157,21 @@ def run_pass(engine: Engine, config: Config, renderer: Renderer, now: datetime, 
     return result
 
 
+def preview(engine: Engine, config: Config, renderer: Renderer, department: str, now: datetime) -> list[Rendered]:
+    """What ``department`` would receive at ``now``, rendered, ignoring what was already sent
+    (the message as it would read now). Nothing is written."""
+    with transaction(engine) as s:
+        dep = DepartmentIndex(s, config).resolve(department)
+        dep_id, dep_name = dep.id, dep.name
+        rules = rules_for(s, config)
+        digests = [d for d in plan_digests(queries.open_items(s, group_members(s, config)), {}, rules, now)
+                   if d.department_id == dep_id]
+        names = queries.department_names(s)
+        s.rollback()  # resolving an unknown name may have created it
+    signer = signer_of(config) if config.web.links else None
+    return [renderer.render_digest(d, dep_name, now, names, links_for(signer, d, now)) for d in digests]
+
+
 def links_for(signer: LinkSigner | None, plan: DigestPlan, now: datetime) -> LinkMaker | None:
     """The reply links of a reminder digest, or None (no [web] links; escalation copies)."""
     if signer is None or plan.kind != "reminder":
