@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import message_from_bytes
+from email import policy as email_policy
 from email.message import Message as EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -69,6 +70,11 @@ class Received:
     @property
     def email(self) -> EmailMessage:
         return message_from_bytes(self.raw)
+
+    @property
+    def parsed(self) -> EmailMessage:
+        """The message with the modern policy: decoded headers, ``get_body()``."""
+        return message_from_bytes(self.raw, policy=email_policy.default)
 
     @property
     def message_id(self) -> str:

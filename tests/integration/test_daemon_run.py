@@ -45,7 +45,7 @@ def test_the_daemon_catches_up_at_start_and_exits_0_on_sigterm(write_config, smt
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 20
-        while not smtp_server.messages and time.monotonic() < deadline:
+        while not smtp_server.received and time.monotonic() < deadline:
             time.sleep(0.05)  # polling a real process, not waiting for a schedule
         assert len(smtp_server.to("gk@example.gov.cn")) == 1
     finally:
@@ -53,4 +53,4 @@ def test_the_daemon_catches_up_at_start_and_exits_0_on_sigterm(write_config, smt
         out, _ = proc.communicate(timeout=20)
     assert proc.returncode == 0, out
     assert "stopped" in out
-    assert len(smtp_server.messages) == 1
+    assert len(smtp_server.received) == 1

@@ -9,7 +9,7 @@ from email.header import decode_header, make_header
 import pytest
 
 from notifier.cli import main
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, mails
 
 CSV = FIXTURES / "panjin-2018.csv"
 PLAN = "盘锦市推进沿海经济带建设2018年工作实施方案"
@@ -71,14 +71,14 @@ def test_june_pass_sends_each_lead_department_one_digest(config, smtp_server, ht
     assert run(config, "import", str(CSV), "--year", "2018", "--plan", PLAN) == 0
     assert run(config, "send-due", "--now", "2018-06-20 09:00") == 0
     for addr in ("fgw@example.gov.cn", "ldw@example.gov.cn", "gk@example.gov.cn"):
-        msgs = smtp_server.to(addr)
+        msgs = mails(smtp_server, addr)
         assert len(msgs) == 1, addr
         assert "2018年6月30日前须完成" in subject(msgs[0])
     # 市财政局 leads only December items: its cutoff digest (June) asks for progress.
-    assert len(smtp_server.to("czj@example.gov.cn")) == 1
+    assert len(mails(smtp_server, "czj@example.gov.cn")) == 1
     [hook] = http_server.requests
-    assert hook["headers"]["webhook-id"].startswith("ntf_")
-    body = json.loads(hook["body"])
+    assert hook.headers["webhook-id"].startswith("ntf_")
+    body = json.loads(hook.body)
     assert body["department"] == "市发展和改革委员会"
     assert "2018年6月30日" in body["markdown"]
 
@@ -86,16 +86,16 @@ def test_june_pass_sends_each_lead_department_one_digest(config, smtp_server, ht
 def test_second_pass_at_the_same_time_sends_nothing(config, smtp_server, http_server):
     run(config, "import", str(CSV), "--year", "2018", "--plan", PLAN)
     run(config, "send-due", "--now", "2018-06-20 09:00")
-    first = len(smtp_server.messages), len(http_server.requests)
+    first = len(smtp_server.received), len(http_server.requests)
     assert run(config, "send-due", "--now", "2018-06-20 09:00") == 0
     assert run(config, "send-due", "--now", "2018-06-20 15:00") == 0
-    assert (len(smtp_server.messages), len(http_server.requests)) == first
+    assert (len(smtp_server.received), len(http_server.requests)) == first
 
 
 def test_the_digest_lists_overdue_items_first_with_days_late(config, smtp_server):
     run(config, "import", str(CSV), "--year", "2018", "--plan", PLAN)
     run(config, "send-due", "--now", "2018-06-20 09:00")
-    [msg] = smtp_server.to("ldw@example.gov.cn")
+    [msg] = mails(smtp_server, "ldw@example.gov.cn")
     text = msg.get_body(("plain",)).get_content()
     # Task 8: 2018年5月底前召开粮食物流产业大会 -> 20 days late on June 20.
     assert text.index("已逾期未完成") < text.index("2018年6月30日前须完成】")
@@ -105,7 +105,7 @@ def test_the_digest_lists_overdue_items_first_with_days_late(config, smtp_server
 def test_overdue_milestone_is_escalated_to_the_supervision_office(config, smtp_server):
     run(config, "import", str(CSV), "--year", "2018", "--plan", PLAN)
     run(config, "send-due", "--now", "2018-06-20 09:00")
-    copies = [m for m in smtp_server.to("ducha@example.gov.cn") if "逾期通报" in subject(m)]
+    copies = [m for m in mails(smtp_server, "ducha@example.gov.cn") if "逾期通报" in subject(m)]
     assert len(copies) == 1
     text = copies[0].get_body(("plain",)).get_content()
     assert "辽东湾新区管委会" in text and "已逾期20天" in text
@@ -117,7 +117,7 @@ def test_a_done_milestone_is_never_reminded(config, smtp_server, tmp_path):
     [(mid,)] = db.execute("select id from milestones where text like '%召开粮食物流产业大会%'").fetchall()
     assert run(config, "done", str(mid), "--note", "5月28日已召开") == 0
     run(config, "send-due", "--now", "2018-06-20 09:00")
-    for _, msg in smtp_server.messages:
+    for msg in (r.parsed for r in smtp_server.received):
         assert "召开粮食物流产业大会" not in msg.get_body(("plain",)).get_content()
     note = db.execute("select note, status from milestones where id=?", (mid,)).fetchone()
     assert note == ("5月28日已召开", "done")
@@ -132,9 +132,9 @@ def test_a_webhook_that_fails_twice_then_accepts_gets_the_message_exactly_once(c
     run(config, "send-due", "--now", "2018-06-20 09:30")   # first retry after <= 60 s backoff
     run(config, "send-due", "--now", "2018-06-20 11:00")   # second retry after <= 120 s
     run(config, "send-due", "--now", "2018-06-20 13:00")   # nothing left to send
-    statuses = [r["status"] for r in http_server.requests]
+    statuses = [r.reply.status for r in http_server.requests]
     assert statuses == [500, 503, 200]
-    assert len({r["headers"]["webhook-id"] for r in http_server.requests}) == 1
+    assert len({r.headers["webhook-id"] for r in http_server.requests}) == 1
 
 
 def test_the_webhook_signature_follows_standard_webhooks(config, http_server):
@@ -143,8 +143,8 @@ def test_the_webhook_signature_follows_standard_webhooks(config, http_server):
     run(config, "import", str(CSV), "--year", "2018", "--plan", PLAN)
     run(config, "send-due", "--now", "2018-06-20 09:00")
     [req] = http_server.requests
-    assert verify("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", req["headers"], req["body"])
-    assert not verify("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", req["headers"], req["body"] + b" ")
+    assert verify("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", req.headers, req.body)
+    assert not verify("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", req.headers, req.body + b" ")
 
 
 def test_reimporting_the_same_table_changes_nothing_and_keeps_done_marks(config, tmp_path, capsys):
@@ -181,7 +181,7 @@ def test_send_due_dry_run_records_nothing(config, smtp_server, tmp_path, capsys)
     run(config, "import", str(CSV), "--year", "2018", "--plan", PLAN)
     assert run(config, "send-due", "--now", "2018-06-20 09:00", "--dry-run") == 0
     assert "would queue reminder for 市港口与口岸局" in capsys.readouterr().out
-    assert smtp_server.messages == []
+    assert smtp_server.received == []
     db = sqlite3.connect(tmp_path / "notifier.db")
     assert db.execute("select count(*) from deliveries").fetchone() == (0,)
 
@@ -192,7 +192,7 @@ def test_preview_prints_a_department_digest_without_sending(config, smtp_server,
     assert run(config, "preview", "--department", "市发改委", "--at", "2018-06-20 09:00") == 0
     out = capsys.readouterr().out
     assert "Subject: 【督办提醒】市发展和改革委员会" in out
-    assert smtp_server.messages == []
+    assert smtp_server.received == []
 
 
 def test_status_lists_lead_departments_without_contact(config, capsys):
