@@ -13,8 +13,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from notifier.db.engine import transaction, utcnow
@@ -23,70 +21,38 @@ from notifier.db.models import Delivery, Department, Digest
 REPO = Path(__file__).resolve().parents[2]
 
 
-@dataclass
-class Hit:
-    path: str
-    webhook_id: str | None
-    body: bytes
-
-
-@dataclass
 class HookReceiver:
-    """A local HTTP server that records every POST (path, webhook-id) and answers 200, or
-    ``status`` for paths in ``fail``; ``delay`` slows each answer."""
+    """The shared real HTTP server (delivery_support.HTTPReceiver) as the daemon tests use it:
+    every POST answered ``status`` (after ``delay``); with ``echo`` the answer repeats the
+    request's path and query, as a nosy server would (the secrets test checks we mask it)."""
 
-    delay: float = 0.0
-    status: int = 200
-    echo: bool = False  # answer with the request's path and query in the body (a nosy server)
-    hits: list[Hit] = field(default_factory=list)
+    def __init__(self, *, delay: float = 0.0, status: int = 200, echo: bool = False):
+        from delivery_support import HTTPReceiver, Reply
 
-    def __post_init__(self) -> None:
-        self._lock = threading.Lock()
-        receiver = self
+        def answer(req) -> Reply:  # noqa: ANN001
+            body = b'{"errcode": 0, "errmsg": "ok"}'
+            if echo:
+                body = ('{"errcode": 310000, "errmsg": "bad request %s"}' % req.path).encode()
+            if delay:
+                time.sleep(delay)  # a slow receiver, per request, in its own server thread
+            return Reply(status=status, body=body)
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+        self.server = HTTPReceiver(answer)
+        self.base = self.server.url
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if receiver.delay:
-                    time.sleep(receiver.delay)
-                with receiver._lock:
-                    receiver.hits.append(Hit(self.path, self.headers.get("webhook-id"), body))
-                data = b'{"errcode": 0, "errmsg": "ok"}'
-                if receiver.echo:
-                    data = ('{"errcode": 310000, "errmsg": "bad request %s"}' % self.path).encode()
-                self.send_response(receiver.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        class Server(ThreadingHTTPServer):
-            def handle_error(self, request, client_address) -> None:  # noqa: ANN001
-                pass  # a client that vanished mid-request (a SIGKILLed daemon) is expected here
-
-        self.httpd = Server(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                       daemon=True)
-        self.thread.start()
+    @property
+    def hits(self) -> list:
+        with self.server.lock:
+            return list(self.server.requests)
 
     def ids(self) -> Counter:
-        with self._lock:
-            return Counter(h.webhook_id for h in self.hits)
+        return Counter(h.headers.get("webhook-id") for h in self.hits)
 
     def paths(self) -> list[str]:
-        with self._lock:
-            return [h.path for h in self.hits]
+        return [h.path for h in self.hits]
 
     def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.server.close()
 
 
 class NotifySocket:
