@@ -87,10 +87,13 @@ def split_markdown(
 def _pack_lines(text: str, budget: int, size: Callable[[str], int]) -> list[str]:
     pieces: list[str] = []
     for line in text.splitlines(keepends=True):
-        if size(line) <= budget:
-            pieces.append(line)
-        else:
-            pieces.extend(_cut_line(line, budget, size))
+        # A line longer than the budget is cut between characters, never dropped.
+        pieces.extend([line] if size(line) <= budget else _pack(list(line), budget, size))
+    return _pack(pieces, budget, size)
+
+
+def _pack(pieces: list[str], budget: int, size: Callable[[str], int]) -> list[str]:
+    """Join consecutive pieces into chunks of at most ``budget`` (as ``size`` counts)."""
     chunks: list[str] = []
     current = ""
     for piece in pieces:
@@ -101,19 +104,6 @@ def _pack_lines(text: str, budget: int, size: Callable[[str], int]) -> list[str]
     if current:
         chunks.append(current)
     return chunks
-
-
-def _cut_line(line: str, budget: int, size: Callable[[str], int]) -> list[str]:
-    out: list[str] = []
-    current = ""
-    for ch in line:
-        if current and size(current + ch) > budget:
-            out.append(current)
-            current = ""
-        current += ch
-    if current:
-        out.append(current)
-    return out
 
 
 # ---------------------------------------------------------------------------------------
