@@ -356,15 +356,13 @@ def cmd_send_due(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def deliver(engine, cfg: Config, now: datetime | None = None, until: datetime | None = None):  # noqa: ANN001, ANN201
-    from notifier.delivery.dispatcher import Dispatcher, RetryPolicy
+    from notifier.delivery.dispatcher import Dispatcher
     from notifier.delivery.routes import Routes
 
     async def go():  # noqa: ANN202
         routes = Routes(cfg)
         try:
-            d = cfg.delivery
-            dispatcher = Dispatcher(engine, routes, RetryPolicy(d.max_attempts, d.backoff_seconds, d.backoff_cap_seconds),
-                                    concurrency=d.concurrency, lease_seconds=d.lease_seconds)
+            dispatcher = Dispatcher.from_config(engine, routes, cfg.delivery)
             if until is not None and now is None:
                 return await dispatcher.run_paced(until)
             return await dispatcher.run_once(now)

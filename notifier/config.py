@@ -353,22 +353,20 @@ def parse(data: dict, path: Path) -> Config:
     esc = r.table(data, "escalation", {"to"})
     escalation_to = r.str_list(esc, "escalation", "to")
 
+    outbox = r.table(data, "outbox", {"dir", "divert"})
+    outbox_dir = path.parent / r.get(outbox, "outbox", "dir", str, "var/outbox")
+    divert = r.get(outbox, "outbox", "divert", bool, False)
+
     webhooks = _webhooks(r, data.get("webhooks", {}))
     departments = _departments(r, data.get("departments", []), webhooks)
     email = _email(r, data) if "email" in data else None
-    if email is None and any(d.email for d in departments):
-        outbox_only = data.get("outbox", {}).get("divert") is True if isinstance(data.get("outbox"), dict) else False
-        if not outbox_only:
-            r.bad("email", "departments have e-mail addresses but there is no [email] section "
-                  "(or set [outbox] divert = true)")
+    if email is None and not divert and any(d.email for d in departments):
+        r.bad("email", "departments have e-mail addresses but there is no [email] section "
+              "(or set [outbox] divert = true)")
     known = {n for d in departments for n in (d.name, *d.aliases)}
     for i, name in enumerate(escalation_to):
         if name not in known:
             r.bad(f"escalation.to[{i}]", f"{name!r} is not a configured department")
-
-    outbox = r.table(data, "outbox", {"dir", "divert"})
-    outbox_dir = path.parent / r.get(outbox, "outbox", "dir", str, "var/outbox")
-    divert = r.get(outbox, "outbox", "divert", bool, False)
 
     tpl = r.table(data, "templates", {"dir"})
     tpl_dir = r.get(tpl, "templates", "dir", str, None)

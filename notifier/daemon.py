@@ -42,7 +42,7 @@ from notifier import logging_setup
 from notifier.config import Config, ConfigError
 from notifier.db import queries
 from notifier.db.engine import make_engine, transaction, upgrade, utcnow
-from notifier.delivery.dispatcher import Dispatcher, RetryPolicy
+from notifier.delivery.dispatcher import Dispatcher
 from notifier.delivery.routes import Routes
 from notifier.reminders import drop_stale_digests, in_send_time, next_reminder, run_pass
 from notifier.rendering import Renderer
@@ -190,16 +190,12 @@ class Daemon:
         return asyncio.run_coroutine_threadsafe(coro, self._delivery_loop()).result()
 
     def _deliver(self, cfg: Config, at: datetime | None = None) -> None:
-        d = cfg.delivery
-
         def clock() -> datetime:
             self.progress.beat()  # the dispatcher reads the clock once per batch
             return utcnow()
 
         loop = self._delivery_loop()
-        self.dispatcher = Dispatcher(self.engine, self.routes,
-                                     RetryPolicy(d.max_attempts, d.backoff_seconds, d.backoff_cap_seconds),
-                                     concurrency=d.concurrency, lease_seconds=d.lease_seconds, clock=clock)
+        self.dispatcher = Dispatcher.from_config(self.engine, self.routes, cfg.delivery, clock=clock)
         if self.stop.is_set():
             self.dispatcher.stopping = True
         try:

@@ -187,6 +187,13 @@ def _upserts(dialect: str) -> tuple:
 
 
 class Dispatcher:
+    @classmethod
+    def from_config(cls, engine: Engine, channels: ChannelLookup, delivery, **kw) -> Dispatcher:  # noqa: ANN001, ANN003
+        """The dispatcher ``[delivery]`` describes (a config.DeliveryConfig)."""
+        policy = RetryPolicy(delivery.max_attempts, delivery.backoff_seconds, delivery.backoff_cap_seconds)
+        return cls(engine, channels, policy, concurrency=delivery.concurrency,
+                   lease_seconds=delivery.lease_seconds, **kw)
+
     def __init__(self, engine: Engine, channels: ChannelLookup, policy: RetryPolicy | None = None, *,
                  batch_size: int = 200, concurrency: int = 16, lease_seconds: float = 300,
                  clock: Callable[[], datetime] = utcnow, rand: Callable[[], float] = random.random):

@@ -19,6 +19,7 @@ one digest.
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -27,7 +28,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from notifier.planning.calendar import WorkCalendar
-from notifier.importing.dates import month_end
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,10 @@ class DigestPlan:
     @property
     def cutoffs(self) -> list[date]:
         return sorted({e.cutoff for e in self.entries if e.cutoff})
+
+
+def month_end(year: int, month: int) -> date:
+    return date(year, month, calendar.monthrange(year, month)[1])
 
 
 def cutoffs(plan: PlanInfo, months: Iterable[int]) -> list[date]:
