@@ -39,6 +39,14 @@ def http_server():
 
 
 @pytest.fixture
+def engine(tmp_path):  # noqa: ANN001, ANN201
+    """A migrated SQLite file database in tmp_path."""
+    from delivery_support import sqlite_engine
+
+    return sqlite_engine(tmp_path / "n.db")
+
+
+@pytest.fixture
 def write_config(tmp_path):
     """Write a config file (TOML text, dedented) into tmp_path and return its path."""
 

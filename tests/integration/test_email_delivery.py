@@ -29,15 +29,8 @@ POLICY = RetryPolicy(max_attempts=5, base_seconds=60, jitter=False)
 
 
 @pytest.fixture
-def smtp():  # noqa: ANN201
-    server = SMTPServer()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def engine(tmp_path):  # noqa: ANN001, ANN201
-    return sqlite_engine(tmp_path / "n.db")
+def smtp(smtp_server):  # noqa: ANN001, ANN201
+    return smtp_server
 
 
 def config(port: int, security: str = "none", ca_file: Path | None = None, connections: int = 2) -> Config:

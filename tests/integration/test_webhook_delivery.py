@@ -15,7 +15,7 @@ import pytest
 import standardwebhooks
 from sqlalchemy import select
 
-from delivery_support import HTTPReceiver, Reply, queue_rows, rows, sqlite_engine, statuses
+from delivery_support import HTTPReceiver, Reply, queue_rows, rows, statuses
 from notifier.config import Config, Secret, WebhookConfig
 from notifier.db.models import Contact
 from notifier.delivery.dispatcher import Dispatcher, RetryPolicy
@@ -28,15 +28,8 @@ DOC = Path(__file__).parents[2] / "docs" / "webhooks.md"
 
 
 @pytest.fixture
-def receiver():  # noqa: ANN201
-    srv = HTTPReceiver()
-    yield srv
-    srv.close()
-
-
-@pytest.fixture
-def engine(tmp_path):  # noqa: ANN001, ANN201
-    return sqlite_engine(tmp_path / "n.db")
+def receiver(http_server):  # noqa: ANN001, ANN201
+    return http_server
 
 
 def config(url: str, timeout: float = 5.0, **hooks: WebhookConfig) -> Config:

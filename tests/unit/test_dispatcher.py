@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from delivery_support import queue_rows, rows, sqlite_engine, statuses
+from delivery_support import queue_rows, rows, statuses
 from notifier.db.models import Contact, Delivery
 from notifier.delivery.dispatcher import Dispatcher, RetryPolicy
 from notifier.delivery.message import FailedForGood, Message, RetryLater, Sent
@@ -42,11 +42,6 @@ class Recorder:
 
     async def aclose(self) -> None:
         pass
-
-
-@pytest.fixture
-def engine(tmp_path):  # noqa: ANN001, ANN201
-    return sqlite_engine(tmp_path / "n.db")
 
 
 def dispatcher(engine, channel, policy=NO_JITTER, **kw) -> Dispatcher:  # noqa: ANN001
