@@ -280,3 +280,15 @@ def with_year(phrase: DatePhrase, year: int) -> DatePhrase:
     d = phrase.due
     day = min(d.day, calendar.monthrange(year, d.month)[1])
     return replace(phrase, due=date(year, d.month, day))
+
+
+# Five-year plans by name: “十四五” is 2021–2025.
+_FIVE_YEAR_PLANS = {"十一五": 2006, "十二五": 2011, "十三五": 2016, "十四五": 2021, "十五五": 2026}
+
+
+def five_year_span(title: str) -> tuple[int, int] | None:
+    """``四川省“十四五”现代流通体系建设实施方案`` -> (2021, 2025)."""
+    for name, first in _FIVE_YEAR_PLANS.items():
+        if name in title:
+            return first, first + 4
+    return None
