@@ -38,8 +38,9 @@ _ALIAS = re.compile(r"^(?P<base>[^()]+)\((?P<alias>[^()]+)\)$")
 _PLACE_PREFIX = re.compile(r"^(市委|市|县|区|省)")
 
 
-def split_departments(text: str | None) -> list[str]:
-    """``市发改委、市财政局等`` -> ``["市发改委", "市财政局"]``; persons are dropped."""
+def split_departments(text: str | None, *, keep_persons: bool = False) -> list[str]:
+    """``市发改委、市财政局等`` -> ``["市发改委", "市财政局"]``; persons are dropped unless
+    ``keep_persons`` (for a caller that warns about them)."""
     text = _NOTE.sub("", normalize_text(text or ""))
     # Spaces inside Chinese names come from justified layout; English names keep theirs.
     text = re.sub(r"(?<=[^\x00-\x7f])\s+|\s+(?=[^\x00-\x7f])", "", text)
@@ -51,7 +52,7 @@ def split_departments(text: str | None) -> list[str]:
         pieces = [m["a"], m["b"]] if m else [part]
         for piece in pieces:
             piece = _ETC_TAIL.sub("", strip_role_words(piece)).strip()
-            if piece and not is_person(piece) and piece not in names:
+            if piece and (keep_persons or not is_person(piece)) and piece not in names:
                 names.append(piece)
     return names
 

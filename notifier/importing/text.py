@@ -197,6 +197,7 @@ class _Note:
     cooperating: list[str]
     due: str = ""  # the date field (6月底完成, 年内持续推进)
     dropped: tuple[tuple[str, str], ...] = ()  # (fragment, kind) that are no department
+    carry: bool = False  # the note ends in 下同: its units go on to the tasks below
 
 
 class _Reader:
@@ -224,7 +225,9 @@ class _Reader:
         self.loose = 0
         self.outline = False  # the plan's outline (一、 (一) 1.) has begun
         self.last_plain: tuple[int, str] | None = None  # a paragraph a lone note may close
-        self.carried: list[tuple[int, list[str]]] = []  # (line, units) of 下同 notes
+        # 下同 notes: (line, units, fill). ``fill``: the note's own units stand for the
+        # tasks below that name none; else (a 下同 sentence) its units join every task.
+        self.carried: list[tuple[int, _Note, bool]] = []
 
     # --- the walk -------------------------------------------------------------
     def run(self, rows: list[tuple[int, str]]) -> None:
@@ -253,7 +256,7 @@ class _Reader:
             self.chapter_head = None
             self.open_items, self.owner, self.last_plain = [], None, None
             body, labels = self.split_labels(m[2])
-            if labels or self.inline(body):
+            if labels or self.inline(body) or (self.fills() and not _is_heading(body)):
                 self.group.task = self.new_task(self.group.label, body, n)
                 self.finish_inline(self.group.task, body, labels, n)
             return
@@ -271,7 +274,7 @@ class _Reader:
             if labels or self.inline(body):
                 item.task = self.new_task(number, body, n)
                 self.finish_inline(item.task, body, labels, n)
-            elif self.chapter_lead:  # under 一、X牵头工作: every item is X's task
+            elif self.chapter_lead or self.fills():  # 一、X牵头工作 / 下同: every item is a task
                 item.task = self.new_task(number, body, n)
                 self.finish_inline(item.task, body, [], n)
             return
@@ -434,7 +437,7 @@ class _Reader:
         due = ""
         if len(fields) > 1 and kind_of(fields[-1]) == "date":
             due = fields.pop()
-        marked, names = take_lead_marks(split_departments("、".join(fields)))
+        marked, names = take_lead_marks(split_departments("、".join(fields), keep_persons=True))
         keep, dropped = _sort_units(names)
         roles: dict[str, list[str]] = {"lead": list(marked), "responsible": [], "cooperating": []}
         roles[role] += [d for d in keep if d not in roles[role]]
@@ -459,12 +462,19 @@ class _Reader:
             self.has_due.add(id(task))
             self.time_nodes(task, note.due, n)
             task.evidence.setdefault("due", source)
+        if note.carry:
+            self.carried.append((n, note, True))
 
     def carry(self, n: int, sentence: str) -> None:
-        """下同 / 不再列出: the units of this note's sentence go on to the tasks below."""
+        """A 下同 sentence (具体任务均涉及相关市(州)人民政府,…,下同): its units join the
+        tasks below."""
         units = [d for d in units_in(sentence) if looks_like_unit(d)]
         if units:
-            self.carried.append((n, units))
+            self.carried.append((n, _Note([], units, []), False))
+
+    def fills(self) -> bool:
+        """A 下同 note is in force: paragraphs below that name no unit are its tasks."""
+        return any(fill for _, _, fill in self.carried)
 
     # --- inline (C) -------------------------------------------------------------
     def inline(self, body: str) -> tuple[str, _Note] | None:
@@ -487,6 +497,9 @@ class _Reader:
         pending: list[str] = []
         due = ""
         segments = _top_level_split(inner)
+        carry = bool(segments) and bool(_SCOPE.fullmatch(segments[-1].strip(" 。")))
+        if carry:
+            segments.pop()
         for k, seg in enumerate(segments):
             seg = re.sub(r"^(?:由|请)", "", seg.strip())
             m = _ROLE_WORD.search(seg)
@@ -499,7 +512,8 @@ class _Reader:
                 role = ("lead" if "牵头" in word else
                         "cooperating" if word in ("配合", "配合落实", "参与", "协助", "协同") else "responsible")
                 for part in pending:
-                    roles[role] += [d for d in split_departments(part) if d not in roles[role]]
+                    roles[role] += [d for d in split_departments(part, keep_persons=True)
+                                    if d not in roles[role]]
                 pending = []
         if pending and any(p.strip() for p in pending):
             return None  # trailing words that are no role: an aside, not a department list
@@ -511,7 +525,7 @@ class _Reader:
             roles[role], out = _sort_units(roles[role])
             dropped += out
         return s[i:], _Note(roles["lead"], roles["responsible"], roles["cooperating"], due,
-                            tuple(dropped))
+                            tuple(dropped), carry)
 
     def finish_inline(self, task: TaskSpec, body: str, labels: list[tuple[str, str, str]],
                       n: int, indicator: bool = False) -> None:
@@ -660,14 +674,23 @@ class _Reader:
         """Tasks whose note named no 牵头: the unit listed first leads (the common rule),
         or the units a 下同 note carried; a task with no unit at all has no lead."""
         for t in self.tasks:
-            carried = [units for line, units in self.carried if t.line and line < t.line]
-            if carried:
-                t.responsible += [d for d in carried[-1] if d not in t.responsible + t.lead]
+            before = [(line, note, fill) for line, note, fill in self.carried if t.line and line < t.line]
+            for line, note, fill in before:
+                if not fill:
+                    t.responsible += [d for d in note.responsible if d not in t.responsible + t.lead]
+            fill = next((b for b in reversed(before) if b[2]), None)
+            if fill and not (t.lead or t.responsible or t.cooperating):
+                line, note, _ = fill
+                t.lead = list(note.lead or note.responsible[:1])
+                t.responsible = [d for d in note.responsible if d not in t.lead]
+                t.cooperating = list(note.cooperating)
+                t.lead_basis = Basis.CARRIED
+                t.evidence["lead"] = f"line {line}: 下同"
             if t.lead:
                 t.lead_basis = t.lead_basis or Basis.STATED
             elif t.responsible:
                 t.lead = t.responsible[:1]  # domain.md: the first named department leads
-                t.lead_basis = Basis.CARRIED if carried and t.lead[0] in carried[-1] else Basis.FIRST_LISTED
+                t.lead_basis = Basis.FIRST_LISTED
                 t.evidence.setdefault("lead", t.evidence.get("responsible", ""))
             else:
                 t.lead_basis = Basis.MISSING

@@ -71,7 +71,7 @@ def find_flat_table(lines: list[tuple[int, str]]) -> FlatTable | None:
     for i, (n, text) in enumerate(lines):
         fields = _one_line_header(text)
         if fields:
-            rows = _spaced_rows(lines[i + 1:], len(fields))
+            rows = _spaced_rows(lines[i + 1:], len(fields)) or _cell_rows(lines[i + 1:])
             if rows:
                 return FlatTable(n, fields, rows)
         if column_of(text) is not None and len(text) <= 14:
@@ -225,7 +225,7 @@ def table_to_plan(table: FlatTable, *, source: str, year: int, plan_name: str) -
             if not any(f in row for f in _UNIT_FIELDS):  # merged with the row above
                 row.update({f: previous[f] for f in _UNIT_FIELDS if f in previous})
             rows.append([row[f][1] if f in row else "" for f in table.fields])
-            lines.append(min(n for n, _ in row.values()))
+            lines.append(row["task"][0])
             previous = row
     try:
         spec = rows_to_plan(rows, source=source, year=year, plan_name=plan_name)
