@@ -26,7 +26,7 @@ _NOTE = re.compile(r"\((?:原|前身|现为|曾用名)[^()]*\)")
 # ``X等市直相关部门``: X and a group; ``X等`` / ``X等部门``: just X.
 _ETC_GROUP = re.compile(r"^(?P<a>.+?)等(?P<b>(?:各|市直|有关|相关).+)$")
 _ETC_TAIL = re.compile(r"等(?:相关|有关)?(?:部门|单位)?$")
-_PERSON = re.compile(r"(?:领导|同志|市长|书记|秘书长|区长|县长|镇长|局长|主任|负责人|联络员|联系人)$")
+_PERSON = re.compile(r"(?:领导|同志|市长|书记|秘书长|区长|县长|镇长|局长|主任|负责人|责任人|联络员|联系人)$")
 _GROUP_WORDS = ("相关", "有关", "各", "成员单位", "所属")
 # What follows the names in 〔责任单位:A、B按职责分工负责〕 or (C分别牵头落实): the role,
 # said in words. ``牵头`` alone is read by the callers (it makes the lead), so it stays.
