@@ -15,6 +15,7 @@ departments.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from notifier.importing.encoding import normalize_text
@@ -32,6 +33,7 @@ _GROUP_WORDS = ("相关", "有关", "各", "成员单位", "所属")
 # said in words. ``牵头`` alone is read by the callers (it makes the lead), so it stays.
 _ROLE_TAIL = re.compile(r"(?:按照?职责(?:分工)?|分别|共同|具体|各自|协助|配合)?(?:牵头)?"
                         r"(?:负责(?:落实|实施)?|落实|实施|办理)$")
+_DATEISH = re.compile(r"[\d年月日季底末内前旬号〇一二三四五六七八九十]")
 _VERBS = re.compile(r"负责|落实|推进|完成|分工|持续|开展|实施|做好|加强|确保|配合|参与|协助")
 _GROUP_NAMES = frozenset({"经济区管委会", "重点园区管委会", "县区政府", "县区", "经济区"})
 _ALIAS = re.compile(r"^(?P<base>[^()]+)\((?P<alias>[^()]+)\)$")
@@ -41,7 +43,12 @@ _PLACE_PREFIX = re.compile(r"^(市委|市|县|区|省)")
 def split_departments(text: str | None, *, keep_persons: bool = False) -> list[str]:
     """``市发改委、市财政局等`` -> ``["市发改委", "市财政局"]``; persons are dropped unless
     ``keep_persons`` (for a caller that warns about them)."""
-    text = _NOTE.sub("", normalize_text(text or ""))
+    return list(_split(text or "", keep_persons))
+
+
+@functools.lru_cache(maxsize=4096)  # plans repeat the same lists; the result is copied
+def _split(text: str, keep_persons: bool) -> tuple[str, ...]:
+    text = _NOTE.sub("", normalize_text(text))
     # Spaces inside Chinese names come from justified layout; English names keep theirs.
     text = re.sub(r"(?<=[^\x00-\x7f])\s+|\s+(?=[^\x00-\x7f])", "", text)
     text = re.sub(r"\s+", " ", text).strip(" .。:;")
@@ -54,7 +61,7 @@ def split_departments(text: str | None, *, keep_persons: bool = False) -> list[s
             piece = _ETC_TAIL.sub("", strip_role_words(piece)).strip()
             if piece and (keep_persons or not is_person(piece)) and piece not in names:
                 names.append(piece)
-    return names
+    return tuple(names)
 
 
 def strip_role_words(name: str) -> str:
@@ -107,6 +114,7 @@ def is_group(name: str) -> bool:
     return name in _GROUP_NAMES or any(w in name for w in _GROUP_WORDS)
 
 
+@functools.lru_cache(maxsize=4096)
 def kind_of(name: str) -> str:
     """What a listed fragment is: ``department``, ``group``, ``person``, ``date`` or
     ``phrase`` (words that are no name: ``按职责分工负责``, ``持续推进``). Only the first
@@ -116,9 +124,10 @@ def kind_of(name: str) -> str:
     name = name.strip()
     if not name:
         return "phrase"
-    found, bad = scan_dates(name, 2000)
-    if (found or bad) and not _ORG_END.search(name):
-        return "date"
+    if _DATEISH.search(name) and not _ORG_END.search(name):
+        found, bad = scan_dates(name, 2000)
+        if found or bad:
+            return "date"
     if is_person(name):
         return "person"
     if is_group(name):

@@ -56,7 +56,8 @@ def _traditional_chars() -> re.Pattern[str] | None:
         lines = table.read_text(encoding="utf-8").splitlines()
     except (OSError, ModuleNotFoundError):
         return None
-    chars = {k for k, _, v in (ln.partition("\t") for ln in lines) if k and v.split(" ")[0] != k}
+    chars = {k for k, _, v in (ln.partition("\t") for ln in lines)
+             if len(k) == 1 and ord(k) >= 0x2E80 and v.split(" ")[0] != k}  # CJK entries only
     return re.compile("[" + "".join(re.escape(c) for c in sorted(chars)) + "]")
 
 

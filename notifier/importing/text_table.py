@@ -90,7 +90,7 @@ def _usable(fields: list[str]) -> bool:
 
 def _one_line_header(text: str) -> list[str] | None:
     words = text.split()
-    if len(words) < 3:
+    if len(words) < 3 or len(text) > 100:
         return None
     fields = [column_of(w) for w in words]
     if any(f is None for f in fields):
