@@ -1,5 +1,6 @@
 """How well the plan reader reads real plans: task recall, lead and date accuracy against the
-hand-annotated gold files of tests/fixtures/plans/corpus, per document and overall.
+hand-annotated gold files of tests/fixtures/plans/corpus, per document, overall, and for the
+development and held-out sets apart (see notifier/importing/accuracy.py).
 
 Run: PYTHONPATH=$PWD python bench/import_accuracy.py [-v]   (-v lists every miss)
 """
@@ -24,11 +25,13 @@ def main() -> None:
         if verbose:
             for miss in d.misses:
                 print(f"    {miss}")
-    print(f"\n{len(result.documents)} documents, {result.gold_tasks} gold tasks")
-    print(f"task recall    {result.recall:.3f} ({result.found}/{result.gold_tasks})")
-    print(f"lead accuracy  {result.lead_accuracy:.3f}")
-    print(f"date accuracy  {result.date_accuracy:.3f}")
-    print(f"spurious tasks {result.spurious}")
+    for label, part in (("all", result), ("development", result.subset("development")),
+                        ("held-out", result.subset("held-out"))):
+        print(f"\n{label}: {len(part.documents)} documents, {part.gold_tasks} gold tasks")
+        print(f"  task recall    {part.recall:.3f} ({part.found}/{part.gold_tasks})")
+        print(f"  lead accuracy  {part.lead_accuracy:.3f}")
+        print(f"  date accuracy  {part.date_accuracy:.3f}")
+        print(f"  spurious tasks {part.spurious}")
 
 
 if __name__ == "__main__":
