@@ -73,7 +73,9 @@ _GROUP = re.compile(rf"^\(\s*([{_CN_NUM}]+)\s*\)\s*(.*)$")
 _ITEM = re.compile(r"^(\d{1,3})\s*[.、](?!\d+\s*[%万亿千百元吨个项家倍])\s*(.*)$|^\(\s*(\d{1,3})\s*\)\s*(.*)$")
 _INDICATOR = re.compile(r"^[—–-]{1,2}\s*(.*)$")
 # 一、县示范区管委会牵头工作(8项): the heading names the lead of every task under it.
-_HEADING_LEAD = re.compile(r"^(?P<units>[^,。;:()]{2,40}?)牵头(?:负责)?的?(?:工作|任务|事项)(?:\(\s*\d+\s*项\s*\))?$")
+_HEADING_LEAD = re.compile(r"^(?:由)?(?P<units>[^,。;:()]{2,40}?)牵头(?:负责)?的?(?:工作|任务|事项)(?:\(\s*\d+\s*项\s*\))?$")
+# Chapters that hold no tasks: a 下同 note stops there.
+_NO_TASK_CHAPTER = re.compile(r"保障|工作要求|组织领导|组织实施|总体要求|指导思想|基本原则|工作目标|主要目标")
 
 # Label words, longest first so 牵头责任单位 is not read as 责任单位. Persons are
 # matched too, so that their names never reach a department list.
@@ -246,6 +248,8 @@ class _Reader:
             self.chapter_head = (m[1], m[2], n)
             lead = _HEADING_LEAD.match(m[2].strip())
             self.chapter_lead = [d for d in split_departments(lead["units"]) if looks_like_unit(d)] if lead else []
+            if _NO_TASK_CHAPTER.search(m[2]):  # 三、保障措施: 下同 stops before it
+                self.carried = [c for c in self.carried if not c[2]]
             self.owner, self.last_plain = None, None
             return
         m = _GROUP.match(line)
@@ -861,6 +865,11 @@ def text_to_plan(text: str, *, source: str, year: int | None = None,
     table = find_flat_table([(n, t) for n, t in rows if t and not _CLUTTER.search(t)])
     if table is not None:
         spec = table_to_plan(table, source=source, year=plan_year, plan_name=name)
+        above = _Reader(lines, plan_year, ends_on)
+        above.run([(n, t) for n, t in body if n < table.header_line])
+        if above.tasks:  # the table is the issuer's breakdown of the text: read once
+            spec.warnings.insert(0, Problem(table.header_line, f"tasks read from the table; the "
+                                            f"{len(above.tasks)} department notes above it are not imported"))
         return _with_meta(spec, meta, starts_on, ends_on, text)
     reader = _Reader(lines, plan_year, ends_on)
     reader.run(body)

@@ -228,3 +228,26 @@ def test_traditional_characters_beyond_any_hand_written_table_are_simplified():
     t = only(plan)
     assert plan.name == "盐城市2024年公共资源交易攻坚行动方案"
     assert t.title == "规范招标投标秩序" and t.lead == ["市公共资源交易管理办"]
+
+
+def test_a_xiatong_note_stops_at_a_chapter_of_safeguards():
+    plan = plan_of("某市2023年工作要点\n一、重点任务\n(一)推进甲。做好甲工作。(市发改委牵头,下同)\n"
+                   "(二)推进乙。做好乙工作。\n二、保障措施\n(一)加强组织领导。各单位要高度重视。\n")
+    assert [t.number for t in plan.tasks] == ["(一)", "(二)"]
+
+
+def test_every_task_and_milestone_of_the_two_fixture_plans_records_its_line():
+    from notifier.importing.readers import read_plan
+    from tests.conftest import PLANS
+
+    for name in ("panjin-2017-project-construction.txt", "panjin-2018-coastal-economic-belt.txt"):
+        plan = read_plan(PLANS / name)
+        assert all(t.line and all(m.line for m in t.milestones) for t in plan.tasks), name
+
+
+def test_a_table_below_notes_is_read_and_the_notes_above_it_are_reported():
+    plan = plan_of("某市2023年重点工作方案\n一、任务\n1.推进招商引资。(市商务局牵头)\n附件\n"
+                   "序号 主要任务 牵头单位 完成时限\n1    推进招商引资。    市商务局    6月底前\n")
+    t = only(plan)
+    assert [m.due for m in t.milestones] == [D(2023, 6, 30)]
+    assert "1 department notes above it are not imported" in str(plan.warnings[0])
