@@ -41,19 +41,11 @@ from datetime import date
 
 from notifier.importing.dates import (
     DatePhrase,
-    cn_number,
     five_year_span,
     last_occurrence,
     scan_dates,
 )
-from notifier.importing.departments import (
-    is_group,
-    kind_of,
-    looks_like_unit,
-    split_departments,
-    take_lead_marks,
-    units_in,
-)
+from notifier.importing.departments import looks_like_unit, split_departments, units_in
 from notifier.importing.encoding import normalize_text
 from notifier.importing.model import (
     Basis,
@@ -63,93 +55,26 @@ from notifier.importing.model import (
     Problem,
     TaskSpec,
 )
-from notifier.importing.table import plan_period
+from notifier.importing.notes import (
+    LABEL,
+    SCOPE,
+    Note,
+    closing_note,
+    label_units,
+    split_labels,
+)
+from notifier.importing.plan_head import Meta, period_of, read_meta
+from notifier.importing.text_lines import CHAPTER, CLUTTER, GROUP, INDICATOR, ITEM, prepare
 from notifier.importing.text_table import find_flat_table, table_to_plan
 
-_CN_NUM = "一二三四五六七八九十"
-_CHAPTER = re.compile(rf"^([{_CN_NUM}]+)\s*[、.]\s*(.*)$")
-_GROUP = re.compile(rf"^\(\s*([{_CN_NUM}]+)\s*\)\s*(.*)$")
-# 2.9月30日前… is item 2, but 1.8万吨… opens with a decimal number, not an item.
-_ITEM = re.compile(r"^(\d{1,3})\s*[.、](?!\d+\s*[%万亿千百元吨个项家倍])\s*(.*)$|^\(\s*(\d{1,3})\s*\)\s*(.*)$")
-_INDICATOR = re.compile(r"^[—–-]{1,2}\s*(.*)$")
+__all__ = ["read_meta", "text_to_plan"]  # read_meta: the .docx reader takes a plan's head from here
+
 # 一、县示范区管委会牵头工作(8项): the heading names the lead of every task under it.
 _HEADING_LEAD = re.compile(r"^(?:由)?(?P<units>[^,。;:()]{2,40}?)牵头(?:负责)?的?(?:工作|任务|事项)(?:\(\s*\d+\s*项\s*\))?$")
 # Chapters that hold no tasks: a 下同 note stops there.
 _NO_TASK_CHAPTER = re.compile(r"保障|工作要求|组织领导|组织实施|总体要求|指导思想|基本原则|工作目标|主要目标")
-
-# Label words, longest first so 牵头责任单位 is not read as 责任单位. Persons are
-# matched too, so that their names never reach a department list.
-_ROLE_LABELS: list[tuple[str, str]] = sorted(
-    [(w, "lead") for w in ("牵头单位", "牵头部门", "牵头责任单位", "牵头责任部门", "牵头科室")]
-    + [(w, "responsible") for w in ("责任单位", "责任部门", "主体责任单位", "主责单位", "主责部门",
-                                    "实施单位", "责任主体", "责任科室", "责任处室", "负责科室",
-                                    "主办单位", "承办单位", "主要责任单位")]
-    + [(w, "cooperating") for w in ("配合单位", "配合部门", "协同责任单位", "协同单位", "协办单位",
-                                    "协助单位", "协作单位", "参与单位", "参加单位", "协同配合单位")]
-    + [(w, "due") for w in ("时间节点", "完成时限", "完成时间", "时限要求", "时间要求", "时限",
-                            "完成期限", "进度安排", "年度阶段性工作目标", "阶段性工作目标")]
-    + [(w, "task") for w in ("重点工作", "工作任务", "主要任务", "任务内容", "具体任务")]
-    + [(w, "person") for w in ("牵头负责领导", "牵头领导", "责任领导", "分管领导", "负责领导",
-                               "牵头市领导", "联系人", "责任人", "包抓领导", "分管负责人",
-                               "联系电话")],
-    key=lambda p: -len(p[0]))
-_LABEL_ROLE = dict(_ROLE_LABELS)
-_LABEL = re.compile(r"(?:^|(?<=[\s;,。(、]))(" + "|".join(w for w, _ in _ROLE_LABELS) + r")\s*:\s*")
-
-# Web-page clutter: breadcrumbs, metadata tables, counters, "publish openly".
-_CLUTTER = re.compile(
-    r"^(?:您现在(?:所在)?的位置|当前位置|所在位置|首页\s*[>›»]|索\s*引\s*号|主题分类|发文机关|成文日期|"
-    r"标\s*题\s*:|发文字号|发布日期|主\s*题\s*词|发布时间|浏览次数|来源\s*:|信息来源|字号\s*[:大中小]|"
-    r"【?打印|【?关闭|【?字体|分享到|\(此件(?:公开|主动公开)发布\)|\(此件主动公开\)|附件\s*[::\d]|扫一扫|"
-    r"【法宝引证码】|【时效性】|返\s*回|全文$|-\s*(?:文档编号|上传时间|格式|页数|大小):)"
-    r"|浏览次数|访问量|点击数|阅读次数")
-_DOC_NUMBER = re.compile(r"([\u4e00-\u9fff]{2,8})\s*[〔\[【(]\s*(\d{4})\s*[〕\]】)]\s*(\d{1,4})\s*号")
-_NOTICE = re.compile(r"^(?:.*?号\s*)?(?P<issuer>[^\s:]*?)关于(?:印发|转发|下发)(?P<name>.+?)的通知$")
-_DATE_LINE = re.compile(r"^([\d〇零○一二三四五六七八九]{4})\s*年\s*([\d一二三四五六七八九十]{1,3})\s*月"
-                        r"\s*([\d一二三四五六七八九十]{1,3})\s*日$")
-_PLAN_WORDS = re.compile(r"(?:方案|计划|规划|要点|意见|安排|清单|任务分解表|措施|分解表|一览表|情况表|"
-                         r"工作事项|责任分解|执行情况)(?:\([^()]*\))?$")
-_PERIOD_LINE = re.compile(r"^\(\s*\d{4}\s*[—–\-~～至到]{1,2}\s*\d{4}\s*年?\s*\)$")
-_ISSUER_END = re.compile(r"(?:人民政府|政府办公室|政府办公厅|办公室|办公厅|委员会|政府|局|厅|委)$")
-# The role a note says in words, at the end of a segment: 市农委牵头, 市财政局负责.
-_ROLE_WORD = re.compile(r"(分别牵头落实|分别牵头负责|牵头落实|牵头负责|牵头|按照?职责(?:分工)?(?:负责|落实)|"
-                        r"分别负责|共同负责|负责落实|负责实施|负责|配合落实|配合|参与|协助|协同)$")
 _PRECISE = re.compile(r"月|季度|半年|\d[-/.]\d")
 _RECEIVER = re.compile(r"向\s*([^\s,;。、向]{2,20}?(?:委|局|办|厅|室|部|中心|政府|管委会))\s*(?:报送|报告|上报|提交)")
-# A note whose units go on to the following tasks.
-_SCOPE = re.compile(r"下同|不再(?:一一|逐一|逐项|重复)?列出|以下均需")
-
-# Lines as copied: table bars, 【label】, notes in 〔〕, several (1)(2) sub-items on a line.
-_PIPE_END = re.compile(r"\s*\|[\s|]*$")
-_PIPE_LABEL = re.compile(r"^([^|:]{2,20}):\s*\|\s*")
-_BRACKET_LABEL = re.compile(r"【(" + "|".join(w for w, _ in _ROLE_LABELS) + r")】\s*:?\s*")
-_TRAILING_NOTE = re.compile(r"〔([^〔〕]*)〕([。;]?)$")
-_SUBITEM = re.compile(r"(?<=[)。;])(?=\(\d{1,2}\)\s*[\u4e00-\u9fff])")
-_NOTE_WORDS = re.compile("|".join(w for w, _ in _ROLE_LABELS) + r"|牵头|负责|配合")
-
-
-def _prepare(lines: list[str]) -> list[tuple[int, str]]:
-    """(line number, text) of every line, in the spelling the reader expects: table
-    bars gone (``label: | value |`` -> ``label:value``), ``【牵头单位】X`` ->
-    ``牵头单位:X``, a closing ``〔…〕`` note -> ``(…)``, and ``…(1)…(2)…`` on one line split
-    into its sub-items (the line number stays)."""
-    rows: list[tuple[int, str]] = []
-    for n, raw in enumerate(lines, 1):
-        line = raw.strip()
-        if "|" in line:
-            line = _PIPE_END.sub("", _PIPE_LABEL.sub(r"\1:", line))
-            line = "" if set(line) <= {"|", " "} else line
-        if "【" in line:
-            line = _BRACKET_LABEL.sub(lambda m: m[1] + ":", line)
-        m = _TRAILING_NOTE.search(line)
-        if m and _NOTE_WORDS.search(m[1]):
-            line = f"{line[:m.start()]}({m[1]}){m[2]}"
-        parts = _SUBITEM.split(line) if line.count("(") >= 2 else [line]
-        if sum(1 for p in parts if re.match(r"\(\d{1,2}\)", p)) >= 2:
-            rows += [(n, p.strip()) for p in parts if p.strip()]
-        else:
-            rows.append((n, line))
-    return rows
 
 
 @dataclass
@@ -181,27 +106,6 @@ class _Pending:
     line: int
 
 
-@dataclass
-class _Meta:
-    name: str | None = None
-    doc_number: str | None = None
-    issuer: str | None = None
-    issued_on: date | None = None
-    title_line: int | None = None
-
-
-@dataclass(frozen=True)
-class _Note:
-    """A department note read from brackets or labels: roles, a date field, leftovers."""
-
-    lead: list[str]
-    responsible: list[str]
-    cooperating: list[str]
-    due: str = ""  # the date field (6月底完成, 年内持续推进)
-    dropped: tuple[tuple[str, str], ...] = ()  # (fragment, kind) that are no department
-    carry: bool = False  # the note ends in 下同: its units go on to the tasks below
-
-
 class _Reader:
     def __init__(self, lines: list[str], year: int, ends_on: date) -> None:
         self.lines = lines
@@ -229,19 +133,19 @@ class _Reader:
         self.last_plain: tuple[int, str] | None = None  # a paragraph a lone note may close
         # 下同 notes: (line, units, fill). ``fill``: the note's own units stand for the
         # tasks below that name none; else (a 下同 sentence) its units join every task.
-        self.carried: list[tuple[int, _Note, bool]] = []
+        self.carried: list[tuple[int, Note, bool]] = []
 
     # --- the walk -------------------------------------------------------------
     def run(self, rows: list[tuple[int, str]]) -> None:
         for n, line in rows:
-            if not line or _CLUTTER.search(line):
+            if not line or CLUTTER.search(line):
                 continue
             self.step(n, line)
         self.close_group()
 
     def step(self, n: int, line: str) -> None:
-        m = _CHAPTER.match(line)
-        if m and len(line) <= 40 and not _LABEL.search(line):
+        m = CHAPTER.match(line)
+        if m and len(line) <= 40 and not LABEL.search(line):
             self.close_group()
             self.outline = True
             self.chapter = m[1]
@@ -252,19 +156,19 @@ class _Reader:
                 self.carried = [c for c in self.carried if not c[2]]
             self.owner, self.last_plain = None, None
             return
-        m = _GROUP.match(line)
+        m = GROUP.match(line)
         if m:
             self.close_group()
             self.outline = True
             self.group = _Group(f"({m[1]})", m[2], n, self.chapter)
             self.chapter_head = None
             self.open_items, self.owner, self.last_plain = [], None, None
-            body, labels = self.split_labels(m[2])
-            if labels or self.inline(body) or (self.fills() and not _is_heading(body)):
+            body, labels = split_labels(m[2])
+            if labels or closing_note(body) or (self.fills() and not _is_heading(body)):
                 self.group.task = self.new_task(self.group.label, body, n)
                 self.finish_inline(self.group.task, body, labels, n)
             return
-        m = _ITEM.match(line)
+        m = ITEM.match(line)
         if m:
             self.outline = True
             number, body = (m[1], m[2]) if m[1] else (f"({m[3]})", m[4])
@@ -274,25 +178,25 @@ class _Reader:
             if self.group:
                 self.group.items.append(item)
             self.owner, self.last_plain = None, None
-            body, labels = self.split_labels(body)
-            if labels or self.inline(body):
+            body, labels = split_labels(body)
+            if labels or closing_note(body):
                 item.task = self.new_task(number, body, n)
                 self.finish_inline(item.task, body, labels, n)
             elif self.chapter_lead or self.fills():  # 一、X牵头工作 / 下同: every item is a task
                 item.task = self.new_task(number, body, n)
                 self.finish_inline(item.task, body, [], n)
             return
-        m = _INDICATOR.match(line)
+        m = INDICATOR.match(line)
         if m:
-            body, labels = self.split_labels(m[1])
-            inline = self.inline(body)
+            body, labels = split_labels(m[1])
+            inline = closing_note(body)
             if labels or inline:
                 self.indicators += 1
                 task = self.new_task(f"指标{self.indicators}", body, n)
                 self.finish_inline(task, body, labels, n, indicator=True)
                 self.owner = None
                 return
-        body, labels = self.split_labels(line)
+        body, labels = split_labels(line)
         if labels and all(role == "person" for role, _, _ in labels):
             return  # 联系人:… / 责任领导:… name people, never a task's units
         if labels and not body.strip(" ;,。"):
@@ -300,7 +204,7 @@ class _Reader:
             return
         if labels and labels[0][0] == "task" and not body.strip():
             return
-        if labels or self.inline(body):  # a C paragraph without a number
+        if labels or closing_note(body):  # a C paragraph without a number
             self.loose_task(n, body, labels)
             return
         if self.lone_note(n, line):
@@ -324,7 +228,7 @@ class _Reader:
         """``市发改委牵头落实`` on its own line closes the paragraph above it."""
         if len(line) > 80 or self.last_plain is None:
             return False
-        note = self.inline(f"({line.rstrip('。;')})")
+        note = closing_note(f"({line.rstrip('。;')})")
         if note is None:
             return False
         pn, text = self.last_plain
@@ -351,27 +255,11 @@ class _Reader:
         self.lead_in = found if line.rstrip().endswith(":") else []
 
     # --- labels ---------------------------------------------------------------
-    @staticmethod
-    def split_labels(text: str) -> tuple[str, list[tuple[str, str, str]]]:
-        """``text`` before its first label, and (role, label, value) for each label."""
-        found = list(_LABEL.finditer(text))
-        if not found:
-            return text, []
-        labels = []
-        for i, m in enumerate(found):
-            end = found[i + 1].start() if i + 1 < len(found) else len(text)
-            value = text[m.end():end].strip().rstrip(";,。 ")
-            if value.count(")") > value.count("("):  # the label sat inside (…)
-                value = value[:value.rindex(")")].rstrip(";,。 ")
-            labels.append((_LABEL_ROLE[m[1]], m[1], value))
-        body = text[:found[0].start()].rstrip(" (")
-        return body, labels
-
     def apply_labels(self, labels: list[tuple[str, str, str]], n: int) -> None:
         if labels[0][0] == "task":  # 重点工作:… opens a task of its own
             role, label, value = labels[0]
             self.close_group()
-            task = self.new_task(_ITEM.sub(lambda m: m[2] or m[4], value), value, n)
+            task = self.new_task(ITEM.sub(lambda m: m[2] or m[4], value), value, n)
             task.evidence["title"] = f"line {n}: {label}:{value[:100]}"
             self.owner, self.owned = task, [task]
             labels = labels[1:]
@@ -429,25 +317,12 @@ class _Reader:
             task.evidence.setdefault("due", source)
             return
         names_text, _, rest = value.partition("。")
-        if rest and _SCOPE.search(rest):
+        if rest and SCOPE.search(rest):
             self.carry(n, rest)
-        note = self.read_units(names_text, role)
+        note = label_units(names_text, role)
         self.take_note(task, note, n, source)
 
-    def read_units(self, text: str, role: str) -> _Note:
-        """A label's value -> its units by role; a last field that is a date is the
-        task's date, and fragments that are no unit are set aside."""
-        fields = _top_level_split(text)
-        due = ""
-        if len(fields) > 1 and kind_of(fields[-1]) == "date":
-            due = fields.pop()
-        marked, names = take_lead_marks(split_departments("、".join(fields), keep_persons=True))
-        keep, dropped = _sort_units(names)
-        roles: dict[str, list[str]] = {"lead": list(marked), "responsible": [], "cooperating": []}
-        roles[role] += [d for d in keep if d not in roles[role]]
-        return _Note(roles["lead"], roles["responsible"], roles["cooperating"], due, dropped)
-
-    def take_note(self, task: TaskSpec, note: _Note, n: int, source: str) -> None:
+    def take_note(self, task: TaskSpec, note: Note, n: int, source: str) -> None:
         if note.lead:
             if task.lead_basis in (Basis.HEADING, Basis.CARRIED):
                 task.lead = []
@@ -474,66 +349,16 @@ class _Reader:
         tasks below."""
         units = [d for d in units_in(sentence) if looks_like_unit(d)]
         if units:
-            self.carried.append((n, _Note([], units, []), False))
+            self.carried.append((n, Note([], units, []), False))
 
     def fills(self) -> bool:
         """A 下同 note is in force: paragraphs below that name no unit are its tasks."""
         return any(fill for _, _, fill in self.carried)
 
     # --- inline (C) -------------------------------------------------------------
-    def inline(self, body: str) -> tuple[str, _Note] | None:
-        """A closing ``(…牵头,…负责[,6月底完成])`` -> (the paren text, its note)."""
-        s = body.rstrip(" 。;,")
-        if not s.endswith(")"):
-            return None
-        depth, i = 0, len(s) - 1
-        while i >= 0:
-            depth += {")": 1, "(": -1}.get(s[i], 0)
-            if depth == 0:
-                break
-            i -= 1
-        if i < 0:
-            return None
-        inner = s[i + 1:-1]
-        if ":" in inner or len(inner) > 200:
-            return None
-        roles: dict[str, list[str]] = {"lead": [], "responsible": [], "cooperating": []}
-        pending: list[str] = []
-        due = ""
-        segments = _top_level_split(inner)
-        carry = bool(segments) and bool(_SCOPE.fullmatch(segments[-1].strip(" 。")))
-        if carry:
-            segments.pop()
-        for k, seg in enumerate(segments):
-            seg = re.sub(r"^(?:由|请)", "", seg.strip())
-            m = _ROLE_WORD.search(seg)
-            if not m and k == len(segments) - 1 and k > 0 and kind_of(seg) == "date" and not pending:
-                due = seg  # the last field is the date: 6月底完成, 年内持续推进
-                continue
-            pending.append(seg[:m.start()] if m else seg)
-            if m:
-                word = m[1]
-                role = ("lead" if "牵头" in word else
-                        "cooperating" if word in ("配合", "配合落实", "参与", "协助", "协同") else "responsible")
-                for part in pending:
-                    roles[role] += [d for d in split_departments(part, keep_persons=True)
-                                    if d not in roles[role]]
-                pending = []
-        if pending and any(p.strip() for p in pending):
-            return None  # trailing words that are no role: an aside, not a department list
-        names = roles["lead"] + roles["responsible"] + roles["cooperating"]
-        if not names or not all(looks_like_unit(d) or kind_of(d) == "person" for d in names):
-            return None
-        dropped: list[tuple[str, str]] = []
-        for role in roles:
-            roles[role], out = _sort_units(roles[role])
-            dropped += out
-        return s[i:], _Note(roles["lead"], roles["responsible"], roles["cooperating"], due,
-                            tuple(dropped), carry)
-
     def finish_inline(self, task: TaskSpec, body: str, labels: list[tuple[str, str, str]],
                       n: int, indicator: bool = False) -> None:
-        found = self.inline(body)
+        found = closing_note(body)
         if found:
             paren, note = found
             text = body.rstrip(" 。;,")[: -len(paren)].rstrip(" ;,。")
@@ -639,7 +464,7 @@ class _Reader:
             self.report_task(g.line, text, g.label)
         elif g is not None and g.task is None:
             for it in g.items:
-                if it.task is None and _LABEL.search(it.text) is None:
+                if it.task is None and LABEL.search(it.text) is None:
                     found, _ = scan_dates(it.text, self.year)
                     if any(_PRECISE.search(d.phrase) for d in found):
                         self.warnings.append(Problem(it.line, f"item {it.number} has dates but no "
@@ -725,30 +550,6 @@ class _Reader:
             seen.add(t.number)
 
 
-def _top_level_split(text: str) -> list[str]:
-    """Fields of a note: split on , and ; outside parentheses."""
-    parts, depth, last = [], 0, 0
-    for i, ch in enumerate(text):
-        depth += {"(": 1, ")": -1}.get(ch, 0)
-        if ch in ",;" and depth <= 0:
-            parts.append(text[last:i])
-            last = i + 1
-    parts.append(text[last:])
-    return [p.strip() for p in parts if p.strip()]
-
-
-def _sort_units(names: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
-    """Units to keep (departments and groups), and the fragments that are none."""
-    keep, dropped = [], []
-    for name in names:
-        kind = kind_of(name)
-        if kind in ("department", "group"):
-            keep.append(name)
-        else:
-            dropped.append((name, kind))
-    return keep, dropped
-
-
 def _is_heading(text: str) -> bool:
     """``积极实施精准脱贫开发``: a short title line, no sentence of its own."""
     text = text.strip()
@@ -780,69 +581,6 @@ def _clause(text: str, d: DatePhrase) -> str:
     return clause or text[start:sentence_end].strip(" ,")
 
 
-# --- metadata ---------------------------------------------------------------------
-def read_meta(lines: list[str]) -> _Meta:
-    meta = _Meta()
-    head = lines[:60]
-    for ln in head:
-        m = _DOC_NUMBER.search(ln)
-        if m:
-            meta.doc_number = f"{m[1]}〔{m[2]}〕{m[3]}号"
-            break
-    for ln in head:
-        m = _NOTICE.match(re.sub(r"^标\s*题\s*:\s*", "", ln.strip()))
-        if m:
-            meta.name = m["name"].strip().strip("《》")
-            issuer = _DOC_NUMBER.sub("", m["issuer"]).strip()
-            meta.issuer = issuer or None
-            break
-    for i, ln in enumerate(head):
-        m = _DATE_LINE.match(ln.strip())
-        if m:
-            try:
-                meta.issued_on = date(cn_number(m[1]), cn_number(m[2]), cn_number(m[3]))
-            except (ValueError, KeyError):
-                continue
-            prev = next((p.strip() for p in reversed(head[:i]) if p.strip()), "")
-            if _ISSUER_END.search(prev) and len(prev) <= 30:
-                meta.issuer = prev
-            break
-    for i, ln in enumerate(lines[:80]):
-        s = ln.strip()
-        if _CHAPTER.match(s) or _GROUP.match(s) or _ITEM.match(s) or _LABEL.search(s):
-            break  # the outline has begun: a title comes before it
-        nxt = next((x.strip() for x in lines[i + 1:i + 3] if x.strip()), "")
-        if s and _PERIOD_LINE.match(nxt):  # 三年行动计划 / (2018—2020年) on the next line
-            s += nxt
-        if (s and len(s) <= 60 and _PLAN_WORDS.search(s) and not _CLUTTER.search(s)
-                and not s.startswith(("关于", "《")) and not s.endswith(".docx")):
-            better = re.search(r"\d{4}", s) and not re.search(r"\d{4}", meta.name or "")
-            if meta.name is None or s == meta.name or meta.title_line is None or better:
-                meta.title_line = i
-                meta.name = s if (meta.name is None or better) else meta.name
-                if s == meta.name and re.search(r"\d{4}|[十]\S五", s):
-                    break
-    return meta
-
-
-def period_of(name: str, year: int | None, meta: _Meta,
-              due_years: list[str]) -> tuple[int, date, date] | None:
-    """The plan's (year, start, end): its title (2017—2020年, “十四五”, 2023年), else its
-    文号's year, else the day it was issued, else the years its deadlines print. Targets
-    in the body (到2030年) never widen it."""
-    span = five_year_span(name or "")
-    if span and not re.search(r"\d{4}", name):
-        y0, y1 = span
-        if year is None or y0 <= year <= y1:
-            return (year or y0), date(y0, 1, 1), date(y1, 12, 31)
-    stated = []
-    if meta.doc_number:
-        stated.append(meta.doc_number[meta.doc_number.index("〔") + 1:][:4] + "年")
-    elif meta.issued_on:
-        stated.append(f"{meta.issued_on.year}年")
-    return plan_period(name or "", year, stated or due_years)
-
-
 def text_to_plan(text: str, *, source: str, year: int | None = None,
                  plan_name: str | None = None) -> PlanSpec:
     """Plan text (already decoded) -> PlanSpec; raises ``PlanFormatError`` when no
@@ -852,17 +590,17 @@ def text_to_plan(text: str, *, source: str, year: int | None = None,
     meta = read_meta(lines)
     name = plan_name or meta.name or re.sub(r"\.[A-Za-z]+$", "", source)
     start = (meta.title_line + 1) if meta.title_line is not None else 0
-    rows = _prepare(lines)
+    rows = prepare(lines)
     body = [(n, t) for n, t in rows if n > start]
     # Years printed where deadlines are: time-node labels and inline department notes.
-    due_lines = [t for _, t in body if _LABEL.search(t) or t.rstrip(" 。;").endswith(")")]
+    due_lines = [t for _, t in body if LABEL.search(t) or t.rstrip(" 。;").endswith(")")]
     explicit = [str(d.due.year) + "年" for ln in due_lines for d in scan_dates(ln, 0)[0]
                 if d.year_given]
     period = period_of(" ".join(filter(None, [plan_name, meta.name])), year, meta, explicit)
     if period is None:
         raise PlanFormatError(f"{source}: no year in the title or the dates; pass --year")
     plan_year, starts_on, ends_on = period
-    table = find_flat_table([(n, t) for n, t in rows if t and not _CLUTTER.search(t)])
+    table = find_flat_table([(n, t) for n, t in rows if t and not CLUTTER.search(t)])
     if table is not None:
         spec = table_to_plan(table, source=source, year=plan_year, plan_name=name)
         above = _Reader(lines, plan_year, ends_on)
@@ -898,7 +636,7 @@ def text_to_plan(text: str, *, source: str, year: int | None = None,
         source_hash=hashlib.sha256(text.encode("utf-8")).hexdigest())
 
 
-def _with_meta(spec: PlanSpec, meta: _Meta, starts_on: date, ends_on: date, text: str) -> PlanSpec:
+def _with_meta(spec: PlanSpec, meta: Meta, starts_on: date, ends_on: date, text: str) -> PlanSpec:
     """A table read from text keeps the document's 文号, issuer and period."""
     if ends_on != spec.ends_on:
         for t in spec.tasks:
