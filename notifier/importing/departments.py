@@ -36,6 +36,7 @@ _ROLE_TAIL = re.compile(r"(?:按照?职责(?:分工)?|分别|共同|具体|各�
 _DATEISH = re.compile(r"[\d年月日季底末内前旬号〇一二三四五六七八九十]")
 _VERBS = re.compile(r"负责|落实|推进|完成|分工|持续|开展|实施|做好|加强|确保|配合|参与|协助")
 _GROUP_NAMES = frozenset({"经济区管委会", "重点园区管委会", "县区政府", "县区", "经济区"})
+_ANGLES = str.maketrans({"<": "(", ">": ")", "〈": "(", "〉": ")"})
 _ALIAS = re.compile(r"^(?P<base>[^()]+)\((?P<alias>[^()]+)\)$")
 _PLACE_PREFIX = re.compile(r"^(市委|市|县|区|省)")
 
@@ -48,7 +49,9 @@ def split_departments(text: str | None, *, keep_persons: bool = False) -> list[s
 
 @functools.lru_cache(maxsize=4096)  # plans repeat the same lists; the result is copied
 def _split(text: str, keep_persons: bool) -> tuple[str, ...]:
-    text = _NOTE.sub("", normalize_text(text))
+    # 〈〉 and <> stand for parentheses inside parentheses: 各县<市、区>人民政府.
+    text = normalize_text(text).translate(_ANGLES)
+    text = _NOTE.sub("", text)
     # Spaces inside Chinese names come from justified layout; English names keep theirs.
     text = re.sub(r"(?<=[^\x00-\x7f])\s+|\s+(?=[^\x00-\x7f])", "", text)
     text = re.sub(r"\s+", " ", text).strip(" .。:;")

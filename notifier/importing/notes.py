@@ -43,6 +43,8 @@ ROLE_WORD = re.compile(r"(分别牵头落实|分别牵头负责|牵头落实|牵
                        r"分别负责|共同负责|负责落实|负责实施|负责|配合落实|配合|参与|协助|协同)$")
 # A note whose units go on to the following tasks.
 SCOPE = re.compile(r"下同|不再(?:一一|逐一|逐项|重复)?列出|以下均需")
+# A note may state the rule it follows: 排名第一位为牵头单位 (the first listed leads).
+FIRST_LEADS = re.compile(r"^(?:排名|排|列|排在|列在)?第一位?的?(?:为|是)牵头单位$")
 # Words that make a bracketed text a department note.
 NOTE_WORDS = re.compile("|".join(w for w, _ in ROLE_LABELS) + r"|牵头|负责|配合")
 
@@ -112,6 +114,7 @@ def closing_note(body: str) -> tuple[str, Note] | None:
     carry = bool(segments) and bool(SCOPE.fullmatch(segments[-1].strip(" 。")))
     if carry:
         segments.pop()
+    segments = [seg for seg in segments if not FIRST_LEADS.match(seg.strip())]
     for k, seg in enumerate(segments):
         seg = re.sub(r"^(?:由|请)", "", seg.strip())
         m = ROLE_WORD.search(seg)
@@ -128,7 +131,11 @@ def closing_note(body: str) -> tuple[str, Note] | None:
                                 if d not in roles[role]]
             pending = []
     if pending and any(p.strip() for p in pending):
-        return None  # trailing words that are no role: an aside, not a department list
+        # Units listed with no role word, closing a sentence: (教育局,农办,各县政府).
+        bare = [d for part in pending for d in split_departments(part)]
+        if not (s[:i].rstrip().endswith(("。", ";")) and bare and all(looks_like_unit(d) for d in bare)):
+            return None  # trailing words that are no role: an aside, not a department list
+        roles["responsible"] += [d for d in bare if d not in roles["responsible"]]
     names = roles["lead"] + roles["responsible"] + roles["cooperating"]
     if not names or not all(looks_like_unit(d) or kind_of(d) == "person" for d in names):
         return None

@@ -251,3 +251,16 @@ def test_a_table_below_notes_is_read_and_the_notes_above_it_are_reported():
     t = only(plan)
     assert [m.due for m in t.milestones] == [D(2023, 6, 30)]
     assert "1 department notes above it are not imported" in str(plan.warnings[0])
+
+
+def test_a_note_of_bare_unit_names_stating_the_first_listed_rule_closes_its_sentence():
+    plan = plan_of("云府办〔2019〕10号\n一、落实政府职责\n(一)健全管理体制。建立完善学前教育管理体制。"
+                   "(市教育局,市委农办,各县<市、区>人民政府,排名第一位为牵头单位,下同)\n")
+    t = only(plan)
+    assert t.lead == ["市教育局"] and t.responsible == ["市教育局", "市委农办", "各县(市、区)人民政府"]
+    assert plan.year == 2019
+
+
+def test_an_alias_in_parentheses_inside_a_sentence_is_no_note():
+    with pytest.raises(PlanFormatError, match="no task found"):
+        plan_of("某市2023年工作方案\n一、任务\n1.完善金融服务,由市国资委(市金融办)\n")
