@@ -44,7 +44,8 @@ ROLE_WORD = re.compile(r"(分别牵头落实|分别牵头负责|牵头落实|牵
 # A note whose units go on to the following tasks.
 SCOPE = re.compile(r"下同|不再(?:一一|逐一|逐项|重复)?列出|以下均需")
 # A note may state the rule it follows: 排名第一位为牵头单位 (the first listed leads).
-FIRST_LEADS = re.compile(r"^(?:排名|排|列|排在|列在)?第一位?的?(?:为|是)牵头单位$")
+FIRST_LEADS = re.compile(r"^(?:排名|排|列|排在|列在|名列)?(?:第一位?|首位|第一个|第一)的?(?:单位|部门)?"
+                         r"(?:为|是)牵头(?:单位|部门)$")
 # Words that make a bracketed text a department note.
 NOTE_WORDS = re.compile("|".join(w for w, _ in ROLE_LABELS) + r"|牵头|负责|配合")
 
@@ -80,7 +81,10 @@ def split_labels(text: str) -> tuple[str, list[tuple[str, str, str]]]:
 def label_units(text: str, role: str) -> Note:
     """A label's value -> its units by role; a last field that is a date is the
     task's date, and fragments that are no unit are set aside."""
-    fields = top_level_split(text)
+    fields = [f for f in top_level_split(text) if not FIRST_LEADS.match(f)]
+    carry = bool(fields) and bool(SCOPE.fullmatch(fields[-1].strip(" 。")))
+    if carry:
+        fields.pop()
     due = ""
     if len(fields) > 1 and kind_of(fields[-1]) == "date":
         due = fields.pop()
@@ -88,7 +92,7 @@ def label_units(text: str, role: str) -> Note:
     keep, dropped = sort_units(names)
     roles: dict[str, list[str]] = {"lead": list(marked), "responsible": [], "cooperating": []}
     roles[role] += [d for d in keep if d not in roles[role]]
-    return Note(roles["lead"], roles["responsible"], roles["cooperating"], due, dropped)
+    return Note(roles["lead"], roles["responsible"], roles["cooperating"], due, dropped, carry)
 
 
 def closing_note(body: str) -> tuple[str, Note] | None:

@@ -264,3 +264,11 @@ def test_a_note_of_bare_unit_names_stating_the_first_listed_rule_closes_its_sent
 def test_an_alias_in_parentheses_inside_a_sentence_is_no_note():
     with pytest.raises(PlanFormatError, match="no task found"):
         plan_of("某市2023年工作方案\n一、任务\n1.完善金融服务,由市国资委(市金融办)\n")
+
+
+def test_a_label_note_stating_the_first_listed_rule_and_xiatong_has_no_stray_warnings():
+    plan = plan_of("韶关市降低企业成本若干政策措施(韶府〔2019〕31号)\n一、政策措施\n1.下调土地使用税税额标准。"
+                   "(责任单位:市税务局、市财政局,排在首位的为牵头单位,下同)\n2.落实车船税优惠。\n")
+    first, second = plan.tasks
+    assert first.lead == ["市税务局"] and plan.warnings == []
+    assert second.lead == ["市税务局"] and second.lead_source is Basis.CARRIED
