@@ -27,7 +27,10 @@ ROLE_LABELS: list[tuple[str, str]] = sorted(
                                     "实施单位", "责任主体", "责任科室", "责任处室", "负责科室",
                                     "主办单位", "承办单位", "主要责任单位")]
     + [(w, "cooperating") for w in ("配合单位", "配合部门", "协同责任单位", "协同单位", "协办单位",
-                                    "协助单位", "协作单位", "参与单位", "参加单位", "协同配合单位")]
+                                    "协助单位", "协作单位", "参与单位", "参加单位", "协同配合单位",
+                                    "主要协作单位", "主要配合单位")]
+    # A note in words after a label: 部门分工:省农业农村厅牵头,各地、各部门配合.
+    + [(w, "note") for w in ("部门分工", "责任分工", "任务分工")]
     + [(w, "due") for w in ("时间节点", "完成时限", "完成时间", "时限要求", "时间要求", "时限",
                             "完成期限", "进度安排", "年度阶段性工作目标", "阶段性工作目标")]
     + [(w, "task") for w in ("重点工作", "工作任务", "主要任务", "任务内容", "具体任务")]
@@ -93,6 +96,12 @@ def label_units(text: str, role: str) -> Note:
     roles: dict[str, list[str]] = {"lead": list(marked), "responsible": [], "cooperating": []}
     roles[role] += [d for d in keep if d not in roles[role]]
     return Note(roles["lead"], roles["responsible"], roles["cooperating"], due, dropped, carry)
+
+
+def words_note(text: str) -> Note | None:
+    """``省农业农村厅牵头,各地、各部门配合`` after a 部门分工: label -> its note."""
+    found = closing_note(f"。({text.rstrip('。;')})")
+    return found[1] if found else None
 
 
 def closing_note(body: str) -> tuple[str, Note] | None:

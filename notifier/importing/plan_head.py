@@ -21,7 +21,7 @@ _NOTICE = re.compile(r"^(?:.*?号\s*)?(?P<issuer>[^\s:]*?)关于(?:印发|转发
 _DATE_LINE = re.compile(r"^([\d〇零○一二三四五六七八九]{4})\s*年\s*([\d一二三四五六七八九十]{1,3})\s*月"
                         r"\s*([\d一二三四五六七八九十]{1,3})\s*日$")
 _PLAN_WORDS = re.compile(r"(?:方案|计划|规划|要点|意见|安排|清单|任务分解表|措施|分解表|一览表|情况表|"
-                         r"工作事项|责任分解|执行情况)(?:\([^()]*\))?$")
+                         r"工作事项|责任分解|执行情况|任务分解|任务分工|工作分工)(?:\([^()]*\))?$")
 _PERIOD_LINE = re.compile(r"^\(\s*\d{4}\s*[—–\-~～至到]{1,2}\s*\d{4}\s*年?\s*\)$")
 _ISSUER_END = re.compile(r"(?:人民政府|政府办公室|政府办公厅|办公室|办公厅|委员会|政府|局|厅|委)$")
 
@@ -68,8 +68,14 @@ def read_meta(lines: list[str]) -> Meta:
         nxt = next((x.strip() for x in lines[i + 1:i + 3] if x.strip()), "")
         if s and _PERIOD_LINE.match(nxt):  # 三年行动计划 / (2018—2020年) on the next line
             s += nxt
+        for more in lines[i + 1:i + 3] if s.startswith("《") else []:
+            if "》" in s:
+                break
+            s += more.strip()  # 《2023年省〈政府工作报告〉 / 工作任务分工方案》
+        if s.startswith("《") and s.endswith("》"):
+            s = s[1:-1]
         if (s and len(s) <= 60 and _PLAN_WORDS.search(s) and not CLUTTER.search(s)
-                and not s.startswith(("关于", "《")) and not s.endswith(".docx")):
+                and not s.startswith(("关于", "《")) and "》" not in s and not s.endswith(".docx")):
             better = re.search(r"\d{4}", s) and not re.search(r"\d{4}", meta.name or "")
             if meta.name is None or s == meta.name or meta.title_line is None or better:
                 meta.title_line = i

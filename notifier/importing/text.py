@@ -62,6 +62,7 @@ from notifier.importing.notes import (
     closing_note,
     label_units,
     split_labels,
+    words_note,
 )
 from notifier.importing.plan_head import Meta, period_of, read_meta
 from notifier.importing.text_lines import CHAPTER, CLUTTER, GROUP, INDICATOR, ITEM, prepare
@@ -305,6 +306,13 @@ class _Reader:
             number, text, line = self.chapter_head
             self.chapter_head = None
             return [self.new_task(number, text, line)]
+        if self.last_plain is not None:  # an unnumbered paragraph with labels below it
+            pn, text = self.last_plain
+            self.last_plain = None
+            if g and (pn, text) in g.extra:
+                g.extra.remove((pn, text))
+            self.loose += 1
+            return [self.new_task(f"{g.label if g else ''}{self.loose}", text, pn)]
         return []
 
     def set_role(self, task: TaskSpec, role: str, label: str, value: str, n: int) -> None:
@@ -319,7 +327,10 @@ class _Reader:
         names_text, _, rest = value.partition("。")
         if rest and SCOPE.search(rest):
             self.carry(n, rest)
-        note = label_units(names_text, role)
+        if role == "note":
+            note = words_note(names_text) or label_units(names_text, "responsible")
+        else:
+            note = label_units(names_text, role)
         self.take_note(task, note, n, source)
 
     def take_note(self, task: TaskSpec, note: Note, n: int, source: str) -> None:

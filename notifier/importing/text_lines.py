@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from notifier.importing.notes import NOTE_WORDS, ROLE_LABELS
+from notifier.importing.notes import LABEL, NOTE_WORDS, ROLE_LABELS
 
 # The outline: chapter 一、 › group (一) › item 1. › sub-item (1).
 CN_NUM = "一二三四五六七八九十"
@@ -31,6 +31,10 @@ _PIPE_LABEL = re.compile(r"^([^|:]{2,20}):\s*\|\s*")
 _BRACKET_LABEL = re.compile(r"【(" + "|".join(w for w, _ in ROLE_LABELS) + r")】\s*:?\s*")
 _TRAILING_NOTE = re.compile(r"〔([^〔〕]*)〕([。;]?)$")
 _SUBITEM = re.compile(r"(?<=[)。;])(?=\(\d{1,2}\)\s*[\u4e00-\u9fff])")
+# A label alone on its line, its value on the next: 责任单位 / 卫健局、文旅局.
+_LABEL_ALONE = re.compile(r"^(" + "|".join(w for w, _ in ROLE_LABELS) + r")$")
+# A line that ends a sentence, a note or a title; other long lines may go on below.
+_ENDED = re.compile(r"[。;:!?)”》\]]$")
 
 
 def prepare(lines: list[str]) -> list[tuple[int, str]]:
@@ -40,6 +44,9 @@ def prepare(lines: list[str]) -> list[tuple[int, str]]:
     into its sub-items (the line number stays)."""
     rows: list[tuple[int, str]] = []
     for n, raw in enumerate(lines, 1):
+        if _goes_on(rows, raw.strip()):  # a paragraph wrapped by the copy: join it back
+            rows[-1] = (rows[-1][0], rows[-1][1] + raw.strip())
+            continue
         line = raw.strip()
         if "|" in line:
             line = _PIPE_END.sub("", _PIPE_LABEL.sub(r"\1:", line))
@@ -54,4 +61,38 @@ def prepare(lines: list[str]) -> list[tuple[int, str]]:
             rows += [(n, p.strip()) for p in parts if p.strip()]
         else:
             rows.append((n, line))
-    return rows
+    return _labels_over_values(rows)
+
+
+def is_outline(line: str) -> bool:
+    return bool(CHAPTER.match(line) or GROUP.match(line) or ITEM.match(line) or INDICATOR.match(line))
+
+
+def _goes_on(rows: list[tuple[int, str]], line: str) -> bool:
+    """``…纳入经济和社会发展规划及年度`` / ``计划。…``: the second line continues the first."""
+    if not rows or not line or not re.match(r"[\u4e00-\u9fff]", line):
+        return False
+    prev = rows[-1][1]
+    return (len(prev) >= 30 and not _ENDED.search(prev) and not is_outline(line)
+            and not LABEL.match(line) and not CLUTTER.search(line) and not _LABEL_ALONE.match(line))
+
+
+def _labels_over_values(rows: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """``责任单位`` on one line and ``卫健局、文旅局`` on the next -> ``责任单位:卫健局、文旅局``;
+    not inside a table's header, where the next line is another column or a row number."""
+    out: list[tuple[int, str]] = []
+    i = 0
+    while i < len(rows):
+        n, line = rows[i]
+        j = i + 1
+        while j < len(rows) and not rows[j][1]:
+            j += 1
+        if (_LABEL_ALONE.match(line) and j < len(rows)
+                and not _LABEL_ALONE.match(rows[j][1]) and not re.fullmatch(r"\d{1,3}", rows[j][1])
+                and not (out and _LABEL_ALONE.match(out[-1][1]))):
+            out.append((n, f"{line}:{rows[j][1]}"))
+            i = j + 1
+            continue
+        out.append((n, line))
+        i += 1
+    return out

@@ -272,3 +272,33 @@ def test_a_label_note_stating_the_first_listed_rule_and_xiatong_has_no_stray_war
     first, second = plan.tasks
     assert first.lead == ["市税务局"] and plan.warnings == []
     assert second.lead == ["市税务局"] and second.lead_source is Basis.CARRIED
+
+
+def test_a_paragraph_wrapped_by_the_copy_is_joined_back():
+    plan = plan_of("某市2015年就业创业实施意见\n一、实施就业优先战略\n(一)建立经济发展与扩大就业联动机制。将城镇新增就业纳入经济和社会发展规划及年度\n"
+                   "计划。优先安排创造就业岗位多的项目。(责任单位:市发改委、市经信委)\n")
+    t = only(plan)
+    assert t.title == "建立经济发展与扩大就业联动机制" and t.lead == ["市发改委"] and t.line == 3
+
+
+def test_labels_on_lines_of_their_own_over_their_values_make_one_task():
+    plan = plan_of("具体任务\n全面落实疫情防控要求,守好疫情防线。\n责任单位\n卫健局、文旅局\n配合单位\n各乡镇\n"
+                   "完成时限\n发热门诊1月底前完成;其它事项12月底前取得明显成效\n", year=2023)
+    t = only(plan)
+    assert (t.lead, t.cooperating) == (["卫健局"], ["各乡镇"])
+    assert [m.due for m in t.milestones] == [D(2023, 1, 31), D(2023, 12, 31)]
+
+
+def test_a_note_in_words_after_a_bumen_fengong_label_and_a_title_broken_over_lines():
+    plan = plan_of("广东省人民政府印发\n《2023年省〈政府工作报告〉\n工作任务分工方案》\n粮食产量1268万吨以上\n"
+                   "部门分工:省农业农村厅牵头,各地、各部门配合。\n")
+    t = only(plan)
+    assert plan.year == 2023 and t.title == "粮食产量1268万吨以上"
+    assert (t.lead, t.cooperating) == (["省农业农村厅"], ["各地", "各部门"])
+
+
+def test_zhuyao_xiezuo_danwei_is_a_cooperating_label():
+    plan = plan_of("县卫健委2021年政府工作报告任务分解\n1.创建国家卫生县城。\n牵头责任单位:县卫健委\n"
+                   "主要协作单位:各乡镇人民政府、经济开发区管委会\n")
+    t = only(plan)
+    assert (t.lead, t.cooperating) == (["县卫健委"], ["各乡镇人民政府", "经济开发区管委会"])
