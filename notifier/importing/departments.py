@@ -36,6 +36,8 @@ _ROLE_TAIL = re.compile(r"(?:按照?职责(?:分工)?|分别|共同|具体|各�
 _DATEISH = re.compile(r"[\d年月日季底末内前旬号〇一二三四五六七八九十]")
 _VERBS = re.compile(r"负责|落实|推进|完成|分工|持续|开展|实施|做好|加强|确保|配合|参与|协助")
 _GROUP_NAMES = frozenset({"经济区管委会", "重点园区管委会", "县区政府", "县区", "经济区"})
+_SPACE_CJK = re.compile(r"(?<=[^\x00-\x7f])\s+|\s+(?=[^\x00-\x7f])")
+_SPACES = re.compile(r"\s+")
 _ANGLES = str.maketrans({"<": "(", ">": ")", "〈": "(", "〉": ")"})
 _ALIAS = re.compile(r"^(?P<base>[^()]+)\((?P<alias>[^()]+)\)$")
 _PLACE_PREFIX = re.compile(r"^(市委|市|县|区|省)")
@@ -53,8 +55,8 @@ def _split(text: str, keep_persons: bool) -> tuple[str, ...]:
     text = normalize_text(text).translate(_ANGLES)
     text = _NOTE.sub("", text)
     # Spaces inside Chinese names come from justified layout; English names keep theirs.
-    text = re.sub(r"(?<=[^\x00-\x7f])\s+|\s+(?=[^\x00-\x7f])", "", text)
-    text = re.sub(r"\s+", " ", text).strip(" .。:;")
+    text = _SPACE_CJK.sub("", text)
+    text = _SPACES.sub(" ", text).strip(" .。:;")
     names: list[str] = []
     for part in _split_outside_parens(text):
         part = part.strip(" .。:;")

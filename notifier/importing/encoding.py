@@ -48,29 +48,28 @@ def _t2s() -> OpenCC:
 
 
 @functools.cache
-def _traditional_chars() -> re.Pattern[str] | None:
-    """The characters OpenCC's t2s table changes, as one character class; ``None`` when
-    the package ships without its table (then every non-ASCII line is converted)."""
+def _traditional_chars() -> frozenset[str] | None:
+    """The characters OpenCC's t2s table changes; ``None`` when the package ships
+    without its table (then every non-ASCII line is converted)."""
     try:
         table = resources.files("opencc_purepy").joinpath("dicts", "TSCharacters.txt")
         lines = table.read_text(encoding="utf-8").splitlines()
     except (OSError, ModuleNotFoundError):
         return None
-    chars = {k for k, _, v in (ln.partition("\t") for ln in lines)
-             if len(k) == 1 and ord(k) >= 0x2E80 and v.split(" ")[0] != k}  # CJK entries only
-    return re.compile("[" + "".join(re.escape(c) for c in sorted(chars)) + "]")
+    return frozenset(k for k, _, v in (ln.partition("\t") for ln in lines)
+                     if len(k) == 1 and ord(k) >= 0x2E80 and v.split(" ")[0] != k)  # CJK only
 
 
 def to_simplified(text: str) -> str:
     """Traditional characters -> simplified, line by line, leaving simplified lines as they
     are (OpenCC keeps them anyway; skipping them is for speed)."""
-    pattern = _traditional_chars()
-    if pattern is not None and not pattern.search(text):
+    traditional = _traditional_chars()
+    if traditional is not None and traditional.isdisjoint(set(text)):
         return text
     converter = _t2s()
     out = []
     for line in text.split("\n"):
-        needs = pattern.search(line) if pattern is not None else not line.isascii()
+        needs = not traditional.isdisjoint(line) if traditional is not None else not line.isascii()
         out.append(converter.convert(line) if needs else line)
     return "\n".join(out)
 

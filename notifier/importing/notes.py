@@ -49,6 +49,7 @@ SCOPE = re.compile(r"下同|不再(?:一一|逐一|逐项|重复)?列出|以下�
 # A note may state the rule it follows: 排名第一位为牵头单位 (the first listed leads).
 FIRST_LEADS = re.compile(r"^(?:排名|排|列|排在|列在|名列)?(?:第一位?|首位|第一个|第一)的?(?:单位|部门)?"
                          r"(?:为|是)牵头(?:单位|部门)$")
+_BY = re.compile(r"^(?:由|请)")  # (由市发改委牵头)
 # Words that make a bracketed text a department note.
 NOTE_WORDS = re.compile("|".join(w for w, _ in ROLE_LABELS) + r"|牵头|负责|配合")
 
@@ -129,7 +130,7 @@ def closing_note(body: str) -> tuple[str, Note] | None:
         segments.pop()
     segments = [seg for seg in segments if not FIRST_LEADS.match(seg.strip())]
     for k, seg in enumerate(segments):
-        seg = re.sub(r"^(?:由|请)", "", seg.strip())
+        seg = _BY.sub("", seg.strip())
         m = ROLE_WORD.search(seg)
         if not m and k == len(segments) - 1 and k > 0 and kind_of(seg) == "date" and not pending:
             due = seg  # the last field is the date: 6月底完成, 年内持续推进

@@ -567,12 +567,16 @@ def _is_heading(text: str) -> bool:
     return 0 < len(text) <= 30 and "。" not in text.rstrip("。") and not text.endswith((":", ","))
 
 
+_LEADING_MARKS = re.compile(r"^[^\u3400-\u9fff\w“\"《(]+")
+_LEADING_JUNK = re.compile(r"^[?�。]+\S{0,3}?(?=[\u4e00-\u9fff]{2})")
+_SENTENCE_END = re.compile(r"[。;\n]")
+
+
 def _title_of(text: str) -> str:
     """First sentence, at most 60 characters: 提升港口能力能级。…… -> 提升港口能力能级.
     Garbled leading characters of a copied page (``?。(二)推…``) are skipped."""
-    text = re.sub(r"^[^\u3400-\u9fff\w“\"《(]+", "", text.strip())
-    text = re.sub(r"^[?�。]+\S{0,3}?(?=[\u4e00-\u9fff]{2})", "", text)
-    first = re.split(r"[。;\n]", text, maxsplit=1)[0].strip(" ,:")
+    text = _LEADING_JUNK.sub("", _LEADING_MARKS.sub("", text.strip()))
+    first = _SENTENCE_END.split(text, maxsplit=1)[0].strip(" ,:")
     return first if len(first) <= 60 else first[:60] + "…"
 
 

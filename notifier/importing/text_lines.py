@@ -31,6 +31,9 @@ _PIPE_LABEL = re.compile(r"^([^|:]{2,20}):\s*\|\s*")
 _BRACKET_LABEL = re.compile(r"【(" + "|".join(w for w, _ in ROLE_LABELS) + r")】\s*:?\s*")
 _TRAILING_NOTE = re.compile(r"〔([^〔〕]*)〕([。;]?)$")
 _SUBITEM = re.compile(r"(?<=[)。;])(?=\(\d{1,2}\)\s*[\u4e00-\u9fff])")
+_SUBITEM_NUMBER = re.compile(r"\(\d{1,2}\)")
+_CJK_START = re.compile(r"[\u4e00-\u9fff]")
+_ROW_NUMBER = re.compile(r"\d{1,3}")
 # A label alone on its line, its value on the next: 责任单位 / 卫健局、文旅局.
 _LABEL_ALONE = re.compile(r"^(" + "|".join(w for w, _ in ROLE_LABELS) + r")$")
 # A line that ends a sentence, a note or a title; other long lines may go on below.
@@ -57,7 +60,7 @@ def prepare(lines: list[str]) -> list[tuple[int, str]]:
         if m and NOTE_WORDS.search(m[1]):
             line = f"{line[:m.start()]}({m[1]}){m[2]}"
         parts = _SUBITEM.split(line) if line.count("(") >= 2 else [line]
-        if sum(1 for p in parts if re.match(r"\(\d{1,2}\)", p)) >= 2:
+        if sum(1 for p in parts if _SUBITEM_NUMBER.match(p)) >= 2:
             rows += [(n, p.strip()) for p in parts if p.strip()]
         else:
             rows.append((n, line))
@@ -70,7 +73,7 @@ def is_outline(line: str) -> bool:
 
 def _goes_on(rows: list[tuple[int, str]], line: str) -> bool:
     """``…纳入经济和社会发展规划及年度`` / ``计划。…``: the second line continues the first."""
-    if not rows or not line or not re.match(r"[\u4e00-\u9fff]", line):
+    if not rows or not line or not _CJK_START.match(line):
         return False
     prev = rows[-1][1]
     return (len(prev) >= 30 and not _ENDED.search(prev) and not is_outline(line)
@@ -88,7 +91,7 @@ def _labels_over_values(rows: list[tuple[int, str]]) -> list[tuple[int, str]]:
         while j < len(rows) and not rows[j][1]:
             j += 1
         if (_LABEL_ALONE.match(line) and j < len(rows)
-                and not _LABEL_ALONE.match(rows[j][1]) and not re.fullmatch(r"\d{1,3}", rows[j][1])
+                and not _LABEL_ALONE.match(rows[j][1]) and not _ROW_NUMBER.fullmatch(rows[j][1])
                 and not (out and _LABEL_ALONE.match(out[-1][1]))):
             out.append((n, f"{line}:{rows[j][1]}"))
             i = j + 1
