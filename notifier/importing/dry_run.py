@@ -30,7 +30,8 @@ def plan_table(spec: PlanSpec) -> str:
 
 
 def task_lines(t: TaskSpec) -> list[str]:
-    others = "、".join(t.responsible + t.cooperating)
+    # A first-listed lead is also the first responsible unit: name it once.
+    others = "、".join(d for d in t.responsible + t.cooperating if d not in t.lead)
     out = [f"{t.number:>6}  {t.title[:30]:<30}  line {t.line or '?':<4} 牵头: {'、'.join(t.lead) or '-'} "
            f"[{certainty(t.lead_source)}]" + (f"  其他: {others}" if others else "")]
     for m in t.milestones:

@@ -35,14 +35,18 @@ class Meta:
     title_line: int | None = None
 
 
+def _cited(line: str, m: re.Match) -> bool:
+    """``根据《…方案》(运政办发〔2016〕76号)``: the number of a document the plan cites,
+    not the plan's own."""
+    return line[:m.start()].rstrip(" (").endswith("》")
+
+
 def read_meta(lines: list[str]) -> Meta:
     meta = Meta()
     head = lines[:60]
-    for ln in head:
-        m = _DOC_NUMBER.search(ln)
-        if m:
-            meta.doc_number = f"{m[1]}〔{m[2]}〕{m[3]}号"
-            break
+    for m in (m for ln in head for m in _DOC_NUMBER.finditer(ln) if not _cited(ln, m)):
+        meta.doc_number = f"{m[1]}〔{m[2]}〕{m[3]}号"
+        break
     for ln in head:
         m = _NOTICE.match(re.sub(r"^标\s*题\s*:\s*", "", ln.strip()))
         if m:

@@ -186,6 +186,13 @@ def test_the_year_of_the_doc_number_comes_before_years_printed_in_the_body():
     assert plan.year == 2020
 
 
+def test_the_doc_number_of_a_cited_document_is_not_the_plans_own():
+    plan = plan_of("某市促进就业工作方案\n根据《国务院关于做好就业工作的意见》(国发〔2015〕23号),制定本方案。\n"
+                   "一、重点任务\n1.开展职业培训,2019年6月底前完成。(责任单位:市人社局)\n")
+    assert plan.doc_number is None
+    assert plan.year == 2019
+
+
 def test_a_document_with_only_a_covering_notice_is_refused():
     with pytest.raises(PlanFormatError, match="no task found"):
         plan_of("杭州市人民政府办公厅关于印发2020年政府工作报告重点工作责任分解的通知\n"
