@@ -535,6 +535,16 @@ class _Reader:
             else:
                 t.lead_basis = Basis.MISSING
                 self.warnings.append(Problem(t.line, f"task {t.number} names no department"))
+        self.warn_first_listed()
+
+    def warn_first_listed(self) -> None:
+        """One warning for all tasks whose lead rests on the first-listed convention, so the
+        clerk learns it without reading the whole table."""
+        guessed = [t for t in self.tasks if t.lead_basis is Basis.FIRST_LISTED]
+        if guessed:
+            lines = "、".join(str(t.line) for t in guessed[:8]) + ("…" if len(guessed) > 8 else "")
+            self.warnings.append(Problem(guessed[0].line, f"{len(guessed)} tasks name no 牵头 unit: "
+                                         f"the unit listed first leads (lines {lines})"))
 
     def number_uniquely(self) -> None:
         """Items numbered 1, 2… again in each group become (一)1, (二)1…; a number

@@ -75,6 +75,7 @@ def test_without_a_qiantou_word_the_first_listed_unit_leads_and_the_plan_says_so
     t = only(plan)
     assert t.lead == ["市行政审批局"] and t.lead_source is Basis.FIRST_LISTED
     assert "各市(区)人民政府" in t.responsible
+    assert any("the unit listed first leads (lines 3)" in str(w) for w in plan.warnings)
 
 
 def test_a_collective_with_fenbie_fuze_and_a_date_phrase_as_last_field():
@@ -273,11 +274,12 @@ def test_an_alias_in_parentheses_inside_a_sentence_is_no_note():
         plan_of("某市2023年工作方案\n一、任务\n1.完善金融服务,由市国资委(市金融办)\n")
 
 
-def test_a_label_note_stating_the_first_listed_rule_and_xiatong_has_no_stray_warnings():
+def test_a_label_note_stating_the_first_listed_rule_and_xiatong_warns_only_of_the_rule():
     plan = plan_of("韶关市降低企业成本若干政策措施(韶府〔2019〕31号)\n一、政策措施\n1.下调土地使用税税额标准。"
                    "(责任单位:市税务局、市财政局,排在首位的为牵头单位,下同)\n2.落实车船税优惠。\n")
     first, second = plan.tasks
-    assert first.lead == ["市税务局"] and plan.warnings == []
+    assert first.lead == ["市税务局"] and first.lead_source is Basis.FIRST_LISTED
+    assert [str(w) for w in plan.warnings] == ["line 3: 1 tasks name no 牵头 unit: the unit listed first leads (lines 3)"]
     assert second.lead == ["市税务局"] and second.lead_source is Basis.CARRIED
 
 
