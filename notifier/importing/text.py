@@ -260,7 +260,11 @@ class _Reader:
         if labels[0][0] == "task":  # 重点工作:… opens a task of its own
             role, label, value = labels[0]
             self.close_group()
-            task = self.new_task(ITEM.sub(lambda m: m[2] or m[4], value), value, n)
+            m = ITEM.match(value)  # 重点工作:3.推进… keeps its number; else the next loose one
+            if m is None:
+                self.loose += 1
+            number = (m[1] or m[3]) if m else f"{self.group.label if self.group else ''}{self.loose}"
+            task = self.new_task(number, (m[2] or m[4]) if m else value, n)
             task.evidence["title"] = f"line {n}: {label}:{value[:100]}"
             self.owner, self.owned = task, [task]
             labels = labels[1:]

@@ -52,4 +52,5 @@ def test_every_task_and_milestone_records_the_line_it_came_from(gold_path):
     n_lines = len(text.read_text(encoding="utf-8").splitlines())
     for t in spec.tasks:
         assert t.line and 1 <= t.line <= n_lines, t.number
+        assert len(t.number) <= 12, t.number  # a number, never the task's text
         assert all(m.line and 1 <= m.line <= n_lines for m in t.milestones), t.number

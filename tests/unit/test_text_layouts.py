@@ -187,6 +187,13 @@ def test_the_year_of_the_doc_number_comes_before_years_printed_in_the_body():
     assert plan.year == 2020
 
 
+def test_a_task_label_without_a_number_gets_the_next_number_not_its_text_as_number():
+    plan = plan_of("某县2023年卫生健康重点任务\n具体任务\n全面落实疫情防控措施,完成发热门诊改造。\n"
+                   "责任单位\n卫健局、文旅局\n完成时限\n2023年1月底前\n")
+    t = only(plan)
+    assert t.number == "1" and t.title.startswith("全面落实疫情防控措施")
+
+
 def test_the_doc_number_of_a_cited_document_is_not_the_plans_own():
     plan = plan_of("某市促进就业工作方案\n根据《国务院关于做好就业工作的意见》(国发〔2015〕23号),制定本方案。\n"
                    "一、重点任务\n1.开展职业培训,2019年6月底前完成。(责任单位:市人社局)\n")
