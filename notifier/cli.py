@@ -180,7 +180,7 @@ def parse_now(value: str | None, cfg: Config) -> datetime:
 def _renderer(cfg: Config):  # noqa: ANN202
     from notifier.rendering import Renderer
 
-    return Renderer(cfg.templates_dir)
+    return Renderer.of(cfg)
 
 
 # ------------------------------------------------------------------------------ commands
