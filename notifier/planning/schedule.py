@@ -4,8 +4,8 @@ The planner works per *department* and runs these named steps (``plan_digests``)
 
 1. ``issued`` - an occurrence dated before its plan's issue date is not due at all (the
    first occurrence of a recurring report is the first one after the issue date);
-2. ``live`` - a plan closed by hand, or more than ``after_end_days`` past its end, sends
-   nothing more to departments;
+2. ``live`` - a plan sends nothing before its issue date, nor once closed by hand or more
+   than ``after_end_days`` past its end;
 3. ``roles`` - a department is reminded about the tasks it leads, and about those where it is
    responsible / cooperating when ``notify_roles`` lists that role;
 4. ``department_digest`` - the series of one department fire:
@@ -282,7 +282,9 @@ def grace_end(plan: PlanInfo, rules: Rules) -> date:
 
 
 def is_live(plan: PlanInfo, rules: Rules, today: date) -> bool:
-    return not plan.closed and today <= grace_end(plan, rules)
+    """Is the plan reminded today: issued already, not closed, not past its end plus grace?"""
+    issued_by = plan.issued_on is None or plan.issued_on <= today
+    return issued_by and not plan.closed and today <= grace_end(plan, rules)
 
 
 def by_department(items: Iterable[Item], rules: Rules) -> dict[int, list[tuple[Item, str]]]:
@@ -321,15 +323,17 @@ def department_digest(dept: int, its: list[tuple[Item, str]], at: _Moment) -> Di
         trig = at.fires(dept, series, _latest_due(before_triggers(c, rules), at.now_utc))
         if not trig:
             continue
-        d.fired.append((series, trig))
         ask = at.fires(dept, f"progress:{pid}:{c}", trig)  # once per cutoff
-        if ask and any(it.occurrence > c for it, _ in plan_its):
+        due = [Entry(it, "cutoff", (it.occurrence - today).days, c, role)
+               for it, role in plan_its if today <= it.occurrence <= c]
+        later = [Entry(it, "progress", (it.occurrence - today).days, c, role)
+                 for it, role in plan_its if it.occurrence > c] if ask else []
+        if not due and not later:
+            continue  # nothing to say about this cutoff: no message for it (overdue ones keep their cadence)
+        d.fired.append((series, trig))
+        if later:
             d.fired.append((f"progress:{pid}:{c}", trig))
-        for it, role in plan_its:
-            if today <= it.occurrence <= c:
-                d.entries.append(Entry(it, "cutoff", (it.occurrence - today).days, c, role))
-            elif it.occurrence > c and ask:
-                d.entries.append(Entry(it, "progress", (it.occurrence - today).days, c, role))
+        d.entries += due + later
     if overdue:
         state = OverdueState(min(it.occurrence for it, _ in overdue) + timedelta(days=1),
                              at.last_day(dept, "overdue"))
