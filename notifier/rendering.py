@@ -135,8 +135,10 @@ def item_label(task_number: str, task_title: str, text: str) -> str:
     """An item as one line: the task once, then the milestone's own words when they add
     something (an indicator or a generated item repeats its title)."""
     head = (f"任务{task_number}" if task_number[:1].isdigit() else task_number) + f"「{task_title}」"
-    words = text.strip().rstrip(":：")
-    if not words or words == task_title.strip() or task_title.strip().startswith(words):
+    title, words = task_title.strip(), text.strip()
+    if title and words.startswith(title):  # "积极开展精准招商:完成", made by the importer from the title
+        words = words[len(title):].lstrip(":：，, ")
+    if words in ("", "完成") or title.startswith(words):
         return head
     return f"{head}：{words}"
 
