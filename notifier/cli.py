@@ -265,6 +265,7 @@ def cmd_import(args: argparse.Namespace, cfg: Config) -> int:
     from notifier.importing.model import PlanFormatError
     from notifier.importing.readers import read_plan
     from notifier.importing.store import store_plan
+    from notifier.reminders import contact_gaps, describe_gaps
 
     try:
         spec = read_plan(args.file, fmt=args.format, year=args.year, plan_name=args.plan)
@@ -282,6 +283,7 @@ def cmd_import(args: argparse.Namespace, cfg: Config) -> int:
     with transaction(engine) as s:
         summary = store_plan(s, spec, cfg)
         passed = import_closed(s, summary, spec, cfg, today, keep_active=args.active)
+        gaps = describe_gaps(contact_gaps(s, cfg, [summary.plan_id]))
         if args.dry_run:
             s.rollback()
     verb = "would be " + summary.action if args.dry_run else summary.action
@@ -291,9 +293,8 @@ def cmd_import(args: argparse.Namespace, cfg: Config) -> int:
         print(f"its period ended on {spec.ends_on} (more than {cfg.schedule.after_end_days} days ago): "
               + ("imported active, as --active asks" if args.active else
                  "imported closed, nothing will be sent about it (use --active, or `notifier plan reopen`)"))
-    if summary.without_contact:
-        print(f"departments without any contact ({len(summary.without_contact)}): "
-              + "、".join(summary.without_contact))
+    for line in gaps:
+        print(line)
     return 0
 
 
@@ -384,6 +385,9 @@ def cmd_send_due(args: argparse.Namespace, cfg: Config) -> int:
     if result.without_contact:
         print(f"not sent, no contact in the config ({len(result.without_contact)}): "
               + "、".join(result.without_contact))
+    if result.collective:
+        print(f"not sent, collective names, not departments ({len(result.collective)}; expand them with "
+              "[[groups]]): " + "、".join(result.collective))
     if args.dry_run:
         return 0
     if args.now:  # simulated time: the staggered rows of this pass are all due by its last slot

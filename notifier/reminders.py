@@ -60,6 +60,7 @@ class Queued:
 class PassResult:
     queued: list[Queued] = field(default_factory=list)
     without_contact: list[str] = field(default_factory=list)
+    collective: list[str] = field(default_factory=list)  # collective names (各县区政府) no [[groups]] expands
     already: int = 0  # digests another pass had queued
     skipped_reason: str | None = None
     replaced: int = 0  # stale never-sent digests of earlier days, re-planned with today's numbers
@@ -78,6 +79,36 @@ def contacts_of(config: Config, name: str, aliases: list[str] = ()) -> list[tupl
         return []
     out = [("email", a) for a in dep.email] + [("webhook", w) for w in dep.webhooks]
     return out
+
+
+@dataclass
+class ContactGaps:
+    """Who would receive something but cannot: the same answer for import, status and send-due."""
+
+    departments: list[str] = field(default_factory=list)  # departments without a contact
+    collective: list[str] = field(default_factory=list)  # collective names no [[groups]] expands
+
+
+def contact_gaps(s: Session, config: Config, plan_ids: list[int] | None = None) -> ContactGaps:
+    """The departments with a role in ``[schedule] notify_roles`` (of the active plans, or of
+    ``plan_ids``) that no message can reach; collective names (各县区政府) apart, listed once."""
+    gaps = ContactGaps()
+    aliases = _aliases(s)
+    for dep_id, name, group in queries.notified_departments(s, config.schedule.notify_roles, plan_ids):
+        if config.reachable(name, *aliases.get(dep_id, [])):
+            continue
+        (gaps.collective if group and not config.department(name) else gaps.departments).append(name)
+    return gaps
+
+
+def describe_gaps(gaps: ContactGaps) -> list[str]:
+    lines = []
+    if gaps.departments:
+        lines.append(f"departments without any contact ({len(gaps.departments)}): " + "、".join(gaps.departments))
+    if gaps.collective:
+        lines.append(f"collective names, not departments ({len(gaps.collective)}; expand them with "
+                     f"[[groups]] name/members to remind their members): " + "、".join(gaps.collective))
+    return lines
 
 
 def rules_for(session: Session, config: Config) -> Rules:
@@ -153,7 +184,8 @@ def run_pass(engine: Engine, config: Config, renderer: Renderer, now: datetime, 
             name = names[plan.department_id]
             contacts = contacts_of(config, name, aliases.get(plan.department_id, []))
             if not contacts:
-                result.without_contact.append(name)
+                group = s.get(Department, plan.department_id).is_group and not config.department(name)
+                (result.collective if group else result.without_contact).append(name)
                 continue  # not logged: once a contact is configured the latest reminder goes out
             rendered = renderer.render_digest(plan, name, now, names, links_for(signer, plan, now),
                                               outcomes_of(s, plan, config))

@@ -15,7 +15,7 @@ from notifier.db.engine import transaction
 from notifier.db.models import (Department, DepartmentAlias, Milestone, OccurrenceDone, Plan, PlanStatus,
                                 ProgressEvent, Task, TaskDepartment)
 from notifier.planning.recurrence import occurrences
-from notifier.reminders import calendar_of
+from notifier.reminders import calendar_of, contact_gaps, describe_gaps
 
 SOURCES = {"cli": "命令行", "import": "导入", "link": "链接"}
 
@@ -102,14 +102,7 @@ def status_report(engine: Engine, cfg: Config, now: datetime) -> tuple[str, bool
             lines.append("broken contacts:")
             for c in broken:
                 lines.append(f"  {c.channel}:{c.recipient} since {c.broken_at:%Y-%m-%d %H:%M}: {c.last_error}")
-        leads = s.execute(select(Department.id, Department.name).join(TaskDepartment)
-                          .where(TaskDepartment.role == "lead").distinct()).all()
-        aliases: dict[int, list[str]] = {}
-        for dep_id, alias in s.execute(select(DepartmentAlias.department_id, DepartmentAlias.alias)):
-            aliases.setdefault(dep_id, []).append(alias)
-        missing = [n for i, n in leads if not cfg.reachable(n, *aliases.get(i, []))]
-        if missing:
-            lines.append(f"lead departments without contact ({len(missing)}): " + "、".join(sorted(missing)))
+        lines += describe_gaps(contact_gaps(s, cfg))  # the same answer as import and send-due
         years = calendar_years(s, today)
     for w in calendar_of(cfg).warnings(years):
         lines.append(f"warning: {w}")

@@ -148,6 +148,21 @@ def plan_outcomes(session: Session, plan_id: int, tz) -> list[DepartmentOutcome]
     return sorted(out.values(), key=lambda o: (-o.open, -o.late, o.department))
 
 
+def notified_departments(session: Session, roles: Iterable[str],
+                         plan_ids: Iterable[int] | None = None) -> list[tuple[int, str, bool]]:
+    """(id, name, is_group) of the departments holding one of ``roles`` in a task of an active
+    plan (or of the plans ``plan_ids``, whatever their status): who would receive something."""
+    q = (select(Department.id, Department.name, Department.is_group).distinct()
+         .join(TaskDepartment, TaskDepartment.department_id == Department.id)
+         .join(Task, Task.id == TaskDepartment.task_id).join(Plan, Plan.id == Task.plan_id)
+         .where(TaskDepartment.role.in_(list(roles))).order_by(Department.name))
+    if plan_ids is None:
+        q = q.where(Plan.status == PlanStatus.ACTIVE)
+    else:
+        q = q.where(Plan.id.in_(list(plan_ids)))
+    return [tuple(r) for r in session.execute(q)]
+
+
 def departments_sent_today(session: Session, today: date) -> set[int]:
     """Departments that already have today's reminder or escalation message."""
     return set(session.scalars(select(Digest.department_id).distinct()

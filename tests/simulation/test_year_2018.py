@@ -268,3 +268,12 @@ def print_table(y: dict) -> None:
         row = " ".join(f"{table[dep][m]:>5}" if table[dep][m] else "    ." for m in months)
         print(f"{dep:<{width}}"[:width] + row + f"  {sum(table[dep].values()):>5}")
     assert all(re.match(r"\d\d-\d\d", m) for m in months)
+
+
+def test_the_progress_request_comes_once_per_cutoff_and_says_how_to_answer(year):
+    asked = Counter()
+    for _day, dep, data, _ in year["sent"]:
+        if data["progress_tasks"]:
+            asked[(dep, data["cutoff"])] += 1
+            assert "0427-2800000" in data["progress_how"]
+    assert asked and max(asked.values()) == 1
