@@ -111,6 +111,20 @@ def describe_gaps(gaps: ContactGaps) -> list[str]:
     return lines
 
 
+def departments_in_sync(s: Session, config: Config) -> bool:
+    """Does every configured department exist, with its aliases pointing at it? Two queries,
+    so a pass (every day, every hour) does not redo ``sync_departments``' per-name work."""
+    names = dict(s.execute(select(Department.name, Department.id)).all())
+    from notifier.db.models import DepartmentAlias
+
+    aliases = dict(s.execute(select(DepartmentAlias.alias, DepartmentAlias.department_id)).all())
+    for d in config.departments:
+        dep_id = names.get(d.name)
+        if dep_id is None or any(aliases.get(a) != dep_id for a in d.aliases):
+            return False
+    return True
+
+
 def rules_for(session: Session, config: Config) -> Rules:
     index = DepartmentIndex(session, config)
     esc = tuple(index.resolve(n).id for n in config.escalation_to)
@@ -170,7 +184,8 @@ def run_pass(engine: Engine, config: Config, renderer: Renderer, now: datetime, 
 
     signer = signer_of(config) if config.web.links else None
     with transaction(engine) as s:
-        sync_departments(s, config)
+        if not departments_in_sync(s, config):
+            sync_departments(s, config)
         result.replaced = drop_stale_digests(s, today)
         rules = rules_for(s, config)
         items, logged = candidate_items(s, rules, group_members(s, config), now)

@@ -323,7 +323,7 @@ def department_digest(dept: int, its: list[tuple[Item, str]], at: _Moment) -> Di
         trig = at.fires(dept, series, _latest_due(before_triggers(c, rules), at.now_utc))
         if not trig:
             continue
-        ask = at.fires(dept, f"progress:{pid}:{c}", trig)  # once per cutoff
+        ask = (dept, f"progress:{pid}:{c}") not in at.logged  # once per cutoff, whichever trigger
         due = [Entry(it, "cutoff", (it.occurrence - today).days, c, role)
                for it, role in plan_its if today <= it.occurrence <= c]
         later = [Entry(it, "progress", (it.occurrence - today).days, c, role)
