@@ -186,3 +186,10 @@ def test_next_due_is_n_working_days_after_the_last_listing_or_the_first_overdue_
     assert next_due(OverdueState(date(2018, 6, 2), date(2018, 6, 8)), r.overdue, r) == datetime(2018, 6, 13, 1)
     weekly = Cadence(weekday=3)
     assert next_due(OverdueState(date(2018, 6, 2), date(2018, 6, 6)), weekly, r) == datetime(2018, 6, 13, 1)
+
+
+def test_the_progress_request_rides_with_the_first_cutoff_message_only():
+    items = [item(1, date(2018, 6, 30), task=1), item(2, date(2018, 12, 31), task=2)]
+    days = run_days(items, date(2018, 5, 31), date(2018, 6, 29))
+    sections = [[e.section for d in ds for e in d.entries] for ds in days.values()]
+    assert sections == [["cutoff", "progress"], ["cutoff"], ["cutoff"]]  # 30, 7 and 1 days before
