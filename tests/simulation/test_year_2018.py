@@ -227,10 +227,12 @@ def _days(a: date, b: date) -> list[date]:
 
 def test_each_escalation_lists_every_open_overdue_item_weekly(year):
     office = _dept_id(year, OFFICE)
-    escalations = [(day, data) for day, dep, data, _ in year["sent"] if dep == OFFICE and data["escalation"]]
+    escalations = [(day, data, subject) for day, dep, data, subject in year["sent"]
+                   if dep == OFFICE and data["escalation"]]
     assert len(escalations) > 20
-    for day, data in escalations:
+    for day, data, subject in escalations:
         assert _ids(data["escalation"]) == _truth_overdue(year, day, exclude=office), day
+        assert f"{len(data['escalation'])}项" in subject, subject
         assert day.weekday() == 0 or year["calendar"].on_or_after(day - timedelta(days=day.weekday())) == day
         assert sum(g["count"] for g in data["escalation_groups"]) == len(data["escalation"])
 
