@@ -270,7 +270,7 @@ def add_links(context: dict[str, Any], links: LinkMaker) -> dict[str, Any]:
     for e in entries:
         if e["role"] == "lead":
             e["link"] = links(e["milestone_id"], e["due"])
-    context["links"] = True
+    context["links"] = any(e["link"] for e in entries)  # the answer sentence speaks of links only then
     return finish(context)
 
 

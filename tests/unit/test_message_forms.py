@@ -90,3 +90,15 @@ def test_a_long_section_stops_at_max_items_then_says_how_many_more():
     assert "7项已逾期" in out.subject and "（7项）" in out.text
     assert "及其他2项" in out.text and "及其他2项" in out.html and "及其他2项" in out.markdown
     assert "节点5" in out.text and "节点6" not in out.text
+
+
+def test_a_department_reminded_in_another_role_sees_its_role_in_every_form():
+    plan = PlanInfo(1, "方案", None, date(2018, 1, 1), date(2018, 12, 31))
+    d = DigestPlan(3, "reminder", date(2018, 5, 24))
+    d.entries = [Entry(Item(1, date(2018, 5, 31), plan, 1, "1", "港口建设", "完成验收", (1,), None, (), (3,)),
+                     "upcoming", 7, role="cooperating")]
+    out = Renderer().render_digest(d, "市财政局", datetime(2018, 5, 24, 9), {1: "市发改委", 3: "市财政局"},
+                                   links=lambda mid, occ: "https://n.example.cn/r/1")
+    for part in (out.text, out.html, out.markdown):
+        assert "[配合]任务1「港口建设」：完成验收" in part and "现将贵单位承担的工作" in part
+    assert "https://" not in out.text and "链接" not in out.text  # the lead answers for it: no reply link
