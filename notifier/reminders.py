@@ -206,7 +206,7 @@ def run_pass(engine: Engine, config: Config, renderer: Renderer, now: datetime, 
                                               outcomes_of(s, plan, config))
             reported.update(p.id for p in plan.closing)
             if _queue(s, DigestRow.of(plan, config.timezone), rendered, contacts, due_at):
-                result.queued.append(Queued(name, plan.kind, rendered, contacts, len(plan.entries)))
+                result.queued.append(Queued(name, plan.kind, rendered, contacts, len(plan.entries) + len(plan.closing)))
             else:
                 result.already += 1
         close_ended_plans(s, closing, reported, bool(rules.escalation_to), now)
