@@ -180,7 +180,7 @@ def test_a_csv_with_a_bad_row_names_it_and_writes_nothing(config, tmp_path, caps
 def test_send_due_dry_run_records_nothing(config, smtp_server, tmp_path, capsys):
     run(config, "import", str(CSV), "--year", "2018", "--plan", PLAN)
     assert run(config, "send-due", "--now", "2018-06-20 09:00", "--dry-run") == 0
-    assert "would queue reminder for 市港口与口岸局" in capsys.readouterr().out
+    assert "将排队：提醒 → 市港口与口岸局" in capsys.readouterr().out
     assert smtp_server.received == []
     db = sqlite3.connect(tmp_path / "notifier.db")
     assert db.execute("select count(*) from deliveries").fetchone() == (0,)
@@ -200,7 +200,7 @@ def test_status_lists_lead_departments_without_contact(config, capsys):
     capsys.readouterr()
     run(config, "status")
     out = capsys.readouterr().out
-    assert "lead departments without contact" in out and "市工信委" in out
+    assert "没有联系方式的牵头单位" in out and "市工信委" in out
 
 
 def test_milestones_lists_overdue_ones_for_a_department(config, capsys, monkeypatch):
@@ -211,5 +211,5 @@ def test_milestones_lists_overdue_ones_for_a_department(config, capsys, monkeypa
     with freeze_time("2018-06-20 01:00:00"):
         run(config, "milestones", "--department", "辽东湾新区管委会", "--status", "overdue")
     out = capsys.readouterr().out
-    assert "召开粮食物流产业大会" in out and "overdue 20d" in out
-    assert "(1 milestones)" in out
+    assert "召开粮食物流产业大会" in out and "已逾期20天" in out
+    assert "（共1个逾期期次）" in out
