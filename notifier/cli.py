@@ -488,7 +488,7 @@ def cmd_send_due(args: argparse.Namespace, cfg: Config) -> int:
 def listed_items(data: dict[str, Any]) -> int | None:
     """How many numbered lines a digest lists (what its subject counts), from the data it was
     rendered with; None for a message that lists no items (a broken-contact notice)."""
-    sections = ("overdue", "due_by_cutoff", "upcoming", "progress_tasks")
+    sections = ("overdue", "due_by_cutoff", "upcoming", "progress_tasks", "escalation")
     if not any(k in data for k in sections):
         return None
     return sum(len(data.get(k) or ()) for k in sections)
