@@ -384,11 +384,11 @@ def cmd_import(args: argparse.Namespace, cfg: Config) -> int:
         summary = store_plan(s, spec, cfg)
         if args.dry_run:
             s.rollback()
-    verb = "would be " + summary.action if args.dry_run else summary.action
-    print(f"plan {summary.plan_name!r} {verb}: {summary.tasks} tasks, {summary.milestones} milestones, "
-          f"{len(summary.departments)} departments" + (f", {summary.done_kept} done marks kept" if summary.done_kept else ""))
+    verb = IMPORT_CN.get(summary.action, (summary.action, summary.action))[1 if args.dry_run else 0]
+    print(f"方案《{summary.plan_name}》{verb}：任务 {summary.tasks} 项，时间节点 {summary.milestones} 个，"
+          f"涉及部门 {len(summary.departments)} 个" + (f"，保留办结标记 {summary.done_kept} 个" if summary.done_kept else ""))
     if summary.without_contact:
-        print(f"departments without any contact ({len(summary.without_contact)}): "
+        print(f"没有任何联系方式的部门（{len(summary.without_contact)}个）："
               + "、".join(summary.without_contact))
     return 0
 
@@ -667,6 +667,7 @@ ACTION_CN = {"done": "办结", "reopen": "重新打开", "progress": "报送进�
 SOURCE_CN = {"cli": "命令行", "import": "导入", "link": "链接"}
 KIND_CN = {"reminder": "提醒", "escalation": "督办通报", "notice": "联系方式失效通知"}
 DELIVERY_CN = {"pending": "待发送", "sending": "发送中", "sent": "已发送", "failed": "失败"}
+IMPORT_CN = {"created": ("已新建", "将新建"), "updated": ("已更新", "将更新"), "unchanged": ("无变化", "无变化")}
 
 
 def _say(args: argparse.Namespace, data: dict[str, Any], *lines: str) -> None:

@@ -154,12 +154,12 @@ def test_reimporting_the_same_table_changes_nothing_and_keeps_done_marks(config,
     run(config, "done", str(mid))
     capsys.readouterr()
     assert run(config, "import", str(CSV), "--year", "2018", "--plan", PLAN) == 0
-    assert "unchanged" in capsys.readouterr().out
+    assert "无变化" in capsys.readouterr().out
     edited = tmp_path / "edited.csv"
     edited.write_text(CSV.read_text(encoding="utf-8").replace("市港口与口岸局", "市口岸办", 1), encoding="utf-8")
     assert run(config, "import", str(edited), "--year", "2018", "--plan", PLAN) == 0
     out = capsys.readouterr().out
-    assert "updated" in out and "1 done marks kept" in out
+    assert "已更新" in out and "保留办结标记 1 个" in out
     assert db.execute("select status from milestones where id=?", (mid,)).fetchone() == ("done",)
     assert db.execute("select count(*) from plans").fetchone() == (1,)
 
