@@ -23,7 +23,8 @@ import sys
 from collections import Counter
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from notifier import __version__
 from notifier import config as config_mod
@@ -33,6 +34,14 @@ try:
     from sqlalchemy.exc import OperationalError
 except ImportError:  # pragma: no cover - a dependency
     OperationalError = ()  # type: ignore[assignment,misc]
+
+
+if TYPE_CHECKING:
+    from notifier.progress import Marked
+    from notifier.status import Answer, FailedDigest, MilestoneRow, StatusReport
+
+
+T = TypeVar("T")
 
 
 class UsageError(Exception):
@@ -527,7 +536,7 @@ def cmd_preview(args: argparse.Namespace, cfg: Config) -> int:
     return 0
 
 
-def known_department(check, *args: Any) -> Any:  # noqa: ANN001
+def known_department(check: Callable[..., T], *args: Any) -> T:
     """Run a step that names a department; an unknown name is bad input (exit 2), with the
     nearest known names."""
     from notifier.status import UnknownDepartment
@@ -564,7 +573,7 @@ def cmd_done(args: argparse.Namespace, cfg: Config) -> int:
     return 0
 
 
-def marked_label(r) -> str:  # noqa: ANN001 - progress.Marked
+def marked_label(r: Marked) -> str:
     occ = f" {r.occurrence}期" if r.occurrence else ""
     return f"时间节点#{r.milestone_id}（任务{r.task_number}：{r.text[:40]}）{occ}"
 
@@ -692,20 +701,20 @@ def recurrence_cn(rule: str | None) -> str:
     return {"quarterly": "每季度", "semiannual": "每半年", "yearly": "每年"}.get(rule, rule)
 
 
-def describe_answer(a) -> str:  # noqa: ANN001 - status.Answer
+def describe_answer(a: Answer) -> str:
     who = f" {a.actor}" if a.actor else ""
     return (f"{ACTION_CN.get(a.action, a.action)} {a.at:%Y-%m-%d %H:%M} 经{SOURCE_CN.get(a.source, a.source)}{who}"
             + (f"：{a.note[:60]}" if a.note else ""))
 
 
-def answer_json(a) -> dict[str, Any] | None:  # noqa: ANN001 - status.Answer
+def answer_json(a: Answer | None) -> dict[str, Any] | None:
     if a is None:
         return None
     return {"milestone_id": a.milestone_id, "occurrence": a.occurrence, "action": a.action, "at": a.at,
             "source": a.source, "actor": a.actor, "note": a.note}
 
 
-def milestone_line(r, department: str | None) -> str:  # noqa: ANN001 - status.MilestoneRow
+def milestone_line(r: MilestoneRow, department: str | None) -> str:
     flag = f"已逾期{r.days_late}天" if r.status == "overdue" else STATUS_CN.get(r.status, r.status)
     rule = f" {recurrence_cn(r.recurrence)}" if r.recurrence else ""
     role = f"{'、'.join(ROLE_CN[x] for x in r.roles)}  " if department else ""
@@ -717,13 +726,13 @@ def milestone_line(r, department: str | None) -> str:  # noqa: ANN001 - status.M
     return f"#{r.id:<5} {r.due}{rule} {flag}  {role}任务{r.task_number}（牵头：{leads}）：{r.text[:50]}{last}"
 
 
-def milestone_json(r) -> dict[str, Any]:  # noqa: ANN001 - status.MilestoneRow
+def milestone_json(r: MilestoneRow) -> dict[str, Any]:
     return {"id": r.id, "plan": r.plan, "task_number": r.task_number, "task_title": r.task_title, "text": r.text,
             "due": r.due, "recurrence": r.recurrence, "status": r.status, "days_late": r.days_late,
             "leads": r.leads, "roles": r.roles, "last": answer_json(r.last)}
 
 
-def failure_lines(failures: list) -> list[str]:
+def failure_lines(failures: list[FailedDigest]) -> list[str]:
     """ "市发改委 提醒 2018-06-20：3个联系方式中2个失败", then one line per failed delivery."""
     lines = []
     for f in failures:
@@ -734,12 +743,12 @@ def failure_lines(failures: list) -> list[str]:
     return lines
 
 
-def failed_json(f) -> dict[str, Any]:  # noqa: ANN001 - status.FailedDigest
+def failed_json(f: FailedDigest) -> dict[str, Any]:
     return {"department": f.department, "kind": f.kind, "day": f.day, "subject": f.subject, "total": f.total,
             "failed": [{"delivery_id": d, "channel": c, "recipient": r, "error": e} for d, c, r, e in f.failed]}
 
 
-def status_lines(r) -> list[str]:  # noqa: ANN001 - status.StatusReport
+def status_lines(r: StatusReport) -> list[str]:
     lines = [f"方案 {r.plans} 个，任务 {r.tasks} 项，时间节点 {r.milestones_open + r.milestones_done} 个："
              f"未办结 {r.milestones_open}，已办结 {r.milestones_done}"]
     if r.overdue_dates:
@@ -771,7 +780,7 @@ def status_lines(r) -> list[str]:  # noqa: ANN001 - status.StatusReport
     return lines
 
 
-def status_json(r) -> dict[str, Any]:  # noqa: ANN001 - status.StatusReport
+def status_json(r: StatusReport) -> dict[str, Any]:
     return {"schema": "notifier/status/1", "now": r.now, "healthy": r.healthy, "plans": r.plans, "tasks": r.tasks,
             "milestones": {"open": r.milestones_open, "done": r.milestones_done, "overdue": r.overdue_milestones},
             "overdue_dates": r.overdue_dates,
