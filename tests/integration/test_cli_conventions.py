@@ -56,6 +56,8 @@ def test_global_options_work_after_the_command(tmp_path: Path):
     proc = notifier("--config", str(w.cfg.path), "--log-level", "ERROR", "milestones", "--now", "2025-07-03")
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0 and "完成泊位验收" in out
+    # and on the subcommands of a command
+    assert cli.main(["db", "upgrade", "--config", str(w.cfg.path)]) == 0
 
 
 def test_a_closed_pipe_is_a_quiet_exit(tmp_path: Path):
