@@ -108,8 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--explain", metavar="TASK", help="show how each field of task TASK was found (implies --dry-run)")
 
     ex = cmd("export", cmd_export, "write a plan's tasks and milestones as a task table (.xlsx or .csv)")
-    ex.add_argument("file", type=Path)
+    ex.add_argument("file", type=Path, nargs="?")
     ex.add_argument("--plan", help="plan name or 文号 (needed when there are several)")
+    ex.add_argument("--ledger", type=Path, metavar="FILE.xlsx",
+                    help="write the office's 督办台账 (every plan, lights as fills) instead")
 
     sd = cmd("send-due", cmd_send_due, "one reminder pass: queue what is due, send it, exit")
     sd.add_argument("--now", help='pretend the local time is this, e.g. "2018-06-20 09:00"')
@@ -153,6 +155,24 @@ def build_parser() -> argparse.ArgumentParser:
     hist = cmd("history", cmd_history, "progress history: done marks, notes and reopenings, newest first")
     hist.add_argument("--milestone", type=int, help="only this milestone")
     hist.add_argument("--limit", type=int, default=50)
+
+    # -- the office ledger's accounts (issue 10) --
+    us = cmd("user", None, "accounts of the office pages (/office/)")
+    ussub = us.add_subparsers(metavar="ACTION", required=True)
+    ua = ussub.add_parser("add", help="add an account; the password is read from stdin or --password-file")
+    ua.add_argument("name")
+    ua.add_argument("--role", required=True, choices=["office", "leader"],
+                    help="office: reads and acts; leader: reads only")
+    ua.add_argument("--password-file", type=Path)
+    ua.set_defaults(func=cmd_user, user_action="add")
+    ussub.add_parser("list", help="list the accounts").set_defaults(func=cmd_user, user_action="list")
+    ud = ussub.add_parser("disable", help="disable an account and end its sessions")
+    ud.add_argument("name")
+    ud.set_defaults(func=cmd_user, user_action="disable")
+    up_ = ussub.add_parser("passwd", help="set a new password (stdin or --password-file); ends its sessions")
+    up_.add_argument("name")
+    up_.add_argument("--password-file", type=Path)
+    up_.set_defaults(func=cmd_user, user_action="passwd")
     return p
 
 
@@ -310,6 +330,15 @@ def explain_task(spec, number: str) -> int:  # noqa: ANN001
 def cmd_export(args: argparse.Namespace, cfg: Config) -> int:
     from notifier.exporting import ExportError, export_plan
 
+    if args.ledger:
+        from notifier.office.commands import export_ledger
+
+        if args.ledger.suffix.lower() != ".xlsx":
+            raise UsageError(f"--ledger: write a .xlsx file, got {args.ledger}")
+        print(export_ledger(_engine(cfg), cfg, args.ledger, datetime.now(cfg.timezone).date()))
+        return 0
+    if args.file is None:
+        raise UsageError("export: give FILE (a plan's task table) or --ledger FILE.xlsx")
     try:
         n = export_plan(_engine(cfg), args.file, args.plan)
     except ExportError as exc:
@@ -481,4 +510,15 @@ def cmd_serve(args: argparse.Namespace, cfg: Config) -> int:
     print(f"serving reply links on http://{server.config.host}:{server.config.port} "
           f"(links point to {cfg.web.base_url or '(no [web] base_url: reminders carry no links)'})", flush=True)
     server.run()
+    return 0
+
+
+def cmd_user(args: argparse.Namespace, cfg: Config) -> int:
+    from notifier.office.accounts import AccountError
+    from notifier.office.commands import user_command
+
+    try:
+        print(user_command(_engine(cfg), args, os.environ.get("USER") or "cli", sys.stdin))
+    except AccountError as exc:
+        raise UsageError(f"user: {exc}") from None
     return 0
