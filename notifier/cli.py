@@ -367,6 +367,10 @@ def cmd_send_due(args: argparse.Namespace, cfg: Config) -> int:
               + "、".join(result.without_contact))
     if args.dry_run:
         return 0
+    from notifier.office.report_mail import queue_due_reports
+
+    for name in queue_due_reports(engine, cfg, now):
+        print(f"queued the 通报 for {name}")
     if args.now:  # simulated time: the staggered rows of this pass are all due by its last slot
         now_utc = now.astimezone(UTC).replace(tzinfo=None)
         counts = deliver(engine, cfg, max(now_utc, result.last_due_at or now_utc))
