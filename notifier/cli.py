@@ -151,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sv = cmd("serve", cmd_serve, "serve the reply-link pages ([web] listen) in the foreground")
     sv.add_argument("--listen", help='HOST:PORT, overrides [web] listen (e.g. "127.0.0.1:8080")')
+    sv.add_argument("--now", help='pretend the local time is always this (the demo), e.g. "2018-06-20 09:00"')
 
     hist = cmd("history", cmd_history, "progress history: done marks, notes and reopenings, newest first")
     hist.add_argument("--milestone", type=int, help="only this milestone")
@@ -510,8 +511,12 @@ def cmd_serve(args: argparse.Namespace, cfg: Config) -> int:
             raise UsageError(f"--listen: write HOST:PORT, got {args.listen!r}")
         host, port = h.strip("[]") or "127.0.0.1", int(p)
     engine = _engine(cfg)
-    server = make_server(engine, cfg, host=host, port=port)
-    print(f"serving reply links on http://{server.config.host}:{server.config.port} "
+    kw = {}
+    if args.now:  # a frozen clock: the demo's ledger as on the demo's date
+        frozen = parse_now(args.now, cfg)
+        kw["clock"] = lambda: frozen
+    server = make_server(engine, cfg, host=host, port=port, **kw)
+    print(f"serving reply links and the office ledger (/office/) on http://{server.config.host}:{server.config.port} "
           f"(links point to {cfg.web.base_url or '(no [web] base_url: reminders carry no links)'})", flush=True)
     server.run()
     return 0

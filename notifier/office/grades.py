@@ -48,7 +48,7 @@ class GradeItem:
     due: date  # for a recurring report: its earliest occurrence not yet done
     done: bool
     answers: tuple[date, ...] = ()  # local dates of every answer: progress notes and done marks
-    since: date | None = None  # when the office started to follow it (plan start); silence counts from here
+    since: date | None = None  # when the office started to follow it (plan start or import); silence counts from here
 
 
 @dataclass(frozen=True)

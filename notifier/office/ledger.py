@@ -48,6 +48,7 @@ class Item:
     doc_number: str
     plan_starts: date
     plan_ends: date
+    followed_from: date  # the plan's start, or its import when later: silence counts from here
     task_id: int
     task_number: str
     task_title: str
@@ -91,7 +92,7 @@ def load_items(s: Session, cfg: Config) -> list[Item]:
     rows = s.execute(
         select(Milestone.id, Milestone.due_on, Milestone.status, Milestone.done_at, Milestone.text,
                Milestone.recurrence, Task.id, Task.number, Task.title, Plan.id, Plan.name, Plan.doc_number,
-               Plan.starts_on, Plan.ends_on)
+               Plan.starts_on, Plan.ends_on, Plan.imported_at)
         .join(Task, Task.id == Milestone.task_id).join(Plan, Plan.id == Task.plan_id)
         .order_by(Plan.id, Task.position, Milestone.position)).all()
     deps: dict[int, dict[str, list[tuple[int, str]]]] = defaultdict(lambda: defaultdict(list))
@@ -110,9 +111,10 @@ def load_items(s: Session, cfg: Config) -> list[Item]:
                               .order_by(DeadlineExtension.at.desc(), DeadlineExtension.id.desc())):
         first_due[mid] = old  # the oldest extension is read last
     out = []
-    for (mid, due, status, done_at, text, rule, tid, tnum, title, pid, pname, doc, start, end) in rows:
+    for (mid, due, status, done_at, text, rule, tid, tnum, title, pid, pname, doc, start, end, imported) in rows:
         task_deps = {r: tuple(deps[tid].get(r, [])) for r in ROLES}
-        base = Item(mid, None, due, None, pid, pname, doc or "", start, end, tid, tnum, title, text, rule,
+        followed = max(start, _local(imported, cfg))
+        base = Item(mid, None, due, None, pid, pname, doc or "", start, end, followed, tid, tnum, title, text, rule,
                     task_deps, tuple(answers.get((mid, None), ())), first_due.get(mid))
         if rule:
             for occ in occurrences(rule, start, end):
@@ -140,7 +142,7 @@ def ledger_rows(items: list[Item], cfg: Config, today: date, pauses: list[PauseS
             it = replace(it, answers=tuple(sorted((a for g in group for a in g.answers), key=lambda a: a.at)))
         cuts = cutoffs.setdefault(it.plan_id, plan_cutoffs(it.plan_starts, it.plan_ends, cfg.schedule.cutoff_months))
         ctx = Context(today, cfg.grades, cuts, cal.is_workday)
-        light = grade(GradeItem(it.due, it.done, tuple(a.on for a in it.answers), it.plan_starts), ctx)
+        light = grade(GradeItem(it.due, it.done, tuple(a.on for a in it.answers), it.followed_from), ctx)
         late = ((it.done_on or today) - it.due).days
         out.append(Row(it, light, max(late, 0),
                        paused(pauses, today, task_id=it.task_id, department_ids=it.department_ids)))

@@ -10,7 +10,10 @@ from pathlib import Path
 
 import httpx
 
+from sqlalchemy import update
+
 from notifier.db.engine import transaction
+from notifier.db.models import Plan
 from notifier.office.accounts import add_user
 from notifier.web.server import WebThread, make_server
 from tests.schedule_kit import World, local, make_world, ms, plan, task
@@ -68,6 +71,8 @@ def login(c: httpx.Client, name: str, password: str) -> httpx.Response:
 def start_office(tmp_path: Path, spec=None, *, base_url: str = "http://127.0.0.1", now: str = NOW) -> Office:  # noqa: ANN001
     w = make_world(tmp_path, spec or ledger_plan(), extra=web_toml(base_url))
     with transaction(w.engine) as s:
+        # followed since the plan's start, as if imported then (silence counts from the import)
+        s.execute(update(Plan).values(imported_at=datetime(2025, 1, 1)))
         add_user(s, "office", "office", PASSWORD, actor="test", now=datetime(2025, 7, 1))
         add_user(s, "leader", "leader", LEADER_PASSWORD, actor="test", now=datetime(2025, 7, 1))
     clock = {"now": local(now)}
