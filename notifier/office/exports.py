@@ -121,10 +121,10 @@ def report_docx(report: Report) -> bytes:
 def _docx_table(doc, header: list[str], rows: list[list]) -> None:  # noqa: ANN001
     table = doc.add_table(rows=1, cols=len(header))
     table.style = "Table Grid"
-    for cell, h in zip(table.rows[0].cells, header):
+    for cell, h in zip(table.rows[0].cells, header, strict=True):
         cell.text = h
     for values in rows:
-        for cell, v in zip(table.add_row().cells, values):
+        for cell, v in zip(table.add_row().cells, values, strict=True):
             cell.text = v.isoformat() if isinstance(v, date) else str(v)
 
 

@@ -10,8 +10,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from notifier.config import Config
-from notifier.db.models import (AuditEntry, DeadlineExtension, Delivery, Department, Digest, Milestone, Pause,
-                                ProgressEvent)
+from notifier.db.models import AuditEntry, DeadlineExtension, Delivery, Department, Digest, Milestone, Pause, ProgressEvent
 
 STATUS = {"pending": "待发送", "sending": "发送中", "sent": "已发送", "failed": "发送失败"}
 ACTION = {"done": "确认完成", "reopen": "重新打开", "progress": "报送进展"}

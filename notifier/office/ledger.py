@@ -16,8 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from notifier.config import Config
-from notifier.db.models import (DeadlineExtension, Department, Milestone, OccurrenceDone, Plan, ProgressEvent,
-                                Task, TaskDepartment)
+from notifier.db.models import DeadlineExtension, Department, Milestone, OccurrenceDone, Plan, ProgressEvent, Task, TaskDepartment
 from notifier.office.grades import Context, GradeItem, Light, grade, plan_cutoffs
 from notifier.office.pauses import PauseSpan, pause_spans, paused
 from notifier.planning.recurrence import occurrences
@@ -88,20 +87,24 @@ def _local(at: datetime, cfg: Config) -> date:
     return at.replace(tzinfo=UTC).astimezone(cfg.timezone).date()
 
 
-def load_items(s: Session, cfg: Config) -> list[Item]:
-    rows = s.execute(
-        select(Milestone.id, Milestone.due_on, Milestone.status, Milestone.done_at, Milestone.text,
+def load_items(s: Session, cfg: Config, task_id: int | None = None) -> list[Item]:
+    """Every item (``task_id``: of that task only), in plan, task and milestone order."""
+    q = (select(Milestone.id, Milestone.due_on, Milestone.status, Milestone.done_at, Milestone.text,
                Milestone.recurrence, Task.id, Task.number, Task.title, Plan.id, Plan.name, Plan.doc_number,
                Plan.starts_on, Plan.ends_on, Plan.imported_at)
         .join(Task, Task.id == Milestone.task_id).join(Plan, Plan.id == Task.plan_id)
-        .order_by(Plan.id, Task.position, Milestone.position)).all()
+        .order_by(Plan.id, Task.position, Milestone.position))
+    rows = s.execute(q if task_id is None else q.where(Task.id == task_id)).all()
     deps: dict[int, dict[str, list[tuple[int, str]]]] = defaultdict(lambda: defaultdict(list))
     for tid, role, did, name in s.execute(
             select(TaskDepartment.task_id, TaskDepartment.role, Department.id, Department.name)
             .join(Department, Department.id == TaskDepartment.department_id).order_by(TaskDepartment.position)):
         deps[tid][role].append((did, name))
     answers: dict[tuple[int, date | None], list[Answer]] = defaultdict(list)
-    for e in s.scalars(select(ProgressEvent).order_by(ProgressEvent.at, ProgressEvent.id)):
+    events = select(ProgressEvent).order_by(ProgressEvent.at, ProgressEvent.id)
+    if task_id is not None:
+        events = events.where(ProgressEvent.milestone_id.in_([r[0] for r in rows]))
+    for e in s.scalars(events):
         answers[(e.milestone_id, e.occurrence)].append(
             Answer(_local(e.at, cfg), e.at, e.action, e.note or "", e.actor or e.source))
     occ_done = {(m, o): at for m, o, at in s.execute(

@@ -41,8 +41,8 @@ from notifier.office import actions, audit, exports
 from notifier.office.accounts import LoginRefused, Signer, Who, log_in, log_out, session_user
 from notifier.office.grades import Light
 from notifier.office.history import task_history
-from notifier.office.ledger import Filters, department_counts, filter_rows, load_items, load_rows
-from notifier.office.pauses import PauseError, end_pause, start_pause
+from notifier.office.ledger import Filters, department_counts, filter_rows, ledger_rows, load_items, load_rows
+from notifier.office.pauses import PauseError, end_pause, pause_spans, start_pause
 from notifier.office.report import Period, PeriodError, build_report, percent
 from notifier.rendering import cn_date
 from notifier.web.app import HEADERS
@@ -241,12 +241,12 @@ def make_office_app(engine: Engine, cfg: Config, *,
             task = s.get(Task, task_id)
             if task is None:
                 raise Refused(404, "该任务不存在（方案可能已更新）。")
-            rows = [r for r in load_rows(s, cfg, today()) if r.item.task_id == task_id]
-            occurrences = {}
-            for r in rows:
-                if r.item.recurrence:
-                    items = [i for i in load_items(s, cfg) if i.milestone_id == r.item.milestone_id]
-                    occurrences[r.item.milestone_id] = items
+            items = load_items(s, cfg, task_id)
+            rows = ledger_rows(items, cfg, today(), pause_spans(s))
+            occurrences: dict[int, list] = {}
+            for it in items:
+                if it.recurrence:
+                    occurrences.setdefault(it.milestone_id, []).append(it)
             roles = {}
             for role, dep_id, name in s.execute(select(TaskDepartment.role, Department.id, Department.name)
                                                 .join(Department).where(TaskDepartment.task_id == task_id)

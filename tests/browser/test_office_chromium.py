@@ -90,3 +90,22 @@ def test_the_office_works_in_chromium(browser, office, tmp_path: Path):  # noqa:
     fills = {row[col].fill.start_color.rgb[-6:] for row in ws.iter_rows(min_row=2)}
     assert Light.RED.rgb in fills
     assert ws.max_row > 6  # the imported plan's milestones are in it too
+
+
+@pytest.mark.parametrize("width", [1280, 400])
+def test_the_pages_fit_the_screen_at_1280_and_400_pixels(browser, office, tmp_path: Path, width: int):  # noqa: F811
+    """No page scrolls sideways, on a desktop or a phone (the tables become cards under 720 px)."""
+    from selenium.webdriver.common.by import By
+
+    browser.set_window_size(width, 900)
+    browser.get(f"{office.base}/office/login")
+    browser.find_element(By.ID, "name").send_keys("office")
+    browser.find_element(By.ID, "password").send_keys(PASSWORD)
+    browser.find_element(By.ID, "submit").click()
+    for name, path in [("ledger", "/office/"), ("task", "/office/task/1"), ("report", "/office/report?period=2025-06"),
+                       ("contacts", "/office/contacts"), ("import", "/office/import"), ("audit", "/office/audit")]:
+        browser.get(office.base + path)
+        viewport = browser.execute_script("return document.documentElement.clientWidth")
+        content = browser.execute_script("return document.documentElement.scrollWidth")
+        assert content <= viewport, f"{path} is {content}px wide in a {viewport}px window"
+        browser.save_screenshot(str(tmp_path / f"{name}-{width}.png"))

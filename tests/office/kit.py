@@ -9,7 +9,6 @@ from datetime import date, datetime
 from pathlib import Path
 
 import httpx
-
 from sqlalchemy import update
 
 from notifier.db.engine import transaction

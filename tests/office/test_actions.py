@@ -9,8 +9,7 @@ from datetime import date
 from sqlalchemy import func, select
 
 from notifier.db.engine import transaction
-from notifier.db.models import (AuditEntry, DeadlineExtension, Delivery, Department, Milestone, Pause, Plan,
-                                ProgressEvent)
+from notifier.db.models import AuditEntry, DeadlineExtension, Delivery, Department, Milestone, Pause, Plan, ProgressEvent
 from notifier.office.pauses import pause_spans, paused
 from tests.conftest import ROOT
 from tests.office.kit import csrf_of
@@ -51,7 +50,7 @@ def test_extending_a_deadline_keeps_the_old_date_and_replans_the_reminders(offic
     r = post(c, f"/office/milestone/{mid}/extend", {"new_due": "2025-08-31", "reason": "设备到货延迟"})
     assert r.status_code == 303
     page = c.get("/office/task/1").text
-    assert 'id="due-%d">2025-08-31' % mid in page and "原定 2025-06-30" in page
+    assert f'id="due-{mid}">2025-08-31' in page and "原定 2025-06-30" in page
     assert "2025-06-30 → 2025-08-31" in page and "设备到货延迟" in page
     with transaction(w.engine) as s:
         [ext] = s.scalars(select(DeadlineExtension)).all()
