@@ -17,11 +17,11 @@ from notifier.db.models import Plan
 from notifier.office.grades import Light
 from tests.browser.test_reply_link_chromium import browser  # noqa: F401 - the shared Chromium fixture
 from tests.conftest import ROOT
-from tests.office.kit import PASSWORD, start_office
+from tests.office.kit import PASSWORD, cheap_argon2, start_office  # noqa: F401 - a fixture
 
 
 @pytest.fixture
-def office(tmp_path: Path):
+def office(tmp_path: Path, cheap_argon2):  # noqa: F811
     o = start_office(tmp_path)
     yield o
     o.server.stop()

@@ -9,6 +9,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import update
 
 from notifier.db.engine import transaction
@@ -80,3 +81,12 @@ def start_office(tmp_path: Path, spec=None, *, base_url: str = "http://127.0.0.1
     office = Office(w, f"http://{web.address}", web)
     office.clock = clock  # type: ignore[attr-defined]
     return office
+
+
+@pytest.fixture
+def cheap_argon2(monkeypatch):  # noqa: ANN001, ANN201
+    """Real argon2id with small costs: each login of a test takes milliseconds, not a second of
+    the two shared cores (the production parameters are argon2-cffi's defaults)."""
+    from argon2 import PasswordHasher
+
+    monkeypatch.setattr("notifier.office.accounts._hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
