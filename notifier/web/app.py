@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
@@ -172,7 +172,9 @@ def make_app(engine: Engine, signer: LinkSigner, *, timezone: Any = UTC,
             page = r.page
         return html(page)
 
-    async def index(request: Request) -> PlainTextResponse:
+    async def index(request: Request) -> Response:
+        if office is not None:  # the office's ledger is what a person opening the site wants
+            return RedirectResponse("/office/", 303, headers=HEADERS)
         return PlainTextResponse("notifier reply links\n", headers=HEADERS)
 
     return Starlette(routes=[

@@ -166,3 +166,8 @@ def test_the_login_page_only_redirects_inside_the_office(office):
     r = c.post("/office/login?next=https://evil.example/",
                data={"csrf": csrf_of(page.text), "name": "office", "password": PASSWORD})
     assert r.headers["location"] == "/office/"
+
+
+def test_the_site_root_leads_to_the_office_login(office):
+    r = office.client().get("/", follow_redirects=True)
+    assert r.status_code == 200 and "督办台账登录" in r.text
