@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, PlainTextResponse
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
@@ -172,9 +172,10 @@ def make_app(engine: Engine, signer: LinkSigner, *, timezone: Any = UTC,
             page = r.page
         return html(page)
 
-    async def index(request: Request) -> Response:
-        if office is not None:  # the office's ledger is what a person opening the site wants
-            return RedirectResponse("/office/", 303, headers=HEADERS)
+    async def index(request: Request) -> HTMLResponse | PlainTextResponse:
+        if office is not None:  # a person opening the site wants the office's ledger
+            return HTMLResponse('<!DOCTYPE html><meta charset="utf-8"><title>notifier</title>'
+                                '<p><a href="/office/">督办台账（登录）</a></p>', headers=HEADERS)
         return PlainTextResponse("notifier reply links\n", headers=HEADERS)
 
     return Starlette(routes=[
