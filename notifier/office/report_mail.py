@@ -11,6 +11,7 @@ like any reminder (retries, the outbox folder when diverted). Only e-mail contac
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
@@ -26,6 +27,8 @@ from notifier.office.ledger import load_items
 from notifier.office.report import Period, Report, build_report, percent
 from notifier.planning.schedule import month_end
 from notifier.reminders import contacts_of, delivery_key
+
+log = logging.getLogger(__name__)
 
 
 def due_period(cfg: Config, today: date) -> Period | None:
@@ -79,6 +82,7 @@ def queue_due_reports(engine: Engine, cfg: Config, now: datetime) -> list[str]:
             dep_id = s.scalar(select(Department.id).where(Department.name == (cfg.department(name) or name).name))
             contacts = [c for c in contacts_of(cfg, name) if c[0] == "email"]
             if dep_id is None or not contacts:
+                log.warning("the 通报 for %s: it has no e-mail contact in the config; not sent", name)
                 continue
             key = f"report:{period.param}:{dep_id}"
             if s.scalar(select(Digest.id).where(Digest.key == key)) is not None:
