@@ -159,6 +159,15 @@ class Filters:
     light: str = ""
     cutoff: date | None = None
     q: str = ""
+    page: int = 1
+
+    def query(self, **change: Any) -> str:
+        """The query string of these filters (for links to other pages and the export)."""
+        from urllib.parse import urlencode
+
+        values = {"plan": self.plan or "", "department": self.department, "light": self.light,
+                  "cutoff": self.cutoff or "", "q": self.q, "page": self.page} | change
+        return urlencode({k: v for k, v in values.items() if v not in ("", None)})
 
     @classmethod
     def of(cls, params: Any) -> Filters:
@@ -171,13 +180,25 @@ class Filters:
         except ValueError:
             cut = None
         light = get("light")
+        page = get("page")
         return cls(int(plan) if plan.isdigit() else None, get("department"),
-                   light if light in {x.value for x in Light} else "", cut, get("q"))
+                   light if light in {x.value for x in Light} else "", cut, get("q"),
+                   max(1, min(int(page), 100_000)) if page.isdigit() else 1)
 
 
-def filter_rows(rows: list[Row], f: Filters) -> list[Row]:
+def open_plans(rows: list[Row], today: date) -> set[int]:
+    """Plans the ledger shows by default: not yet ended, or with something still open."""
+    return {r.item.plan_id for r in rows if not r.item.done or r.item.plan_ends >= today}
+
+
+def filter_rows(rows: list[Row], f: Filters, today: date | None = None) -> list[Row]:
+    """The rows the filters keep; with ``today`` and no plan chosen, only open plans' rows."""
+    shown = open_plans(rows, today) if today is not None and f.plan is None else None
+
     def keep(r: Row) -> bool:
         it = r.item
+        if shown is not None and it.plan_id not in shown:
+            return False
         if f.plan is not None and it.plan_id != f.plan:
             return False
         if f.department and f.department not in {n for role in ROLES for n in it.names(role)}:

@@ -55,6 +55,7 @@ MAX_FORM = 20_000
 MAX_UPLOAD = 5_000_000
 UPLOAD_SUFFIXES = {".txt", ".docx", ".xlsx", ".csv"}
 PENDING_MINUTES = 30
+PAGE_ROWS = 300  # ledger rows per page; the counts and the export cover every row
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
@@ -224,12 +225,15 @@ def make_office_app(engine: Engine, cfg: Config, *,
         with transaction(engine) as s:
             rows = load_rows(s, cfg, today())
             plans = list(s.execute(select(Plan.id, Plan.name).order_by(Plan.id)))
-        counts = department_counts(rows, today())
-        shown = filter_rows(rows, filters)
+        shown = filter_rows(rows, filters, today())
+        counts = department_counts(filter_rows(rows, Filters(plan=filters.plan), today()), today())
         departments = sorted({n for r in rows for n in r.item.names("lead") + r.item.names("responsible")
                               + r.item.names("cooperating")})
         totals = {x.value: sum(1 for r in shown if r.light is x) for x in Light}
-        return dict(rows=shown, counts=counts, plans=plans, departments=departments, f=filters, totals=totals,
+        pages = max(1, -(-len(shown) // PAGE_ROWS))
+        page = min(filters.page, pages)
+        return dict(rows=shown[(page - 1) * PAGE_ROWS:page * PAGE_ROWS], shown_count=len(shown), page=page,
+                    pages=pages, counts=counts, plans=plans, departments=departments, f=filters, totals=totals,
                     today=today(), all_count=len(rows))
 
     async def ledger(request: Request, who: Who) -> Response:
@@ -397,7 +401,7 @@ def make_office_app(engine: Engine, cfg: Config, *,
 
     def ledger_file(filters: Filters, actor: str) -> bytes:
         with transaction(engine) as s:
-            rows = filter_rows(load_rows(s, cfg, today()), filters)
+            rows = filter_rows(load_rows(s, cfg, today()), filters, today())
             audit.record(s, actor, "export", f"督办台账.xlsx（{len(rows)}行）", now=now_utc())
         return exports.ledger_xlsx(rows)
 

@@ -170,3 +170,31 @@ def test_the_ledger_filters_by_department_light_cutoff_and_text(office):
     assert rows(c.get("/office/", params={"cutoff": "2025-06-30"}).text) == 3
     assert rows(c.get("/office/", params={"q": "码头"}).text) == 1
     assert rows(c.get("/office/", params={"plan": "999"}).text) == 0
+
+
+def test_a_finished_plan_leaves_the_ledger_but_can_be_chosen(office):
+    from notifier.importing.store import store_plan
+    from tests.schedule_kit import ms, plan, task
+
+    w = office.world
+    old = plan(2024, task("1", "旧任务", "市港口与口岸局", ms(date(2024, 6, 30), "旧节点")), name="2024年旧方案")
+    with transaction(w.engine) as s:
+        store_plan(s, old, w.cfg)
+    mid = w.milestone_id("旧节点")
+    c = office.login()
+    assert "旧节点" in c.get("/office/").text  # still open: listed
+    post(c, f"/office/milestone/{mid}/done", {"action": "done"})
+    assert "旧节点" not in c.get("/office/").text  # ended and all done: off the default ledger
+    with transaction(w.engine) as s:
+        pid = s.scalar(select(Plan.id).where(Plan.name == "2024年旧方案"))
+    assert "旧节点" in c.get("/office/", params={"plan": pid}).text
+
+
+def test_the_ledger_pages_long_lists_and_keeps_the_filters(office, monkeypatch):
+    monkeypatch.setattr("notifier.office.web.PAGE_ROWS", 2)
+    c = office.login()
+    first = c.get("/office/", params={"light": "red"}).text
+    assert first.count('class="row"') == 2 and "第 1 / 2 页" in first
+    nxt = first.split('id="next-page"', 1)[0].rsplit('href="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+    assert "light=red" in nxt and "page=2" in nxt
+    assert c.get(nxt).text.count('class="row"') == 1
