@@ -125,7 +125,9 @@ def load_items(s: Session, cfg: Config, task_id: int | None = None) -> list[Item
                 out.append(replace(base, occurrence=occ, due=occ, done_on=_local(at, cfg) if at else None,
                                    answers=tuple(answers.get((mid, occ), ()))))
         else:
-            out.append(replace(base, done_on=_local(done_at, cfg) if status == "done" and done_at else None))
+            if status == "done" and done_at:
+                base = replace(base, done_on=_local(done_at, cfg))
+            out.append(base)
     return out
 
 
@@ -143,7 +145,9 @@ def ledger_rows(items: list[Item], cfg: Config, today: date, pauses: list[PauseS
         it = min(open_, key=lambda i: i.due) if open_ else max(group, key=lambda i: i.due)
         if it.recurrence:  # every answer about the report counts towards "answered"
             it = replace(it, answers=tuple(sorted((a for g in group for a in g.answers), key=lambda a: a.at)))
-        cuts = cutoffs.setdefault(it.plan_id, plan_cutoffs(it.plan_starts, it.plan_ends, cfg.schedule.cutoff_months))
+        if it.plan_id not in cutoffs:
+            cutoffs[it.plan_id] = plan_cutoffs(it.plan_starts, it.plan_ends, cfg.schedule.cutoff_months)
+        cuts = cutoffs[it.plan_id]
         ctx = Context(today, cfg.grades, cuts, cal.is_workday)
         light = grade(GradeItem(it.due, it.done, tuple(a.on for a in it.answers), it.followed_from), ctx)
         late = ((it.done_on or today) - it.due).days
