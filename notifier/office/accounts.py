@@ -141,6 +141,7 @@ def log_in(s: Session, name: str, password: str, address: str, now: datetime) ->
     else:
         _hasher.hash(password)  # the same work for an unknown name: no timing oracle for names
     if not ok:
+        s.execute(delete(LoginFailure).where(LoginFailure.at < now - 4 * WINDOW))  # keep the table small
         s.add(LoginFailure(account=name, address=address, at=now))
         audit.record(s, name or "-", "login_failed", address, now=now)
         raise LoginRefused("bad")

@@ -198,3 +198,17 @@ def test_the_ledger_pages_long_lists_and_keeps_the_filters(office, monkeypatch):
     nxt = first.split('id="next-page"', 1)[0].rsplit('href="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
     assert "light=red" in nxt and "page=2" in nxt
     assert c.get(nxt).text.count('class="row"') == 1
+
+
+def test_contacts_are_shown_read_only_with_their_health(office):
+    from datetime import datetime
+
+    from notifier.db.models import Contact
+
+    with transaction(office.world.engine) as s:
+        s.add(Contact(channel="email", recipient="gk@example.gov.cn", broken=True, last_error="550 mailbox unavailable",
+                      broken_at=datetime(2025, 7, 1)))
+    page = office.login().get("/office/contacts").text
+    assert "gk@example.gov.cn" in page and "故障（550 mailbox unavailable）" in page
+    assert "fgw@example.gov.cn" in page and "尚未发送" in page
+    assert 'name="email"' not in page and 'name="recipient"' not in page  # nothing to edit them with
