@@ -28,25 +28,29 @@ def office(tmp_path: Path, cheap_argon2):  # noqa: F811
 
 
 def test_the_office_works_in_chromium(browser, office, tmp_path: Path):  # noqa: F811
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
     by_id = lambda i: browser.find_element(By.ID, i)  # noqa: E731
+
+    def wait(cond) -> None:  # noqa: ANN001 - the old page's element may go stale while the new one loads
+        WebDriverWait(browser, 15, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)
+                      ).until(cond)
     browser.set_window_size(1280, 900)
     browser.get(f"{office.base}/office/")
     assert by_id("title").text == "督办台账登录"  # redirected to the login page
     by_id("name").send_keys("office")
     by_id("password").send_keys(PASSWORD)
     by_id("submit").click()
-    WebDriverWait(browser, 15).until(lambda d: d.find_elements(By.ID, "ledger"))
+    wait(lambda d: d.find_elements(By.ID, "ledger"))
     assert "office（督查室）" in by_id("who").text
 
     # Filter to one department.
     Select(by_id("f-department")).select_by_visible_text("市港口与口岸局")
     by_id("f-submit").click()
-    WebDriverWait(browser, 15).until(lambda d: "department=" in d.current_url)
-    leads = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#ledger tr.row td.lead")]
-    assert leads == ["市港口与口岸局", "市港口与口岸局"]
+    wait(lambda d: "department=" in d.current_url
+         and [e.text for e in d.find_elements(By.CSS_SELECTOR, "#ledger tr.row td.lead")] == ["市港口与口岸局"] * 2)
     browser.save_screenshot(str(tmp_path / "ledger-filtered.png"))
 
     # Extend the overdue milestone's deadline and see the new date.
@@ -56,7 +60,7 @@ def test_the_office_works_in_chromium(browser, office, tmp_path: Path):  # noqa:
     browser.execute_script("arguments[0].value = '2025-08-31'", form.find_element(By.NAME, "new_due"))
     form.find_element(By.NAME, "reason").send_keys("设备到货延迟")
     form.find_element(By.TAG_NAME, "button").click()
-    WebDriverWait(browser, 15).until(lambda d: d.find_element(By.ID, f"due-{mid}").text == "2025-08-31")
+    wait(lambda d: d.find_element(By.ID, f"due-{mid}").text == "2025-08-31")
     assert "原定 2025-06-30" in browser.find_element(By.ID, f"m{mid}").text
     assert "设备到货延迟" in by_id("history").text
     browser.save_screenshot(str(tmp_path / "task-extended.png"))
@@ -66,12 +70,12 @@ def test_the_office_works_in_chromium(browser, office, tmp_path: Path):  # noqa:
     by_id("file").send_keys(str(ROOT / "tests" / "fixtures" / "panjin-2018.csv"))
     by_id("year").send_keys("2018")
     by_id("preview").click()
-    WebDriverWait(browser, 15).until(lambda d: d.find_elements(By.ID, "confirm"))
+    wait(lambda d: d.find_elements(By.ID, "confirm"))
     assert "地区生产总值增长7.5%" in by_id("preview-table").text
     with transaction(office.world.engine) as s:
         assert s.scalar(select(func.count()).select_from(Plan)) == 1  # nothing written yet
     by_id("confirm").click()
-    WebDriverWait(browser, 15).until(lambda d: d.find_element(By.ID, "title").text == "导入完成")
+    wait(lambda d: d.find_element(By.ID, "title").text == "导入完成")
     with transaction(office.world.engine) as s:
         assert s.scalar(select(func.count()).select_from(Plan)) == 2
 
