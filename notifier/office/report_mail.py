@@ -79,7 +79,8 @@ def queue_due_reports(engine: Engine, cfg: Config, now: datetime) -> list[str]:
         text = render_text(report, link)
         subject = report_title(report)
         for name in cfg.report.to:
-            dep_id = s.scalar(select(Department.id).where(Department.name == (cfg.department(name) or name).name))
+            conf = cfg.department(name)  # `to` may name an alias
+            dep_id = s.scalar(select(Department.id).where(Department.name == (conf.name if conf else name)))
             contacts = [c for c in contacts_of(cfg, name) if c[0] == "email"]
             if dep_id is None or not contacts:
                 log.warning("the 通报 for %s: it has no e-mail contact in the config; not sent", name)
