@@ -47,12 +47,13 @@ def test_send_due_writes_the_report_to_the_outbox_once(tmp_path, capsys):
     files = sorted((tmp_path / "var" / "outbox").rglob("市政府督查室*.eml"))
     reports = [f for f in files if "督办情况通报" in _subject(f)]
     assert len(reports) == 1
-    body = reports[0].read_bytes().decode("utf-8", "replace")
+    body = _text(reports[0])
     assert _subject(reports[0]) == "重点工作督办情况通报（2025年6月）"
     assert cli.main(args) in (0, 1)  # a second pass: nothing more
     assert "通报" not in capsys.readouterr().out
     assert len([f for f in (tmp_path / "var" / "outbox").rglob("市政府督查室*.eml") if "督办情况通报" in _subject(f)]) == 1
-    assert body
+    assert "1  市港口与口岸局  1  0  0  1  0.0%" in body
+    assert "逾期未完成事项（1项）" in body and "单一窗口上线" in body
 
 
 def _subject(path) -> str:  # noqa: ANN001
@@ -60,3 +61,10 @@ def _subject(path) -> str:  # noqa: ANN001
     from email.parser import BytesParser
 
     return str(BytesParser(policy=policy.default).parsebytes(path.read_bytes())["subject"])
+
+
+def _text(path) -> str:  # noqa: ANN001
+    from email import policy
+    from email.parser import BytesParser
+
+    return BytesParser(policy=policy.default).parsebytes(path.read_bytes()).get_body(("plain",)).get_content()
