@@ -171,3 +171,20 @@ def test_the_login_page_only_redirects_inside_the_office(office):
 def test_the_site_root_links_to_the_office_ledger(office):
     r = office.client().get("/")
     assert r.status_code == 200 and 'href="/office/"' in r.text
+
+
+def test_office_pages_are_not_cached_framed_or_scripted(office):
+    c = office.login()
+    for path in ("/office/login", "/office/", "/office/ledger.xlsx"):
+        h = c.get(path).headers
+        assert h["cache-control"] == "no-store" and h["x-frame-options"] == "DENY", path
+        assert "default-src 'none'" in h["content-security-policy"], path
+
+
+def test_page_content_is_escaped(office):
+    from notifier.db.models import Milestone
+
+    with transaction(office.world.engine) as s:
+        s.get(Milestone, 1).text = "<script>alert(1)</script>"
+    page = office.login().get("/office/").text
+    assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page
