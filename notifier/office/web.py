@@ -128,12 +128,12 @@ def make_office_app(engine: Engine, cfg: Config, *,
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
             raise Refused(413, "提交的内容过大，未作任何更改。")
-        body = b""
+        body = bytearray()
         async for chunk in request.stream():
             body += chunk
             if len(body) > limit:
                 raise Refused(413, "提交的内容过大，未作任何更改。")
-        return body
+        return bytes(body)
 
     async def read_form(request: Request, limit: int = MAX_FORM) -> tuple[dict[str, str], dict[str, tuple[str, bytes]]]:
         body = await read_body(request, limit)
@@ -161,11 +161,6 @@ def make_office_app(engine: Engine, cfg: Config, *,
             except Refused as r:
                 return refusal(r, who)
         return endpoint
-
-    def in_thread(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
-        async def run(*a: Any, **kw: Any) -> Any:
-            return await run_in_threadpool(fn, *a, **kw)
-        return run
 
     # ------------------------------------------------------------------ login
 

@@ -212,3 +212,13 @@ def test_contacts_are_shown_read_only_with_their_health(office):
     assert "gk@example.gov.cn" in page and "故障（550 mailbox unavailable）" in page
     assert "fgw@example.gov.cn" in page and "尚未发送" in page
     assert 'name="email"' not in page and 'name="recipient"' not in page  # nothing to edit them with
+
+
+
+def test_a_form_over_the_size_limit_is_refused_and_changes_nothing(office):
+    c = office.login()
+    mid = office.world.milestone_id("单一窗口上线")
+    r = post(c, f"/office/milestone/{mid}/done", {"action": "done", "note": "很" * 10_000})
+    assert r.status_code == 413
+    with transaction(office.world.engine) as s:
+        assert s.get(Milestone, mid).status == "open"
