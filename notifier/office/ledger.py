@@ -16,7 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from notifier.config import Config
-from notifier.db.models import DeadlineExtension, Department, Milestone, OccurrenceDone, Plan, ProgressEvent, Task, TaskDepartment
+from notifier.db.models import (DeadlineExtension, Department, Milestone, OccurrenceDone, Plan, PlanStatus,
+                                ProgressEvent, Task, TaskDepartment)
 from notifier.office.grades import Context, GradeItem, Light, grade, plan_cutoffs
 from notifier.office.pauses import PauseSpan, pause_spans, paused
 from notifier.planning.recurrence import occurrences
@@ -48,6 +49,7 @@ class Item:
     plan_starts: date
     plan_ends: date
     followed_from: date  # the plan's start, or its import when later: silence counts from here
+    plan_active: bool
     task_id: int
     task_number: str
     task_title: str
@@ -91,7 +93,7 @@ def load_items(s: Session, cfg: Config, task_id: int | None = None) -> list[Item
     """Every item (``task_id``: of that task only), in plan, task and milestone order."""
     q = (select(Milestone.id, Milestone.due_on, Milestone.status, Milestone.done_at, Milestone.text,
                Milestone.recurrence, Task.id, Task.number, Task.title, Plan.id, Plan.name, Plan.doc_number,
-               Plan.starts_on, Plan.ends_on, Plan.imported_at)
+               Plan.starts_on, Plan.ends_on, Plan.imported_at, Plan.status)
         .join(Task, Task.id == Milestone.task_id).join(Plan, Plan.id == Task.plan_id)
         .order_by(Plan.id, Task.position, Milestone.position))
     rows = s.execute(q if task_id is None else q.where(Task.id == task_id)).all()
@@ -114,10 +116,12 @@ def load_items(s: Session, cfg: Config, task_id: int | None = None) -> list[Item
                               .order_by(DeadlineExtension.at.desc(), DeadlineExtension.id.desc())):
         first_due[mid] = old  # the oldest extension is read last
     out = []
-    for (mid, due, status, done_at, text, rule, tid, tnum, title, pid, pname, doc, start, end, imported) in rows:
+    for (mid, due, status, done_at, text, rule, tid, tnum, title, pid, pname, doc, start, end, imported,
+         plan_status) in rows:
         task_deps = {r: tuple(deps[tid].get(r, [])) for r in ROLES}
         followed = max(start, _local(imported, cfg))
-        base = Item(mid, None, due, None, pid, pname, doc or "", start, end, followed, tid, tnum, title, text, rule,
+        base = Item(mid, None, due, None, pid, pname, doc or "", start, end, followed,
+                    plan_status != PlanStatus.CLOSED, tid, tnum, title, text, rule,
                     task_deps, tuple(answers.get((mid, None), ())), first_due.get(mid))
         if rule:
             for occ in occurrences(rule, start, end):
@@ -190,14 +194,14 @@ class Filters:
                    max(1, min(int(page), 100_000)) if page.isdigit() else 1)
 
 
-def open_plans(rows: list[Row], today: date) -> set[int]:
-    """Plans the ledger shows by default: not yet ended, or with something still open."""
-    return {r.item.plan_id for r in rows if not r.item.done or r.item.plan_ends >= today}
+def open_plans(rows: list[Row]) -> set[int]:
+    """Plans the ledger shows by default: the active ones (not closed, see notifier.plan_life)."""
+    return {r.item.plan_id for r in rows if r.item.plan_active}
 
 
-def filter_rows(rows: list[Row], f: Filters, today: date | None = None) -> list[Row]:
-    """The rows the filters keep; with ``today`` and no plan chosen, only open plans' rows."""
-    shown = open_plans(rows, today) if today is not None and f.plan is None else None
+def filter_rows(rows: list[Row], f: Filters, open_only: bool = False) -> list[Row]:
+    """The rows the filters keep; with ``open_only`` and no plan chosen, only active plans' rows."""
+    shown = open_plans(rows) if open_only and f.plan is None else None
 
     def keep(r: Row) -> bool:
         it = r.item

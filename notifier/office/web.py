@@ -220,8 +220,8 @@ def make_office_app(engine: Engine, cfg: Config, *,
         with transaction(engine) as s:
             rows = load_rows(s, cfg, today())
             plans = list(s.execute(select(Plan.id, Plan.name).order_by(Plan.id)))
-        shown = filter_rows(rows, filters, today())
-        counts = department_counts(filter_rows(rows, Filters(plan=filters.plan), today()), today())
+        shown = filter_rows(rows, filters, open_only=True)
+        counts = department_counts(filter_rows(rows, Filters(plan=filters.plan), open_only=True), today())
         departments = sorted({n for r in rows for n in r.item.names("lead") + r.item.names("responsible")
                               + r.item.names("cooperating")})
         totals = {x.value: sum(1 for r in shown if r.light is x) for x in Light}
@@ -396,7 +396,7 @@ def make_office_app(engine: Engine, cfg: Config, *,
 
     def ledger_file(filters: Filters, actor: str) -> bytes:
         with transaction(engine) as s:
-            rows = filter_rows(load_rows(s, cfg, today()), filters, today())
+            rows = filter_rows(load_rows(s, cfg, today()), filters, open_only=True)
             audit.record(s, actor, "export", f"督办台账.xlsx（{len(rows)}行）", now=now_utc())
         return exports.ledger_xlsx(rows)
 

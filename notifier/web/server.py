@@ -26,7 +26,7 @@ def make_server(engine: Engine, config: Config, *, host: str | None = None, port
         raise ValueError("[web] needs secret_file or secret_env to check reply links")
     from notifier.office.web import make_office_app
 
-    app = make_app(engine, signer, timezone=config.timezone, clock=clock, renderer=Renderer(config.templates_dir),
+    app = make_app(engine, signer, timezone=config.timezone, clock=clock, renderer=Renderer.of(config),
                    office=make_office_app(engine, config, clock=clock))
     h, p = config.web.host_port
     cfg = uvicorn.Config(app, host=host or h, port=p if port is None else port, log_level="warning",
