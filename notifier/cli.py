@@ -38,6 +38,7 @@ except ImportError:  # pragma: no cover - a dependency
 
 if TYPE_CHECKING:
     from notifier.progress import Marked
+    from notifier.reminders import ContactGaps
     from notifier.status import Answer, FailedDigest, MilestoneRow, StatusReport
 
 
@@ -155,10 +156,22 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--year", type=int, help="plan year, when the document does not say")
     imp.add_argument("--dry-run", action="store_true", help="show what would be imported; write nothing")
     imp.add_argument("--explain", metavar="TASK", help="show how each field of task TASK was found (implies --dry-run)")
+    imp.add_argument("--active", action="store_true",
+                     help="import a plan whose period (plus [schedule] after_end_days) has passed as active, not closed")
+
+    pl = cmd("plan", None, "a plan's life: close it (no more reminders) or reopen it")
+    plsub = pl.add_subparsers(metavar="ACTION", required=True)
+    for action, text in (("close", "close a plan: no more reminders about it"),
+                         ("reopen", "reopen a closed plan: its reminders resume")):
+        pa = plsub.add_parser(action, help=text, description=text, parents=[common])
+        pa.add_argument("name", help="the plan's id, 文号 or (part of its) name")
+        pa.set_defaults(func=cmd_plan, action=action)
 
     ex = cmd("export", cmd_export, "write a plan's tasks and milestones as a task table (.xlsx or .csv)")
-    ex.add_argument("file", type=Path)
+    ex.add_argument("file", type=Path, nargs="?")
     ex.add_argument("--plan", help="plan name or 文号 (needed when there are several)")
+    ex.add_argument("--ledger", type=Path, metavar="FILE.xlsx",
+                    help="write the office's 督办台账 (every plan, lights as fills) instead")
 
     sd = cmd("send-due", cmd_send_due, "one reminder pass: queue what is due, send it, exit")
     add_now(sd)
@@ -205,11 +218,34 @@ def build_parser() -> argparse.ArgumentParser:
 
     sv = cmd("serve", cmd_serve, "serve the reply-link pages ([web] listen) in the foreground")
     sv.add_argument("--listen", help='HOST:PORT, overrides [web] listen (e.g. "127.0.0.1:8080")')
+    sv.add_argument("--now", type=moment_arg, metavar="TIME",
+                    help='pretend the local time is always this (the demo), e.g. "2018-06-20 09:00"')
 
     hist = cmd("history", cmd_history, "progress history: done marks, notes and reopenings, newest first")
     hist.add_argument("--milestone", type=int, help="only this milestone")
     hist.add_argument("--limit", type=int, default=50)
     add_json(hist)
+
+    # -- the office ledger's accounts (issue 10) --
+    us = cmd("user", None, "accounts of the office pages (/office/)")
+    ussub = us.add_subparsers(metavar="ACTION", required=True)
+    ua = ussub.add_parser("add", help="add an account; the password is read from stdin or --password-file",
+                          parents=[common])
+    ua.add_argument("name")
+    ua.add_argument("--role", required=True, choices=["office", "leader"],
+                    help="office: reads and acts; leader: reads only")
+    ua.add_argument("--password-file", type=Path)
+    ua.set_defaults(func=cmd_user, user_action="add")
+    ussub.add_parser("list", help="list the accounts", parents=[common]).set_defaults(func=cmd_user,
+                                                                                      user_action="list")
+    ud = ussub.add_parser("disable", help="disable an account and end its sessions", parents=[common])
+    ud.add_argument("name")
+    ud.set_defaults(func=cmd_user, user_action="disable")
+    up_ = ussub.add_parser("passwd", help="set a new password (stdin or --password-file); ends its sessions",
+                           parents=[common])
+    up_.add_argument("name")
+    up_.add_argument("--password-file", type=Path)
+    up_.set_defaults(func=cmd_user, user_action="passwd")
     return p
 
 
@@ -301,7 +337,7 @@ def _engine(cfg: Config, migrate: bool = True):  # noqa: ANN202
 def _renderer(cfg: Config):  # noqa: ANN202
     from notifier.rendering import Renderer
 
-    return Renderer(cfg.templates_dir)
+    return Renderer.of(cfg)
 
 
 # ------------------------------------------------------------------------------ commands
@@ -376,6 +412,7 @@ def cmd_import(args: argparse.Namespace, cfg: Config) -> int:
     from notifier.importing.model import PlanFormatError
     from notifier.importing.readers import read_plan
     from notifier.importing.store import store_plan
+    from notifier.reminders import contact_gaps
 
     try:
         spec = read_plan(args.file, fmt=args.format, year=args.year, plan_name=args.plan)
@@ -389,16 +426,54 @@ def cmd_import(args: argparse.Namespace, cfg: Config) -> int:
     if args.dry_run:
         print(format_plan(spec))
     engine = _engine(cfg)
+    today = datetime.now(cfg.timezone).date()
     with transaction(engine) as s:
         summary = store_plan(s, spec, cfg)
+        passed = import_closed(s, summary, spec, cfg, today, keep_active=args.active)
+        gaps = contact_gaps(s, cfg, [summary.plan_id])
         if args.dry_run:
             s.rollback()
     verb = IMPORT_CN.get(summary.action, (summary.action, summary.action))[1 if args.dry_run else 0]
     print(f"方案《{summary.plan_name}》{verb}：任务 {summary.tasks} 项，时间节点 {summary.milestones} 个，"
           f"涉及部门 {len(summary.departments)} 个" + (f"，保留办结标记 {summary.done_kept} 个" if summary.done_kept else ""))
-    if summary.without_contact:
-        print(f"没有任何联系方式的部门（{len(summary.without_contact)}个）："
-              + "、".join(summary.without_contact))
+    if passed:
+        print(f"方案期限已于 {spec.ends_on} 结束（已超过 {cfg.schedule.after_end_days} 天）："
+              + ("按 --active 导入为进行中" if args.active else
+                 "已导入为已结束，不会就此方案发送任何消息（可用 --active 导入，或 notifier plan reopen）"))
+    for line in gap_lines(gaps):
+        print(line)
+    return 0
+
+
+def import_closed(s, summary, spec, cfg: Config, today: date, *, keep_active: bool) -> bool:  # noqa: ANN001
+    """A newly imported plan whose period (plus grace) has passed is closed unless asked
+    otherwise; True when the period has passed."""
+    from notifier.db.models import Plan
+    from notifier.plan_life import close_plan, has_passed
+
+    if not has_passed(spec.ends_on, today, cfg.schedule.after_end_days):
+        return False
+    if summary.action == "created" and not keep_active:
+        close_plan(s.get(Plan, summary.plan_id), datetime.now(UTC).replace(tzinfo=None))
+    return True
+
+
+def cmd_plan(args: argparse.Namespace, cfg: Config) -> int:
+    from notifier.db.engine import transaction
+    from notifier.plan_life import UnknownPlan, close_plan, find_plan, reopen_plan
+
+    engine = _engine(cfg)
+    with transaction(engine) as s:
+        try:
+            plan = find_plan(s, args.name)
+        except UnknownPlan as exc:
+            raise UsageError(f"plan {args.action}: {exc}") from None
+        if args.action == "close":
+            changed = close_plan(plan, datetime.now(UTC).replace(tzinfo=None))
+        else:
+            changed = reopen_plan(plan)
+        state = PLAN_CN["closed" if args.action == "close" else "active"]
+        print(f"方案 {plan.id}《{plan.name}》：{state}" + ("" if changed else f"（原本就是{state}）"))
     return 0
 
 
@@ -431,6 +506,15 @@ def explain_task(spec, number: str) -> int:  # noqa: ANN001
 def cmd_export(args: argparse.Namespace, cfg: Config) -> int:
     from notifier.exporting import ExportError, export_plan
 
+    if args.ledger:
+        from notifier.office.commands import export_ledger
+
+        if args.ledger.suffix.lower() != ".xlsx":
+            raise UsageError(f"--ledger: write a .xlsx file, got {args.ledger}")
+        print(export_ledger(_engine(cfg), cfg, args.ledger, datetime.now(cfg.timezone).date()))
+        return 0
+    if args.file is None:
+        raise UsageError("export: give FILE (a plan's task table) or --ledger FILE.xlsx")
     try:
         n = export_plan(_engine(cfg), args.file, args.plan)
     except ExportError as exc:
@@ -451,7 +535,8 @@ def cmd_send_due(args: argparse.Namespace, cfg: Config) -> int:
         "digests": [{"department": q.department, "kind": q.kind, "items": listed_items(q.rendered.data),
                      "subject": q.rendered.subject,
                      "contacts": [{"channel": c, "recipient": r} for c, r in q.contacts]} for q in result.queued],
-        "without_contact": list(result.without_contact), "delivery": None}
+        "without_contact": list(result.without_contact), "collective": list(result.collective), "reports": [],
+        "delivery": None}
     if result.skipped_reason:
         # Quiet hours hold for what is already queued (retries included), not only new reminders.
         _say(args, report, f"nothing queued or sent: {result.skipped_reason} (use --force to send anyway)")
@@ -467,9 +552,16 @@ def cmd_send_due(args: argparse.Namespace, cfg: Config) -> int:
     if result.without_contact:
         lines.append(f"未发送，配置中没有联系方式（{len(result.without_contact)}个部门）："
                      + "、".join(result.without_contact))
+    if result.collective:
+        lines.append(f"未发送，集体名称不是部门（{len(result.collective)}个；可用 [[groups]] 展开为成员）："
+                     + "、".join(result.collective))
     if args.dry_run:
         _say(args, report, *lines)
         return 0
+    from notifier.office.report_mail import queue_due_reports
+
+    report["reports"] = list(queue_due_reports(engine, cfg, now))  # the office's 通报 by e-mail ([report])
+    lines += [f"已排队：通报 → {name}" for name in report["reports"]]
     if lines and not args.json:
         print("\n".join(lines), flush=True)  # before the (possibly paced) sending starts
     if args.now:  # simulated time: the staggered rows of this pass are all due by its last slot
@@ -660,10 +752,25 @@ def cmd_serve(args: argparse.Namespace, cfg: Config) -> int:
             raise UsageError(f"--listen: write HOST:PORT, got {args.listen!r}")
         host, port = h.strip("[]") or "127.0.0.1", int(p)
     engine = _engine(cfg)
-    server = make_server(engine, cfg, host=host, port=port)
-    print(f"serving reply links on http://{server.config.host}:{server.config.port} "
+    kw = {}
+    if args.now:  # a frozen clock: the demo's ledger as on the demo's date
+        frozen = now_of(args, cfg)
+        kw["clock"] = lambda: frozen
+    server = make_server(engine, cfg, host=host, port=port, **kw)
+    print(f"serving reply links and the office ledger (/office/) on http://{server.config.host}:{server.config.port} "
           f"(links point to {cfg.web.base_url or '(no [web] base_url: reminders carry no links)'})", flush=True)
     server.run()
+    return 0
+
+
+def cmd_user(args: argparse.Namespace, cfg: Config) -> int:
+    from notifier.office.accounts import AccountError
+    from notifier.office.commands import user_command
+
+    try:
+        print(user_command(_engine(cfg), args, os.environ.get("USER") or "cli", sys.stdin))
+    except AccountError as exc:
+        raise UsageError(f"user: {exc}") from None
     return 0
 
 
@@ -676,6 +783,7 @@ ACTION_CN = {"done": "办结", "reopen": "重新打开", "progress": "报送进�
 SOURCE_CN = {"cli": "命令行", "import": "导入", "link": "链接"}
 KIND_CN = {"reminder": "提醒", "escalation": "督办通报", "notice": "联系方式失效通知"}
 DELIVERY_CN = {"pending": "待发送", "sending": "发送中", "sent": "已发送", "failed": "失败"}
+PLAN_CN = {"active": "进行中", "closed": "已结束"}
 IMPORT_CN = {"created": ("已新建", "将新建"), "updated": ("已更新", "将更新"), "unchanged": ("无变化", "无变化")}
 
 
@@ -716,6 +824,8 @@ def answer_json(a: Answer | None) -> dict[str, Any] | None:
 
 def milestone_line(r: MilestoneRow, department: str | None) -> str:
     flag = f"已逾期{r.days_late}天" if r.status == "overdue" else STATUS_CN.get(r.status, r.status)
+    if r.plan_status == "closed":  # no longer chased: how late it is would only be noise
+        flag = f"{'未办结' if r.status == 'overdue' else flag}（方案已结束）"
     rule = f" {recurrence_cn(r.recurrence)}" if r.recurrence else ""
     role = f"{'、'.join(ROLE_CN[x] for x in r.roles)}  " if department else ""
     leads = "、".join(r.leads) or "未定"
@@ -727,7 +837,7 @@ def milestone_line(r: MilestoneRow, department: str | None) -> str:
 
 
 def milestone_json(r: MilestoneRow) -> dict[str, Any]:
-    return {"id": r.id, "plan": r.plan, "task_number": r.task_number, "task_title": r.task_title, "text": r.text,
+    return {"id": r.id, "plan": r.plan, "plan_status": r.plan_status, "task_number": r.task_number, "task_title": r.task_title, "text": r.text,
             "due": r.due, "recurrence": r.recurrence, "status": r.status, "days_late": r.days_late,
             "leads": r.leads, "roles": r.roles, "last": answer_json(r.last)}
 
@@ -748,14 +858,28 @@ def failed_json(f: FailedDigest) -> dict[str, Any]:
             "failed": [{"delivery_id": d, "channel": c, "recipient": r, "error": e} for d, c, r, e in f.failed]}
 
 
+def gap_lines(gaps: ContactGaps) -> list[str]:
+    """Who would receive something but cannot (the same answer in import, status and send-due)."""
+    lines = []
+    if gaps.departments:
+        lines.append(f"没有任何联系方式的部门（{len(gaps.departments)}个）：" + "、".join(gaps.departments))
+    if gaps.collective:
+        lines.append(f"集体名称，不是部门（{len(gaps.collective)}个；可用 [[groups]] 的 name/members 展开为成员）："
+                     + "、".join(gaps.collective))
+    return lines
+
+
 def status_lines(r: StatusReport) -> list[str]:
     lines = [f"方案 {r.plans} 个，任务 {r.tasks} 项，时间节点 {r.milestones_open + r.milestones_done} 个："
              f"未办结 {r.milestones_open}，已办结 {r.milestones_done}"]
     if r.overdue_dates:
         lines.append(f"逾期：{r.overdue_milestones} 个未办结的时间节点已过期限，共 {r.overdue_dates} 个逾期期次"
-                     "（周期性报送每漏一期计一次）")
+                     "（周期性报送每漏一期计一次；不含已结束的方案）")
     else:
         lines.append("逾期：无")
+    if r.plans_closed:
+        lines.append(f"已结束的方案（{len(r.plans_closed)}个，不再发送提醒；notifier plan reopen 可恢复）："
+                     + "；".join(f"{p.id}《{p.name}》" for p in r.plans_closed))
     if r.recent_answers:
         by_source = Counter(a.source for a in r.recent_answers)
         lines.append(f"近7天的答复 {len(r.recent_answers)} 条（"
@@ -774,8 +898,7 @@ def status_lines(r: StatusReport) -> list[str]:
         for c in r.broken_contacts:
             since = f"自 {c.since:%Y-%m-%d %H:%M} 起" if c.since else ""
             lines.append(f"  {c.channel}:{c.recipient} {since}：{c.error}")
-    if r.leads_without_contact:
-        lines.append(f"没有联系方式的牵头单位（{len(r.leads_without_contact)}个）：" + "、".join(r.leads_without_contact))
+    lines += gap_lines(r.contact_gaps)
     lines += [f"warning: {w}" for w in r.warnings]
     return lines
 
@@ -789,4 +912,7 @@ def status_json(r: StatusReport) -> dict[str, Any]:
             "failed_digests": [failed_json(f) for f in r.failures],
             "broken_contacts": [{"channel": c.channel, "recipient": c.recipient, "since": c.since, "error": c.error}
                                 for c in r.broken_contacts],
-            "leads_without_contact": r.leads_without_contact, "warnings": r.warnings}
+            "plans_closed": [{"id": p.id, "name": p.name, "ends_on": p.ends_on, "closed_at": p.closed_at}
+                             for p in r.plans_closed],
+            "without_contact": r.contact_gaps.departments, "collective_names": r.contact_gaps.collective,
+            "warnings": r.warnings}

@@ -26,10 +26,10 @@ from sqlalchemy.orm import Session
 from notifier.config import Config
 from notifier.db import queries
 from notifier.db.engine import transaction
-from notifier.db.models import (Department, DepartmentAlias, Milestone, OccurrenceDone, Plan,
+from notifier.db.models import (Department, DepartmentAlias, Milestone, OccurrenceDone, Plan, PlanStatus,
                                 ProgressEvent, Task, TaskDepartment)
 from notifier.planning.recurrence import occurrences
-from notifier.reminders import calendar_of
+from notifier.reminders import ContactGaps, calendar_of, contact_gaps
 
 ROLES = ("lead", "responsible", "cooperating")  # strongest first
 
@@ -56,15 +56,18 @@ def calendar_years(session: Session, today: date) -> set[int]:
     return years
 
 
-def overdue_occurrences(session: Session, today: date) -> list[tuple[int, date]]:
+def overdue_occurrences(session: Session, today: date, *, active_only: bool = False) -> list[tuple[int, date]]:
     """Every open (milestone, date) whose date passed: one-off milestones and each missed
-    occurrence of a recurring report (一季度 missed stays overdue while 二季度 is reminded)."""
+    occurrence of a recurring report (一季度 missed stays overdue while 二季度 is reminded).
+    ``active_only``: of active plans only (a closed plan's are no longer chased)."""
+    plan_ok = Plan.status == PlanStatus.ACTIVE if active_only else Plan.id.is_not(None)
     out = [(mid, due) for mid, due in session.execute(
-        select(Milestone.id, Milestone.due_on).where(Milestone.status == "open", Milestone.due_on < today,
-                                                     Milestone.recurrence.is_(None)))]
+        select(Milestone.id, Milestone.due_on).join(Task, Task.id == Milestone.task_id)
+        .join(Plan, Plan.id == Task.plan_id)
+        .where(Milestone.status == "open", Milestone.due_on < today, Milestone.recurrence.is_(None), plan_ok))]
     rec = session.execute(select(Milestone.id, Milestone.recurrence, Plan.starts_on, Plan.ends_on)
                           .join(Task, Task.id == Milestone.task_id).join(Plan, Plan.id == Task.plan_id)
-                          .where(Milestone.status == "open", Milestone.recurrence.is_not(None))).all()
+                          .where(Milestone.status == "open", Milestone.recurrence.is_not(None), plan_ok)).all()
     if rec:
         done = {(m, o) for m, o in session.execute(select(OccurrenceDone.milestone_id, OccurrenceDone.occurrence))}
         for mid, rule, start, end in rec:
@@ -119,6 +122,15 @@ class BrokenContact:
     error: str | None
 
 
+@dataclass(frozen=True)
+class PlanState:
+    id: int
+    name: str
+    status: str  # active | closed (PlanStatus)
+    ends_on: date
+    closed_at: datetime | None  # aware, configured zone
+
+
 @dataclass
 class StatusReport:
     now: datetime
@@ -126,14 +138,15 @@ class StatusReport:
     tasks: int = 0
     milestones_open: int = 0
     milestones_done: int = 0
-    overdue_milestones: int = 0  # open milestones with at least one overdue date
-    overdue_dates: int = 0  # (milestone, date) pairs; a recurring report counts each missed date
+    overdue_milestones: int = 0  # open milestones of active plans with at least one overdue date
+    overdue_dates: int = 0  # (milestone, date) pairs of active plans; a recurring report counts each missed date
     recent_answers: list[Answer] = field(default_factory=list)  # last 7 days, newest first
     deliveries: dict[str, int] = field(default_factory=dict)  # status -> count
     next_attempt: datetime | None = None  # aware, configured zone
     failures: list[FailedDigest] = field(default_factory=list)
     broken_contacts: list[BrokenContact] = field(default_factory=list)
-    leads_without_contact: list[str] = field(default_factory=list)
+    plans_closed: list[PlanState] = field(default_factory=list)  # nothing is sent about them
+    contact_gaps: ContactGaps = field(default_factory=ContactGaps)  # the same answer as import and send-due
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -157,7 +170,7 @@ def status_report(engine: Engine, cfg: Config, now: datetime) -> StatusReport:
                                      .where(Milestone.status == "open")) or 0
         r.milestones_done = s.scalar(select(func.count()).select_from(Milestone)
                                      .where(Milestone.status == "done")) or 0
-        late = overdue_occurrences(s, today)
+        late = overdue_occurrences(s, today, active_only=True)
         r.overdue_dates = len(late)
         r.overdue_milestones = len({mid for mid, _ in late})
         since = now.astimezone(UTC).replace(tzinfo=None) - timedelta(days=7)
@@ -169,20 +182,12 @@ def status_report(engine: Engine, cfg: Config, now: datetime) -> StatusReport:
         r.failures = failed_digests(queries.digest_failures(s))
         r.broken_contacts = [BrokenContact(c.channel, c.recipient, local_time(c.broken_at, tz), c.last_error)
                              for c in queries.broken_contacts(s)]
-        leads = s.execute(select(Department.id, Department.name).join(TaskDepartment)
-                          .where(TaskDepartment.role == "lead").distinct()).all()
-        aliases = _aliases(s)
-        r.leads_without_contact = sorted(n for i, n in leads if not cfg.reachable(n, *aliases.get(i, [])))
+        r.plans_closed = [PlanState(p.id, p.name, p.status, p.ends_on, local_time(p.closed_at, tz)) for p in
+                          s.scalars(select(Plan).where(Plan.status == PlanStatus.CLOSED).order_by(Plan.id))]
+        r.contact_gaps = contact_gaps(s, cfg)
         years = calendar_years(s, today)
     r.warnings = calendar_of(cfg).warnings(years)
     return r
-
-
-def _aliases(s: Session) -> dict[int, list[str]]:
-    out: dict[int, list[str]] = {}
-    for dep_id, alias in s.execute(select(DepartmentAlias.department_id, DepartmentAlias.alias)):
-        out.setdefault(dep_id, []).append(alias)
-    return out
 
 
 # ------------------------------------------------------------------------------ departments
@@ -226,6 +231,7 @@ class MilestoneRow:
     task_number: str
     task_title: str
     text: str
+    plan_status: str  # active | closed: nothing is sent about a closed plan's milestones
     due: date  # the milestone's date; for an overdue row, the overdue date
     recurrence: str | None
     status: str  # open | done | overdue
@@ -244,7 +250,7 @@ def milestone_rows(engine: Engine, cfg: Config, today: date, *, department: str 
     tz = cfg.timezone
     with transaction(engine) as s:
         q = (select(Milestone.id, Milestone.due_on, Milestone.status, Milestone.text, Milestone.recurrence,
-                    Task.number, Task.title, Task.id, Plan.name)
+                    Task.number, Task.title, Task.id, Plan.name, Plan.status)
              .join(Task, Task.id == Milestone.task_id).join(Plan, Plan.id == Task.plan_id)
              .order_by(Milestone.due_on, Plan.id, Task.position, Milestone.position))
         roles: dict[int, list[str]] = defaultdict(list)
@@ -272,8 +278,8 @@ def milestone_rows(engine: Engine, cfg: Config, today: date, *, department: str 
             late_dates[mid].append(occ)
         events = last_events(s)
         out: list[MilestoneRow] = []
-        for mid, due, st, text, rule, tnum, title, tid, pname in s.execute(q).all():
-            base = dict(id=mid, plan=pname, task_number=tnum, task_title=title, text=text, recurrence=rule,
+        for mid, due, st, text, rule, tnum, title, tid, pname, pstatus in s.execute(q).all():
+            base = dict(id=mid, plan=pname, plan_status=str(pstatus), task_number=tnum, task_title=title, text=text, recurrence=rule,
                         leads=leads.get(tid, []), roles=sorted(roles.get(tid, []), key=ROLES.index))
             late = sorted(late_dates.get(mid, []))
             if status == "overdue":

@@ -172,7 +172,7 @@ def test_status_counts_say_what_they_count(tmp_path: Path, capsys):
     out = capsys.readouterr().out
     # open: 3 milestones; overdue: both one-offs and the quarterly report (Q1, Q2, Q3 missed) = 5 dates
     assert "时间节点 3 个：未办结 3，已办结 0" in out
-    assert "逾期：3 个未办结的时间节点已过期限，共 5 个逾期期次（周期性报送每漏一期计一次）" in out
+    assert "逾期：3 个未办结的时间节点已过期限，共 5 个逾期期次（周期性报送每漏一期计一次" in out
 
 
 def test_every_time_shown_is_in_the_configured_zone(tmp_path: Path, capsys):
@@ -253,7 +253,7 @@ def test_json_output_follows_the_documented_schema(tmp_path: Path, capsys):
     assert status["schema"] == "notifier/status/1"
     assert set(status) == {"schema", "now", "healthy", "plans", "tasks", "milestones", "overdue_dates",
                            "recent_answers", "deliveries", "next_attempt", "failed_digests", "broken_contacts",
-                           "leads_without_contact", "warnings"}
+                           "plans_closed", "without_contact", "collective_names", "warnings"}
     assert status["milestones"] == {"open": 3, "done": 0, "overdue": 2} and status["overdue_dates"] == 3
     assert status["now"] == "2025-07-03T10:00:00+08:00"
     [answer] = status["recent_answers"]
@@ -263,7 +263,7 @@ def test_json_output_follows_the_documented_schema(tmp_path: Path, capsys):
     listing = _json(capsys, "--config", cfg, "milestones", "--json", "--department", "市发改委", "--now", "2025-07-03")
     assert set(listing) == {"schema", "today", "department", "status", "milestones"}
     row = listing["milestones"][0]
-    assert set(row) == {"id", "plan", "task_number", "task_title", "text", "due", "recurrence", "status",
+    assert set(row) == {"id", "plan", "plan_status", "task_number", "task_title", "text", "due", "recurrence", "status",
                         "days_late", "leads", "roles", "last"}
     assert (row["text"], row["due"], row["status"], row["days_late"], row["roles"], row["leads"]) == (
         "完成泊位验收", "2025-06-10", "overdue", 23, ["cooperating"], ["市港口与口岸局"])
@@ -275,7 +275,7 @@ def test_json_output_follows_the_documented_schema(tmp_path: Path, capsys):
 
     dry = _json(capsys, "--config", cfg, "send-due", "--json", "--dry-run", "--now", "2025-07-03 09:00")
     assert set(dry) == {"schema", "now", "dry_run", "skipped_reason", "replanned", "digests", "without_contact",
-                        "delivery"}
+                        "collective", "reports", "delivery"}
     assert dry["dry_run"] is True and dry["delivery"] is None and dry["digests"]
     assert set(dry["digests"][0]) == {"department", "kind", "items", "subject", "contacts"}
     quiet = _json(capsys, "--config", cfg, "send-due", "--json", "--dry-run", "--now", "2025-07-05 09:00")
