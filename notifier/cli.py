@@ -343,8 +343,7 @@ def cmd_send_due(args: argparse.Namespace, cfg: Config) -> int:
         counts = deliver(engine, cfg, max(now_utc, result.last_due_at or now_utc))
     else:  # real time: wait for each staggered row, as the daemon's tick would
         counts = deliver(engine, cfg, until=result.last_due_at)
-    print(f"sent {counts.sent}, to retry {counts.retry}, failed {counts.failed}"
-          + (f" ({counts.expired} expired)" if counts.expired else ""))
+    print(counts.summary())
     if counts.failed_ids:
         from notifier.db import queries
         from notifier.db.engine import transaction
@@ -352,7 +351,7 @@ def cmd_send_due(args: argparse.Namespace, cfg: Config) -> int:
 
         with transaction(engine) as s:
             print("\n".join(failure_lines(queries.digest_failures(s, counts.failed_ids, limit=50))))
-    return 1 if counts.failed else 0
+    return 1 if counts.needs_attention else 0
 
 
 def deliver(engine, cfg: Config, now: datetime | None = None, until: datetime | None = None):  # noqa: ANN001, ANN201
