@@ -172,7 +172,8 @@ class EmailChannel:
         self.envelope_from = parseaddr(sender)[1] or sender
         self._username, self._password = username, password
         self._timeout = timeout
-        self._tls = tls_context or make_tls_context(ca_file)
+        # Loading the CA store takes a while: only for a server that speaks TLS.
+        self._tls = tls_context or (make_tls_context(ca_file) if security != "none" else None)
         self._ca_file = ca_file
         self._idle: list[tuple[aiosmtplib.SMTP, float]] = []
         self._slots = asyncio.Semaphore(connections)
