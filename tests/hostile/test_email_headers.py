@@ -102,3 +102,8 @@ def test_check_config_refuses_a_from_with_a_line_break(write_config) -> None:  #
     with pytest.raises(ConfigError) as err:
         load(path)
     assert any("email.from" in line and "carriage return" in line for line in err.value.problems)
+
+
+def test_a_non_ascii_address_is_refused_with_a_reason_instead_of_crashing_the_build() -> None:
+    with pytest.raises(HeaderError, match="not ASCII"):
+        email_bytes(message(recipient="张三@example.gov.cn"), "n@example.gov.cn")

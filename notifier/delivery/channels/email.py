@@ -13,6 +13,12 @@ derived from the idempotency key so a duplicate after a crash is recognisable.
   unreachable, TLS, authentication, and any reply the server gives to the session rather
   than to the address (greeting, EHLO, MAIL FROM, DATA: "554 no service", a message
   rejected by a content filter), whatever its code.
+- One deadline, ``timeout``, bounds a whole send (connect, TLS, login, every command, DATA):
+  a server that trickles its replies a byte at a time is "retry later" after it, the
+  session dropped. aiosmtplib's own timeout is per command only.
+- Headers: display names and the subject are always RFC 2047 encoded words, and a value with
+  CR, LF or another control character is refused (``HeaderError`` -> failed for good), so no
+  name can write header lines of its own.
 """
 
 from __future__ import annotations
@@ -88,6 +94,8 @@ def _sender(sender: str) -> tuple[str, str, str]:
     _checked("From", sender)
     name, addr = parseaddr(sender)
     addr = addr or sender
+    if not addr.isascii():
+        raise HeaderError("From", f"the From address {addr!r} is not ASCII (SMTPUTF8 is not used)")
     domain = addr.rsplit("@", 1)[-1].strip(">").strip() or "notifier.local"
     return _address(name, addr), addr, domain
 
@@ -127,6 +135,8 @@ def email_bytes(message: Message, sender: str) -> bytes:
     head, body = _body(message.subject, message.text, message.html)
     sender_header, _, domain = _sender(sender)
     rcpt = _checked("To", message.recipient)
+    if not rcpt.isascii():
+        raise HeaderError("To", f"the To address {rcpt!r} is not ASCII (SMTPUTF8 is not used)")
     to = _address(_checked("To (department name)", message.department), rcpt) if "@" in rcpt else rcpt
     key = _checked("Message-ID", message.key)
     headers = (f"From: {sender_header}\r\nTo: {to}\r\nDate: {_date()}\r\n"
