@@ -115,13 +115,13 @@ def test_a_send_to_a_trickling_or_stalled_server_ends_within_its_timeout_as_retr
         finally:
             t = time.monotonic()
             await ch.aclose()
-            assert time.monotonic() - t < 0.5  # the broken session is dropped, not QUIT and waited for
+            assert time.monotonic() - t < 1.5  # the broken session is dropped, not QUIT and waited for
 
     result, elapsed = asyncio.run(go())
     assert isinstance(result, RetryLater) and not result.contact_fault
     assert "timeout" in result.reason
     # Without one deadline for the whole send, six commands of 0.8 s each took ~5 s.
-    assert elapsed < TIMEOUT + 0.5
+    assert elapsed < TIMEOUT + 2.0  # a margin for a busy machine, still far below ~5 s
 
 
 def test_a_pass_against_a_trickling_server_leaves_the_row_pending_for_a_retry_never_sending(slow_server, engine) -> None:  # noqa: ANN001
@@ -138,7 +138,7 @@ def test_a_pass_against_a_trickling_server_leaves_the_row_pending_for_a_retry_ne
 
     t = time.monotonic()
     counts = asyncio.run(go())
-    assert time.monotonic() - t < 2 * TIMEOUT + 1.5  # two rounds over two connections
+    assert time.monotonic() - t < 2 * TIMEOUT + 2.5  # two rounds over two connections (without: ~10 s)
     assert counts.retry == 3 and counts.sent == 0
     assert {r.status for r in rows(engine)} == {"pending"}
     assert all(r.next_attempt_at is not None and r.lease_until is None for r in rows(engine))
