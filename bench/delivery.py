@@ -11,9 +11,13 @@
   loop with the same concurrency, and a bare ``aiosmtplib`` loop over the same number of SMTP
   connections. No database, no building.
 
-The two alternate for ``--rounds`` rounds and the best rate of each side is compared (the
-machine is shared, and a single run swings by a factor of two). Prints both rates and
-notifier/bare for each channel; the target is at least 0.6.
+The two alternate for ``--rounds`` rounds; each round's ratio compares notifier with the bare
+loop run right after it, under the same load (the machine is shared, and a single run swings
+by a factor of two). Prints each round, then per channel the median ratio of the rounds (the
+figure to report, with the load average) and the best rate of each side. Each round also
+shows the CPU per message of sender and receiver on both sides: on a busy machine, where
+the cores are the bottleneck, their ratio is what the rates converge to, and it is steadier. Targets: e-mail
+>= 0.85 of bare aiosmtplib, webhooks >= 0.6 of bare httpx.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import asyncio
 import logging
 import multiprocessing as mp
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -34,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 NOW = datetime(2018, 6, 20, 1, 0)
-TARGET = 0.6
+TARGET = {"webhook": 0.6, "email": 0.85}
 
 
 # --- receivers (separate processes) --------------------------------------------------------
@@ -89,6 +94,8 @@ def _serve(kind: str, conn) -> None:  # noqa: ANN001
             msg = conn.recv()
             if msg == "count":
                 conn.send(counter())
+            elif msg == "cpu":
+                conn.send(time.process_time())
             else:
                 done.set()
 
@@ -109,6 +116,11 @@ class Receiver:
 
     def count(self) -> int:
         self.conn.send("count")
+        return self.conn.recv()
+
+    def cpu(self) -> float:
+        """CPU seconds the receiver process has used so far."""
+        self.conn.send("cpu")
         return self.conn.recv()
 
     def stop(self) -> None:
@@ -203,7 +215,8 @@ def main() -> int:
     p.add_argument("--n", type=int, default=10_000)
     p.add_argument("--concurrency", type=int, default=16)
     p.add_argument("--connections", type=int, default=8, help="SMTP sessions, for both sides")
-    p.add_argument("--rounds", type=int, default=2, help="alternate notifier and bare this many times")
+    p.add_argument("--rounds", type=int, default=3, help="alternate notifier and bare this many times")
+    p.add_argument("--channels", default="webhook,email", help="which channels to measure (comma-separated)")
     args = p.parse_args()
     logging.basicConfig(level=logging.ERROR)
     sys.path.insert(0, str(ROOT / "tests"))
@@ -218,38 +231,57 @@ def main() -> int:
                                    connections=args.connections),
                  webhooks={"bench": WebhookConfig(name="bench", url=Secret(url), secret=Secret(SECRET))})
     results: dict[str, list[tuple[float, float]]] = {"webhook": [], "email": []}
+    cpus: dict[str, list] = {"webhook": [], "email": []}
     try:
         with tempfile.TemporaryDirectory() as tmp:
             for rnd in range(args.rounds):
                 for channel, recipient in (("webhook", "bench"), ("email", "office@example.gov.cn")):
+                    if channel not in args.channels.split(","):
+                        continue
                     engine = sqlite_engine(Path(tmp) / f"{channel}{rnd}.db")
                     queue(engine, channel, recipient, args.n, channel)
+                    receiver = http if channel == "webhook" else smtp
+                    cpu = (time.process_time(), receiver.cpu())
                     elapsed, counts = asyncio.run(notifier_pass(engine, cfg, args.concurrency))
+                    ours_cpu = (time.process_time() - cpu[0], receiver.cpu() - cpu[1])
                     assert counts.sent == args.n, f"{channel}: sent {counts.sent} of {args.n}: {counts.errors[:3]}"
                     items = prebuilt(engine, cfg, channel)
+                    cpu = (time.process_time(), receiver.cpu())
                     if channel == "webhook":
                         bare = asyncio.run(bare_http(url, items, args.concurrency))
                     else:
                         bare = asyncio.run(bare_smtp(smtp.port, items, args.connections, cfg.email.sender))
+                    bare_cpu = (time.process_time() - cpu[0], receiver.cpu() - cpu[1])
                     results[channel].append((args.n / elapsed, args.n / bare))
-                    print(f"  round {rnd + 1} {channel:8} notifier {args.n / elapsed:7.0f}/s   bare {args.n / bare:7.0f}/s",
-                          flush=True)
+                    # CPU per message, sender + receiver: what the rate comes to when the cores
+                    # are the bottleneck (a busy shared machine), and steadier than the rates.
+                    cpu_ratio = sum(bare_cpu) / sum(ours_cpu)
+                    cpus[channel].append((ours_cpu, bare_cpu))
+                    print(f"  round {rnd + 1} {channel:8} notifier {args.n / elapsed:7.0f}/s   bare {args.n / bare:7.0f}/s"
+                          f"   ratio {bare / elapsed:.2f}   cpu ms/message notifier {1e3 * ours_cpu[0] / args.n:.2f}"
+                          f"+{1e3 * ours_cpu[1] / args.n:.2f}, bare {1e3 * bare_cpu[0] / args.n:.2f}"
+                          f"+{1e3 * bare_cpu[1] / args.n:.2f} (sender+receiver; ratio {cpu_ratio:.2f})"
+                          f"   load {os.getloadavg()[0]:.1f}", flush=True)
                     engine.dispose()
         received = {"webhook": http.count(), "email": smtp.count()}
     finally:
         http.stop()
         smtp.stop()
     ok = True
-    print(f"{args.n} deliveries per channel and round, {args.rounds} rounds (notifier and bare alternate; "
-          f"best of each), concurrency {args.concurrency}, {args.connections} SMTP sessions, {os.cpu_count()} CPUs, "
+    print(f"{args.n} deliveries per channel and round, {args.rounds} rounds (notifier and bare alternate), "
+          f"concurrency {args.concurrency}, {args.connections} SMTP sessions, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}")
     for channel, runs in results.items():
-        ours, bare = max(r[0] for r in runs), max(r[1] for r in runs)
-        ratio = ours / bare
-        ok &= ratio >= TARGET
-        print(f"{channel:8} notifier {ours:7.0f}/s   bare {bare:7.0f}/s   ratio {ratio:.2f}"
-              f"   (receiver got {received[channel]}, expected {2 * args.rounds * args.n})")
-    print("target (ratio >= 0.6):", "met" if ok else "NOT met")
+        if not runs:
+            continue
+        ratio = statistics.median(ours / bare for ours, bare in runs)
+        ok &= ratio >= TARGET[channel]
+        cpu_ratio = statistics.median(sum(b) / sum(o) for o, b in cpus[channel])
+        print(f"{channel:8} median ratio {ratio:.2f} (target >= {TARGET[channel]})   best notifier "
+              f"{max(r[0] for r in runs):7.0f}/s   best bare {max(r[1] for r in runs):7.0f}/s"
+              f"   median cpu ratio {cpu_ratio:.2f}"
+              f"   (receiver got {received[channel]}, expected {2 * len(runs) * args.n})")
+    print("targets:", "met" if ok else "NOT met")
     return 0 if ok else 1
 
 

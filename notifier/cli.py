@@ -575,9 +575,11 @@ def cmd_send_due(args: argparse.Namespace, cfg: Config) -> int:
     else:  # real time: wait for each staggered row, as the daemon's tick would
         counts = deliver(engine, cfg, until=result.last_due_at)
     report["delivery"] = {"sent": counts.sent, "retry": counts.retry, "failed": counts.failed,
-                          "expired": counts.expired, "failed_digests": []}
+                          "expired": counts.expired, "unrecorded": counts.unrecorded, "failed_digests": []}
     lines = [f"已发送 {counts.sent}，待重试 {counts.retry}，失败 {counts.failed}"
              + (f"（其中 {counts.expired} 个已过期）" if counts.expired else "")]
+    if counts.unrecorded:  # sent (or tried) but not written: never a silent "sent 0"
+        lines.append(counts.unrecorded_note())
     if counts.failed_ids:
         from notifier.db import queries
         from notifier.db.engine import transaction
@@ -588,7 +590,7 @@ def cmd_send_due(args: argparse.Namespace, cfg: Config) -> int:
         report["delivery"]["failed_digests"] = [failed_json(f) for f in failures]
         lines += failure_lines(failures)
     _say(args, report, *lines)
-    return 1 if counts.failed else 0
+    return 1 if counts.needs_attention else 0
 
 
 def listed_items(data: dict[str, Any]) -> int | None:

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from notifier.delivery.message import header_problem as _header_problem
+
 DEFAULT_PATH = Path("/etc/notifier/config.toml")
 
 
@@ -678,6 +680,8 @@ def _email(r: _Reader, data: dict) -> EmailConfig | None:
     sender = r.get(e, p, "from", str, "")
     if not _EMAIL.match(sender.rsplit("<", 1)[-1].rstrip(">").strip() or "x"):
         r.bad(f"{p}.from", f"must be an e-mail address, got {sender!r}")
+    elif problem := _header_problem("From", sender):  # a line break would forge header lines
+        r.bad(f"{p}.from", problem)
     username = r.get(e, p, "username", str, None)
     password = r.secret(e, p, "password", required=bool(username))
     # Without TLS, AUTH sends the password readable by anyone on the path: only on request.

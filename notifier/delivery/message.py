@@ -7,6 +7,7 @@ what happens next (record, back off, mark the contact broken).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -14,6 +15,28 @@ from typing import Any, Protocol
 # year 5193", are clamped to it: the row is tried again then, or expires first; a reminder
 # is never parked beyond its deadline on a peer's say-so.
 MAX_RETRY_AFTER_SECONDS = 86400.0
+
+
+class HeaderError(ValueError):
+    """A header value that would break out of its line (CR, LF or another control
+    character): refused rather than cleaned, so nobody's header lines are ever forged."""
+
+    def __init__(self, header: str, problem: str):
+        super().__init__(problem)
+        self.header = header
+
+
+# C0 controls (CR and LF among them) and DEL: none belongs in a header value, encoded or not.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def header_problem(name: str, value: str) -> str | None:
+    """Why ``value`` cannot go into header ``name`` (``None``: it can)."""
+    bad = _CONTROL.search(value)
+    if bad is None:
+        return None
+    what = {"\r": "a carriage return (CR)", "\n": "a line break (LF)"}.get(bad.group(), "a control character")
+    return f"the {name} header contains {what}: {value[:80]!r}"
 
 
 @dataclass(frozen=True)

@@ -273,11 +273,11 @@ def test_a_server_refusing_the_session_at_its_greeting_is_not_the_addresss_fault
     assert broken_contacts(engine) == []
 
 
-def test_an_outbox_that_cannot_be_written_does_not_mark_the_contact_broken(tmp_path) -> None:  # noqa: ANN001
+def test_an_outbox_that_cannot_be_written_is_retried_later_without_marking_the_contact_broken(tmp_path) -> None:  # noqa: ANN001
     blocker = tmp_path / "outbox"
     blocker.write_text("a file where the outbox directory should be")
     result = asyncio.run(OutboxChannel(blocker).send(message()))
-    assert isinstance(result, FailedForGood) and result.contact_fault is False
+    assert isinstance(result, RetryLater) and result.contact_fault is False
     assert "cannot write" in result.reason
 
 
