@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
+import signal
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -363,8 +365,23 @@ def deliver(engine, cfg: Config, now: datetime | None = None, until: datetime | 
         routes = Routes(cfg)
         try:
             dispatcher = Dispatcher.from_config(engine, routes, cfg.delivery)
+
+            woken = asyncio.Event()
+
+            def stop() -> None:  # SIGTERM/SIGINT: claim nothing new, end requests in flight as retries
+                dispatcher.stopping = True
+                routes.interrupt()
+                woken.set()
+
+            async def nap(seconds: float) -> None:  # run_paced's wait for the next staggered row
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(woken.wait(), seconds)
+
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, stop)
             if until is not None and now is None:
-                return await dispatcher.run_paced(until)
+                return await dispatcher.run_paced(until, sleep=nap)
             return await dispatcher.run_once(now)
         finally:
             await routes.aclose()
