@@ -18,7 +18,6 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse
@@ -28,6 +27,7 @@ from notifier.db.engine import transaction, utcnow
 from notifier.db.models import Department, LinkUse, Milestone, Plan, Task, TaskDepartment
 from notifier.progress import ProgressError, apply_mark, apply_note, check_occurrence, is_done
 from notifier.rendering import Renderer, cn_date
+from notifier.web.guard import GuardedStarlette
 from notifier.web.links import Link, LinkError, LinkSigner
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
                                "frame-ancestors 'none'",
 }
-MAX_BODY = 20_000
+MAX_BODY = 20_000  # bytes of any request body, every route (notifier.web.guard)
 
 
 @dataclass
@@ -63,7 +63,7 @@ class Refused(Exception):
 
 def make_app(engine: Engine, signer: LinkSigner, *, timezone: Any = UTC,
              clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-             renderer: Renderer | None = None) -> Starlette:
+             renderer: Renderer | None = None) -> GuardedStarlette:
     """``clock`` (aware) decides whether a link has expired; tests pin it."""
     renderer = renderer or Renderer()
     template = renderer.env.get_template("reply.html")
@@ -159,9 +159,7 @@ def make_app(engine: Engine, signer: LinkSigner, *, timezone: Any = UTC,
         token = request.path_params["token"]
         try:
             if request.method == "POST":
-                body = await request.body()
-                if len(body) > MAX_BODY:
-                    return html(Page(413, "内容过长", "bad", "提交的内容过长，未作任何更改。"))
+                body = await request.body()  # at most MAX_BODY bytes: the guard read it
                 form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
                 page = await run_in_threadpool(confirm, token, form)
             else:
@@ -173,10 +171,10 @@ def make_app(engine: Engine, signer: LinkSigner, *, timezone: Any = UTC,
     async def index(request: Request) -> PlainTextResponse:
         return PlainTextResponse("notifier reply links\n", headers=HEADERS)
 
-    return Starlette(routes=[
+    return GuardedStarlette(routes=[
         Route("/", index, methods=["GET"]),
         Route("/r/{token}", reply, methods=["GET", "POST"]),
-    ])
+    ], headers=HEADERS, max_body=MAX_BODY)
 
 
 def _local(at: datetime, tz: Any) -> str:
