@@ -31,6 +31,7 @@ from datetime import timezone
 
 import httpx
 
+from notifier.markup import one_line  # a receiver's words never start a log line of their own
 from notifier.delivery.message import MAX_RETRY_AFTER_SECONDS, FailedForGood, RetryLater, SendResult, Sent
 
 Redact = Callable[[str], str]
@@ -77,15 +78,6 @@ def transient_status(response: httpx.Response, now: float) -> RetryLater | None:
         return RetryLater(reason=f"HTTP {status}",
                           after_seconds=parse_retry_after(response.headers.get("retry-after"), now))
     return None
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
-
-
-def one_line(text: str) -> str:
-    """``text`` with line breaks and other control characters escaped (``\\n``, ``\\x1b``):
-    a receiver's words, quoted in a reason, can never start a log line of their own."""
-    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def body_snippet(response: httpx.Response, redact: Redact) -> str:

@@ -32,13 +32,13 @@ from notifier.delivery.channels.http_results import (
     REQUEST_ERRORS,
     Interrupt,
     body_snippet,
-    one_line,
     post_bounded,
     refused,
     result_for_exception,
     transient_status,
 )
 from notifier.delivery.message import FailedForGood, Message, RetryLater, SendResult, Sent
+from notifier.markup import one_line
 from notifier.redaction import Redactor, public_url, url_secrets
 
 Clock = Callable[[], float]
