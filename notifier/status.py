@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from notifier.config import Config
 from notifier.db import queries
-from notifier.db.engine import transaction
+from notifier.db.engine import read_session
 from notifier.db.models import (Department, DepartmentAlias, Milestone, OccurrenceDone, Plan,
                                 ProgressEvent, Task, TaskDepartment)
 from notifier.planning.recurrence import occurrences
@@ -63,7 +63,7 @@ def status_report(engine: Engine, cfg: Config, now: datetime) -> tuple[str, bool
     today = now.date()
     lines = []
     healthy = True
-    with transaction(engine) as s:
+    with read_session(engine) as s:  # reads only: no write lock, works on a read-only file
         plans = s.scalar(select(func.count()).select_from(Plan))
         tasks = s.scalar(select(func.count()).select_from(Task))
         open_ = s.scalar(select(func.count()).select_from(Milestone).where(Milestone.status == "open"))
@@ -126,7 +126,7 @@ def milestone_rows(engine: Engine, cfg: Config, today: date, *, department: str 
                    due_before: date | None = None, status: str | None = None, plan: str | None = None) -> list[str]:
     """One line per milestone; with ``status="overdue"`` one line per overdue date (each missed
     occurrence of a recurring report), oldest first, with how late it is and the last answer."""
-    with transaction(engine) as s:
+    with read_session(engine) as s:  # reads only: no write lock, works on a read-only file
         q = (select(Milestone.id, Milestone.due_on, Milestone.status, Milestone.text, Milestone.recurrence,
                     Task.number, Task.id, Plan.name)
              .join(Task, Task.id == Milestone.task_id).join(Plan, Plan.id == Task.plan_id)
@@ -179,7 +179,7 @@ def milestone_rows(engine: Engine, cfg: Config, today: date, *, department: str 
 
 def history_rows(engine: Engine, cfg: Config, *, milestone: int | None = None, limit: int = 50) -> list[str]:
     """Progress history, newest first: who marked or reported what, when, and through what."""
-    with transaction(engine) as s:
+    with read_session(engine) as s:  # reads only: no write lock, works on a read-only file
         q = (select(ProgressEvent, Milestone.text, Task.number)
              .join(Milestone, Milestone.id == ProgressEvent.milestone_id).join(Task, Task.id == Milestone.task_id)
              .order_by(ProgressEvent.at.desc(), ProgressEvent.id.desc()).limit(limit))
