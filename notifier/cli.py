@@ -358,8 +358,8 @@ def cmd_send_due(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def deliver(engine, cfg: Config, now: datetime | None = None, until: datetime | None = None):  # noqa: ANN001, ANN201
-    from notifier.delivery.dispatcher import Dispatcher
-    from notifier.delivery.routes import Routes
+    from notifier.delivery.dispatcher import Counts, Dispatcher
+    from notifier.delivery.routes import STOP_GRACE_SECONDS, Routes
 
     async def go():  # noqa: ANN202
         routes = Routes(cfg)
@@ -372,6 +372,10 @@ def deliver(engine, cfg: Config, now: datetime | None = None, until: datetime | 
                 dispatcher.stopping = True
                 routes.interrupt()
                 woken.set()
+                # A send that does not end (an SMTP server that stalls) is cancelled after the grace.
+                loop.call_later(STOP_GRACE_SECONDS, main.cancel)
+
+            main = asyncio.current_task()
 
             async def nap(seconds: float) -> None:  # run_paced's wait for the next staggered row
                 with contextlib.suppress(TimeoutError):
@@ -380,9 +384,14 @@ def deliver(engine, cfg: Config, now: datetime | None = None, until: datetime | 
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, stop)
-            if until is not None and now is None:
-                return await dispatcher.run_paced(until, sleep=nap)
-            return await dispatcher.run_once(now)
+            try:
+                if until is not None and now is None:
+                    return await dispatcher.run_paced(until, sleep=nap)
+                return await dispatcher.run_once(now)
+            except asyncio.CancelledError:
+                print(f"notifier: stopped; deliveries still in flight stay claimed for their lease "
+                      f"({cfg.delivery.lease_seconds} s) and are then sent again", file=sys.stderr)
+                return Counts(errors=["interrupted"])
         finally:
             await routes.aclose()
 

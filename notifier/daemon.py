@@ -48,7 +48,7 @@ from notifier.config import Config, ConfigError
 from notifier.db import queries
 from notifier.db.engine import make_engine, transaction, upgrade, utcnow
 from notifier.delivery.dispatcher import Dispatcher
-from notifier.delivery.routes import Routes
+from notifier.delivery.routes import STOP_GRACE_SECONDS, Routes
 from notifier.reminders import drop_stale_digests, in_send_time, next_reminder, run_pass
 from notifier.rendering import Renderer
 from notifier.sdnotify import notify, reloading, watchdog_seconds
@@ -56,7 +56,6 @@ from notifier.sdnotify import notify, reloading, watchdog_seconds
 log = logging.getLogger("notifier.daemon")
 
 STOP_SECONDS = 5.0  # SIGTERM to exit, at most (systemd's TimeoutStopSec is far longer)
-STOP_GRACE_SECONDS = 3.0  # how long a running pass may take to finish and record after SIGTERM
 
 
 class Progress:

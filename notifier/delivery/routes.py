@@ -20,6 +20,10 @@ from notifier.delivery.channels.outbox import OutboxChannel
 from notifier.delivery.channels.webhook import WebhookChannel
 from notifier.delivery.message import Channel
 
+# After SIGTERM, how long a pass may take to record what was interrupted before it is
+# cancelled (rows still in flight then keep their lease and are claimed again when it ends).
+STOP_GRACE_SECONDS = 3.0
+
 ROBOTS = {  # kind -> (module, class); each robot takes the same constructor arguments
     "dingtalk": ("notifier.delivery.channels.dingtalk", "DingTalkChannel"),
     "wecom": ("notifier.delivery.channels.wecom", "WeComChannel"),
