@@ -215,7 +215,7 @@ def result_for_exception(exc: Exception, *, redact: Redact) -> SendResult:
     (bad scheme, redirect loop, invalid URL) is permanent. The text is redacted: an
     exception may quote the URL, and robot URLs carry their token."""
     name = type(exc).__name__
-    text = str(exc)
+    text = one_line(str(exc))
     detail = f": {redact(text)}" if text else ""
     if isinstance(exc, Interrupted):
         return RetryLater(reason=f"interrupted ({text})", contact_fault=False)
