@@ -302,7 +302,7 @@ LIMITS: dict[str, tuple[float, float]] = {
     "schedule.tick_seconds": (1, 3600),
     "schedule.plan_every_minutes": (1, 1440),
     "schedule.stagger_seconds": (0, 600),
-    "delivery.max_attempts": (1, 100),
+    "delivery.max_attempts": (1, 1000),
     "delivery.backoff_seconds": (0, 86400),
     "delivery.backoff_cap_seconds": (0, 86400),
     "delivery.concurrency": (1, 256),
