@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from notifier.config import Config
 from notifier.db import queries
 from notifier.db.engine import read_session
+from notifier.markup import one_line
 from notifier.db.models import (Department, DepartmentAlias, Milestone, OccurrenceDone, Plan,
                                 ProgressEvent, Task, TaskDepartment)
 from notifier.planning.recurrence import occurrences
@@ -55,8 +56,9 @@ def last_events(session: Session) -> dict[tuple[int, date | None], ProgressEvent
 def describe_event(e: ProgressEvent, cfg: Config) -> str:
     at = e.at.replace(tzinfo=UTC).astimezone(cfg.timezone)
     what = {"done": "done", "reopen": "reopened", "progress": "progress"}.get(e.action, e.action)
-    who = f" by {e.actor}" if e.actor else ""
-    return f"{what} {at:%Y-%m-%d %H:%M} via {e.source}{who}" + (f": {e.note[:60]}" if e.note else "")
+    # Actor and note came from a form: one line each, so an entry cannot forge the next one.
+    who = f" by {one_line(e.actor)}" if e.actor else ""
+    return f"{what} {at:%Y-%m-%d %H:%M} via {e.source}{who}" + (f": {one_line(e.note[:60])}" if e.note else "")
 
 
 def status_report(engine: Engine, cfg: Config, now: datetime) -> tuple[str, bool]:
