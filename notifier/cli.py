@@ -393,7 +393,8 @@ def deliver(engine, cfg: Config, now: datetime | None = None, until: datetime | 
                       f"({cfg.delivery.lease_seconds} s) and are then sent again", file=sys.stderr)
                 return Counts(errors=["interrupted"])
         finally:
-            await routes.aclose()
+            with contextlib.suppress(TimeoutError):  # a stalled server must not hold the exit
+                await asyncio.wait_for(routes.aclose(), STOP_GRACE_SECONDS)
 
     return asyncio.run(go())
 

@@ -235,11 +235,11 @@ class Daemon:
         if self.loop is None:
             return
         try:
-            asyncio.run_coroutine_threadsafe(self.routes.aclose(), self.loop).result(timeout=1.0)
+            asyncio.run_coroutine_threadsafe(self.routes.aclose(), self.loop).result(timeout=0.5)
         except Exception:  # noqa: BLE001 - closing connections at exit must not block the exit
             log.exception("closing delivery channels failed")
         self.loop.call_soon_threadsafe(self.loop.stop)
-        self._loop_thread.join(timeout=1.0)
+        self._loop_thread.join(timeout=0.5)
         if not self._loop_thread.is_alive():
             self.loop.close()
         self.loop = None
@@ -376,11 +376,13 @@ class Daemon:
             pass
         started = time.monotonic()
         notify("STOPPING=1")
+        if self.web is not None:
+            self.web.server.should_exit = True  # the web thread winds down while the jobs end
         self.scheduler.shutdown(wait=False)
         ended = self._wait_for_jobs(started)
         self._close_delivery()
         if self.web is not None:
-            self.web.stop()
+            self.web.stop(timeout=max(0.1, started + STOP_SECONDS - 0.5 - time.monotonic()))
         self.engine.dispose()
         log.info("stopped")
         if not ended:

@@ -22,7 +22,7 @@ from notifier.delivery.message import Channel
 
 # After SIGTERM, how long a pass may take to record what was interrupted before it is
 # cancelled (rows still in flight then keep their lease and are claimed again when it ends).
-STOP_GRACE_SECONDS = 3.0
+STOP_GRACE_SECONDS = 2.0
 
 ROBOTS = {  # kind -> (module, class); each robot takes the same constructor arguments
     "dingtalk": ("notifier.delivery.channels.dingtalk", "DingTalkChannel"),
