@@ -292,6 +292,7 @@ class _Reader:
 # (a newline in a department name would forge a mail header or a log line).
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 MAX_SECRET_BYTES = 4096
+MAX_NAME_CHARS = 100  # a department name, alias or member (the longest real ones are ~30)
 MAX_TIMEZONE_CHARS = 64
 
 # Inclusive bounds of the numbers in the config (config.example.toml says each). A number
@@ -635,6 +636,9 @@ def _departments(r: _Reader, items: Any, webhooks: dict[str, WebhookConfig]) -> 
         for j, hook in enumerate(dep.webhooks):
             if hook not in webhooks:
                 r.bad(f"{p}.webhooks[{j}]", f"no [webhooks.{hook}] section")
+        for n in (dep.name, *dep.aliases, *dep.members):
+            if len(n) > MAX_NAME_CHARS:
+                r.bad(p, f"the name {n[:20]!r}… is longer than {MAX_NAME_CHARS} characters")
         for n in (dep.name, *dep.aliases):
             if n in seen:
                 r.bad(p, f"{n!r} already names {seen[n]!r}")
@@ -683,6 +687,9 @@ def _webhooks(r: _Reader, table: Any) -> dict[str, WebhookConfig]:
     out = {}
     for name, w in table.items():
         p = f"webhooks.{name}"
+        if _CONTROL.search(name):
+            r.bad(f"webhooks.{name!r}", "the name must not contain control characters")
+            continue
         if not isinstance(w, dict):
             r.bad(p, "must be a table")
             continue

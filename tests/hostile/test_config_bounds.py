@@ -157,3 +157,11 @@ def test_every_limit_is_documented_in_config_example():
     for name, (low, high) in LIMITS.items():
         key = name.rsplit(".", 1)[-1]
         assert f"{key}" in example and f"{high:g}" in example, name
+
+
+def test_a_webhook_name_with_a_line_break_and_an_overlong_department_name_are_refused(tmp_path, capsys):
+    text = BASE.replace('name = "市发展和改革委员会"', f'name = "{"市" * 5000}"') + '[webhooks."a\\nb"]\nurl = "https://x.cn/h"\n'
+    rc, out, path = check_in_process(tmp_path, text, capsys)
+    assert rc == 2
+    assert f"{path}: webhooks.'a\\nb': the name must not contain control characters" in out
+    assert f"{path}: departments[0]: the name '市市市" in out and "longer than 100 characters" in out
