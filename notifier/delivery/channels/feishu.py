@@ -13,8 +13,10 @@ Sources (checked with the search tool):
   Found". Signing code as in leesinz/Athena notifications/feishu.py (``gen_sign``).
 - Markdown: an interactive card with a ``markdown`` element; ``post`` rich text has no
   markdown tag. Headings (``#`` … ``######``) render in card markdown only in **card JSON
-  2.0** (飞书卡片更新说明, open.feishu.cn/document/uAjLw4CM/ukzMukzMukzM/feishu-cards/
-  feishu-card-release-notes: the rich-text component "新增支持多级标题、行内代码、表格…"), so we
+  2.0**: 富文本组件 (JSON 1.0), open.feishu.cn/document/uAjLw4CM/ukzMukzMukzM/feishu-cards/
+  card-components/content-components/rich-text: "富文本组件中的标题、引用、行内引用、表格、数字角标等
+  语法仅支持在 JSON 2.0 结构的富文本组件中使用" (also 飞书卡片更新说明, …/feishu-card-release-notes),
+  so we
   send 2.0: ``"schema": "2.0"`` with the elements under ``body`` (卡片 JSON 2.0 版本更新说明,
   …/feishu-cards/card-json-v2-breaking-changes-release-notes: "JSON 2.0 版本新增 body 字段，
   elements 属性放置在 body 层级下"; unknown properties are an error in 2.0, so the card has
