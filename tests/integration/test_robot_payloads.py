@@ -80,3 +80,22 @@ def test_feishu_payload_is_card_json_2_without_the_title_repeated(rendered):
     heading = rendered.markdown.lstrip().splitlines()[0]
     assert heading.startswith("#") and heading not in element["content"]
     assert rendered.markdown.split(heading, 1)[1].strip() == element["content"].strip()
+
+
+def test_a_long_wecom_digest_with_mentions_stays_within_4096_bytes_per_part():
+    digest = "".join(f"{i}. 第{i}项：请于6月底前报送进展。\n" for i in range(1, 400))
+    server = HTTPReceiver(lambda req: Reply(body=b'{"errcode":0,"errmsg":"ok"}'))
+    try:
+        async def go():
+            async with httpx.AsyncClient() as client:
+                ch = WeComChannel("r", server.url + "/send?key=K", None, client=client, timeout=5,
+                                  at_user_ids=["zhangsan"])
+                ch.pacer.max_per_minute = 1000  # this test is about sizes, not pacing
+                return await ch.send(Message(key="k", recipient="r", subject="s", text=digest, html="",
+                                             markdown=digest))
+        assert isinstance(asyncio.run(go()), Sent)
+        contents = [r.json["markdown"]["content"] for r in server.requests]
+        assert len(contents) > 1
+        assert all(len(c.encode()) <= 4096 for c in contents) and not any(lists(c) for c in contents)
+    finally:
+        server.close()

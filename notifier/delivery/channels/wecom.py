@@ -62,11 +62,13 @@ class WeComChannel(RobotChannel):
 
     def _split(self, message: Message) -> list[str]:
         text = message.markdown or message.text
+        if self.at_user_ids:  # the legacy type (see _request): rewritten before it is measured
+            text = without_lists(text)
         return split_markdown(text, CONTENT_LIMIT_BYTES - utf8_len(self._mention_text()))
 
     def _request(self, message: Message, parts: list[str], index: int) -> tuple[str, dict]:
         if self.at_user_ids:  # only the legacy type mentions; it has no lists
-            content = without_lists(parts[index]) + (self._mention_text() if index == 0 else "")
+            content = parts[index] + (self._mention_text() if index == 0 else "")
             return self._url, {"msgtype": "markdown", "markdown": {"content": content}}
         return self._url, {"msgtype": "markdown_v2", "markdown_v2": {"content": parts[index]}}
 
@@ -77,5 +79,5 @@ _BULLET = re.compile(r"^(\s*)[-*+] ", re.M)
 
 def without_lists(markdown: str) -> str:
     """List markers as plain text, for the legacy ``markdown`` type: "1. " -> "1、",
-    "- " -> "・". A rewrite keeps the same number of bytes or fewer, so parts still fit."""
+    "- " -> "・" (a byte longer each: applied before the message is split to fit)."""
     return _BULLET.sub(r"\1・", _ORDERED.sub(r"\1\2、", markdown))
