@@ -24,8 +24,8 @@ from starlette.responses import HTMLResponse, PlainTextResponse
 from starlette.routing import Route
 
 from notifier.db.engine import transaction, utcnow
-from notifier.markup import clean_note, one_line, plain_line
 from notifier.db.models import Department, LinkUse, Milestone, Plan, Task, TaskDepartment
+from notifier.markup import clean_note, one_line, plain_line
 from notifier.progress import ProgressError, apply_mark, apply_note, check_occurrence, is_done
 from notifier.rendering import Renderer, cn_date
 from notifier.web.guard import GuardedStarlette
@@ -124,8 +124,7 @@ def make_app(engine: Engine, signer: LinkSigner, *, timezone: Any = UTC,
                 "task_number": task.number, "task_title": task.title, "text": m.text, "due": due,
                 "recurring": bool(m.recurrence), "days_late": (today() - due).days}
         if group is not None:
-            item["group"], item["group_id"] = s.get(Department, group).name, group
-            item["members"] = groups(s)[group]
+            item["group"], item["members"] = s.get(Department, group).name, members[group]
         used = s.get(LinkUse, link.signature)
         if used is not None:
             what = "确认完成" if used.action == "done" else "报送进展"

@@ -31,8 +31,8 @@ from datetime import timezone
 
 import httpx
 
-from notifier.markup import one_line  # a receiver's words never start a log line of their own
 from notifier.delivery.message import MAX_RETRY_AFTER_SECONDS, FailedForGood, RetryLater, SendResult, Sent
+from notifier.markup import one_line  # a receiver's words never start a log line of their own
 
 Redact = Callable[[str], str]
 
