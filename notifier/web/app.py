@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp
 
 from notifier.db.engine import transaction, utcnow
 from notifier.db.models import Department, LinkUse, Milestone, Plan, Task, TaskDepartment
@@ -43,6 +44,7 @@ HEADERS = {
                                "frame-ancestors 'none'",
 }
 MAX_BODY = 20_000  # bytes of any request body, every route (notifier.web.guard)
+OFFICE_BODY_SECONDS = 120.0  # an upload of a few MB over a slow office line
 
 
 @dataclass
@@ -67,8 +69,10 @@ Groups = Callable[[Session], dict[int, tuple[int, ...]]]  # group department id 
 
 def make_app(engine: Engine, signer: LinkSigner, *, timezone: Any = UTC,
              clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-             renderer: Renderer | None = None, groups: Groups | None = None) -> GuardedStarlette:
-    """``clock`` (aware) decides whether a link has expired; tests pin it.
+             renderer: Renderer | None = None, groups: Groups | None = None,
+             office: ASGIApp | None = None) -> GuardedStarlette:
+    """``clock`` (aware) decides whether a link has expired; tests pin it. ``office``: the
+    office ledger's pages (notifier.office.web), mounted under /office.
 
     ``groups`` (the config's ``[[departments]] members``) lets a member of a group-led task
     answer the links it was sent: reminders for 各县区政府 go to its members, signed for each.
@@ -78,6 +82,8 @@ def make_app(engine: Engine, signer: LinkSigner, *, timezone: Any = UTC,
     groups = groups or (lambda s: {})
     renderer = renderer or Renderer()
     template = renderer.env.get_template("reply.html")
+    # Only the office the config names ([office]); none named: no one is named.
+    ask = f"，或联系{renderer.office.name}" if renderer.office.name else ""
 
     def html(page: Page) -> HTMLResponse:
         body = template.render(title=page.title, tone=page.tone, message=page.message, item=page.item,
@@ -91,9 +97,9 @@ def make_app(engine: Engine, signer: LinkSigner, *, timezone: Any = UTC,
             log.warning("reply link refused (%s): %s", exc.reason, exc)
             if exc.reason == "expired":
                 raise Refused(Page(410, "链接已过期", "bad", "该链接已超过有效期，未作任何更改。"
-                                   "请使用最近一次提醒中的链接，或联系市政府督查室。")) from None
+                                   f"请使用最近一次提醒中的链接{ask}。")) from None
             raise Refused(Page(403, "链接无效", "bad", "该链接无法验证（可能被修改或不完整），未作任何更改。"
-                               "请直接点击提醒邮件中的链接，或联系市政府督查室。")) from None
+                               f"请直接点击提醒邮件中的链接{ask}。")) from None
 
     def today() -> date:
         return clock().astimezone(timezone).date()
@@ -209,13 +215,23 @@ def make_app(engine: Engine, signer: LinkSigner, *, timezone: Any = UTC,
             page = r.page
         return html(page)
 
-    async def index(request: Request) -> PlainTextResponse:
+    async def index(request: Request) -> HTMLResponse | PlainTextResponse:
+        if office is not None:  # a person opening the site wants the office's ledger
+            return HTMLResponse('<!DOCTYPE html><meta charset="utf-8"><title>notifier</title>'
+                                '<p><a href="/office/">督办台账（登录）</a></p>', headers=HEADERS)
         return PlainTextResponse("notifier reply links\n", headers=HEADERS)
 
+    # The office's plan upload is larger than a form; its own pages check each route's limit.
+    office_limits = {}
+    if office is not None:
+        from notifier.office.web import MAX_UPLOAD
+
+        office_limits = {"/office": (MAX_UPLOAD, OFFICE_BODY_SECONDS)}
     return GuardedStarlette(routes=[
         Route("/", index, methods=["GET"]),
         Route("/r/{token}", reply, methods=["GET", "POST"]),
-    ], headers=HEADERS, max_body=MAX_BODY)
+        *([Mount("/office", app=office)] if office is not None else []),
+    ], headers=HEADERS, max_body=MAX_BODY, body_limits=office_limits)
 
 
 def _local(at: datetime, tz: Any) -> str:

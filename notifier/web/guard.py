@@ -1,7 +1,8 @@
 """What every request to the web app goes through, whatever its route (the reply pages, and any
 page mounted later): a bounded body and the security headers.
 
-- **Bounded body.** A declared ``Content-Length`` above ``max_body`` is answered 413 before a
+- **Bounded body.** A declared ``Content-Length`` above ``max_body`` (or the limit of its path
+  prefix, ``body_limits``: the office's plan upload) is answered 413 before a
   byte of the body is read. A body without one (chunked) is read up to ``max_body`` and
   refused as soon as it passes it. The whole body must arrive within ``body_seconds`` (a
   client trickling its form is answered 408). The route then gets the body from memory: it
@@ -37,10 +38,17 @@ class _TooLarge(Exception):
 
 async def guard(app: ASGIApp, scope: Scope, receive: Receive, send: Send, *,
                 headers: Mapping[str, str], max_body: int = MAX_BODY_BYTES,
-                body_seconds: float = BODY_SECONDS) -> None:
+                body_seconds: float = BODY_SECONDS,
+                body_limits: Mapping[str, tuple[int, float]] | None = None) -> None:
+    """``body_limits``: a path prefix (``/office``) -> its own (bytes, seconds), for pages
+    that take uploads; the longest matching prefix wins, else ``max_body`` and ``body_seconds``."""
     if scope["type"] != "http":
         await app(scope, receive, send)
         return
+    path = scope.get("path", "")
+    prefixes = [p for p in (body_limits or {}) if path == p or path.startswith(p.rstrip("/") + "/")]
+    if prefixes:
+        max_body, body_seconds = body_limits[max(prefixes, key=len)]
     extra = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
 
     async def send_with_headers(message: Message) -> None:
@@ -122,12 +130,14 @@ class GuardedStarlette(Starlette):
     middleware: routes and mounts are added to it as to any Starlette app."""
 
     def __init__(self, *args: Any, headers: Mapping[str, str], max_body: int = MAX_BODY_BYTES,
-                 body_seconds: float = BODY_SECONDS, **kwargs: Any):
+                 body_seconds: float = BODY_SECONDS, body_limits: Mapping[str, tuple[int, float]] | None = None,
+                 **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.guard_headers = dict(headers)
         self.max_body = max_body
         self.body_seconds = body_seconds
+        self.body_limits = dict(body_limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await guard(super().__call__, scope, receive, send, headers=self.guard_headers,
-                    max_body=self.max_body, body_seconds=self.body_seconds)
+                    max_body=self.max_body, body_seconds=self.body_seconds, body_limits=self.body_limits)

@@ -151,3 +151,26 @@ def test_three_parallel_300mb_posts_leave_the_server_small(tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_a_path_with_its_own_limit_takes_a_larger_body_and_nothing_beyond_it():
+    import warnings
+
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from notifier.web.guard import GuardedStarlette
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from starlette.testclient import TestClient
+
+    async def size(request):  # noqa: ANN001, ANN202
+        return PlainTextResponse(str(len(await request.body())))
+
+    app = GuardedStarlette(routes=[Route("/r/x", size, methods=["POST"]), Route("/office/import", size, methods=["POST"])],
+                           headers=HEADERS, max_body=20_000, body_limits={"/office": (100_000, 10.0)})
+    client = TestClient(app)
+    assert client.post("/office/import", content=b"a" * 90_000).text == "90000"
+    assert client.post("/office/import", content=b"a" * 100_001).status_code == 413
+    assert client.post("/r/x", content=b"a" * 20_001).status_code == 413
