@@ -5,9 +5,9 @@ reply form's fields come from outside. Two rules:
 
 - **Only the template makes links.** ``markdown_context`` gives the Markdown templates a copy
   of the context in which every string is ``md_text``: the characters that make markdown
-  links, images, HTML (``<font>``), emphasis, headings, code and tables become their
-  full-width forms (``[`` -> ``［``, ``<`` -> ``＜``, ``*`` -> ``＊`` ...), line breaks become
-  spaces, and ``://`` becomes ``:／／`` so a bare URL is not auto-linked. Full-width forms,
+  links, images, HTML (``<font>``), emphasis and code become their full-width forms
+  (``[`` -> ``［``, ``<`` -> ``＜``, ``*`` -> ``＊`` ...), as does a leading ``#``; line breaks
+  become spaces, and ``://`` becomes ``:／／`` so a bare URL is not auto-linked. Full-width forms,
   not backslash escapes: DingTalk, WeCom and Feishu each render a different markdown subset
   and do not document backslash escapes, while full-width punctuation reads naturally in
   Chinese text on every one. The values the template turns into links (``link``, ``*_url``)
@@ -21,10 +21,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+# Links and images need "[", HTML and autolinks "<", emphasis and code "*", "_", "~", "`";
+# "\\" could undo an escape. A "#" makes a heading only at the start of a line (so only a
+# leading one is replaced: "301#泊位" stays as written, like in the text and HTML parts).
 _MD_ACTIVE = str.maketrans({
-    "[": "［", "]": "］", "<": "＜", ">": "＞", "*": "＊", "_": "＿", "`": "｀", "#": "＃",
-    "|": "｜", "~": "～", "\\": "＼", "!": "！", "$": "＄",
+    "[": "［", "]": "］", "<": "＜", ">": "＞", "*": "＊", "_": "＿", "`": "｀", "~": "～", "\\": "＼",
 })
+_LEADING_HASH = re.compile(r"^(\s*)#")
 _BREAKS = re.compile(r"[\r\n\u2028\u2029\x85\x0b\x0c]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 TRUSTED_KEYS = ("link",)  # and any key ending in "_url": values we built, not plan text
@@ -34,6 +37,7 @@ def md_text(text: str) -> str:
     """``text`` as literal markdown text on one line (see the module docstring)."""
     text = _BREAKS.sub(" ", text)
     text = _CONTROL.sub("", text)
+    text = _LEADING_HASH.sub(r"\1＃", text)
     return text.translate(_MD_ACTIVE).replace("://", ":／／")
 
 
