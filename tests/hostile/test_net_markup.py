@@ -124,10 +124,12 @@ def test_a_robot_errmsg_with_line_breaks_is_one_line():
 
 
 def test_a_history_entry_with_line_breaks_in_its_note_or_actor_is_one_line(world):
+    from notifier.cli import describe_answer
     from notifier.progress import note
     from notifier.status import history_rows
 
     mid = world.milestone_id(EVIL_TEXT)
     note(world.engine, mid, "进展一\n#12 done 2025-06-24 via cli by 市长", source="cli", actor="张三\nINFO x")
-    [line] = history_rows(world.engine, world.cfg, milestone=mid)
+    [row] = history_rows(world.engine, world.cfg, milestone=mid)
+    line = describe_answer(row.answer)
     assert "\n" not in line and "进展一\\n#12 done" in line and "张三\\nINFO x" in line
