@@ -121,7 +121,7 @@ def test_send_due_against_a_trickling_receiver_ends_after_the_timeout_and_keeps_
     proc = subprocess.run([sys.executable, "-m", "notifier", "--config", str(cfg), "send-due"],
                           capture_output=True, text=True, env=env(), timeout=60)
     ended = time.time()
-    assert "to retry 1" in proc.stdout, proc.stdout + proc.stderr
+    assert "待重试 1" in proc.stdout, proc.stdout + proc.stderr
     # From the request reaching the receiver to the process's exit: the 3 s timeout, plus
     # recording and exiting (the interpreter's start, on a loaded machine, is not counted).
     [request] = trickler.requests
@@ -147,7 +147,7 @@ def test_sigterm_stops_send_due_within_5s_and_the_row_is_retried_later(tmp_path,
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert "to retry 1" in out, out
+    assert "待重试 1" in out, out
     assert statuses(engine) == {"pending": 1}
     assert "interrupted" in rows(engine)[0].last_error
 
