@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
+import signal
 import sys
 from collections import Counter
 from datetime import UTC, date, datetime, time
@@ -603,18 +605,43 @@ def listed_items(data: dict[str, Any]) -> int | None:
 
 
 def deliver(engine, cfg: Config, now: datetime | None = None, until: datetime | None = None):  # noqa: ANN001, ANN201
-    from notifier.delivery.dispatcher import Dispatcher
-    from notifier.delivery.routes import Routes
+    from notifier.delivery.dispatcher import Counts, Dispatcher
+    from notifier.delivery.routes import STOP_GRACE_SECONDS, Routes
 
     async def go():  # noqa: ANN202
         routes = Routes(cfg)
         try:
             dispatcher = Dispatcher.from_config(engine, routes, cfg.delivery)
-            if until is not None and now is None:
-                return await dispatcher.run_paced(until)
-            return await dispatcher.run_once(now)
+
+            woken = asyncio.Event()
+
+            def stop() -> None:  # SIGTERM/SIGINT: claim nothing new, end requests in flight as retries
+                dispatcher.stopping = True
+                routes.interrupt()
+                woken.set()
+                # A send that does not end (an SMTP server that stalls) is cancelled after the grace.
+                loop.call_later(STOP_GRACE_SECONDS, main.cancel)
+
+            main = asyncio.current_task()
+
+            async def nap(seconds: float) -> None:  # run_paced's wait for the next staggered row
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(woken.wait(), seconds)
+
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, stop)
+            try:
+                if until is not None and now is None:
+                    return await dispatcher.run_paced(until, sleep=nap)
+                return await dispatcher.run_once(now)
+            except asyncio.CancelledError:
+                print(f"notifier: stopped; deliveries still in flight stay claimed for their lease "
+                      f"({cfg.delivery.lease_seconds} s) and are then sent again", file=sys.stderr)
+                return Counts(errors=["interrupted"])
         finally:
-            await routes.aclose()
+            with contextlib.suppress(TimeoutError):  # a stalled server must not hold the exit
+                await asyncio.wait_for(routes.aclose(), STOP_GRACE_SECONDS)
 
     return asyncio.run(go())
 
@@ -812,9 +839,11 @@ def recurrence_cn(rule: str | None) -> str:
 
 
 def describe_answer(a: Answer) -> str:
-    who = f" {a.actor}" if a.actor else ""
+    from notifier.markup import one_line  # actor and note came from a form: one line each
+
+    who = f" {one_line(a.actor)}" if a.actor else ""
     return (f"{ACTION_CN.get(a.action, a.action)} {a.at:%Y-%m-%d %H:%M} 经{SOURCE_CN.get(a.source, a.source)}{who}"
-            + (f"：{a.note[:60]}" if a.note else ""))
+            + (f"：{one_line(a.note[:60])}" if a.note else ""))
 
 
 def answer_json(a: Answer | None) -> dict[str, Any] | None:

@@ -7,6 +7,7 @@ file or the environment and wrapped in ``Secret`` so that no repr or log line sh
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -15,6 +16,7 @@ from functools import cached_property
 from datetime import date, time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from notifier.delivery.message import header_problem as _header_problem
@@ -267,6 +269,12 @@ class _Reader:
         if not isinstance(value, typ):
             self.bad(name, f"must be {_tname(typ)}, got {_kind(value)}")
             return default
+        if isinstance(value, float) and not math.isfinite(value):
+            self.bad(name, f"must be a finite number, got {value}")
+            return default
+        if isinstance(value, str) and _CONTROL.search(value):
+            self.bad(name, f"must not contain control characters (line breaks, tabs, NUL), got {value!r}")
+            return default
         return value
 
     def str_list(self, table: dict, prefix: str, key: str) -> tuple[str, ...]:
@@ -274,6 +282,11 @@ class _Reader:
         if not all(isinstance(v, str) and v.strip() for v in value):
             self.bad(f"{prefix}.{key}" if prefix else key, "must be a list of non-empty strings")
             return ()
+        for i, v in enumerate(value):
+            if _CONTROL.search(v):
+                self.bad(f"{prefix}.{key}[{i}]" if prefix else f"{key}[{i}]",
+                         f"must not contain control characters (line breaks, tabs, NUL), got {v!r}")
+                return ()
         return tuple(v.strip() for v in value)
 
     def hhmm(self, value: Any, name: str, default: time, end_of_day: bool = False) -> time:
@@ -304,14 +317,63 @@ class _Reader:
             return Secret(os.environ[env])
         if file_:
             path = _credential_path(file_, self.base_dir)
+            name = f"{prefix}.{what}_file"
             try:
-                return Secret(path.read_text(encoding="utf-8").strip())
+                with path.open("rb") as f:
+                    raw = f.read(MAX_SECRET_BYTES + 1)
             except OSError as exc:
-                self.bad(f"{prefix}.{what}_file", f"cannot read {path}: {exc.strerror}")
+                self.bad(name, f"cannot read {path}: {exc.strerror}")
                 return None
+            if len(raw) > MAX_SECRET_BYTES:
+                self.bad(name, f"{path} is larger than {MAX_SECRET_BYTES} bytes: not a secret file")
+                return None
+            try:
+                value = raw.decode("utf-8").strip()
+            except UnicodeDecodeError:
+                self.bad(name, f"{path} is not UTF-8 text (a binary file?)")
+                return None
+            if _CONTROL.search(value):
+                self.bad(name, f"{path} contains control characters: one line of text expected")
+                return None
+            return Secret(value)
         if required:
             self.bad(prefix, f"needs {what}_file or {what}_env")
         return None
+
+
+# Line breaks, tabs, NUL and the other C0/C1 controls: never in a name, address, URL or path
+# (a newline in a department name would forge a mail header or a log line).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+MAX_SECRET_BYTES = 4096
+MAX_NAME_CHARS = 100  # a department name, alias or member (the longest real ones are ~30)
+MAX_TIMEZONE_CHARS = 64
+
+# Inclusive bounds of the numbers in the config (config.example.toml says each). A number
+# outside them would fail later: a date past year 9999, a timer APScheduler cannot compute,
+# a delay that overflows. A "float" low bound of 0 is exclusive (a timeout of 0 s is no use).
+LIMITS: dict[str, tuple[float, float]] = {
+    "schedule.overdue_every_days": (1, 365),
+    "schedule.tick_seconds": (1, 3600),
+    "schedule.plan_every_minutes": (1, 1440),
+    "schedule.stagger_seconds": (0, 600),
+    "delivery.max_attempts": (1, 1000),
+    "delivery.backoff_seconds": (0, 86400),
+    "delivery.backoff_cap_seconds": (0, 86400),
+    "delivery.concurrency": (1, 256),
+    "delivery.lease_seconds": (1, 86400),
+    "email.port": (1, 65535),
+    "email.timeout": (0, 600),
+    "email.connections": (1, 64),
+    "webhooks.*.timeout": (0, 600),
+    "web.link_days": (1, 3650),
+}
+DEFAULT_LIMIT = (0, 1_000_000)  # a number no table above names
+
+
+def _limit(name: str) -> tuple[float, float]:
+    if name.startswith("webhooks."):
+        name = "webhooks.*." + name.rsplit(".", 1)[-1]
+    return LIMITS.get(name, DEFAULT_LIMIT)
 
 
 def _credential_path(name: str, base_dir: Path) -> Path:
@@ -385,15 +447,12 @@ def parse(data: dict, path: Path) -> Config:
     r = _Reader(str(path), path.parent)
     r.unknown(data, "", TOP_KEYS)
 
-    tz_name = r.get(data, "", "timezone", str, "Asia/Shanghai")
-    try:
-        tz = ZoneInfo(tz_name)
-    except (ZoneInfoNotFoundError, ValueError):
-        r.bad("timezone", f"unknown time zone {tz_name!r}")
-        tz = ZoneInfo("Asia/Shanghai")
+    tz = _timezone(r, r.get(data, "", "timezone", str, "Asia/Shanghai"))
 
     db = r.table(data, "database", {"url"})
     db_url = r.get(db, "database", "url", str, "sqlite:///var/notifier.db")
+    if not _database_url(r, db_url):
+        db_url = "sqlite:///var/notifier.db"
     if db_url.startswith("sqlite:///") and not db_url.startswith("sqlite:////"):
         # A relative SQLite path is taken relative to the config file, not the cwd,
         # so a service and an admin's shell open the same file.
@@ -496,11 +555,74 @@ def _report(r: _Reader, data: dict, known: set[str]) -> ReportConfig:
 
 
 def _positive(r: _Reader, table: dict, prefix: str, key: str, typ: type, default: Any) -> Any:
+    """A number within its ``LIMITS`` (more than 0, whatever the table says)."""
     value = r.get(table, prefix, key, typ, default)
+    low, high = _limit(f"{prefix}.{key}")
     if value <= 0:
         r.bad(f"{prefix}.{key}", f"must be greater than 0, got {value}")
         return default
+    if not low <= value <= high:
+        r.bad(f"{prefix}.{key}", f"must be between {low:g} and {high:g}, got {value}")
+        return default
     return value
+
+
+def _timezone(r: _Reader, name: str) -> ZoneInfo:
+    try:
+        if len(name) > MAX_TIMEZONE_CHARS:
+            raise ValueError
+        return ZoneInfo(name)
+    # A directory ("Asia"), an over-long or odd name: zoneinfo raises OSError or ValueError.
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        shown = name if len(name) <= MAX_TIMEZONE_CHARS else name[:MAX_TIMEZONE_CHARS] + "…"
+        r.bad("timezone", f"unknown time zone {shown!r}")
+        return ZoneInfo("Asia/Shanghai")
+
+
+# What notifier migrates and tests: backend -> drivers ("postgres://" as db/engine.py reads it).
+DATABASES = {"sqlite": {"pysqlite"}, "postgresql": {"psycopg", "psycopg2"}, "postgres": set()}
+
+
+def _database_url(r: _Reader, url: str) -> bool:
+    """A URL SQLAlchemy can open, for a database and driver we support (and migrate)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        u = make_url(url)
+    except (ArgumentError, ValueError):
+        r.bad("database.url", "is not a database URL: use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB")
+        return False
+    backend = u.get_backend_name()
+    if backend not in DATABASES:
+        r.bad("database.url", f"unknown database {backend!r}: use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB")
+        return False
+    driver = u.drivername.partition("+")[2]  # none given: the engine picks (db/engine.py)
+    if driver and driver not in DATABASES[backend]:
+        r.bad("database.url", f"unknown driver {driver!r} for {backend}: use one of {', '.join(sorted(DATABASES[backend]))}")
+        return False
+    return True
+
+
+def _no_query(url: str) -> str:
+    """A URL fit for an error message: a robot URL carries its token in the query."""
+    return url.split("?", 1)[0]
+
+
+def _http_url(r: _Reader, name: str, url: str) -> bool:
+    """An http(s) URL with a host and, if it names one, a valid port."""
+    try:
+        parts = urlsplit(url)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:  # a port out of 0..65535 or not a number
+        parts, port_ok = None, False
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
+        shown = url if len(url) < 80 else url[:80] + "…"
+        required = "is required and " if not url else ""
+        r.bad(name, f"{required}must start with http:// or https:// and name a host "
+                    f"(with a port 1..65535 if any), got {_no_query(shown)!r}")
+        return False
+    return True
 
 
 def _schedule(r: _Reader, s: dict) -> ScheduleConfig:
@@ -598,8 +720,9 @@ def _groups(r: _Reader, items: Any, departments: tuple[Department, ...]) -> tupl
 
 def _non_negative(r: _Reader, table: dict, prefix: str, key: str, default: float) -> float:
     value = r.get(table, prefix, key, float, default)
-    if value < 0:
-        r.bad(f"{prefix}.{key}", f"must be 0 or more, got {value}")
+    _, high = _limit(f"{prefix}.{key}")
+    if not 0 <= value <= high:
+        r.bad(f"{prefix}.{key}", f"must be 0 or more and at most {high:g}, got {value}")
         return default
     return value
 
@@ -609,8 +732,7 @@ def _web(r: _Reader, w: dict) -> WebConfig:
     enabled = r.get(w, p, "enabled", bool, False)
     base_url = r.get(w, p, "base_url", str, None)
     if base_url is not None:
-        if not re.match(r"^https?://[^/\s]+", base_url):
-            r.bad(f"{p}.base_url", f"must start with http:// or https:// and name a host, got {base_url!r}")
+        _http_url(r, f"{p}.base_url", base_url)
         base_url = base_url.rstrip("/")
     secret = r.secret(w, p, "secret", required=bool(base_url) or enabled)
     if secret is not None and len(secret.reveal()) < 16:
@@ -657,6 +779,9 @@ def _departments(r: _Reader, items: Any, webhooks: dict[str, WebhookConfig]) -> 
         for j, hook in enumerate(dep.webhooks):
             if hook not in webhooks:
                 r.bad(f"{p}.webhooks[{j}]", f"no [webhooks.{hook}] section")
+        for n in (dep.name, *dep.aliases, *dep.members):
+            if len(n) > MAX_NAME_CHARS:
+                r.bad(p, f"the name {n[:20]!r}… is longer than {MAX_NAME_CHARS} characters")
         for n in (dep.name, *dep.aliases):
             if n in seen:
                 r.bad(p, f"{n!r} already names {seen[n]!r}")
@@ -676,7 +801,7 @@ def _email(r: _Reader, data: dict) -> EmailConfig | None:
     security = r.get(e, p, "security", str, "starttls")
     if security not in {"ssl", "starttls", "none"}:
         r.bad(f"{p}.security", f'must be "ssl", "starttls" or "none", got {security!r}')
-    port = r.get(e, p, "port", int, {"ssl": 465, "starttls": 587}.get(security, 25))
+    port = _positive(r, e, p, "port", int, {"ssl": 465, "starttls": 587}.get(security, 25))
     sender = r.get(e, p, "from", str, "")
     if not _EMAIL.match(sender.rsplit("<", 1)[-1].rstrip(">").strip() or "x"):
         r.bad(f"{p}.from", f"must be an e-mail address, got {sender!r}")
@@ -707,14 +832,16 @@ def _webhooks(r: _Reader, table: Any) -> dict[str, WebhookConfig]:
     out = {}
     for name, w in table.items():
         p = f"webhooks.{name}"
+        if _CONTROL.search(name):
+            r.bad(f"webhooks.{name!r}", "the name must not contain control characters")
+            continue
         if not isinstance(w, dict):
             r.bad(p, "must be a table")
             continue
         r.unknown(w, p, {"url", "kind", "secret_file", "secret_env", "secret",
                          "at_mobiles", "at_user_ids", "timeout"})
         url = r.get(w, p, "url", str, "")
-        if not re.match(r"^https?://", url):
-            r.bad(f"{p}.url", "is required and must start with http:// or https://")
+        _http_url(r, f"{p}.url", url)
         kind = r.get(w, p, "kind", str, "json")
         if kind not in {"json", "dingtalk", "wecom", "feishu"}:
             r.bad(f"{p}.kind", f'must be "json", "dingtalk", "wecom" or "feishu", got {kind!r}')

@@ -12,7 +12,10 @@ from the database. The planning pass and the tick run on one worker thread so th
 
 systemd (``Type=notify``): ``READY=1`` once migrations ran and the config and templates loaded;
 ``STATUS=`` says when the next reminder is planned and how many deliveries failed.
-SIGTERM/SIGINT: claim nothing new, let in-flight sends finish and record, ``STOPPING=1``, exit 0.
+SIGTERM/SIGINT: claim nothing new; HTTP requests in flight end at once and are recorded as
+retries (``Routes.interrupt``); ``STOPPING=1``; exit 0 within ``STOP_SECONDS`` whatever the
+receivers do. A send still running after ``STOP_GRACE_SECONDS`` (an SMTP server that stalls) is
+cancelled: its row stays ``sending`` under its lease and is claimed again when the lease runs out.
 SIGHUP (``systemctl reload``): re-read config and templates; a valid one takes effect at the next
 job, an invalid one is refused with check-config's messages and the old one keeps running.
 Quiet hours: neither job sends outside working days and ``[schedule] send_window``; a retry
@@ -23,8 +26,10 @@ pages are served by Uvicorn in a thread beside the scheduler.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import dataclasses
 import logging
+import os
 import signal
 import threading
 import time
@@ -43,12 +48,14 @@ from notifier.config import Config, ConfigError
 from notifier.db import queries
 from notifier.db.engine import make_engine, transaction, upgrade, utcnow
 from notifier.delivery.dispatcher import Dispatcher
-from notifier.delivery.routes import Routes
+from notifier.delivery.routes import STOP_GRACE_SECONDS, Routes
 from notifier.reminders import drop_stale_digests, in_send_time, next_reminder, run_pass
 from notifier.rendering import Renderer
 from notifier.sdnotify import notify, reloading, watchdog_seconds
 
 log = logging.getLogger("notifier.daemon")
+
+STOP_SECONDS = 5.0  # SIGTERM to exit, at most (systemd's TimeoutStopSec is far longer)
 
 
 class Progress:
@@ -94,10 +101,16 @@ class Daemon:
         self.loop: asyncio.AbstractEventLoop | None = None  # see _delivery_loop
         self.routes: Routes | None = None
         self._loop_thread: threading.Thread | None = None
+        self._busy = threading.RLock()  # held by the running job (a planning pass or a tick)
+        self._pass: concurrent.futures.Future | None = None  # the dispatcher pass in flight
 
     # -- jobs -------------------------------------------------------------------------------
     def planning_pass(self, now: datetime | None = None) -> None:
         """Plan and queue what is due at ``now`` (aware; default the wall clock), then tick."""
+        with self._busy:
+            self._planning_pass(now)
+
+    def _planning_pass(self, now: datetime | None) -> None:
         self.progress.beat()
         if self.stop.is_set():
             return
@@ -150,6 +163,10 @@ class Daemon:
 
     def tick(self, now: datetime | None = None) -> None:
         """Send the rows due at ``now`` (aware; default the wall clock) - inside the send window only."""
+        with self._busy:
+            self._tick(now)
+
+    def _tick(self, now: datetime | None) -> None:
         self.progress.beat()
         if self.stop.is_set():
             return
@@ -205,11 +222,19 @@ class Daemon:
         self.dispatcher = Dispatcher.from_config(self.engine, self.routes, cfg.delivery, clock=clock)
         if self.stop.is_set():
             self.dispatcher.stopping = True
+        self._pass = asyncio.run_coroutine_threadsafe(self.dispatcher.run_once(at), loop)
+        if self.stop.is_set():
+            self.routes.interrupt()
         try:
-            counts = asyncio.run_coroutine_threadsafe(self.dispatcher.run_once(at), loop).result()
+            counts = self._pass.result()
+        except concurrent.futures.CancelledError:
+            log.warning("delivery pass cancelled at exit; rows in flight are retried when their lease ends")
+            return
         except Exception:  # noqa: BLE001
             log.exception("delivery tick failed")
             return
+        finally:
+            self._pass = None
         if counts.total:
             log.info("tick: sent %d, retry %d, failed %d", counts.sent, counts.retry, counts.failed)
 
@@ -217,12 +242,13 @@ class Daemon:
         if self.loop is None:
             return
         try:
-            self._on_loop(self.routes.aclose())
+            asyncio.run_coroutine_threadsafe(self.routes.aclose(), self.loop).result(timeout=0.5)
         except Exception:  # noqa: BLE001 - closing connections at exit must not block the exit
             log.exception("closing delivery channels failed")
         self.loop.call_soon_threadsafe(self.loop.stop)
-        self._loop_thread.join(timeout=10)
-        self.loop.close()
+        self._loop_thread.join(timeout=0.5)
+        if not self._loop_thread.is_alive():
+            self.loop.close()
         self.loop = None
 
     def status_line(self) -> str:
@@ -298,10 +324,29 @@ class Daemon:
         if signum == signal.SIGHUP:
             threading.Thread(target=self.reload, name="reload", daemon=True).start()
             return
-        log.info("%s: finishing in-flight sends, then exiting", signal.Signals(signum).name)
+        log.info("%s: stopping sends in flight, then exiting", signal.Signals(signum).name)
         self.stop.set()
         if self.dispatcher is not None:
             self.dispatcher.stopping = True
+        if self.routes is not None:
+            self.routes.interrupt()
+
+    def _wait_for_jobs(self, started: float) -> bool:
+        """Let the running job end (its sends were interrupted, it records them); past the
+        grace, cancel the dispatcher pass: rows still in flight keep their lease and are
+        claimed again when it runs out, so nothing is lost."""
+        if self._busy.acquire(timeout=STOP_GRACE_SECONDS):
+            self._busy.release()
+            return True
+        pending = self._pass
+        if pending is not None:
+            pending.cancel()  # cancels the pass's task in the delivery loop
+        left = max(0.1, started + STOP_SECONDS - 1.5 - time.monotonic())
+        if self._busy.acquire(timeout=left):
+            self._busy.release()
+            return True
+        log.warning("a job is still running at exit; its rows are retried when their lease ends")
+        return False
 
     def run(self) -> int:
         upgrade(self.engine)
@@ -334,13 +379,22 @@ class Daemon:
         log.info("notifier running (database %s, tick every %d s%s)",
                  self.engine.url.render_as_string(hide_password=True), self.cfg.schedule.tick_seconds,
                  f", watchdog {interval:g} s" if interval else "")
-        while not self.stop.wait(1.0):
+        while not self.stop.wait(0.2):
             pass
+        started = time.monotonic()
         notify("STOPPING=1")
-        self.scheduler.shutdown(wait=True)  # the running job finishes its sends and records
+        if self.web is not None:
+            self.web.server.should_exit = True  # the web thread winds down while the jobs end
+        self.scheduler.shutdown(wait=False)
+        ended = self._wait_for_jobs(started)
         self._close_delivery()
         if self.web is not None:
-            self.web.stop()
+            self.web.stop(timeout=max(0.1, started + STOP_SECONDS - 0.5 - time.monotonic()))
         self.engine.dispose()
         log.info("stopped")
+        if not ended:
+            # A job thread is stuck in a call we cannot cancel (a database lock, a stalled
+            # SMTP read); the interpreter would wait for it at exit. Its rows are leased.
+            logging.shutdown()
+            os._exit(0)
         return 0

@@ -19,6 +19,7 @@ from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateErro
 from jinja2.sandbox import SandboxedEnvironment
 
 from notifier.config import Config, OfficeConfig
+from notifier.markup import markdown_context
 from notifier.planning.schedule import DigestPlan, Entry, Item, PlanInfo
 
 KINDS = ("reminder", "escalation", "notice")
@@ -79,7 +80,9 @@ class Renderer:
     def render(self, kind: str, context: dict[str, Any]) -> Rendered:
         out = {}
         for part in PARTS:
-            out[part] = self.env.get_template(f"{kind}.{part}").render(context)
+            # Markdown: plan text is made inert, so only the template makes links (notifier.markup).
+            values = markdown_context(context) if part == "md" else context
+            out[part] = self.env.get_template(f"{kind}.{part}").render(values)
         return Rendered(subject=" ".join(out["subject.txt"].split()), text=out["txt"],
                         html=out["html"], markdown=out["md"], data=context_data(context))
 

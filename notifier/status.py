@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from notifier.config import Config
 from notifier.db import queries
-from notifier.db.engine import transaction
+from notifier.db.engine import read_session
 from notifier.db.models import (Department, DepartmentAlias, Milestone, OccurrenceDone, Plan, PlanStatus,
                                 ProgressEvent, Task, TaskDepartment)
 from notifier.planning.recurrence import occurrences
@@ -163,7 +163,7 @@ def status_report(engine: Engine, cfg: Config, now: datetime) -> StatusReport:
     tz = cfg.timezone
     today = now.astimezone(tz).date()
     r = StatusReport(now=now.astimezone(tz))
-    with transaction(engine) as s:
+    with read_session(engine) as s:  # reads only: no write lock, works on a read-only file
         r.plans = s.scalar(select(func.count()).select_from(Plan)) or 0
         r.tasks = s.scalar(select(func.count()).select_from(Task)) or 0
         r.milestones_open = s.scalar(select(func.count()).select_from(Milestone)
@@ -216,7 +216,7 @@ def nearest(name: str, known: set[str], n: int = 5) -> list[str]:
 
 def check_department(engine: Engine, cfg: Config, name: str) -> None:
     """Raise UnknownDepartment unless the config or an imported plan knows ``name``."""
-    with transaction(engine) as s:
+    with read_session(engine) as s:  # reads only: no write lock, works on a read-only file
         department_ids(s, cfg, name)
 
 
@@ -248,7 +248,7 @@ def milestone_rows(engine: Engine, cfg: Config, today: date, *, department: str 
     occurrence of a recurring report), oldest first, with how late it is and the last answer.
     ``department`` limits to the tasks it has any role in, and each row says which."""
     tz = cfg.timezone
-    with transaction(engine) as s:
+    with read_session(engine) as s:  # reads only: no write lock, works on a read-only file
         q = (select(Milestone.id, Milestone.due_on, Milestone.status, Milestone.text, Milestone.recurrence,
                     Task.number, Task.title, Task.id, Plan.name, Plan.status)
              .join(Task, Task.id == Milestone.task_id).join(Plan, Plan.id == Task.plan_id)
@@ -310,7 +310,7 @@ class HistoryRow:
 
 def history_rows(engine: Engine, cfg: Config, *, milestone: int | None = None, limit: int = 50) -> list[HistoryRow]:
     """Progress history, newest first: who marked or reported what, when, and through what."""
-    with transaction(engine) as s:
+    with read_session(engine) as s:  # reads only: no write lock, works on a read-only file
         q = (select(ProgressEvent, Milestone.text, Task.number)
              .join(Milestone, Milestone.id == ProgressEvent.milestone_id).join(Task, Task.id == Milestone.task_id)
              .order_by(ProgressEvent.at.desc(), ProgressEvent.id.desc()).limit(limit))

@@ -132,6 +132,8 @@ class Reply:
     body: bytes = b'{"ok":true}'
     delay: float = 0.0  # seconds before answering (a timeout test)
     reset: bool = False  # close the connection with a TCP reset instead of answering
+    trickle: float = 0.0  # seconds between single bytes of the whole answer, headers included
+    endless: bool = False  # a chunked body of ``body`` repeated until the client hangs up
 
 
 @dataclass
@@ -150,7 +152,7 @@ class Request:
     def delivered(self) -> bool:
         """Answered 2xx in time: the receiver took it (what a crash test counts)."""
         r = self.reply
-        return 200 <= r.status < 300 and not r.reset and r.delay == 0
+        return 200 <= r.status < 300 and not (r.reset or r.trickle or r.endless) and r.delay == 0
 
 
 class HTTPReceiver:
@@ -158,6 +160,7 @@ class HTTPReceiver:
         self.policy = policy or (lambda req: Reply())
         self.requests: list[Request] = []
         self.lock = threading.Lock()
+        self.streamed = 0  # body bytes written by ``Reply(endless=True)`` answers
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -185,6 +188,9 @@ class HTTPReceiver:
                     return
                 if reply.delay:
                     time.sleep(reply.delay)
+                if reply.trickle or reply.endless:
+                    self._hostile(reply)
+                    return
                 try:
                     self.send_response(reply.status)
                     for k, v in reply.headers.items():
@@ -195,6 +201,28 @@ class HTTPReceiver:
                     self.wfile.write(reply.body)
                 except OSError:  # the client gave up
                     self.close_connection = True
+
+            def _hostile(self, reply: Reply) -> None:
+                """A trickled or endless answer; the connection is closed afterwards."""
+                self.close_connection = True
+                head = (f"HTTP/1.1 {reply.status} OK\r\nContent-Type: application/json\r\n"
+                        + ("Transfer-Encoding: chunked\r\n\r\n" if reply.endless
+                           else f"Content-Length: {len(reply.body)}\r\n\r\n")).encode()
+                try:
+                    if reply.trickle:
+                        for i in range(len(head + reply.body)):
+                            self.wfile.write((head + reply.body)[i:i + 1])
+                            self.wfile.flush()
+                            time.sleep(reply.trickle)
+                        return
+                    self.wfile.write(head)
+                    chunk = b"%x\r\n%s\r\n" % (len(reply.body), reply.body)
+                    while True:
+                        self.wfile.write(chunk)
+                        with receiver.lock:
+                            receiver.streamed += len(reply.body)
+                except OSError:  # the client hung up: what a well-behaved client does here
+                    pass
 
             def log_message(self, *args: object) -> None:
                 pass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -41,23 +42,47 @@ def _driver(url: str) -> str:
 
 def _sqlite_engine(url: str) -> Engine:
     path = url.split("///", 1)[-1]
+    read_only = False
     if path and path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    eng = create_engine(url, connect_args={"timeout": 15})
+        read_only = Path(path).exists() and not os.access(path, os.W_OK)
+        if not read_only:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    if read_only:
+        eng = create_engine("sqlite://", creator=lambda: _open_read_only(path))
+    else:
+        eng = create_engine(url, connect_args={"timeout": 15})
 
     @event.listens_for(eng, "connect")
     def _on_connect(dbapi, _record):  # noqa: ANN001
         # pysqlite's own transaction handling would start a deferred transaction that
         # fails with "database is locked" when it later writes; we begin ourselves.
         dbapi.isolation_level = None
-        for pragma in ("journal_mode=WAL", "busy_timeout=15000", "foreign_keys=ON", "synchronous=NORMAL"):
+        pragmas = ("busy_timeout=15000", "foreign_keys=ON") if read_only else (
+            "journal_mode=WAL", "busy_timeout=15000", "foreign_keys=ON", "synchronous=NORMAL")
+        for pragma in pragmas:
             dbapi.execute(f"PRAGMA {pragma}")
 
     @event.listens_for(eng, "begin")
     def _on_begin(conn):  # noqa: ANN001
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A write transaction takes the write lock at once (see tech notes); a read session
+        # (``read_session``) or a read-only file begins deferred and never asks for it.
+        deferred = read_only or conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
     return eng
+
+
+def _open_read_only(path: str):  # noqa: ANN202
+    """A file we may not write: opened read-only. A WAL database needs its -shm file; when
+    that is missing and cannot be created (a read-only directory), no writer is active, and
+    the file is opened as immutable."""
+    import sqlite3
+    from urllib.parse import quote
+
+    shm = Path(path + "-shm")
+    immutable = not shm.exists() and not os.access(Path(path).parent, os.W_OK)
+    uri = f"file:{quote(str(Path(path).resolve()))}?mode=ro" + ("&immutable=1" if immutable else "")
+    return sqlite3.connect(uri, uri=True, timeout=15, check_same_thread=False)
 
 
 @contextmanager
@@ -66,6 +91,21 @@ def transaction(engine: Engine) -> Iterator[Session]:
     factory = sessionmaker(engine, expire_on_commit=False)
     with factory() as session, session.begin():
         yield session
+
+
+READ_ONLY = "notifier_read_only"  # execution option: this connection only reads
+
+
+@contextmanager
+def read_session(engine: Engine) -> Iterator[Session]:
+    """One read-only transaction, rolled back at the end. On SQLite it begins deferred: it
+    waits for no writer and works on a database file we may only read (``status``,
+    ``milestones``). A write inside it fails."""
+    with engine.connect() as conn:
+        conn.execution_options(**{READ_ONLY: True})
+        with Session(bind=conn, expire_on_commit=False) as session:
+            yield session
+            session.rollback()
 
 
 def alembic_config(engine: Engine | None = None, url: str | None = None):  # noqa: ANN201

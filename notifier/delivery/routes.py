@@ -15,9 +15,14 @@ import httpx
 
 from notifier.config import Config, EmailConfig, WebhookConfig
 from notifier.delivery.channels.email import EmailChannel
+from notifier.delivery.channels.http_results import Interrupt
 from notifier.delivery.channels.outbox import OutboxChannel
 from notifier.delivery.channels.webhook import WebhookChannel
 from notifier.delivery.message import Channel
+
+# After SIGTERM, how long a pass may take to record what was interrupted before it is
+# cancelled (rows still in flight then keep their lease and are claimed again when it ends).
+STOP_GRACE_SECONDS = 2.0
 
 ROBOTS = {  # kind -> (module, class); each robot takes the same constructor arguments
     "dingtalk": ("notifier.delivery.channels.dingtalk", "DingTalkChannel"),
@@ -38,6 +43,8 @@ class Routes:
         self._webhooks: dict[str, tuple[WebhookConfig, Channel]] = {}
         self._email: tuple[EmailConfig, EmailChannel] | None = None
         self._outbox: dict[str, OutboxChannel] = {}
+        # Set by SIGTERM (``interrupt()``): HTTP requests in flight end at once as retries.
+        self._interrupt = Interrupt()
         self._build_outbox()
 
     def _build_outbox(self) -> None:
@@ -87,11 +94,18 @@ class Routes:
     def _make_webhook(self, hook: WebhookConfig) -> Channel:
         secret = hook.secret.reveal() if hook.secret else None
         if hook.kind == "json":
-            return WebhookChannel(hook.name, hook.url.reveal(), secret, client=self.client, timeout=hook.timeout)
+            return WebhookChannel(hook.name, hook.url.reveal(), secret, client=self.client, timeout=hook.timeout,
+                                  interrupt=self._interrupt)
         module, cls = ROBOTS[hook.kind]
         robot = getattr(importlib.import_module(module), cls)
         return robot(hook.name, hook.url.reveal(), secret, client=self.client, timeout=hook.timeout,
-                     at_mobiles=hook.at_mobiles, at_user_ids=hook.at_user_ids)
+                     at_mobiles=hook.at_mobiles, at_user_ids=hook.at_user_ids, interrupt=self._interrupt)
+
+    def interrupt(self) -> None:
+        """Stopping (SIGTERM), callable from any thread: every HTTP request in flight, and any
+        later one, ends at once as ``RetryLater`` ("interrupted"), so the pass records it and
+        ends; the row is tried again by the next pass."""
+        self._interrupt.set()
 
     async def reconfigure(self, config: Config) -> None:
         """Use a new config (SIGHUP). Channels whose section is unchanged are kept, with their

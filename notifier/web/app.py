@@ -18,7 +18,6 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse
@@ -27,8 +26,10 @@ from starlette.types import ASGIApp
 
 from notifier.db.engine import transaction, utcnow
 from notifier.db.models import Department, LinkUse, Milestone, Plan, Task, TaskDepartment
+from notifier.markup import clean_note, one_line, plain_line
 from notifier.progress import ProgressError, apply_mark, apply_note, check_occurrence, is_done
 from notifier.rendering import Renderer, cn_date
+from notifier.web.guard import GuardedStarlette
 from notifier.web.links import Link, LinkError, LinkSigner
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,8 @@ HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
                                "frame-ancestors 'none'",
 }
-MAX_BODY = 20_000
+MAX_BODY = 20_000  # bytes of any request body, every route (notifier.web.guard)
+OFFICE_BODY_SECONDS = 120.0  # an upload of a few MB over a slow office line
 
 
 @dataclass
@@ -62,11 +64,22 @@ class Refused(Exception):
         self.page = page
 
 
+Groups = Callable[[Session], dict[int, tuple[int, ...]]]  # group department id -> member ids
+
+
 def make_app(engine: Engine, signer: LinkSigner, *, timezone: Any = UTC,
              clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-             renderer: Renderer | None = None, office: ASGIApp | None = None) -> Starlette:
+             renderer: Renderer | None = None, groups: Groups | None = None,
+             office: ASGIApp | None = None) -> GuardedStarlette:
     """``clock`` (aware) decides whether a link has expired; tests pin it. ``office``: the
-    office ledger's pages (notifier.office.web), mounted under /office."""
+    office ledger's pages (notifier.office.web), mounted under /office.
+
+    ``groups`` (the config's ``[[departments]] members``) lets a member of a group-led task
+    answer the links it was sent: reminders for 各县区政府 go to its members, signed for each.
+    A member's answer counts for that member: its progress note is recorded under its name,
+    and its "done" is its own confirmation; the milestone is done once every member of the
+    group has confirmed (or the office marks it done)."""
+    groups = groups or (lambda s: {})
     renderer = renderer or Renderer()
     template = renderer.env.get_template("reply.html")
     # Only the office the config names ([office]); none named: no one is named.
@@ -98,10 +111,15 @@ def make_app(engine: Engine, signer: LinkSigner, *, timezone: Any = UTC,
         dep = s.get(Department, link.department_id)
         task = s.get(Task, m.task_id)
         plan = s.get(Plan, task.plan_id)
-        lead = s.scalar(select(TaskDepartment.task_id).where(
-            TaskDepartment.task_id == task.id, TaskDepartment.department_id == link.department_id,
-            TaskDepartment.role == "lead"))
-        if dep is None or lead is None:
+        leads = set(s.scalars(select(TaskDepartment.department_id).where(
+            TaskDepartment.task_id == task.id, TaskDepartment.role == "lead")))
+        group = None  # the group-led case: the lead whose member the link's department is
+        if link.department_id not in leads:
+            members = groups(s)
+            group = next((g for g in sorted(leads) if link.department_id in members.get(g, ())), None)
+            if group is None:
+                dep = None
+        if dep is None:
             raise Refused(Page(403, "无权办理", "bad", "该链接的收件单位已不是此项任务的牵头单位，未作任何更改。"))
         try:
             check_occurrence(s, m, link.occurrence)
@@ -111,6 +129,8 @@ def make_app(engine: Engine, signer: LinkSigner, *, timezone: Any = UTC,
         item = {"department": dep.name, "plan": plan.name, "doc_number": plan.doc_number or "",
                 "task_number": task.number, "task_title": task.title, "text": m.text, "due": due,
                 "recurring": bool(m.recurrence), "days_late": (today() - due).days}
+        if group is not None:
+            item["group"], item["members"] = s.get(Department, group).name, members[group]
         used = s.get(LinkUse, link.signature)
         if used is not None:
             what = "确认完成" if used.action == "done" else "报送进展"
@@ -119,7 +139,16 @@ def make_app(engine: Engine, signer: LinkSigner, *, timezone: Any = UTC,
                                "如需再次报送，请使用下一次提醒中的链接。", item))
         if is_done(s, m, link.occurrence if m.recurrence else None):
             raise Refused(Page(200, "该事项已办结", "ok", "该工作节点已标记为完成，无需再次确认，后续不会再就此提醒。", item))
+        if group is not None and link.department_id in confirmed(s, m, link.occurrence):
+            raise Refused(Page(200, "本单位已确认完成", "ok",
+                               f"{dep.name}已确认完成该事项，无需再次确认；待{item['group']}各成员单位均确认后办结。", item))
         return m, item
+
+    def confirmed(s: Session, m: Milestone, occurrence: date) -> set[int]:
+        """Departments that confirmed this milestone (occurrence) done through a link."""
+        q = select(LinkUse.department_id).where(LinkUse.milestone_id == m.id, LinkUse.action == "done")
+        q = q.where(LinkUse.occurrence == occurrence) if m.recurrence else q.where(LinkUse.occurrence.is_(None))
+        return set(s.scalars(q))
 
     def show(token: str) -> Page:
         link = verify(token)
@@ -129,7 +158,10 @@ def make_app(engine: Engine, signer: LinkSigner, *, timezone: Any = UTC,
 
     def confirm(token: str, form: dict[str, str]) -> Page:
         link = verify(token)
-        action, note, person = form.get("action", ""), form.get("note", "").strip(), form.get("person", "").strip()
+        # The person is one line (a newline would forge a history entry or a log line); the
+        # note keeps its line breaks but no other control character (notifier.markup).
+        action, note = form.get("action", ""), clean_note(form.get("note", ""))
+        person = " ".join(plain_line(form.get("person", "")).split())
         try:
             with transaction(engine) as s:
                 m, item = describe(s, link)
@@ -141,7 +173,14 @@ def make_app(engine: Engine, signer: LinkSigner, *, timezone: Any = UTC,
                 actor = f"{dep}（{person[:100]}）" if person else dep
                 occurrence = link.occurrence if m.recurrence else None
                 now = utcnow()
-                if action == "done":
+                left: set[int] = set()
+                if action == "done" and "group" in item:
+                    # A member's confirmation; the milestone is done with the last member's.
+                    left = set(item["members"]) - confirmed(s, m, link.occurrence) - {link.department_id}
+                if left:
+                    r = apply_note(s, m.id, f"本单位确认已完成。{note}".strip(), occurrence=occurrence,
+                                   source="link", actor=actor, now=now)
+                elif action == "done":
                     r = apply_mark(s, m.id, done=True, note=note or None, occurrence=occurrence,
                                    source="link", actor=actor, now=now)
                 else:
@@ -152,7 +191,11 @@ def make_app(engine: Engine, signer: LinkSigner, *, timezone: Any = UTC,
                 s.flush()
         except IntegrityError:  # the same link used at the same moment by another request
             raise Refused(Page(409, "此链接已使用", "bad", "该链接刚刚已被使用，本次未作任何更改。")) from None
-        log.info("reply link: %s %s milestone %s (%s) by %s", action, item["due"], m.id, item["text"][:30], actor)
+        log.info("reply link: %s %s milestone %s (%s) by %s", action, item["due"], m.id,
+                 one_line(item["text"][:30]), one_line(actor))
+        if action == "done" and left:
+            return Page(200, "已确认完成", "ok", f"已记录{dep}确认完成（{_local(now, timezone)}）。该事项由"
+                        f"{item['group']}牵头，尚有{len(left)}个成员单位未确认，全部确认后办结。谢谢！", item)
         if action == "done":
             return Page(200, "已确认完成", "ok", f"已记录{dep}确认该事项完成（{_local(now, timezone)}），"
                         "后续不再就此事项提醒。谢谢！", item)
@@ -163,9 +206,7 @@ def make_app(engine: Engine, signer: LinkSigner, *, timezone: Any = UTC,
         token = request.path_params["token"]
         try:
             if request.method == "POST":
-                body = await request.body()
-                if len(body) > MAX_BODY:
-                    return html(Page(413, "内容过长", "bad", "提交的内容过长，未作任何更改。"))
+                body = await request.body()  # at most MAX_BODY bytes: the guard read it
                 form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
                 page = await run_in_threadpool(confirm, token, form)
             else:
@@ -180,11 +221,17 @@ def make_app(engine: Engine, signer: LinkSigner, *, timezone: Any = UTC,
                                 '<p><a href="/office/">督办台账（登录）</a></p>', headers=HEADERS)
         return PlainTextResponse("notifier reply links\n", headers=HEADERS)
 
-    return Starlette(routes=[
+    # The office's plan upload is larger than a form; its own pages check each route's limit.
+    office_limits = {}
+    if office is not None:
+        from notifier.office.web import MAX_UPLOAD
+
+        office_limits = {"/office": (MAX_UPLOAD, OFFICE_BODY_SECONDS)}
+    return GuardedStarlette(routes=[
         Route("/", index, methods=["GET"]),
         Route("/r/{token}", reply, methods=["GET", "POST"]),
         *([Mount("/office", app=office)] if office is not None else []),
-    ])
+    ], headers=HEADERS, max_body=MAX_BODY, body_limits=office_limits)
 
 
 def _local(at: datetime, tz: Any) -> str:

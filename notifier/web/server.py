@@ -25,12 +25,15 @@ def make_server(engine: Engine, config: Config, *, host: str | None = None, port
     if signer is None:
         raise ValueError("[web] needs secret_file or secret_env to check reply links")
     from notifier.office.web import make_office_app
+    from notifier.reminders import group_members
 
     app = make_app(engine, signer, timezone=config.timezone, clock=clock, renderer=Renderer.of(config),
-                   office=make_office_app(engine, config, clock=clock))
+                   office=make_office_app(engine, config, clock=clock), groups=lambda s: group_members(s, config))
     h, p = config.web.host_port
     cfg = uvicorn.Config(app, host=host or h, port=p if port is None else port, log_level="warning",
-                         access_log=False, proxy_headers=True, server_header=False, lifespan="off")
+                         access_log=False, proxy_headers=True, server_header=False, lifespan="off",
+                         # At exit, a slow client gets 1 s: SIGTERM stops the daemon within 5 s.
+                         timeout_graceful_shutdown=1)
     return uvicorn.Server(cfg)
 
 
@@ -59,6 +62,6 @@ class WebThread:
                 return f"{host}:{port}"
         return f"{self.server.config.host}:{self.server.config.port}"
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 2.0) -> None:
         self.server.should_exit = True
         self.thread.join(timeout)

@@ -255,9 +255,20 @@ def test_wecom_posts_markdown_content_with_userid_mentions_and_key_only_in_url(s
     (req,) = server.requests
     assert req.path == "/cgi-bin/webhook/send"
     assert req.query == {"key": [TOKEN]}
+    # Mentions exist only in the legacy type, which has no lists: the bullet is plain text.
     assert req.body == {
         "msgtype": "markdown",
-        "markdown": {"content": "## 截止提醒\n- 本周五前报送材料\n<@zhangsan><@lisi>"},
+        "markdown": {"content": "## 截止提醒\n・本周五前报送材料\n<@zhangsan><@lisi>"},
+    }
+
+
+def test_wecom_without_mentions_posts_markdown_v2_which_renders_lists(server):
+    server.success = OK["wecom"]
+    result, _ = send("wecom", url_for("wecom", server.base), message(), secret=None)
+    assert result == Sent()
+    assert server.requests[0].body == {
+        "msgtype": "markdown_v2",
+        "markdown_v2": {"content": "## 截止提醒\n- 本周五前报送材料"},
     }
 
 
@@ -301,11 +312,14 @@ def test_feishu_posts_signed_interactive_markdown_card_with_at_mentions(server):
         "timestamp": timestamp,
         "sign": expected_sign,
         "msg_type": "interactive",
+        # Card JSON 2.0 (headings render only there); the opening heading is not repeated
+        # under the header.
         "card": {
+            "schema": "2.0",
             "header": {"title": {"tag": "plain_text", "content": "工作提醒"}},
-            "elements": [
-                {"tag": "markdown", "content": "## 截止提醒\n- 本周五前报送材料\n<at id=ou_abc123></at>"}
-            ],
+            "body": {"elements": [
+                {"tag": "markdown", "content": "- 本周五前报送材料\n<at id=ou_abc123></at>"}
+            ]},
         },
     }
 
@@ -430,8 +444,8 @@ def sent_text(kind: str, body: dict) -> str:
     if kind == "dingtalk":
         return body["markdown"]["text"]
     if kind == "wecom":
-        return body["markdown"]["content"]
-    return body["card"]["elements"][0]["content"]
+        return (body.get("markdown_v2") or body["markdown"])["content"]
+    return body["card"]["body"]["elements"][0]["content"]
 
 
 @pytest.mark.parametrize("kind", KINDS)

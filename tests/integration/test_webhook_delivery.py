@@ -141,7 +141,8 @@ def test_a_timeout_and_a_connection_reset_are_retried(engine) -> None:  # noqa: 
                 errors.append(rows(engine)[0].last_error)
             await routes.aclose()
         asyncio.run(go())
-        assert errors[0] == "timeout (ReadTimeout)"
+        # httpx's read timeout and the total deadline (post_bounded) are both 0.2 s: either fires.
+        assert errors[0].startswith(("timeout (ReadTimeout)", "timeout (DeadlineExceeded)"))
         assert errors[1].startswith(("RemoteProtocolError", "ReadError"))
         assert statuses(engine) == {"sent": 1}
     finally:

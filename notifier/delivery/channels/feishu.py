@@ -11,10 +11,20 @@ Sources (checked with the search tool):
   limit). Errors: 9499 "Bad Request" (malformed body or over 20 KB), 19021 "sign match
   fail or timestamp is not within one hour", 19022 "Ip Not Allowed", 19024 "Key Words Not
   Found". Signing code as in leesinz/Athena notifications/feishu.py (``gen_sign``).
-- Markdown: an interactive card with a ``markdown`` element (消息卡片 Markdown 组件,
-  https://open.feishu.cn/document/ukTMukTMukTM/uADOwUjLwgDM14CM4ATN); ``post`` rich text
-  has no markdown tag. Mentions in card markdown: ``<at id=open_id_or_user_id></at>``
+- Markdown: an interactive card with a ``markdown`` element; ``post`` rich text has no
+  markdown tag. Headings (``#`` … ``######``) render in card markdown only in **card JSON
+  2.0**: 富文本组件 (JSON 1.0), open.feishu.cn/document/uAjLw4CM/ukzMukzMukzM/feishu-cards/
+  card-components/content-components/rich-text: "富文本组件中的标题、引用、行内引用、表格、数字角标等
+  语法仅支持在 JSON 2.0 结构的富文本组件中使用" (also 飞书卡片更新说明, …/feishu-card-release-notes),
+  so we
+  send 2.0: ``"schema": "2.0"`` with the elements under ``body`` (卡片 JSON 2.0 版本更新说明,
+  …/feishu-cards/card-json-v2-breaking-changes-release-notes: "JSON 2.0 版本新增 body 字段，
+  elements 属性放置在 body 层级下"; unknown properties are an error in 2.0, so the card has
+  only ``schema``, ``header`` and ``body``). Clients before 7.20 show the header and an
+  "upgrade" placeholder. Mentions in card markdown: ``<at id=open_id_or_user_id></at>``
   (Feishu bot FAQ, apifox.com/apidoc/docs-site/532425/doc-1944903).
+- The title is not repeated: the card header shows the subject, so a heading that opens the
+  markdown (our templates start with one, for DingTalk and WeCom) is left out of the card.
 - 11232 answers in the wild read "frequency limited psm[…]"; a message like that is a rate
   limit whatever its code.
 """
@@ -25,6 +35,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 
 from notifier.delivery.channels.robot_common import (
     ErrorCodes,
@@ -78,8 +89,9 @@ class FeishuChannel(RobotChannel):
             body["sign"] = feishu_sign(timestamp, self._secret)
         body["msg_type"] = "interactive"
         body["card"] = {
+            "schema": "2.0",
             "header": {"title": {"tag": "plain_text", "content": title}},
-            "elements": [{"tag": "markdown", "content": content}],
+            "body": {"elements": [{"tag": "markdown", "content": content}]},
         }
         return body
 
@@ -89,10 +101,18 @@ class FeishuChannel(RobotChannel):
         envelope = self._body(message.subject + "（999/999）", "", 9_999_999_999)
         overhead = len(json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode())
         limit = BODY_LIMIT_BYTES - overhead - json_len(self._mention_text())
-        return split_markdown(message.markdown or message.text, limit, size=json_len)
+        return split_markdown(without_title(message.markdown or message.text), limit, size=json_len)
 
     def _request(self, message: Message, parts: list[str], index: int) -> tuple[str, dict]:
         content = parts[index] + (self._mention_text() if index == 0 else "")
         timestamp = int(self._clock()) if self._secret else None
         title = title_for(message.subject, index, len(parts))
         return self._url, self._body(title, content, timestamp)
+
+
+_TITLE = re.compile(r"\A\s*#{1,6} [^\n]*\n+")
+
+
+def without_title(markdown: str) -> str:
+    """The markdown without the heading it opens with: the card header shows the subject."""
+    return _TITLE.sub("", markdown, count=1)

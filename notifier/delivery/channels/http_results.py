@@ -7,26 +7,42 @@ of helpers the generic webhook and the chat robots share.
   a receiver may echo the request (signature header, a token in the URL) and the reason
   reaches ``deliveries.last_error``, ``contacts.last_error`` and the broken-contact notice;
 - timeouts, refused connections and DNS failures are transient; a URL that cannot work
-  (unsupported scheme, redirect loop, invalid URL) is permanent.
+  (unsupported scheme, redirect loop, invalid URL) is permanent;
+- ``post_bounded``: one request with a *total* deadline. httpx's ``timeout`` bounds each
+  socket operation, so a receiver that trickles one byte every 2 s never trips a 3 s read
+  timeout and holds the pass forever. Here connect, write and reading the whole answer end
+  within ``timeout`` seconds together, the answer is read (streamed) up to
+  ``RESPONSE_CAP_BYTES`` only, and an ``Interrupt`` (SIGTERM) ends every request in flight at
+  once as a retry: the row stays claimable, nothing is lost.
 """
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import math
 import re
 import socket
-from collections.abc import Callable
+import threading
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from datetime import timezone
 
 import httpx
 
 from notifier.delivery.message import MAX_RETRY_AFTER_SECONDS, FailedForGood, RetryLater, SendResult, Sent
+from notifier.markup import one_line  # a receiver's words never start a log line of their own
 
 Redact = Callable[[str], str]
 
 RETRYABLE_STATUS = frozenset({408, 425, 429})
 SNIPPET_CHARS = 200  # of a refusal's body, quoted in its reason
+# What we read of an answer. The robots' JSON answers are under 200 bytes; a refusal's
+# reason quotes SNIPPET_CHARS. Beyond this the answer is cut (and the connection dropped):
+# a 300 MB answer costs 64 KB of memory, not 300 MB.
+RESPONSE_CAP_BYTES = 64 * 1024
+DEFAULT_TIMEOUT_SECONDS = 10.0  # a channel built without a timeout
 _DELTA_SECONDS = re.compile(r"\d+(\.\d+)?")
 
 
@@ -65,9 +81,9 @@ def transient_status(response: httpx.Response, now: float) -> RetryLater | None:
 
 
 def body_snippet(response: httpx.Response, redact: Redact) -> str:
-    """The start of the body, redacted. Redacted before it is cut, so a secret that straddles
-    the cut is still masked whole rather than half shown."""
-    return redact(response.text[: SNIPPET_CHARS * 5])[:SNIPPET_CHARS]
+    """The start of the body, redacted, on one line. Redacted before it is cut, so a secret
+    that straddles the cut is still masked whole rather than half shown."""
+    return one_line(redact(response.text[: SNIPPET_CHARS * 5]))[:SNIPPET_CHARS]
 
 
 def refused(response: httpx.Response, redact: Redact) -> FailedForGood:
@@ -89,13 +105,120 @@ def classify_http(response: httpx.Response, *, redact: Redact, now: float) -> Se
 REQUEST_ERRORS = (httpx.HTTPError, httpx.InvalidURL)
 
 
+class DeadlineExceeded(httpx.TimeoutException):
+    """The whole exchange (connect, write, read the answer) took longer than its timeout."""
+
+
+class Interrupted(httpx.TransportError):
+    """The process is stopping (SIGTERM): the request was abandoned, to be retried."""
+
+
+class Interrupt:
+    """"Stop every request in flight now", settable once from any thread (a signal handler,
+    the daemon's main thread); the requests run in event loops elsewhere. Every
+    ``post_bounded`` given this interrupt ends at once with ``Interrupted``, and so does every
+    later one."""
+
+    def __init__(self) -> None:
+        self._set = threading.Event()
+        self._lock = threading.Lock()
+        self._watchers: dict[int, tuple[weakref.ref, Callable[[], None]]] = {}
+        self._next = 0
+
+    def set(self) -> None:
+        self._set.set()
+        with self._lock:
+            watchers = list(self._watchers.values())
+        for loop_ref, callback in watchers:
+            loop = loop_ref()
+            if loop is not None and not loop.is_closed():
+                try:
+                    loop.call_soon_threadsafe(callback)
+                except RuntimeError:  # the loop closed in between: nothing left to stop there
+                    pass
+
+    def is_set(self) -> bool:
+        return self._set.is_set()
+
+    @contextmanager
+    def watching(self, callback: Callable[[], None]) -> Iterator[None]:
+        """Call ``callback`` in the running loop when (or if already) set, while inside."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            self._next += 1
+            token = self._next
+            self._watchers[token] = (weakref.ref(loop), callback)
+        try:
+            if self.is_set():
+                callback()
+            yield
+        finally:
+            with self._lock:
+                self._watchers.pop(token, None)
+
+
+_DROPPED_HEADERS = frozenset({b"content-encoding", b"content-length", b"transfer-encoding"})
+
+
+async def post_bounded(client: httpx.AsyncClient, url: str, *, content: bytes, headers: dict[str, str],
+                       timeout: float | None, interrupt: Interrupt | None = None,
+                       cap: int = RESPONSE_CAP_BYTES) -> httpx.Response:
+    """POST ``content`` and read the answer, all within ``timeout`` seconds.
+
+    Returns the answer with at most ``cap`` bytes of body (already read). Raises
+    ``DeadlineExceeded`` (a ``httpx.TimeoutException``) when the exchange takes longer,
+    ``Interrupted`` when ``interrupt`` is set, or what httpx raises. We ask for an uncompressed
+    answer, and read raw bytes, so a small compressed answer cannot expand past the cap.
+    """
+    seconds = _client_seconds(client) if timeout is None else timeout
+    loop = asyncio.get_running_loop()
+    try:
+        async with asyncio.timeout(seconds) as deadline:
+
+            def now() -> None:  # called in this loop when the interrupt is set
+                try:
+                    deadline.reschedule(loop.time())
+                except RuntimeError:  # already expiring or left: nothing to cut short
+                    pass
+
+            with interrupt.watching(now) if interrupt is not None else nullcontext():
+                return await _exchange(client, url, content, {**headers, "accept-encoding": "identity"},
+                                       seconds, cap)
+    except TimeoutError:
+        if interrupt is not None and interrupt.is_set():
+            raise Interrupted("stopping: request abandoned, to be retried") from None
+        raise DeadlineExceeded(f"no complete answer within {seconds:g} s") from None
+
+
+def _client_seconds(client: httpx.AsyncClient) -> float:
+    """The total deadline of a channel built without its own timeout: the longest of the
+    client's per-operation timeouts, or ``DEFAULT_TIMEOUT_SECONDS``."""
+    t = client.timeout
+    values = [v for v in (t.connect, t.read, t.write, t.pool) if v is not None]
+    return max(values) if values else DEFAULT_TIMEOUT_SECONDS
+
+
+async def _exchange(client: httpx.AsyncClient, url: str, content: bytes, headers: dict[str, str],
+                    seconds: float, cap: int) -> httpx.Response:
+    async with client.stream("POST", url, content=content, headers=headers, timeout=seconds) as response:
+        body = bytearray()
+        async for chunk in response.aiter_raw():
+            body += chunk[: cap - len(body)]
+            if len(body) >= cap:
+                break  # leaving the block closes the connection: the rest is never read
+        kept = [(k, v) for k, v in response.headers.raw if k.lower() not in _DROPPED_HEADERS]
+        return httpx.Response(response.status_code, headers=kept, content=bytes(body), request=response.request)
+
+
 def result_for_exception(exc: Exception, *, redact: Redact) -> SendResult:
     """Timeouts, refused connections and DNS failures are transient; a URL that cannot work
     (bad scheme, redirect loop, invalid URL) is permanent. The text is redacted: an
     exception may quote the URL, and robot URLs carry their token."""
     name = type(exc).__name__
-    text = str(exc)
+    text = one_line(str(exc))
     detail = f": {redact(text)}" if text else ""
+    if isinstance(exc, Interrupted):
+        return RetryLater(reason=f"interrupted ({text})", contact_fault=False)
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.TooManyRedirects | httpx.InvalidURL):
         return FailedForGood(reason=f"{name}{detail}")
     if isinstance(exc, httpx.TimeoutException):

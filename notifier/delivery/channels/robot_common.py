@@ -30,12 +30,15 @@ import httpx
 
 from notifier.delivery.channels.http_results import (
     REQUEST_ERRORS,
+    Interrupt,
     body_snippet,
+    post_bounded,
     refused,
     result_for_exception,
     transient_status,
 )
 from notifier.delivery.message import FailedForGood, Message, RetryLater, SendResult, Sent
+from notifier.markup import one_line
 from notifier.redaction import Redactor, public_url, url_secrets
 
 Clock = Callable[[], float]
@@ -214,7 +217,7 @@ def classify_response(
         message = str(body.get(codes.message_field) or body.get("StatusMessage") or "")
 
     if code is not None and code != 0:
-        text = redact(f"{codes.code_field} {code}: {message}".strip())
+        text = one_line(redact(f"{codes.code_field} {code}: {message}".strip()))
         if code in codes.retry or _RATE_LIMIT_WORDS.search(message):
             return RetryLater(reason=text, after_seconds=codes.retry_after.get(code)), code
         return FailedForGood(reason=text), code
@@ -294,13 +297,15 @@ class RobotChannel:
         at_user_ids: Iterable[str] = (),
         clock: Clock = time.time,
         timeout: float | None = None,
+        interrupt: Interrupt | None = None,
     ) -> None:
         self.name = name
         self._url = url
         self._secret = secret or None
         self._client = client
-        # Seconds per request ([webhooks.NAME] timeout); None: the shared client's default.
-        self._timeout = httpx.USE_CLIENT_DEFAULT if timeout is None else timeout
+        # Seconds per request, all of it ([webhooks.NAME] timeout; see post_bounded).
+        self._timeout = timeout
+        self._interrupt = interrupt
         self.at_mobiles = tuple(at_mobiles)
         self.at_user_ids = tuple(at_user_ids)
         self._clock = clock  # wall clock: signatures and Retry-After dates
@@ -346,11 +351,13 @@ class RobotChannel:
             content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
             self.pacer.record()
             try:
-                response = await self._client.post(
+                response = await post_bounded(
+                    self._client,
                     url,
                     content=content,
                     headers={"Content-Type": "application/json; charset=utf-8"},
                     timeout=self._timeout,
+                    interrupt=self._interrupt,
                 )
             except REQUEST_ERRORS as exc:
                 result: SendResult = result_for_exception(exc, redact=self._redact)

@@ -3,6 +3,9 @@
 ``webhook-id`` is the delivery's idempotency key, the same on every retry, so a receiver can
 drop the duplicate that a crash between send and record can cause.
 
+The whole request (connect, write, read the answer) ends within ``timeout`` seconds and reads
+at most a small part of the answer (``http_results.post_bounded``).
+
 Answers and errors are classified by the helpers every HTTP channel shares (``http_results``);
 every reason is redacted (the signing secret, the URL's token, anything credential-shaped),
 because a receiver may echo our request and the reason is stored and mailed to the admin.
@@ -18,7 +21,13 @@ import time
 
 import httpx
 
-from notifier.delivery.channels.http_results import REQUEST_ERRORS, classify_http, result_for_exception
+from notifier.delivery.channels.http_results import (
+    REQUEST_ERRORS,
+    Interrupt,
+    classify_http,
+    post_bounded,
+    result_for_exception,
+)
 from notifier.delivery.message import Message, SendResult
 from notifier.redaction import Redactor, url_secrets
 
@@ -35,13 +44,14 @@ class WebhookChannel:
     kind = "webhook"
 
     def __init__(self, name: str, url: str, secret: str | None, *, client: httpx.AsyncClient,
-                 timeout: float = 10.0, clock=time.time):  # noqa: ANN001
+                 timeout: float = 10.0, clock=time.time, interrupt: Interrupt | None = None):  # noqa: ANN001
         self.name = name
         self._url = url
         self._secret = secret
         self._client = client
         self._timeout = timeout
         self._clock = clock
+        self._interrupt = interrupt
         self._redact = Redactor([secret, secret.removeprefix("whsec_") if secret else None, *url_secrets(url)])
 
     def body(self, message: Message) -> bytes:
@@ -67,8 +77,9 @@ class WebhookChannel:
     async def send(self, message: Message) -> SendResult:
         body = self.body(message)
         try:
-            response = await self._client.post(self._url, content=body, headers=self.headers(message, body),
-                                               timeout=self._timeout)
+            response = await post_bounded(self._client, self._url, content=body,
+                                          headers=self.headers(message, body), timeout=self._timeout,
+                                          interrupt=self._interrupt)
         except REQUEST_ERRORS as exc:
             return result_for_exception(exc, redact=self._redact)
         return classify_http(response, redact=self._redact, now=self._clock())

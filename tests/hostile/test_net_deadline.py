@@ -1,0 +1,223 @@
+"""Hostile receivers: a webhook or robot receiver that trickles its answer, or answers without
+end, cannot hold a pass; SIGTERM stops `send-due` and the daemon within 5 s and loses nothing.
+
+Real servers on 127.0.0.1 (delivery_support.HTTPReceiver) and real `notifier` subprocesses."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+import pytest
+from delivery_support import HTTPReceiver, Reply, queue_rows, rows, sqlite_engine, statuses
+from tests.integration.support import DaemonProcess, always_open, env, open_calendar, queue_deliveries, wait_for
+
+from notifier.db.engine import utcnow
+from notifier.delivery.channels.dingtalk import DingTalkChannel
+from notifier.delivery.channels.feishu import FeishuChannel
+from notifier.delivery.channels.http_results import RESPONSE_CAP_BYTES, Interrupt, post_bounded
+from notifier.delivery.channels.webhook import WebhookChannel
+from notifier.delivery.channels.wecom import WeComChannel
+from notifier.delivery.message import Message, RetryLater
+
+TRICKLE = Reply(trickle=2.0, body=b'{"errcode":0,"errmsg":"ok"}')
+CHANNELS = {"json": WebhookChannel, "dingtalk": DingTalkChannel, "wecom": WeComChannel, "feishu": FeishuChannel}
+
+
+def message() -> Message:
+    return Message(key="k1", recipient="oa", subject="提醒", text="t", html="<p>t</p>", markdown="**t**")
+
+
+@pytest.fixture
+def trickler():
+    server = HTTPReceiver(lambda req: TRICKLE)
+    yield server
+    server.close()
+
+
+@pytest.mark.parametrize("kind", sorted(CHANNELS))
+def test_a_receiver_trickling_one_byte_every_2s_is_cut_at_the_timeout_and_retried(trickler, kind):
+    async def go():
+        async with httpx.AsyncClient() as client:
+            channel = CHANNELS[kind]("oa", trickler.url + "/hook?access_token=T", None, client=client, timeout=3)
+            started = time.monotonic()
+            result = await channel.send(message())
+            return result, time.monotonic() - started
+
+    result, took = asyncio.run(go())
+    assert isinstance(result, RetryLater) and "no complete answer within 3 s" in result.reason
+    assert 2.9 < took < 4.0
+
+
+def test_an_endless_answer_is_read_up_to_the_cap_only_in_time_and_memory():
+    server = HTTPReceiver(lambda req: Reply(endless=True, body=b"x" * 65536))
+    script = f"""
+import asyncio, resource, httpx
+from notifier.delivery.channels.http_results import post_bounded
+async def go():
+    async with httpx.AsyncClient() as client:
+        return await post_bounded(client, "{server.url}", content=b"{{}}", headers={{}}, timeout=10)
+r = asyncio.run(go())
+print(len(r.content), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+    try:
+        started = time.monotonic()
+        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env(),
+                             timeout=30, check=True).stdout.split()
+        assert time.monotonic() - started < 5
+        assert int(out[0]) == RESPONSE_CAP_BYTES
+        assert int(out[1]) < 150_000  # KB peak of the whole interpreter: 300 MB used to be read whole
+        assert server.streamed < 50 * 2**20  # we hung up early
+    finally:
+        server.close()
+
+
+def test_an_interrupt_from_another_thread_ends_a_request_in_flight_at_once(trickler):
+    interrupt = Interrupt()
+
+    async def go():
+        async with httpx.AsyncClient() as client:
+            channel = WebhookChannel("oa", trickler.url, None, client=client, timeout=30, interrupt=interrupt)
+            asyncio.get_running_loop().call_later(0.5, lambda: threading.Thread(target=interrupt.set).start())
+            started = time.monotonic()
+            return await channel.send(message()), time.monotonic() - started
+
+    result, took = asyncio.run(go())
+    assert isinstance(result, RetryLater) and result.reason.startswith("interrupted")
+    assert took < 1.5
+
+
+def _config(tmp_path, url: str, timeout: float) -> object:
+    path = tmp_path / "config.toml"
+    path.write_text(f"""
+timezone = "UTC"
+[database]
+url = "sqlite:///{tmp_path}/n.db"
+[schedule]
+tick_seconds = 1
+{always_open()}
+{open_calendar()}
+[webhooks.oa]
+kind = "json"
+url = "{url}/hook"
+timeout = {timeout}
+[[departments]]
+name = "市发展和改革委员会"
+webhooks = ["oa"]
+""", encoding="utf-8")
+    return path
+
+
+def test_send_due_against_a_trickling_receiver_ends_after_the_timeout_and_keeps_the_row(tmp_path, trickler):
+    cfg = _config(tmp_path, trickler.url, 3)
+    engine = sqlite_engine(tmp_path / "n.db")
+    queue_deliveries(engine, "oa")
+    proc = subprocess.run([sys.executable, "-m", "notifier", "--config", str(cfg), "send-due"],
+                          capture_output=True, text=True, env=env(), timeout=60)
+    ended = time.time()
+    assert "待重试 1" in proc.stdout, proc.stdout + proc.stderr
+    # From the request reaching the receiver to the process's exit: the 3 s timeout, plus
+    # recording and exiting (the interpreter's start, on a loaded machine, is not counted).
+    [request] = trickler.requests
+    assert ended - request.at < 3 + 2
+    (row,) = rows(engine)
+    assert (row.status, row.attempts) == ("pending", 1)
+    assert "no complete answer within 3 s" in row.last_error
+
+
+def test_sigterm_stops_send_due_within_5s_and_the_row_is_retried_later(tmp_path, trickler):
+    cfg = _config(tmp_path, trickler.url, 600)
+    engine = sqlite_engine(tmp_path / "n.db")
+    queue_deliveries(engine, "oa")
+    proc = subprocess.Popen([sys.executable, "-m", "notifier", "--config", str(cfg), "send-due"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env())
+    try:
+        wait_for(lambda: trickler.count(), what="the request to reach the receiver")
+        time.sleep(0.3)  # the request is in flight: the receiver is trickling its answer
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=10)
+        assert time.monotonic() - started < 5
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "待重试 1" in out, out
+    assert statuses(engine) == {"pending": 1}
+    assert "interrupted" in rows(engine)[0].last_error
+
+
+def test_sigterm_stops_the_daemon_within_5s_whatever_the_receiver_does(tmp_path, trickler):
+    cfg = _config(tmp_path, trickler.url, 600)
+    engine = sqlite_engine(tmp_path / "n.db")
+    queue_deliveries(engine, "oa")
+    daemon = DaemonProcess(cfg)
+    try:
+        wait_for(lambda: trickler.count(), what="the daemon's request to reach the receiver")
+        time.sleep(0.3)
+        started = time.monotonic()
+        rc = daemon.stop(timeout=10)
+        took = time.monotonic() - started
+    finally:
+        daemon.stop(timeout=1)
+    assert (rc, took < 5) == (0, True), daemon.log()
+    assert "stopped" in daemon.log()
+    (row,) = rows(engine)
+    # Recorded as a retry; a send cancelled before its outcome was written would stay
+    # 'sending' under its lease instead. Either way the next pass claims it again.
+    assert row.status in ("pending", "sending"), row
+    assert row.status == "pending" and "interrupted" in row.last_error, daemon.log()
+
+
+@pytest.mark.parametrize("command", ["send-due", "run"])
+def test_sigterm_stops_within_5s_even_when_an_smtp_server_stalls(tmp_path, command):
+    """An SMTP server that accepts and never speaks: the e-mail channel's own timeout is 30 s,
+    so the pass is cancelled after the grace; the row keeps its lease and is sent later."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    threading.Thread(target=lambda: held.append(listener.accept()[0]), daemon=True).start()
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f"""
+timezone = "UTC"
+[database]
+url = "sqlite:///{tmp_path}/n.db"
+[schedule]
+tick_seconds = 1
+{always_open()}
+{open_calendar()}
+[email]
+host = "127.0.0.1"
+port = {listener.getsockname()[1]}
+security = "none"
+from = "ducha@example.gov.cn"
+timeout = 30
+[[departments]]
+name = "市发展和改革委员会"
+email = ["fgw@example.gov.cn"]
+""", encoding="utf-8")
+    engine = sqlite_engine(tmp_path / "n.db")
+    queue_rows(engine, [("email", "fgw@example.gov.cn")], now=utcnow())
+    proc = subprocess.Popen([sys.executable, "-m", "notifier", "--config", str(cfg), command],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env())
+    try:
+        wait_for(lambda: held, what="the SMTP connection")
+        time.sleep(0.3)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=15)
+        assert time.monotonic() - started < 5, out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        listener.close()
+        for s in held:
+            s.close()
+    assert "Traceback" not in out and proc.returncode == 0, out
+    assert ("stay claimed for their lease" if command == "send-due" else "retried when their lease ends") in out
+    (row,) = rows(engine)
+    assert row.status == "sending" and row.lease_until is not None  # claimed again when the lease ends

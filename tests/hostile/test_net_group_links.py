@@ -1,0 +1,95 @@
+"""Group-led tasks end to end: reminders for a task led by 各县区政府 go to its members with
+links signed for each member; each member can answer its links over real HTTP (Uvicorn), the
+answer is recorded under the member's name, and the milestone is done once every member has
+confirmed. Used to be 403 无权办理 for every member."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from notifier.db.engine import transaction
+from notifier.db.models import Milestone, ProgressEvent
+from notifier.web.server import WebThread, make_server
+from tests.schedule_kit import local, make_world, ms, plan, task
+
+GROUP = """
+[[departments]]
+name = "各县区政府"
+members = ["盘山县政府", "大洼区政府"]
+
+[[departments]]
+name = "盘山县政府"
+email = ["ps@example.gov.cn"]
+
+[[departments]]
+name = "大洼区政府"
+email = ["dw@example.gov.cn"]
+"""
+LINK = re.compile(r"https://notifier\.example\.gov\.cn/r/([A-Za-z0-9_-]+)")
+ROADS = task("1", "农村公路建设", "各县区政府", ms(date(2025, 6, 30), "完成农村公路改造"))
+
+
+@pytest.fixture
+def world(tmp_path):
+    w = make_world(tmp_path, plan(2025, ROADS), web=True, extra=GROUP)
+    result = w.pass_at("2025-06-23 09:00")
+    w.links = {q.department: LINK.findall(q.rendered.text)[0] for q in result.queued}
+    web = WebThread(make_server(w.engine, w.cfg, port=0, clock=lambda: local("2025-06-24 10:00")))
+    web.start()
+    w.base = f"http://{web.address}"
+    yield w
+    web.stop()
+
+
+def status(w) -> str:
+    with transaction(w.engine) as s:
+        return s.scalar(select(Milestone.status))
+
+
+def history(w) -> list[tuple[str, str]]:
+    with transaction(w.engine) as s:
+        return [(e.action, e.actor) for e in s.scalars(select(ProgressEvent).order_by(ProgressEvent.id))]
+
+
+def test_each_member_of_a_leading_group_gets_its_own_link_and_can_open_it(world):
+    assert set(world.links) == {"盘山县政府", "大洼区政府"}
+    for token in world.links.values():
+        page = httpx.get(f"{world.base}/r/{token}")
+        assert page.status_code == 200 and "无权办理" not in page.text
+
+
+def test_a_members_progress_is_recorded_under_its_name(world):
+    r = httpx.post(f"{world.base}/r/{world.links['盘山县政府']}",
+                   data={"action": "progress", "note": "已完成60%", "person": "张三"})
+    assert r.status_code == 200
+    assert history(world) == [("progress", "盘山县政府（张三）")]
+
+
+def test_the_milestone_is_done_when_every_member_has_confirmed(world):
+    first = httpx.post(f"{world.base}/r/{world.links['盘山县政府']}", data={"action": "done"})
+    assert first.status_code == 200 and "尚有1个成员单位未确认" in first.text
+    assert status(world) == "open"
+    again = httpx.get(f"{world.base}/r/{world.links['盘山县政府']}")
+    assert again.status_code == 409  # the link was used
+    last = httpx.post(f"{world.base}/r/{world.links['大洼区政府']}", data={"action": "done"})
+    assert last.status_code == 200 and "后续不再就此事项提醒" in last.text
+    assert status(world) == "done"
+    assert history(world) == [("progress", "盘山县政府"), ("done", "大洼区政府")]
+
+
+def test_a_department_outside_the_group_is_still_refused(world, tmp_path):
+    from notifier.web.links import signer_of
+
+    with transaction(world.engine) as s:
+        from notifier.db.models import Department
+
+        other = s.scalar(select(Department.id).where(Department.name == "市港口与口岸局"))
+        mid = s.scalar(select(Milestone.id))
+    token = signer_of(world.cfg).make(mid, date(2025, 6, 30), other, local("2025-06-23 09:00")).token
+    r = httpx.get(f"{world.base}/r/{token}")
+    assert r.status_code == 403 and "无权办理" in r.text
