@@ -38,6 +38,12 @@ class Marked:
     changed: bool  # False: it already was in that state (the event is still recorded)
     at: datetime  # naive UTC: when the work was done (done --on) or the answer recorded
 
+    @property
+    def label(self) -> str:
+        """"时间节点#12（任务3：…） 2025-06-30期": the milestone as the office names it."""
+        occ = f" {self.occurrence}期" if self.occurrence else ""
+        return f"时间节点#{self.milestone_id}（任务{self.task_number}：{self.text[:40]}）{occ}"
+
 
 def milestone_label(s: Session, m: Milestone) -> str:
     task = s.get(Task, m.task_id)
