@@ -40,7 +40,7 @@ class Marked:
 
     @property
     def label(self) -> str:
-        """"时间节点#12（任务3：…） 2025-06-30期": the milestone as the office names it."""
+        """How the office names the item it answered (CLI lines, the office's audit history)."""
         occ = f" {self.occurrence}期" if self.occurrence else ""
         return f"时间节点#{self.milestone_id}（任务{self.task_number}：{self.text[:40]}）{occ}"
 
