@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         # One-shot commands print their results; their log shows warnings and worse
         # unless asked. The daemon logs at the configured level.
         default = cfg.log_level if args.func is cmd_run else "WARNING"
-        setup_logging(args.log_level or default)
+        setup_logging(args.log_level or default, cfg.timezone)
         return args.func(args, cfg) or 0
     except ConfigError as exc:
         print(exc, file=sys.stderr)
@@ -66,10 +66,10 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def setup_logging(level: str) -> None:
+def setup_logging(level: str, tz=None) -> None:  # noqa: ANN001 - a tzinfo: log times in the office's zone
     from notifier import logging_setup
 
-    logging_setup.setup(level, sys.stderr)
+    logging_setup.setup(level, sys.stderr, tz)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -277,6 +277,7 @@ class Daemon:
                 cfg = dataclasses.replace(cfg, database_url=self.cfg.database_url)
             logging_setup.register_config(cfg)
             logging_setup.set_level(self.log_level or cfg.log_level)
+            logging_setup.set_timezone(cfg.timezone)
             if self.loop is not None:
                 # Channels whose config section did not change keep their connections and pacing.
                 self._on_loop(self.routes.reconfigure(cfg))
