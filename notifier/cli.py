@@ -153,6 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
     hist = cmd("history", cmd_history, "progress history: done marks, notes and reopenings, newest first")
     hist.add_argument("--milestone", type=int, help="only this milestone")
     hist.add_argument("--limit", type=int, default=50)
+
+    tc = cmd("test-contact", cmd_test_contact, "send a test message to each contact of a department, now, "
+             "and report each result")
+    tc.add_argument("department", help="name or alias in [[departments]] (a group: its members' contacts)")
     return p
 
 
@@ -482,3 +486,20 @@ def cmd_serve(args: argparse.Namespace, cfg: Config) -> int:
           f"(links point to {cfg.web.base_url or '(no [web] base_url: reminders carry no links)'})", flush=True)
     server.run()
     return 0
+
+
+def cmd_test_contact(args: argparse.Namespace, cfg: Config) -> int:
+    from notifier.contact_check import UnknownDepartment, probe_contacts
+
+    try:
+        results = probe_contacts(cfg, args.department, datetime.now(cfg.timezone))
+    except UnknownDepartment as exc:
+        raise UsageError(f"test-contact: {exc}") from None
+    if not results:
+        print(f"{args.department}: no contact in the config (add email or webhooks to its [[departments]] entry)")
+        return 1
+    for r in results:
+        print(r.describe())
+    ok = sum(r.ok for r in results)
+    print(f"{ok} of {len(results)} contacts reached")
+    return 0 if ok == len(results) else 1

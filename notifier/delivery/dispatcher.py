@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, bindparam, case, literal, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
+from notifier import metrics
 from notifier.db import queries
 from notifier.db.engine import transaction, utcnow
 from notifier.db.models import Contact, Delivery, Department, Digest
@@ -227,6 +228,7 @@ class Dispatcher:
                 .returning(d.id))]
         for i in ids:
             log.warning("delivery %s expired before it could be sent", i, extra={"delivery": i})
+        metrics.deliveries_expired(len(ids))
         return ids
 
     # -- claim ------------------------------------------------------------------------------
@@ -285,7 +287,8 @@ class Dispatcher:
             channel = self.channels(c.channel, c.recipient)
             if channel is None:
                 return FailedForGood(f"no {c.channel} contact {c.recipient!r} in the config")
-            return await channel.send(c.message)
+            with metrics.sent_in(c.channel):
+                return await channel.send(c.message)
         except Exception as exc:  # noqa: BLE001 - a channel bug must not lose the row
             log.exception("delivery %s: channel %s raised", c.id, c.channel)
             return RetryLater(f"internal error: {type(exc).__name__}", contact_fault=False)
@@ -316,7 +319,7 @@ class Dispatcher:
         with self.engine.begin() as conn:
             held = _HELD_LOCKED if conn.dialect.name == "postgresql" else _HELD
             leases = dict(conn.execute(held, {"ids": [c.id for c, _ in results]}).all())
-            rows, contacts = [], {}
+            rows, contacts, outcomes = [], {}, []
             for c, result in results:
                 if leases.get(c.id) != c.lease_until:
                     counts.lost_lease += 1
@@ -327,6 +330,7 @@ class Dispatcher:
                 if row["b_next"] is None:
                     row["b_next"] = now
                 rows.append(row)
+                outcomes.append((c.channel, row["b_status"], row["b_attempts"]))
                 self._count(counts, c, row, result)
                 if row["b_status"] == "sent":
                     # Once per pass is enough: every record would otherwise write the same
@@ -340,6 +344,7 @@ class Dispatcher:
                 conn.execute(_RECORD, rows)
             if contacts:
                 self._contacts(conn, contacts, now)
+        metrics.deliveries_recorded(outcomes)  # after the commit: only what was recorded
         for key, error in contacts.items():
             (self._healthy.add if error is None else self._healthy.discard)(key)
         return counts

@@ -63,8 +63,9 @@ class Refused(Exception):
 
 def make_app(engine: Engine, signer: LinkSigner, *, timezone: Any = UTC,
              clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-             renderer: Renderer | None = None) -> Starlette:
-    """``clock`` (aware) decides whether a link has expired; tests pin it."""
+             renderer: Renderer | None = None, extra_routes: list[Route] = ()) -> Starlette:  # noqa: B006
+    """``clock`` (aware) decides whether a link has expired; tests pin it. ``extra_routes``:
+    ``/healthz`` and maybe ``/metrics`` (notifier/web/ops.py)."""
     renderer = renderer or Renderer()
     template = renderer.env.get_template("reply.html")
 
@@ -176,6 +177,7 @@ def make_app(engine: Engine, signer: LinkSigner, *, timezone: Any = UTC,
     return Starlette(routes=[
         Route("/", index, methods=["GET"]),
         Route("/r/{token}", reply, methods=["GET", "POST"]),
+        *extra_routes,
     ])
 
 

@@ -1,0 +1,84 @@
+"""`notifier test-contact DEPARTMENT`: one test message to each contact, through the real
+channels (an SMTP server and HTTP receivers on localhost), and one line per result."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from delivery_support import HTTPReceiver, Reply
+from tests.conftest import mails
+from tests.integration.support import run_cli
+
+
+def write(path: Path, smtp_port: int, hook_url: str) -> Path:
+    path.write_text(f"""
+[database]
+url = "sqlite:///{path.parent}/n.db"
+[email]
+host = "127.0.0.1"
+port = {smtp_port}
+security = "none"
+from = "市政府督查室 <ducha@example.gov.cn>"
+[[departments]]
+name = "市发展和改革委员会"
+aliases = ["市发改委"]
+email = ["fgw@example.gov.cn"]
+webhooks = ["oa", "gone"]
+[[departments]]
+name = "市港口与口岸局"
+[[departments]]
+name = "各县区政府"
+members = ["市发展和改革委员会"]
+[webhooks.oa]
+url = "{hook_url}/oa"
+[webhooks.gone]
+url = "{hook_url}/gone"
+""", encoding="utf-8")
+    return path
+
+
+def test_each_contact_gets_a_test_message_and_its_result_is_reported(tmp_path: Path, smtp_server) -> None:  # noqa: ANN001
+    srv = HTTPReceiver(lambda req: Reply(404) if req.path == "/gone" else Reply(200))
+    try:
+        cfg = write(tmp_path / "c.toml", smtp_server.port, srv.url)
+        proc = run_cli(cfg, "test-contact", "市发改委")
+        requests = list(srv.requests)
+    finally:
+        srv.close()
+    lines = proc.stdout.splitlines()
+    assert proc.returncode == 1, proc.stderr  # one contact failed
+    assert lines[0].startswith("市发展和改革委员会 email:fgw@example.gov.cn: sent")
+    assert lines[1].startswith("市发展和改革委员会 webhook:oa: sent")
+    assert lines[2].startswith("市发展和改革委员会 webhook:gone: not sent, failed: HTTP 404")
+    assert lines[-1] == "2 of 3 contacts reached"
+    [mail] = mails(smtp_server, "fgw@example.gov.cn")
+    assert mail["Subject"] == "【测试】督办提醒联系方式测试"
+    assert "测试消息" in mail.get_body(("plain",)).get_content()
+    assert {r.path for r in requests} == {"/oa", "/gone"}
+    assert requests[0].json["subject"] == "【测试】督办提醒联系方式测试"
+    assert not (tmp_path / "n.db").exists()  # no outbox row: nothing queued, retried or recorded
+
+
+def test_a_group_is_tested_through_its_members_and_all_reached_exits_0(tmp_path: Path, smtp_server) -> None:  # noqa: ANN001
+    srv = HTTPReceiver(lambda req: Reply(200))
+    try:
+        cfg = write(tmp_path / "c.toml", smtp_server.port, srv.url)
+        cfg.write_text(cfg.read_text(encoding="utf-8").replace('webhooks = ["oa", "gone"]', 'webhooks = ["oa"]'),
+                       encoding="utf-8")
+        proc = run_cli(cfg, "test-contact", "各县区政府")
+    finally:
+        srv.close()
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.splitlines()[-1] == "2 of 2 contacts reached"
+    assert len(mails(smtp_server, "fgw@example.gov.cn")) == 1
+
+
+def test_an_unknown_department_is_exit_2_and_one_without_contact_exit_1(tmp_path: Path, smtp_server) -> None:  # noqa: ANN001
+    cfg = write(tmp_path / "c.toml", smtp_server.port, "http://127.0.0.1:9")
+    unknown = run_cli(cfg, "test-contact", "市不存在局")
+    assert unknown.returncode == 2
+    assert unknown.stderr.strip() == "notifier: test-contact: no department '市不存在局' in the config (by name or alias)"
+    none = run_cli(cfg, "test-contact", "市港口与口岸局")
+    assert none.returncode == 1
+    assert "no contact in the config" in none.stdout
+    assert not smtp_server.received
