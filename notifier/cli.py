@@ -489,11 +489,11 @@ def cmd_serve(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_test_contact(args: argparse.Namespace, cfg: Config) -> int:
-    from notifier.contact_check import UnknownDepartment, probe_contacts
+    from notifier.contact_check import UnknownDepartmentError, probe_contacts
 
     try:
         results = probe_contacts(cfg, args.department, datetime.now(cfg.timezone))
-    except UnknownDepartment as exc:
+    except UnknownDepartmentError as exc:
         raise UsageError(f"test-contact: {exc}") from None
     if not results:
         print(f"{args.department}: no contact in the config (add email or webhooks to its [[departments]] entry)")

@@ -493,7 +493,7 @@ def _web(r: _Reader, w: dict) -> WebConfig:
         r.bad(p, "the link secret must be at least 16 characters (e.g. `openssl rand -hex 32`)")
     if enabled and not base_url:
         r.bad(f"{p}.base_url", "is required when [web] enabled = true (the links point there)")
-    listen = _listen(r, w, p, "127.0.0.1:8080")
+    listen = _listen(r, w, p, "127.0.0.1:8080") or "127.0.0.1:8080"
     return WebConfig(enabled=enabled, base_url=base_url, secret=secret, listen=listen,
                      link_days=_positive(r, w, p, "link_days", int, 60))
 
@@ -503,7 +503,8 @@ def _listen(r: _Reader, table: dict, p: str, default: str | None) -> str | None:
     listen = r.get(table, p, "listen", str, default)
     if listen is None:
         return None
-    if not re.fullmatch(r"(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}", listen) or not 0 <= int(listen.rsplit(":", 1)[1]) < 65536:
+    port = listen.rsplit(":", 1)[-1]
+    if not re.fullmatch(r"(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}", listen) or not 0 <= int(port) < 65536:
         r.bad(f"{p}.listen", f'must be "HOST:PORT", e.g. "127.0.0.1:8080", got {listen!r}')
         return default
     return listen

@@ -25,7 +25,7 @@ from notifier.reminders import contacts_of
 SUBJECT = "【测试】督办提醒联系方式测试"
 
 
-class UnknownDepartment(Exception):
+class UnknownDepartmentError(Exception):
     pass
 
 
@@ -55,7 +55,7 @@ def contacts_to_test(config: Config, name: str) -> list[tuple[str, str, str]]:
     """``(department, channel, recipient)`` for each contact of ``name`` (a group: of its members)."""
     dep = config.department(name)
     if dep is None:
-        raise UnknownDepartment(f"no department {name!r} in the config (by name or alias)")
+        raise UnknownDepartmentError(f"no department {name!r} in the config (by name or alias)")
     out = [(dep.name, channel, recipient) for channel, recipient in contacts_of(config, dep.name)]
     for member in dep.members:
         out += [(member, channel, recipient) for channel, recipient in contacts_of(config, member)]

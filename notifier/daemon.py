@@ -32,6 +32,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -50,6 +51,9 @@ from notifier.health import PassRecord
 from notifier.reminders import drop_stale_digests, in_send_time, next_reminder, run_pass
 from notifier.rendering import Renderer
 from notifier.sdnotify import notify, reloading, watchdog_seconds
+
+if TYPE_CHECKING:
+    from notifier.web.server import WebThread
 
 log = logging.getLogger("notifier.daemon")
 
@@ -92,8 +96,8 @@ class Daemon:
         self.progress = Progress()
         self.next_reminder: datetime | None = None
         self._reload_lock = threading.Lock()
-        self.web = None  # notifier.web.server.WebThread when [web] enabled
-        self.ops_web = None  # the same for [metrics] listen
+        self.web: WebThread | None = None  # when [web] enabled
+        self.ops_web: WebThread | None = None  # when [metrics] listen
         self.last_pass = PassRecord()  # the last planning pass, for /healthz
         self._fresh_day = None  # the local day the tick last checked for stale digests
         self.loop: asyncio.AbstractEventLoop | None = None  # see _delivery_loop

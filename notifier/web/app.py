@@ -8,7 +8,7 @@ replayed, no longer a lead, milestone gone - is a page that says so and changes 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -63,7 +63,7 @@ class Refused(Exception):
 
 def make_app(engine: Engine, signer: LinkSigner, *, timezone: Any = UTC,
              clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-             renderer: Renderer | None = None, extra_routes: list[Route] = ()) -> Starlette:  # noqa: B006
+             renderer: Renderer | None = None, extra_routes: Sequence[Route] = ()) -> Starlette:
     """``clock`` (aware) decides whether a link has expired; tests pin it. ``extra_routes``:
     ``/healthz`` and maybe ``/metrics`` (notifier/web/ops.py)."""
     renderer = renderer or Renderer()

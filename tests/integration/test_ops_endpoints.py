@@ -22,7 +22,8 @@ from notifier.db.models import Contact
 from notifier.delivery.dispatcher import Dispatcher, RetryPolicy
 from notifier.delivery.routes import Routes
 from notifier.web.server import WebThread, make_ops_server, make_server
-from tests.integration.support import DaemonProcess, HookReceiver, always_open, open_calendar, queue_deliveries, wait_for
+from tests.integration.support import (DaemonProcess, HookReceiver, always_open, open_calendar, queue_deliveries,
+                                       wait_for)
 from tests.schedule_kit import make_world, plan
 
 T0 = datetime(2018, 6, 20, 1, 0)

@@ -77,7 +77,8 @@ def test_an_unknown_department_is_exit_2_and_one_without_contact_exit_1(tmp_path
     cfg = write(tmp_path / "c.toml", smtp_server.port, "http://127.0.0.1:9")
     unknown = run_cli(cfg, "test-contact", "市不存在局")
     assert unknown.returncode == 2
-    assert unknown.stderr.strip() == "notifier: test-contact: no department '市不存在局' in the config (by name or alias)"
+    assert unknown.stderr.strip() == ("notifier: test-contact: no department '市不存在局' in the config "
+                                      "(by name or alias)")
     none = run_cli(cfg, "test-contact", "市港口与口岸局")
     assert none.returncode == 1
     assert "no contact in the config" in none.stdout
