@@ -22,8 +22,8 @@ from notifier.db.models import Contact
 from notifier.delivery.dispatcher import Dispatcher, RetryPolicy
 from notifier.delivery.routes import Routes
 from notifier.web.server import WebThread, make_ops_server, make_server
-from tests.integration.support import (DaemonProcess, HookReceiver, always_open, open_calendar, queue_deliveries,
-                                       wait_for)
+from tests.integration.support import DaemonProcess, HookReceiver, queue_deliveries, wait_for
+from tests.integration.test_daemon import write_config as write_daemon_config
 from tests.schedule_kit import make_world, plan
 
 T0 = datetime(2018, 6, 20, 1, 0)
@@ -160,22 +160,7 @@ def test_the_daemon_serves_healthz_and_metrics_on_its_own_listener_and_counts_it
     receiver = HookReceiver()
     port = free_port()
     config = tmp_path / "config.toml"
-    config.write_text(f"""
-timezone = "Asia/Shanghai"
-{open_calendar()}[database]
-url = "sqlite:///notifier.db"
-[schedule]
-tick_seconds = 1
-{always_open()}plan_every_minutes = 600
-[metrics]
-listen = "127.0.0.1:{port}"
-[[departments]]
-name = "市发展和改革委员会"
-webhooks = ["robot"]
-[webhooks.robot]
-kind = "json"
-url = "{receiver.base}/hook"
-""", encoding="utf-8")
+    write_daemon_config(config, f"{receiver.base}/hook", extra=f'[metrics]\nlisten = "127.0.0.1:{port}"\n')
     engine = make_engine(f"sqlite:///{tmp_path}/notifier.db")
     upgrade(engine)
     queue_deliveries(engine, "robot", 3)

@@ -6,8 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from delivery_support import HTTPReceiver, Reply
+from notifier.cli import main
 from tests.conftest import mails
-from tests.integration.support import run_cli
+
+
+def run(capsys, config: Path, department: str) -> tuple[int, list[str], str]:  # noqa: ANN001
+    """``notifier --config CONFIG test-contact DEPARTMENT``: exit status, stdout lines, stderr."""
+    rc = main(["--config", str(config), "test-contact", department])
+    out = capsys.readouterr()
+    return rc, out.out.splitlines(), out.err
 
 
 def write(path: Path, smtp_port: int, hook_url: str) -> Path:
@@ -37,16 +44,15 @@ url = "{hook_url}/gone"
     return path
 
 
-def test_each_contact_gets_a_test_message_and_its_result_is_reported(tmp_path: Path, smtp_server) -> None:  # noqa: ANN001
+def test_each_contact_gets_a_test_message_and_its_result_is_reported(tmp_path: Path, smtp_server, capsys) -> None:  # noqa: ANN001
     srv = HTTPReceiver(lambda req: Reply(404) if req.path == "/gone" else Reply(200))
     try:
         cfg = write(tmp_path / "c.toml", smtp_server.port, srv.url)
-        proc = run_cli(cfg, "test-contact", "市发改委")
+        rc, lines, err = run(capsys, cfg, "市发改委")
         requests = list(srv.requests)
     finally:
         srv.close()
-    lines = proc.stdout.splitlines()
-    assert proc.returncode == 1, proc.stderr  # one contact failed
+    assert rc == 1, err  # one contact failed
     assert lines[0].startswith("市发展和改革委员会 email:fgw@example.gov.cn: sent")
     assert lines[1].startswith("市发展和改革委员会 webhook:oa: sent")
     assert lines[2].startswith("市发展和改革委员会 webhook:gone: not sent, failed: HTTP 404")
@@ -59,27 +65,26 @@ def test_each_contact_gets_a_test_message_and_its_result_is_reported(tmp_path: P
     assert not (tmp_path / "n.db").exists()  # no outbox row: nothing queued, retried or recorded
 
 
-def test_a_group_is_tested_through_its_members_and_all_reached_exits_0(tmp_path: Path, smtp_server) -> None:  # noqa: ANN001
+def test_a_group_is_tested_through_its_members_and_all_reached_exits_0(tmp_path: Path, smtp_server, capsys) -> None:  # noqa: ANN001
     srv = HTTPReceiver(lambda req: Reply(200))
     try:
         cfg = write(tmp_path / "c.toml", smtp_server.port, srv.url)
         cfg.write_text(cfg.read_text(encoding="utf-8").replace('webhooks = ["oa", "gone"]', 'webhooks = ["oa"]'),
                        encoding="utf-8")
-        proc = run_cli(cfg, "test-contact", "各县区政府")
+        rc, lines, err = run(capsys, cfg, "各县区政府")
     finally:
         srv.close()
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert proc.stdout.splitlines()[-1] == "2 of 2 contacts reached"
+    assert rc == 0, lines + [err]
+    assert lines[-1] == "2 of 2 contacts reached"
     assert len(mails(smtp_server, "fgw@example.gov.cn")) == 1
 
 
-def test_an_unknown_department_is_exit_2_and_one_without_contact_exit_1(tmp_path: Path, smtp_server) -> None:  # noqa: ANN001
+def test_an_unknown_department_is_exit_2_and_one_without_contact_exit_1(tmp_path: Path, smtp_server, capsys) -> None:  # noqa: ANN001
     cfg = write(tmp_path / "c.toml", smtp_server.port, "http://127.0.0.1:9")
-    unknown = run_cli(cfg, "test-contact", "市不存在局")
-    assert unknown.returncode == 2
-    assert unknown.stderr.strip() == ("notifier: test-contact: no department '市不存在局' in the config "
-                                      "(by name or alias)")
-    none = run_cli(cfg, "test-contact", "市港口与口岸局")
-    assert none.returncode == 1
-    assert "no contact in the config" in none.stdout
+    rc, _, err = run(capsys, cfg, "市不存在局")
+    assert rc == 2
+    assert err.strip() == "notifier: test-contact: no department '市不存在局' in the config (by name or alias)"
+    rc, lines, _ = run(capsys, cfg, "市港口与口岸局")
+    assert rc == 1
+    assert "no contact in the config" in lines[0]
     assert not smtp_server.received

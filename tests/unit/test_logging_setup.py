@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -179,13 +180,10 @@ def test_no_priority_prefix_when_stderr_is_not_the_journal(tmp_path: Path, monke
     assert (tmp_path / "log").read_text(encoding="utf-8")[0].isdigit()
 
 
-def test_the_cli_prefixes_priorities_when_its_stderr_is_the_journal(tmp_path: Path) -> None:
-    """A real ``notifier send-due``, its stderr a file whose device and inode JOURNAL_STREAM
-    names, as systemd sets it: its log lines come out with their priorities."""
-    import subprocess
-    import sys
-
-    from tests.conftest import ROOT
+def test_the_cli_prefixes_priorities_when_its_stderr_is_the_journal(tmp_path: Path, capfd, monkeypatch) -> None:  # noqa: ANN001
+    """``notifier send-due`` with JOURNAL_STREAM naming this test's own stderr (file descriptor 2,
+    as systemd connects it): its log lines come out with their priorities."""
+    from notifier.cli import main
 
     config = tmp_path / "c.toml"
     config.write_text(f'[database]\nurl = "sqlite:///{tmp_path}/n.db"\n[outbox]\ndir = "{tmp_path}/out"\n'
@@ -194,14 +192,15 @@ def test_the_cli_prefixes_priorities_when_its_stderr_is_the_journal(tmp_path: Pa
     plan = tmp_path / "plan.csv"
     plan.write_text("序号,工作任务,牵头单位,完成时限,节点内容\n1,建设智慧港口,市发改委,2018-06-30,完成一期工程\n",
                     encoding="utf-8")
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    base = [sys.executable, "-m", "notifier", "--config", str(config)]
-    subprocess.run([*base, "import", str(plan), "--year", "2018"], check=True, capture_output=True, env=env)
-    with open(tmp_path / "stderr", "w", encoding="utf-8") as err:
-        env["JOURNAL_STREAM"] = _dev_ino(err)
-        proc = subprocess.run([*base, "--log-level", "INFO", "send-due", "--now", "2018-06-20 09:00"],
-                              stdout=subprocess.PIPE, stderr=err, env=env, timeout=60)
-    lines = (tmp_path / "stderr").read_text(encoding="utf-8").splitlines()
-    assert proc.returncode == 0, lines
+    assert main(["--config", str(config), "import", str(plan), "--year", "2018"]) == 0
+    st = os.fstat(2)
+    monkeypatch.setenv("JOURNAL_STREAM", f"{st.st_dev}:{st.st_ino}")
+    monkeypatch.setattr(sys, "stderr", sys.__stderr__)  # the process's stderr, file descriptor 2
+    capfd.readouterr()
+    try:
+        assert main(["--config", str(config), "--log-level", "INFO", "send-due", "--now", "2018-06-20 09:00"]) == 0
+    finally:
+        logging_setup.setup("WARNING", io.StringIO())  # leave no handler on the real stderr
+    lines = capfd.readouterr().err.splitlines()
     assert any(line.startswith("<6>") and "INFO notifier.delivery.dispatcher: delivery" in line for line in lines)
     assert all(line[:3] in ("<7>", "<6>", "<4>", "<3>", "<2>") for line in lines if " notifier" in line)
