@@ -113,12 +113,10 @@ class Daemon:
         cfg, renderer = self.cfg, self.renderer
         now = now or datetime.now(cfg.timezone)
         reason = in_send_time(cfg, now)
-        error = None
         if reason:
             log.debug("planning pass skipped: %s", reason)
         else:
-            error = self._run_pass(cfg, renderer, now)
-        self.last_pass.ended(datetime.now(UTC), error)
+            self.last_pass.ended(datetime.now(UTC), self._run_pass(cfg, renderer, now))
         self._update_next_reminder(cfg, now)
         self.progress.beat()
         self.tick(now)

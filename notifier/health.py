@@ -81,5 +81,5 @@ def check(engine: Engine, daemon: SchedulerProbe | None = None) -> Health:
     checks["scheduler"] = daemon.scheduler_problem() or OK
     last = daemon.last_pass
     # No pass yet is well: the daemon has just started and runs its catch-up pass first.
-    checks["last_pass"] = OK if last.error is None else f"failed at {last.at:%Y-%m-%d %H:%M:%S %Z}: {last.error}"
+    checks["last_pass"] = OK if last.error is None else f"failed ({last.error})"  # when: "last_pass"
     return Health(checks, last.at, scheduler=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import socket
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -114,10 +114,15 @@ def test_healthz_is_503_when_the_daemon_scheduler_is_not_running(tmp_path: Path)
     web.start()
     try:
         answer = httpx.get(f"http://{web.address}/healthz", timeout=5)
+        daemon.last_pass.ended(datetime(2026, 12, 2, 1, 0, 5, tzinfo=UTC), "OperationalError")
+        after_failed_pass = httpx.get(f"http://{web.address}/healthz", timeout=5).json()
     finally:
         web.stop()
     assert answer.status_code == 503
     assert answer.json()["checks"] == {"database": "ok", "scheduler": "not running", "last_pass": "ok"}
+    assert answer.json()["last_pass"] is None
+    assert after_failed_pass["checks"]["last_pass"] == "failed (OperationalError)"
+    assert after_failed_pass["last_pass"] == "2026-12-02T09:00:05+08:00"  # in the configured time zone
 
 
 def test_the_record_step_counts_outcomes_by_channel_and_result_and_counts_retries(engine) -> None:  # noqa: ANN001
