@@ -2,9 +2,10 @@
 
 Counted where it happens, once, through two seams:
 
-- the daemon's passes (``pass_finished``): ``notifier_passes_total{kind,result}`` and
-  ``notifier_pass_duration_seconds{kind}``, kind ``planning`` (plan and queue) or ``delivery``
-  (one dispatcher pass), result ``ok`` or ``failed``;
+- the daemon's passes (``pass_finished``): ``notifier_passes_total{kind,result}``,
+  ``notifier_pass_duration_seconds{kind}`` and ``notifier_last_pass_timestamp_seconds{kind}``
+  (alert when it stops moving), kind ``planning`` (plan and queue) or ``delivery`` (one
+  dispatcher pass), result ``ok`` or ``failed``;
 - the dispatcher's record step (``deliveries_recorded``), after the outcomes are committed:
   ``notifier_deliveries_total{channel,result}`` (result ``sent``, ``retry`` or ``failed``),
   ``notifier_delivery_retries_total{channel}`` (sends that were a second or later attempt),
@@ -16,7 +17,7 @@ handles that), and a one-shot ``notifier send-due`` counts nothing anyone scrape
 database knows is read at each scrape instead, so it is true whichever instance or command
 changed it: ``notifier_outbox_deliveries{status}``, ``notifier_outbox_oldest_pending_seconds``
 (how long the oldest unsent delivery has been due: 0 when none is), ``notifier_broken_contacts``
-and ``notifier_database_up``. Process figures (memory, CPU, open files) come from
+and ``notifier_database_up``. ``notifier_build_info{version}`` is 1. Process figures (memory, CPU, open files) come from
 prometheus-client's process collector.
 """
 
@@ -27,14 +28,15 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 
-from prometheus_client import (CollectorRegistry, Counter, Histogram, PlatformCollector, ProcessCollector,
-                               disable_created_metrics)
+from prometheus_client import (CollectorRegistry, Counter, Gauge, Histogram, Info, PlatformCollector,
+                               ProcessCollector, disable_created_metrics)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
+from notifier import __version__
 from notifier.db.engine import utcnow
 from notifier.db.models import Contact, Delivery
 
@@ -52,6 +54,8 @@ PASSES = Counter("notifier_passes", "Passes the daemon ran, by kind and result."
                  registry=None)
 PASS_SECONDS = Histogram("notifier_pass_duration_seconds", "How long a pass took.", ["kind"],
                          buckets=PASS_BUCKETS, registry=None)
+LAST_PASS = Gauge("notifier_last_pass_timestamp_seconds", "When a pass last ended (Unix time).", ["kind"],
+                  registry=None)
 DELIVERIES = Counter("notifier_deliveries", "Delivery outcomes recorded, by channel and result.",
                      ["channel", "result"], registry=None)
 RETRIES = Counter("notifier_delivery_retries", "Sends that were a second or later attempt.", ["channel"],
@@ -61,7 +65,10 @@ EXPIRED = Counter("notifier_deliveries_expired", "Deliveries whose date passed b
 SEND_SECONDS = Histogram("notifier_send_duration_seconds", "How long one channel send took.", ["channel"],
                          buckets=SEND_BUCKETS, registry=None)
 
-COUNTED = (PASSES, PASS_SECONDS, DELIVERIES, RETRIES, EXPIRED, SEND_SECONDS)
+BUILD = Info("notifier_build", "The running version.", registry=None)
+BUILD.info({"version": __version__})
+
+COUNTED = (BUILD, PASSES, PASS_SECONDS, LAST_PASS, DELIVERIES, RETRIES, EXPIRED, SEND_SECONDS)
 RESULTS = {"sent": "sent", "pending": "retry", "failed": "failed"}  # delivery status -> result label
 
 
@@ -71,6 +78,7 @@ def pass_finished(kind: str, seconds: float, *, ok: bool = True) -> None:
     """A planning or delivery pass ended (``kind`` ``planning`` | ``delivery``)."""
     PASSES.labels(kind, "ok" if ok else "failed").inc()
     PASS_SECONDS.labels(kind).observe(seconds)
+    LAST_PASS.labels(kind).set_to_current_time()
 
 
 def deliveries_recorded(outcomes: Iterable[tuple[str, str, int]]) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import socket
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import insert
 
 from delivery_support import HTTPReceiver, Reply, queue_rows, statuses
-from notifier import metrics
+from notifier import __version__, metrics
 from notifier.config import Config, Secret, WebhookConfig
 from notifier.db.engine import make_engine, upgrade
 from notifier.db.models import Contact
@@ -186,6 +187,8 @@ def test_the_daemon_serves_healthz_and_metrics_on_its_own_listener_and_counts_it
         assert got[("notifier_passes_total", (("kind", "planning"), ("result", "ok")))] >= 1
         assert got[("notifier_passes_total", (("kind", "delivery"), ("result", "ok")))] >= 1
         assert got[("notifier_pass_duration_seconds_count", (("kind", "delivery"),))] >= 1
+        assert abs(got[("notifier_last_pass_timestamp_seconds", (("kind", "planning"),))] - time.time()) < 120
+        assert ("notifier_build_info", (("version", __version__),)) in got
         assert got[("notifier_send_duration_seconds_count", (("channel", "webhook"),))] == 3
         assert got[("notifier_outbox_deliveries", (("status", "sent"),))] == 3
         assert got[("notifier_outbox_oldest_pending_seconds", ())] == 0
