@@ -329,6 +329,24 @@ class Daemon:
         if self.dispatcher is not None:
             self.dispatcher.stopping = True
 
+    def _start_listeners(self) -> None:
+        """The reply-link pages ([web] enabled) and /healthz + /metrics ([metrics] listen)."""
+        if not (self.cfg.web.enabled or self.cfg.metrics.listen):
+            return
+        from notifier.web.server import WebThread, make_ops_server, make_server
+
+        if self.cfg.web.enabled:
+            self.web = WebThread(make_server(self.engine, self.cfg, daemon=self))
+            self.web.start()
+        if self.cfg.metrics.listen:
+            self.ops_web = WebThread(make_ops_server(self.engine, self.cfg, self), "/healthz and /metrics")
+            self.ops_web.start()
+
+    def _stop_listeners(self) -> None:
+        for web in (self.web, self.ops_web):
+            if web is not None:
+                web.stop()
+
     def run(self) -> int:
         upgrade(self.engine)
         problems = self.renderer.check()
@@ -346,16 +364,12 @@ class Daemon:
             executors={"default": ThreadPoolExecutor(1), "watchdog": ThreadPoolExecutor(1)},
             timezone=self.cfg.timezone)
         self._schedule()
-        if self.cfg.web.enabled:
-            from notifier.web.server import WebThread, make_server
-
-            self.web = WebThread(make_server(self.engine, self.cfg, daemon=self))
-            self.web.start()
-        if self.cfg.metrics.listen:
-            from notifier.web.server import WebThread, make_ops_server
-
-            self.ops_web = WebThread(make_ops_server(self.engine, self.cfg, self), "/healthz and /metrics")
-            self.ops_web.start()
+        try:
+            self._start_listeners()
+        except RuntimeError as exc:  # the port is taken, or the address is not this machine's
+            log.error("%s; stopping", exc)
+            self._stop_listeners()
+            return 1
         self.scheduler.start()
         now = datetime.now(self.cfg.timezone)
         self._update_next_reminder(self.cfg, now)
@@ -370,9 +384,7 @@ class Daemon:
         notify("STOPPING=1")
         self.scheduler.shutdown(wait=True)  # the running job finishes its sends and records
         self._close_delivery()
-        for web in (self.web, self.ops_web):
-            if web is not None:
-                web.stop()
+        self._stop_listeners()
         self.engine.dispose()
         log.info("stopped")
         return 0

@@ -201,3 +201,19 @@ def test_the_daemon_serves_healthz_and_metrics_on_its_own_listener_and_counts_it
         rc = daemon.stop()
         receiver.close()
     assert rc == 0, daemon.log()
+
+
+@pytest.mark.slow
+def test_a_taken_metrics_port_stops_the_daemon_with_exit_1_and_says_why(tmp_path: Path) -> None:
+    from tests.integration.support import run_cli
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = tmp_path / "config.toml"
+        write_daemon_config(config, "http://127.0.0.1:9/hook", extra=f'[metrics]\nlisten = "127.0.0.1:{port}"\n')
+        proc = run_cli(config, "--log-level", "INFO", "run")
+    assert proc.returncode == 1, proc.stderr
+    assert f"the /healthz and /metrics server did not start on 127.0.0.1:{port}; stopping" in proc.stderr
+    assert "Traceback" not in proc.stderr
