@@ -8,7 +8,7 @@ replayed, no longer a lead, milestone gone - is a page that says so and changes 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -63,9 +63,8 @@ class Refused(Exception):
 
 def make_app(engine: Engine, signer: LinkSigner, *, timezone: Any = UTC,
              clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-             renderer: Renderer | None = None, extra_routes: Sequence[Route] = ()) -> Starlette:
-    """``clock`` (aware) decides whether a link has expired; tests pin it. ``extra_routes``:
-    ``/healthz`` and maybe ``/metrics`` (notifier/web/ops.py)."""
+             renderer: Renderer | None = None) -> Starlette:
+    """``clock`` (aware) decides whether a link has expired; tests pin it."""
     renderer = renderer or Renderer()
     template = renderer.env.get_template("reply.html")
 
@@ -177,7 +176,6 @@ def make_app(engine: Engine, signer: LinkSigner, *, timezone: Any = UTC,
     return Starlette(routes=[
         Route("/", index, methods=["GET"]),
         Route("/r/{token}", reply, methods=["GET", "POST"]),
-        *extra_routes,
     ])
 
 
