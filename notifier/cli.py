@@ -106,6 +106,16 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--year", type=int, help="plan year, when the document does not say")
     imp.add_argument("--dry-run", action="store_true", help="show what would be imported; write nothing")
     imp.add_argument("--explain", metavar="TASK", help="show how each field of task TASK was found (implies --dry-run)")
+    imp.add_argument("--active", action="store_true",
+                     help="import a plan whose period (plus [schedule] after_end_days) has passed as active, not closed")
+
+    pl = cmd("plan", None, "a plan's life: close it (no more reminders) or reopen it")
+    plsub = pl.add_subparsers(metavar="ACTION", required=True)
+    for action, text in (("close", "close a plan: no more reminders about it"),
+                         ("reopen", "reopen a closed plan: its reminders resume")):
+        pa = plsub.add_parser(action, help=text, description=text)
+        pa.add_argument("name", help="the plan's id, 文号 or (part of its) name")
+        pa.set_defaults(func=cmd_plan, action=action)
 
     ex = cmd("export", cmd_export, "write a plan's tasks and milestones as a task table (.xlsx or .csv)")
     ex.add_argument("file", type=Path)
@@ -184,7 +194,7 @@ def parse_now(value: str | None, cfg: Config) -> datetime:
 def _renderer(cfg: Config):  # noqa: ANN202
     from notifier.rendering import Renderer
 
-    return Renderer(cfg.templates_dir)
+    return Renderer.of(cfg)
 
 
 # ------------------------------------------------------------------------------ commands
@@ -259,6 +269,7 @@ def cmd_import(args: argparse.Namespace, cfg: Config) -> int:
     from notifier.importing.model import PlanFormatError
     from notifier.importing.readers import read_plan
     from notifier.importing.store import store_plan
+    from notifier.reminders import contact_gaps, describe_gaps
 
     try:
         spec = read_plan(args.file, fmt=args.format, year=args.year, plan_name=args.plan)
@@ -272,16 +283,54 @@ def cmd_import(args: argparse.Namespace, cfg: Config) -> int:
     if args.dry_run:
         print(format_plan(spec))
     engine = _engine(cfg)
+    today = datetime.now(cfg.timezone).date()
     with transaction(engine) as s:
         summary = store_plan(s, spec, cfg)
+        passed = import_closed(s, summary, spec, cfg, today, keep_active=args.active)
+        gaps = describe_gaps(contact_gaps(s, cfg, [summary.plan_id]))
         if args.dry_run:
             s.rollback()
     verb = "would be " + summary.action if args.dry_run else summary.action
     print(f"plan {summary.plan_name!r} {verb}: {summary.tasks} tasks, {summary.milestones} milestones, "
           f"{len(summary.departments)} departments" + (f", {summary.done_kept} done marks kept" if summary.done_kept else ""))
-    if summary.without_contact:
-        print(f"departments without any contact ({len(summary.without_contact)}): "
-              + "、".join(summary.without_contact))
+    if passed:
+        print(f"its period ended on {spec.ends_on} (more than {cfg.schedule.after_end_days} days ago): "
+              + ("imported active, as --active asks" if args.active else
+                 "imported closed, nothing will be sent about it (use --active, or `notifier plan reopen`)"))
+    for line in gaps:
+        print(line)
+    return 0
+
+
+def import_closed(s, summary, spec, cfg: Config, today: date, *, keep_active: bool) -> bool:  # noqa: ANN001
+    """A newly imported plan whose period (plus grace) has passed is closed unless asked
+    otherwise; True when the period has passed."""
+    from notifier.db.models import Plan
+    from notifier.plan_life import close_plan, has_passed
+
+    if not has_passed(spec.ends_on, today, cfg.schedule.after_end_days):
+        return False
+    if summary.action == "created" and not keep_active:
+        close_plan(s.get(Plan, summary.plan_id), datetime.now(UTC).replace(tzinfo=None))
+    return True
+
+
+def cmd_plan(args: argparse.Namespace, cfg: Config) -> int:
+    from notifier.db.engine import transaction
+    from notifier.plan_life import UnknownPlan, close_plan, find_plan, reopen_plan
+
+    engine = _engine(cfg)
+    with transaction(engine) as s:
+        try:
+            plan = find_plan(s, args.name)
+        except UnknownPlan as exc:
+            raise UsageError(f"plan {args.action}: {exc}") from None
+        if args.action == "close":
+            changed = close_plan(plan, datetime.now(UTC).replace(tzinfo=None))
+        else:
+            changed = reopen_plan(plan)
+        state = "closed" if args.action == "close" else "active"
+        print(f"plan {plan.id} {plan.name!r}: {state}" + ("" if changed else f" (it already was {state})"))
     return 0
 
 
@@ -340,6 +389,9 @@ def cmd_send_due(args: argparse.Namespace, cfg: Config) -> int:
     if result.without_contact:
         print(f"not sent, no contact in the config ({len(result.without_contact)}): "
               + "、".join(result.without_contact))
+    if result.collective:
+        print(f"not sent, collective names, not departments ({len(result.collective)}; expand them with "
+              "[[groups]]): " + "、".join(result.collective))
     if args.dry_run:
         return 0
     if args.now:  # simulated time: the staggered rows of this pass are all due by its last slot

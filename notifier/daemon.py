@@ -78,7 +78,7 @@ def config_problems(path: Path | None) -> tuple[Config | None, Renderer | None, 
         cfg = config_mod.load(path)
     except ConfigError as exc:
         return None, None, list(exc.problems)
-    renderer = Renderer(cfg.templates_dir)
+    renderer = Renderer.of(cfg)
     problems = [f"{cfg.path}: {p}" for p in renderer.check()]
     return (None, None, problems) if problems else (cfg, renderer, [])
 
@@ -89,7 +89,7 @@ class Daemon:
         self.config_path = config_path if config_path is not None else cfg.path
         self.log_level = log_level  # from --log-level: wins over [log] level, also after a reload
         self.engine = make_engine(cfg.database_url)
-        self.renderer = Renderer(cfg.templates_dir)
+        self.renderer = Renderer.of(cfg)
         self.stop = threading.Event()
         self.dispatcher: Dispatcher | None = None
         self.scheduler: BackgroundScheduler | None = None

@@ -7,6 +7,7 @@ calendar dates of the configured time zone.
 
 from __future__ import annotations
 
+import enum
 from datetime import date, datetime
 
 from sqlalchemy import (Boolean, Date, DateTime, ForeignKey, Index, Integer, MetaData,
@@ -27,6 +28,11 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
+class PlanStatus(enum.StrEnum):
+    ACTIVE = "active"  # reminded
+    CLOSED = "closed"  # past its end plus grace (closing report sent), closed by hand, or imported late
+
+
 class Plan(Base):
     __tablename__ = "plans"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -40,6 +46,9 @@ class Plan(Base):
     source_hash: Mapped[str] = mapped_column(String(64), index=True)
     imported_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+    # Changed only through notifier.plan_life (close_plan / reopen_plan).
+    status: Mapped[str] = mapped_column(String(10), default=PlanStatus.ACTIVE, server_default="active")
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime)
     tasks: Mapped[list[Task]] = relationship(back_populates="plan", cascade="all, delete-orphan",
                                              order_by="Task.position")
 

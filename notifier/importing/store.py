@@ -48,7 +48,10 @@ class DepartmentIndex:
         if name in self._cache:
             return self._cache[name]
         configured = self.config.department(name)
-        canonical = configured.name if configured else name
+        for alias in aliases_of(name):  # 市发改委(市开放办): the config may know either half
+            configured = configured or self.config.department(alias)
+        # One way everywhere: a parenthesised alias is an alias, the name is what stands before it.
+        canonical = configured.name if configured else aliases_of(name)[0]
         dep = self._lookup(canonical) or self._lookup(name)
         if dep is None and not configured:
             for alias in aliases_of(name):  # 市国资委(市金融办): either half may be known
@@ -58,7 +61,7 @@ class DepartmentIndex:
             self.session.add(dep)
             self.session.flush()
             known = {a for (a,) in self.session.execute(select(DepartmentAlias.alias))}
-            for alias in aliases_of(name):
+            for alias in dict.fromkeys([*aliases_of(name), name]):
                 if alias != canonical and alias not in known:
                     self.session.add(DepartmentAlias(department_id=dep.id, alias=alias))
             self.session.flush()

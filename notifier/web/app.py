@@ -67,6 +67,8 @@ def make_app(engine: Engine, signer: LinkSigner, *, timezone: Any = UTC,
     """``clock`` (aware) decides whether a link has expired; tests pin it."""
     renderer = renderer or Renderer()
     template = renderer.env.get_template("reply.html")
+    # Only the office the config names ([office]); none named: no one is named.
+    ask = f"，或联系{renderer.office.name}" if renderer.office.name else ""
 
     def html(page: Page) -> HTMLResponse:
         body = template.render(title=page.title, tone=page.tone, message=page.message, item=page.item,
@@ -80,9 +82,9 @@ def make_app(engine: Engine, signer: LinkSigner, *, timezone: Any = UTC,
             log.warning("reply link refused (%s): %s", exc.reason, exc)
             if exc.reason == "expired":
                 raise Refused(Page(410, "链接已过期", "bad", "该链接已超过有效期，未作任何更改。"
-                                   "请使用最近一次提醒中的链接，或联系市政府督查室。")) from None
+                                   f"请使用最近一次提醒中的链接{ask}。")) from None
             raise Refused(Page(403, "链接无效", "bad", "该链接无法验证（可能被修改或不完整），未作任何更改。"
-                               "请直接点击提醒邮件中的链接，或联系市政府督查室。")) from None
+                               f"请直接点击提醒邮件中的链接{ask}。")) from None
 
     def today() -> date:
         return clock().astimezone(timezone).date()

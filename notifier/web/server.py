@@ -29,7 +29,7 @@ def make_server(engine: Engine, config: Config, *, host: str | None = None, port
     signer = signer_of(config)
     if signer is None:
         raise ValueError("[web] needs secret_file or secret_env to check reply links")
-    app = make_app(engine, signer, timezone=config.timezone, clock=clock, renderer=Renderer(config.templates_dir))
+    app = make_app(engine, signer, timezone=config.timezone, clock=clock, renderer=Renderer.of(config))
     app.router.routes.extend(ops_routes(engine, timezone=config.timezone, daemon=daemon,
                                         with_metrics=config.metrics.on_web))
     h, p = config.web.host_port
