@@ -192,7 +192,7 @@ def test_the_cli_prefixes_priorities_when_its_stderr_is_the_journal(tmp_path: Pa
     plan = tmp_path / "plan.csv"
     plan.write_text("序号,工作任务,牵头单位,完成时限,节点内容\n1,建设智慧港口,市发改委,2018-06-30,完成一期工程\n",
                     encoding="utf-8")
-    assert main(["--config", str(config), "import", str(plan), "--year", "2018"]) == 0
+    assert main(["--config", str(config), "import", str(plan), "--year", "2018", "--active"]) == 0
     st = os.fstat(2)
     monkeypatch.setenv("JOURNAL_STREAM", f"{st.st_dev}:{st.st_ino}")
     monkeypatch.setattr(sys, "stderr", sys.__stderr__)  # the process's stderr, file descriptor 2
