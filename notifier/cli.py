@@ -118,8 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
         pa.set_defaults(func=cmd_plan, action=action)
 
     ex = cmd("export", cmd_export, "write a plan's tasks and milestones as a task table (.xlsx or .csv)")
-    ex.add_argument("file", type=Path)
+    ex.add_argument("file", type=Path, nargs="?")
     ex.add_argument("--plan", help="plan name or 文号 (needed when there are several)")
+    ex.add_argument("--ledger", type=Path, metavar="FILE.xlsx",
+                    help="write the office's 督办台账 (every plan, lights as fills) instead")
 
     sd = cmd("send-due", cmd_send_due, "one reminder pass: queue what is due, send it, exit")
     sd.add_argument("--now", help='pretend the local time is this, e.g. "2018-06-20 09:00"')
@@ -159,10 +161,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     sv = cmd("serve", cmd_serve, "serve the reply-link pages ([web] listen) in the foreground")
     sv.add_argument("--listen", help='HOST:PORT, overrides [web] listen (e.g. "127.0.0.1:8080")')
+    sv.add_argument("--now", help='pretend the local time is always this (the demo), e.g. "2018-06-20 09:00"')
 
     hist = cmd("history", cmd_history, "progress history: done marks, notes and reopenings, newest first")
     hist.add_argument("--milestone", type=int, help="only this milestone")
     hist.add_argument("--limit", type=int, default=50)
+
+    # -- the office ledger's accounts (issue 10) --
+    us = cmd("user", None, "accounts of the office pages (/office/)")
+    ussub = us.add_subparsers(metavar="ACTION", required=True)
+    ua = ussub.add_parser("add", help="add an account; the password is read from stdin or --password-file")
+    ua.add_argument("name")
+    ua.add_argument("--role", required=True, choices=["office", "leader"],
+                    help="office: reads and acts; leader: reads only")
+    ua.add_argument("--password-file", type=Path)
+    ua.set_defaults(func=cmd_user, user_action="add")
+    ussub.add_parser("list", help="list the accounts").set_defaults(func=cmd_user, user_action="list")
+    ud = ussub.add_parser("disable", help="disable an account and end its sessions")
+    ud.add_argument("name")
+    ud.set_defaults(func=cmd_user, user_action="disable")
+    up_ = ussub.add_parser("passwd", help="set a new password (stdin or --password-file); ends its sessions")
+    up_.add_argument("name")
+    up_.add_argument("--password-file", type=Path)
+    up_.set_defaults(func=cmd_user, user_action="passwd")
 
     tc = cmd("test-contact", cmd_test_contact, "send a test message to each contact of a department, now, "
              "and report each result")
@@ -363,6 +384,15 @@ def explain_task(spec, number: str) -> int:  # noqa: ANN001
 def cmd_export(args: argparse.Namespace, cfg: Config) -> int:
     from notifier.exporting import ExportError, export_plan
 
+    if args.ledger:
+        from notifier.office.commands import export_ledger
+
+        if args.ledger.suffix.lower() != ".xlsx":
+            raise UsageError(f"--ledger: write a .xlsx file, got {args.ledger}")
+        print(export_ledger(_engine(cfg), cfg, args.ledger, datetime.now(cfg.timezone).date()))
+        return 0
+    if args.file is None:
+        raise UsageError("export: give FILE (a plan's task table) or --ledger FILE.xlsx")
     try:
         n = export_plan(_engine(cfg), args.file, args.plan)
     except ExportError as exc:
@@ -394,6 +424,10 @@ def cmd_send_due(args: argparse.Namespace, cfg: Config) -> int:
               "[[groups]]): " + "、".join(result.collective))
     if args.dry_run:
         return 0
+    from notifier.office.report_mail import queue_due_reports
+
+    for name in queue_due_reports(engine, cfg, now):
+        print(f"queued the 通报 for {name}")
     if args.now:  # simulated time: the staggered rows of this pass are all due by its last slot
         now_utc = now.astimezone(UTC).replace(tzinfo=None)
         counts = deliver(engine, cfg, max(now_utc, result.last_due_at or now_utc))
@@ -533,10 +567,25 @@ def cmd_serve(args: argparse.Namespace, cfg: Config) -> int:
             raise UsageError(f"--listen: write HOST:PORT, got {args.listen!r}")
         host, port = h.strip("[]") or "127.0.0.1", int(p)
     engine = _engine(cfg)
-    server = make_server(engine, cfg, host=host, port=port)
-    print(f"serving reply links on http://{server.config.host}:{server.config.port} "
+    kw = {}
+    if args.now:  # a frozen clock: the demo's ledger as on the demo's date
+        frozen = parse_now(args.now, cfg)
+        kw["clock"] = lambda: frozen
+    server = make_server(engine, cfg, host=host, port=port, **kw)
+    print(f"serving reply links and the office ledger (/office/) on http://{server.config.host}:{server.config.port} "
           f"(links point to {cfg.web.base_url or '(no [web] base_url: reminders carry no links)'})", flush=True)
     server.run()
+    return 0
+
+
+def cmd_user(args: argparse.Namespace, cfg: Config) -> int:
+    from notifier.office.accounts import AccountError
+    from notifier.office.commands import user_command
+
+    try:
+        print(user_command(_engine(cfg), args, os.environ.get("USER") or "cli", sys.stdin))
+    except AccountError as exc:
+        raise UsageError(f"user: {exc}") from None
     return 0
 
 

@@ -175,6 +175,26 @@ def _split_host_port(listen: str) -> tuple[str, int]:
 
 
 @dataclass(frozen=True)
+class GradesConfig:
+    """The ledger's traffic lights (notifier/office/grades.py): 红 overdue; 黄 behind (no answer
+    to the last cutoff's progress request, or ``silent_workdays`` working days without any
+    answer); 蓝 due within ``lead_days``; else 绿."""
+
+    lead_days: int = 7
+    silent_workdays: int = 20  # 0: never yellow for silence alone
+    cutoff_answer_days: int = 30  # an answer this many days before a cutoff, or after it, answers it
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    """The 通报 by e-mail: to these departments, on ``day`` of the month after each period."""
+
+    to: tuple[str, ...] = ()
+    every: str = "monthly"  # monthly | cutoff
+    day: int = 5
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path | None
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
@@ -195,6 +215,8 @@ class Config:
     log_level: str = "INFO"
     web: WebConfig = field(default_factory=WebConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    grades: GradesConfig = field(default_factory=GradesConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
 
     def department(self, name: str) -> Department | None:
         """The configured department that ``name`` is, by name or alias."""
@@ -340,7 +362,7 @@ def _close(key: str, allowed: set[str]) -> str | None:
 
 TOP_KEYS = {"timezone", "database", "schedule", "escalation", "departments", "email",
             "webhooks", "outbox", "templates", "delivery", "calendar", "log", "web", "office", "groups",
-            "metrics"}
+            "grades", "report", "metrics"}
 ROLES = ("lead", "responsible", "cooperating")
 
 
@@ -451,6 +473,8 @@ def parse(data: dict, path: Path) -> Config:
     m = r.table(data, "metrics", {"listen", "on_web"})
     metrics = MetricsConfig(listen=_listen(r, m, "metrics", None), on_web=r.get(m, "metrics", "on_web", bool, False))
 
+    grades, report = _grades(r, data), _report(r, data, known)
+
     if r.problems:
         raise ConfigError(r.problems)
     return Config(
@@ -459,8 +483,33 @@ def parse(data: dict, path: Path) -> Config:
         escalation=escalation,
         webhooks=webhooks, outbox_dir=outbox_dir, outbox_divert=divert,
         templates_dir=templates_dir, delivery=delivery, holidays=holidays,
-        workdays=workdays, log_level=level, web=web, metrics=metrics,
+        workdays=workdays, log_level=level, web=web, metrics=metrics, grades=grades, report=report,
     )
+
+
+def _grades(r: _Reader, data: dict) -> GradesConfig:
+    g = r.table(data, "grades", {"lead_days", "silent_workdays", "cutoff_answer_days"})
+    return GradesConfig(lead_days=_positive(r, g, "grades", "lead_days", int, 7),
+                        silent_workdays=int(_non_negative(r, g, "grades", "silent_workdays", 20)),
+                        cutoff_answer_days=_positive(r, g, "grades", "cutoff_answer_days", int, 30))
+
+
+def _report(r: _Reader, data: dict, known: set[str]) -> ReportConfig:
+    p = "report"
+    t = r.table(data, p, {"to", "every", "day"})
+    to = r.str_list(t, p, "to")
+    for i, name in enumerate(to):
+        if name not in known:
+            r.bad(f"{p}.to[{i}]", f"{name!r} is not a configured department")
+    every = r.get(t, p, "every", str, "monthly")
+    if every not in ("monthly", "cutoff"):
+        r.bad(f"{p}.every", f'must be "monthly" or "cutoff", got {every!r}')
+        every = "monthly"
+    day = r.get(t, p, "day", int, 5)
+    if not 1 <= day <= 28:
+        r.bad(f"{p}.day", f"must be a day of the month 1..28, got {day}")
+        day = 5
+    return ReportConfig(to=to, every=every, day=day)
 
 
 def _positive(r: _Reader, table: dict, prefix: str, key: str, typ: type, default: Any) -> Any:

@@ -149,6 +149,13 @@ class Daemon:
             log.info("queued %s for %s to %s", q.kind, q.department, ", ".join(c for c, _ in q.contacts))
         for name in result.without_contact:
             log.warning("department %s has reminders due but no contact in the config", name)
+        try:  # the office's 通报 ([report]), queued once per period
+            from notifier.office.report_mail import queue_due_reports
+
+            for name in queue_due_reports(self.engine, cfg, now):
+                log.info("queued the 通报 for %s", name)
+        except Exception:  # noqa: BLE001 - a failed report must not stop the reminders; the next pass retries
+            log.exception("queueing the 通报 failed")
         return None
 
     def _update_next_reminder(self, cfg: Config, now: datetime) -> None:

@@ -22,7 +22,8 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp
 
 from notifier.db.engine import transaction, utcnow
 from notifier.db.models import Department, LinkUse, Milestone, Plan, Task, TaskDepartment
@@ -63,8 +64,9 @@ class Refused(Exception):
 
 def make_app(engine: Engine, signer: LinkSigner, *, timezone: Any = UTC,
              clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-             renderer: Renderer | None = None) -> Starlette:
-    """``clock`` (aware) decides whether a link has expired; tests pin it."""
+             renderer: Renderer | None = None, office: ASGIApp | None = None) -> Starlette:
+    """``clock`` (aware) decides whether a link has expired; tests pin it. ``office``: the
+    office ledger's pages (notifier.office.web), mounted under /office."""
     renderer = renderer or Renderer()
     template = renderer.env.get_template("reply.html")
     # Only the office the config names ([office]); none named: no one is named.
@@ -172,12 +174,16 @@ def make_app(engine: Engine, signer: LinkSigner, *, timezone: Any = UTC,
             page = r.page
         return html(page)
 
-    async def index(request: Request) -> PlainTextResponse:
+    async def index(request: Request) -> HTMLResponse | PlainTextResponse:
+        if office is not None:  # a person opening the site wants the office's ledger
+            return HTMLResponse('<!DOCTYPE html><meta charset="utf-8"><title>notifier</title>'
+                                '<p><a href="/office/">督办台账（登录）</a></p>', headers=HEADERS)
         return PlainTextResponse("notifier reply links\n", headers=HEADERS)
 
     return Starlette(routes=[
         Route("/", index, methods=["GET"]),
         Route("/r/{token}", reply, methods=["GET", "POST"]),
+        *([Mount("/office", app=office)] if office is not None else []),
     ])
 
 

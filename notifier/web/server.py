@@ -29,7 +29,10 @@ def make_server(engine: Engine, config: Config, *, host: str | None = None, port
     signer = signer_of(config)
     if signer is None:
         raise ValueError("[web] needs secret_file or secret_env to check reply links")
-    app = make_app(engine, signer, timezone=config.timezone, clock=clock, renderer=Renderer.of(config))
+    from notifier.office.web import make_office_app
+
+    app = make_app(engine, signer, timezone=config.timezone, clock=clock, renderer=Renderer.of(config),
+                   office=make_office_app(engine, config, clock=clock))
     app.router.routes.extend(ops_routes(engine, timezone=config.timezone, daemon=daemon,
                                         with_metrics=config.metrics.on_web))
     h, p = config.web.host_port
