@@ -930,10 +930,10 @@ def cmd_test_contact(args: argparse.Namespace, cfg: Config) -> int:
     except UnknownDepartmentError as exc:
         raise UsageError(f"test-contact: {exc}") from None
     if not results:
-        print(f"{args.department}: no contact in the config (add email or webhooks to its [[departments]] entry)")
+        print(f"{args.department}：配置中没有联系方式（在其 [[departments]] 中填写 email 或 webhooks）")
         return 1
     for r in results:
         print(r.describe())
     ok = sum(r.ok for r in results)
-    print(f"{ok} of {len(results)} contacts reached")
+    print(f"联系方式{len(results)}个，送达{ok}个")
     return 0 if ok == len(results) else 1

@@ -12,6 +12,7 @@ through its members' contacts, as reminders reach it.
 from __future__ import annotations
 
 import asyncio
+import difflib
 import html
 import uuid
 from dataclasses import dataclass
@@ -41,21 +42,25 @@ class ContactResult:
         return isinstance(self.result, Sent)
 
     def describe(self) -> str:
+        """One line in the office's words (the reason as the peer or the channel gave it)."""
         r = self.result
         if isinstance(r, Sent):
-            what = "sent" + (f" ({r.detail})" if r.detail else "")
+            what = "已发送" + (f"（{r.detail}）" if r.detail else "")
         elif isinstance(r, RetryLater):
-            what = f"not sent, temporary failure: {r.reason}"
+            what = f"未送达，暂时失败：{r.reason}"
         else:
-            what = f"not sent, failed: {r.reason}"
-        return f"{self.department} {self.channel}:{self.recipient}: {what}"
+            what = f"未送达，失败：{r.reason}"
+        return f"{self.department} {self.channel}:{self.recipient}：{what}"
 
 
 def contacts_to_test(config: Config, name: str) -> list[tuple[str, str, str]]:
     """``(department, channel, recipient)`` for each contact of ``name`` (a group: of its members)."""
     dep = config.department(name)
     if dep is None:
-        raise UnknownDepartmentError(f"no department {name!r} in the config (by name or alias)")
+        names = [n for d in config.departments for n in (d.name, *d.aliases)]
+        near = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
+        hint = f"；相近的名称：{'、'.join(near)}" if near else ""
+        raise UnknownDepartmentError(f"配置中没有名为「{name}」的部门（名称或别名）{hint}")
     out = [(dep.name, channel, recipient) for channel, recipient in contacts_of(config, dep.name)]
     for member in dep.members:
         out += [(member, channel, recipient) for channel, recipient in contacts_of(config, member)]

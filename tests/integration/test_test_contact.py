@@ -53,10 +53,10 @@ def test_each_contact_gets_a_test_message_and_its_result_is_reported(tmp_path: P
     finally:
         srv.close()
     assert rc == 1, err  # one contact failed
-    assert lines[0].startswith("市发展和改革委员会 email:fgw@example.gov.cn: sent")
-    assert lines[1].startswith("市发展和改革委员会 webhook:oa: sent")
-    assert lines[2].startswith("市发展和改革委员会 webhook:gone: not sent, failed: HTTP 404")
-    assert lines[-1] == "2 of 3 contacts reached"
+    assert lines[0].startswith("市发展和改革委员会 email:fgw@example.gov.cn：已发送")
+    assert lines[1].startswith("市发展和改革委员会 webhook:oa：已发送")
+    assert lines[2].startswith("市发展和改革委员会 webhook:gone：未送达，失败：HTTP 404")
+    assert lines[-1] == "联系方式3个，送达2个"
     [mail] = mails(smtp_server, "fgw@example.gov.cn")
     assert mail["Subject"] == "【测试】督办提醒联系方式测试"
     assert "测试消息" in mail.get_body(("plain",)).get_content()
@@ -75,16 +75,17 @@ def test_a_group_is_tested_through_its_members_and_all_reached_exits_0(tmp_path:
     finally:
         srv.close()
     assert rc == 0, lines + [err]
-    assert lines[-1] == "2 of 2 contacts reached"
+    assert lines[-1] == "联系方式2个，送达2个"
     assert len(mails(smtp_server, "fgw@example.gov.cn")) == 1
 
 
 def test_an_unknown_department_is_exit_2_and_one_without_contact_exit_1(tmp_path: Path, smtp_server, capsys) -> None:  # noqa: ANN001
     cfg = write(tmp_path / "c.toml", smtp_server.port, "http://127.0.0.1:9")
-    rc, _, err = run(capsys, cfg, "市不存在局")
+    rc, _, err = run(capsys, cfg, "市发展改革委员会")
     assert rc == 2
-    assert err.strip() == "notifier: test-contact: no department '市不存在局' in the config (by name or alias)"
+    assert err.strip() == ("notifier: test-contact: 配置中没有名为「市发展改革委员会」的部门（名称或别名）；"
+                           "相近的名称：市发展和改革委员会、市发改委")
     rc, lines, _ = run(capsys, cfg, "市港口与口岸局")
     assert rc == 1
-    assert "no contact in the config" in lines[0]
+    assert lines[0].startswith("市港口与口岸局：配置中没有联系方式")
     assert not smtp_server.received
