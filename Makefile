@@ -1,12 +1,15 @@
 # Two entry points that work on a fresh machine with only Python 3.11+:
 #   make demo   - venv, install, import the example plan, one reminder pass at a simulated date
 #   make test   - venv, install with test extras, run the test suite
+# and for development:
+#   make test-fast - the suite without the tests marked slow (processes, PostgreSQL, browser), < 1 min
+#   make lint      - ruff and mypy with the settings in pyproject.toml
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 DEMO   := --config examples/demo.toml
 
-.PHONY: demo ledger test install clean
+.PHONY: demo ledger test test-fast lint install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +20,10 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 install: $(VENV)/.installed
+
+$(VENV)/.lint-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[lint]"
+	touch $@
 
 demo: install
 	rm -rf var/demo
@@ -39,6 +46,16 @@ ledger: install
 
 test: install
 	$(BIN)/python -m pytest -q
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow"
+
+# Both run even when the first finds something; the target fails if either did.
+lint: $(VENV)/.lint-installed
+	@status=0; \
+	$(BIN)/ruff check . || status=1; \
+	$(BIN)/mypy || status=1; \
+	exit $$status
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

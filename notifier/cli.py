@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         # One-shot commands print their results; their log shows warnings and worse
         # unless asked. The daemon logs at the configured level.
         default = cfg.log_level if args.func is cmd_run else "WARNING"
-        setup_logging(args.log_level or default)
+        setup_logging(args.log_level or default, cfg.timezone)
         status = args.func(args, cfg) or 0
         sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
         return status
@@ -104,10 +104,10 @@ def _stdout_to_devnull() -> None:
         pass
 
 
-def setup_logging(level: str) -> None:
+def setup_logging(level: str, tz=None) -> None:  # noqa: ANN001 - a tzinfo: log times in the office's zone
     from notifier import logging_setup
 
-    logging_setup.setup(level, sys.stderr)
+    logging_setup.setup(level, sys.stderr, tz)
 
 
 def global_options(top: bool) -> argparse.ArgumentParser:
@@ -249,6 +249,10 @@ def build_parser() -> argparse.ArgumentParser:
     up_.add_argument("name")
     up_.add_argument("--password-file", type=Path)
     up_.set_defaults(func=cmd_user, user_action="passwd")
+
+    tc = cmd("test-contact", cmd_test_contact, "send a test message to each contact of a department, now, "
+             "and report each result")
+    tc.add_argument("department", help="name or alias in [[departments]] (a group: its members' contacts)")
     return p
 
 
@@ -947,3 +951,20 @@ def status_json(r: StatusReport) -> dict[str, Any]:
                              for p in r.plans_closed],
             "without_contact": r.contact_gaps.departments, "collective_names": r.contact_gaps.collective,
             "warnings": r.warnings}
+
+
+def cmd_test_contact(args: argparse.Namespace, cfg: Config) -> int:
+    from notifier.contact_check import UnknownDepartmentError, probe_contacts
+
+    try:
+        results = probe_contacts(cfg, args.department, datetime.now(cfg.timezone))
+    except UnknownDepartmentError as exc:
+        raise UsageError(f"test-contact: {exc}") from None
+    if not results:
+        print(f"{args.department}：配置中没有联系方式（在其 [[departments]] 中填写 email 或 webhooks）")
+        return 1
+    for r in results:
+        print(r.describe())
+    ok = sum(r.ok for r in results)
+    print(f"联系方式{len(results)}个，送达{ok}个")
+    return 0 if ok == len(results) else 1

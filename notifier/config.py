@@ -158,8 +158,24 @@ class WebConfig:
 
     @property
     def host_port(self) -> tuple[str, int]:
-        host, _, port = self.listen.rpartition(":")
-        return host.strip("[]") or "127.0.0.1", int(port)
+        return _split_host_port(self.listen)
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    """``/healthz`` and ``/metrics`` (notifier/web/ops.py)."""
+
+    listen: str | None = None  # "HOST:PORT": `notifier run` serves both there; None: no listener
+    on_web: bool = False  # also answer /metrics on the reply-link listener ([web] listen)
+
+    @property
+    def host_port(self) -> tuple[str, int] | None:
+        return _split_host_port(self.listen) if self.listen else None
+
+
+def _split_host_port(listen: str) -> tuple[str, int]:
+    host, _, port = listen.rpartition(":")
+    return host.strip("[]") or "127.0.0.1", int(port)
 
 
 @dataclass(frozen=True)
@@ -202,6 +218,7 @@ class Config:
     workdays: tuple[date, ...] = ()
     log_level: str = "INFO"
     web: WebConfig = field(default_factory=WebConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     grades: GradesConfig = field(default_factory=GradesConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
 
@@ -409,7 +426,7 @@ def _close(key: str, allowed: set[str]) -> str | None:
 
 TOP_KEYS = {"timezone", "database", "schedule", "escalation", "departments", "email",
             "webhooks", "outbox", "templates", "delivery", "calendar", "log", "web", "office", "groups",
-            "grades", "report"}
+            "grades", "report", "metrics"}
 ROLES = ("lead", "responsible", "cooperating")
 
 
@@ -514,6 +531,8 @@ def parse(data: dict, path: Path) -> Config:
 
     web = _web(r, r.table(data, "web", {"enabled", "base_url", "secret_file", "secret_env", "secret",
                                           "listen", "link_days"}))
+    m = r.table(data, "metrics", {"listen", "on_web"})
+    metrics = MetricsConfig(listen=_listen(r, m, "metrics", None), on_web=r.get(m, "metrics", "on_web", bool, False))
 
     grades, report = _grades(r, data), _report(r, data, known)
 
@@ -525,7 +544,7 @@ def parse(data: dict, path: Path) -> Config:
         escalation=escalation,
         webhooks=webhooks, outbox_dir=outbox_dir, outbox_divert=divert,
         templates_dir=templates_dir, delivery=delivery, holidays=holidays,
-        workdays=workdays, log_level=level, web=web, grades=grades, report=report,
+        workdays=workdays, log_level=level, web=web, metrics=metrics, grades=grades, report=report,
     )
 
 
@@ -739,12 +758,21 @@ def _web(r: _Reader, w: dict) -> WebConfig:
         r.bad(p, "the link secret must be at least 16 characters (e.g. `openssl rand -hex 32`)")
     if enabled and not base_url:
         r.bad(f"{p}.base_url", "is required when [web] enabled = true (the links point there)")
-    listen = r.get(w, p, "listen", str, "127.0.0.1:8080")
-    if not re.fullmatch(r"(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}", listen) or not 0 <= int(listen.rsplit(":", 1)[1]) < 65536:
-        r.bad(f"{p}.listen", f'must be "HOST:PORT", e.g. "127.0.0.1:8080", got {listen!r}')
-        listen = "127.0.0.1:8080"
+    listen = _listen(r, w, p, "127.0.0.1:8080") or "127.0.0.1:8080"
     return WebConfig(enabled=enabled, base_url=base_url, secret=secret, listen=listen,
                      link_days=_positive(r, w, p, "link_days", int, 60))
+
+
+def _listen(r: _Reader, table: dict, p: str, default: str | None) -> str | None:
+    """A ``listen = "HOST:PORT"`` key; ``default`` when absent or wrong (and reported)."""
+    listen = r.get(table, p, "listen", str, default)
+    if listen is None:
+        return None
+    port = listen.rsplit(":", 1)[-1]
+    if not re.fullmatch(r"(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}", listen) or not 0 <= int(port) < 65536:
+        r.bad(f"{p}.listen", f'must be "HOST:PORT", e.g. "127.0.0.1:8080", got {listen!r}')
+        return default
+    return listen
 
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

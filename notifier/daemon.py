@@ -20,7 +20,9 @@ SIGHUP (``systemctl reload``): re-read config and templates; a valid one takes e
 job, an invalid one is refused with check-config's messages and the old one keeps running.
 Quiet hours: neither job sends outside working days and ``[schedule] send_window``; a retry
 that falls outside waits for the next window. With ``[web] enabled = true`` the reply-link
-pages are served by Uvicorn in a thread beside the scheduler.
+pages are served by Uvicorn in a thread beside the scheduler, with ``/healthz``; with
+``[metrics] listen`` a second small listener serves ``/healthz`` and ``/metrics`` (notifier/web/ops.py).
+Each pass is counted and timed in ``notifier.metrics``.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -43,15 +46,19 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from notifier import config as config_mod
-from notifier import logging_setup
+from notifier import logging_setup, metrics
 from notifier.config import Config, ConfigError
 from notifier.db import queries
 from notifier.db.engine import make_engine, transaction, upgrade, utcnow
 from notifier.delivery.dispatcher import Dispatcher
 from notifier.delivery.routes import STOP_GRACE_SECONDS, Routes
+from notifier.health import PassRecord
 from notifier.reminders import drop_stale_digests, in_send_time, next_reminder, run_pass
 from notifier.rendering import Renderer
 from notifier.sdnotify import notify, reloading, watchdog_seconds
+
+if TYPE_CHECKING:
+    from notifier.web.server import WebThread
 
 log = logging.getLogger("notifier.daemon")
 
@@ -96,7 +103,9 @@ class Daemon:
         self.progress = Progress()
         self.next_reminder: datetime | None = None
         self._reload_lock = threading.Lock()
-        self.web = None  # notifier.web.server.WebThread when [web] enabled
+        self.web: WebThread | None = None  # when [web] enabled
+        self.ops_web: WebThread | None = None  # when [metrics] listen
+        self.last_pass = PassRecord()  # the last planning pass, for /healthz
         self._fresh_day = None  # the local day the tick last checked for stale digests
         self.loop: asyncio.AbstractEventLoop | None = None  # see _delivery_loop
         self.routes: Routes | None = None
@@ -120,12 +129,19 @@ class Daemon:
         if reason:
             log.debug("planning pass skipped: %s", reason)
         else:
-            self._run_pass(cfg, renderer, now)
+            self.last_pass.ended(datetime.now(UTC), self._run_pass(cfg, renderer, now))
         self._update_next_reminder(cfg, now)
         self.progress.beat()
         self.tick(now)
 
-    def _run_pass(self, cfg: Config, renderer: Renderer, now: datetime) -> None:
+    def _run_pass(self, cfg: Config, renderer: Renderer, now: datetime) -> str | None:
+        """Run one planning pass; the reason it failed, or None."""
+        started = time.perf_counter()
+        error = self._try_pass(cfg, renderer, now)
+        metrics.pass_finished("planning", time.perf_counter() - started, ok=error is None)
+        return error
+
+    def _try_pass(self, cfg: Config, renderer: Renderer, now: datetime) -> str | None:
         for attempt in (1, 2):
             try:
                 result = run_pass(self.engine, cfg, renderer, now)
@@ -135,11 +151,11 @@ class Daemon:
                 # (PostgreSQL), or held the lock too long (SQLite): the second try sees its rows.
                 if attempt == 2:
                     log.error("planning pass failed twice: %s", type(exc).__name__)
-                    return
+                    return type(exc).__name__
                 log.info("planning pass collided with another instance; trying again")
-            except Exception:  # noqa: BLE001 - a bad pass must not kill the daemon; the next one retries
+            except Exception as exc:  # noqa: BLE001 - a bad pass must not kill the daemon; the next one retries
                 log.exception("planning pass failed")
-                return
+                return type(exc).__name__
         if result.queued:
             log.info("planning pass queued %d digests", len(result.queued))
         for q in result.queued:
@@ -153,6 +169,7 @@ class Daemon:
                 log.info("queued the 通报 for %s", name)
         except Exception:  # noqa: BLE001 - a failed report must not stop the reminders; the next pass retries
             log.exception("queueing the 通报 failed")
+        return None
 
     def _update_next_reminder(self, cfg: Config, now: datetime) -> None:
         try:
@@ -222,6 +239,7 @@ class Daemon:
         self.dispatcher = Dispatcher.from_config(self.engine, self.routes, cfg.delivery, clock=clock)
         if self.stop.is_set():
             self.dispatcher.stopping = True
+        started = time.perf_counter()
         self._pass = asyncio.run_coroutine_threadsafe(self.dispatcher.run_once(at), loop)
         if self.stop.is_set():
             self.routes.interrupt()
@@ -231,10 +249,12 @@ class Daemon:
             log.warning("delivery pass cancelled at exit; rows in flight are retried when their lease ends")
             return
         except Exception:  # noqa: BLE001
+            metrics.pass_finished("delivery", time.perf_counter() - started, ok=False)
             log.exception("delivery tick failed")
             return
         finally:
             self._pass = None
+        metrics.pass_finished("delivery", time.perf_counter() - started)
         if counts.total:
             log.info("tick: sent %d, retry %d, failed %d", counts.sent, counts.retry, counts.failed)
 
@@ -271,15 +291,27 @@ class Daemon:
         except Exception:  # noqa: BLE001
             log.exception("status update failed")
 
+    def _stalled(self) -> str | None:
+        """Why the worker counts as stuck (no progress for longer than a tick and a lease), or None."""
+        cfg = self.cfg
+        limit = max(2 * cfg.schedule.tick_seconds, cfg.delivery.lease_seconds) + 30
+        age = self.progress.age()
+        return f"worker shows no progress for {age:.0f} s" if age >= limit else None
+
     def feed_watchdog(self) -> None:
         """WATCHDOG=1 unless the worker has shown no progress for too long (a hung send, a
         stuck database call): then systemd kills and restarts us (Restart=on-failure)."""
-        cfg = self.cfg
-        limit = max(2 * cfg.schedule.tick_seconds, cfg.delivery.lease_seconds) + 30
-        if self.progress.age() < limit:
+        stalled = self._stalled()
+        if stalled is None:
             notify("WATCHDOG=1")
         else:
-            log.error("worker shows no progress for %.0f s; not feeding the watchdog", self.progress.age())
+            log.error("%s; not feeding the watchdog", stalled)
+
+    def scheduler_problem(self) -> str | None:
+        """For /healthz: is the scheduler running and its worker making progress?"""
+        if self.scheduler is None or not self.scheduler.running:
+            return "not running"
+        return self._stalled()
 
     # -- lifecycle --------------------------------------------------------------------------
     def _schedule(self) -> None:
@@ -310,6 +342,7 @@ class Daemon:
                 cfg = dataclasses.replace(cfg, database_url=self.cfg.database_url)
             logging_setup.register_config(cfg)
             logging_setup.set_level(self.log_level or cfg.log_level)
+            logging_setup.set_timezone(cfg.timezone)
             if self.loop is not None:
                 # Channels whose config section did not change keep their connections and pacing.
                 self._on_loop(self.routes.reconfigure(cfg))
@@ -348,6 +381,24 @@ class Daemon:
         log.warning("a job is still running at exit; its rows are retried when their lease ends")
         return False
 
+    def _start_listeners(self) -> None:
+        """The reply-link pages ([web] enabled) and /healthz + /metrics ([metrics] listen)."""
+        if not (self.cfg.web.enabled or self.cfg.metrics.listen):
+            return
+        from notifier.web.server import WebThread, make_ops_server, make_server
+
+        if self.cfg.web.enabled:
+            self.web = WebThread(make_server(self.engine, self.cfg, daemon=self))
+            self.web.start()
+        if self.cfg.metrics.listen:
+            self.ops_web = WebThread(make_ops_server(self.engine, self.cfg, self), "/healthz and /metrics")
+            self.ops_web.start()
+
+    def _stop_listeners(self, timeout: float = 2.0) -> None:
+        for web in (self.web, self.ops_web):
+            if web is not None:
+                web.stop(timeout=timeout)
+
     def run(self) -> int:
         upgrade(self.engine)
         problems = self.renderer.check()
@@ -365,11 +416,12 @@ class Daemon:
             executors={"default": ThreadPoolExecutor(1), "watchdog": ThreadPoolExecutor(1)},
             timezone=self.cfg.timezone)
         self._schedule()
-        if self.cfg.web.enabled:
-            from notifier.web.server import WebThread, make_server
-
-            self.web = WebThread(make_server(self.engine, self.cfg))
-            self.web.start()
+        try:
+            self._start_listeners()
+        except RuntimeError as exc:  # the port is taken, or the address is not this machine's
+            log.error("%s; stopping", exc)
+            self._stop_listeners()
+            return 1
         self.scheduler.start()
         now = datetime.now(self.cfg.timezone)
         self._update_next_reminder(self.cfg, now)
@@ -388,8 +440,7 @@ class Daemon:
         self.scheduler.shutdown(wait=False)
         ended = self._wait_for_jobs(started)
         self._close_delivery()
-        if self.web is not None:
-            self.web.stop(timeout=max(0.1, started + STOP_SECONDS - 0.5 - time.monotonic()))
+        self._stop_listeners(timeout=max(0.1, started + STOP_SECONDS - 0.5 - time.monotonic()))
         self.engine.dispose()
         log.info("stopped")
         if not ended:

@@ -9,7 +9,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
-PLANS = FIXTURES / "plans"  # copies of the public plans in ../shared/fixtures/plans
+PLANS = FIXTURES / "plans"  # two public plans of the Panjin city government (docs/domain.md)
 
 
 @pytest.fixture
@@ -56,3 +56,16 @@ def write_config(tmp_path):
         return path
 
     return write
+
+
+def pytest_collection_modifyitems(config, items) -> None:  # noqa: ANN001
+    """Mark ``slow`` what needs a service or a browser: every PostgreSQL test (the ``pg_url``
+    fixture, or the ``postgresql`` variant of a parametrised one), tests/browser (Chromium) and
+    tests/deploy (systemd). Tests that start daemon processes carry ``@pytest.mark.slow`` themselves.
+    ``make test-fast`` (``-m "not slow"``) leaves them out."""
+    for item in items:
+        path = Path(str(item.fspath)).relative_to(ROOT / "tests").parts
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if ("pg_url" in getattr(item, "fixturenames", ()) or "postgresql" in params.values()
+                or path[0] in ("browser", "deploy")):
+            item.add_marker(pytest.mark.slow)

@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, Update, and_, bindparam, case, literal, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
+from notifier import metrics
 from notifier.db import queries
 from notifier.db.engine import transaction, utcnow
 from notifier.db.models import Contact, Delivery, Department, Digest
@@ -271,6 +272,7 @@ class Dispatcher:
                 .returning(d.id))]
         for i in ids:
             log.warning("delivery %s expired before it could be sent", i, extra={"delivery": i})
+        metrics.deliveries_expired(len(ids))
         return ids
 
     # -- claim ------------------------------------------------------------------------------
@@ -318,7 +320,8 @@ class Dispatcher:
             channel = self.channels(c.channel, c.recipient)
             if channel is None:
                 return FailedForGood(f"no {c.channel} contact {c.recipient!r} in the config")
-            return await channel.send(c.message)
+            with metrics.sent_in(c.channel):
+                return await channel.send(c.message)
         except Exception as exc:  # noqa: BLE001 - a channel bug must not lose the row
             log.exception("delivery %s: channel %s raised", c.id, c.channel)
             return RetryLater(f"internal error: {type(exc).__name__}", contact_fault=False)
@@ -395,6 +398,8 @@ class Dispatcher:
                 self._contacts(conn, contacts, now)
         for c, row, result in done:
             self._count(counts, c, row, result)
+        # After the commit: only what was recorded is counted.
+        metrics.deliveries_recorded([(c.channel, row["b_status"], row["b_attempts"]) for c, row, _ in done])
         for key, error in contacts.items():
             (self._healthy.add if error is None else self._healthy.discard)(key)
         return counts

@@ -1,5 +1,6 @@
 """Run the reply pages with Uvicorn: in the foreground (``notifier serve``) or in a thread
-beside the scheduler (``notifier run`` with ``[web] enabled = true``)."""
+beside the scheduler (``notifier run`` with ``[web] enabled = true``); and the ``[metrics]
+listen`` app of ``/healthz`` and ``/metrics`` beside the scheduler."""
 
 from __future__ import annotations
 
@@ -12,15 +13,19 @@ import uvicorn
 from sqlalchemy.engine import Engine
 
 from notifier.config import Config
+from notifier.health import SchedulerProbe
 from notifier.rendering import Renderer
 from notifier.web.app import make_app
 from notifier.web.links import signer_of
+from notifier.web.ops import ops_app, ops_routes
 
 log = logging.getLogger(__name__)
 
 
 def make_server(engine: Engine, config: Config, *, host: str | None = None, port: int | None = None,
-                clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> uvicorn.Server:
+                clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                daemon: SchedulerProbe | None = None) -> uvicorn.Server:
+    """The reply pages, with ``/healthz`` (of ``daemon`` when it runs beside them)."""
     signer = signer_of(config)
     if signer is None:
         raise ValueError("[web] needs secret_file or secret_env to check reply links")
@@ -29,9 +34,22 @@ def make_server(engine: Engine, config: Config, *, host: str | None = None, port
 
     app = make_app(engine, signer, timezone=config.timezone, clock=clock, renderer=Renderer.of(config),
                    office=make_office_app(engine, config, clock=clock), groups=lambda s: group_members(s, config))
+    app.router.routes.extend(ops_routes(engine, timezone=config.timezone, daemon=daemon,
+                                        with_metrics=config.metrics.on_web))
     h, p = config.web.host_port
-    cfg = uvicorn.Config(app, host=host or h, port=p if port is None else port, log_level="warning",
-                         access_log=False, proxy_headers=True, server_header=False, lifespan="off",
+    return _uvicorn(app, host or h, p if port is None else port)
+
+
+def make_ops_server(engine: Engine, config: Config, daemon: SchedulerProbe | None = None, *,
+                    port: int | None = None) -> uvicorn.Server:
+    """``/healthz`` and ``/metrics`` on ``[metrics] listen``."""
+    h, p = config.metrics.host_port or ("127.0.0.1", 0)
+    return _uvicorn(ops_app(engine, timezone=config.timezone, daemon=daemon), h, p if port is None else port)
+
+
+def _uvicorn(app, host: str, port: int) -> uvicorn.Server:  # noqa: ANN001 - an ASGI app
+    cfg = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, proxy_headers=True,
+                         server_header=False, lifespan="off",
                          # At exit, a slow client gets 1 s: SIGTERM stops the daemon within 5 s.
                          timeout_graceful_shutdown=1)
     return uvicorn.Server(cfg)
@@ -40,9 +58,10 @@ def make_server(engine: Engine, config: Config, *, host: str | None = None, port
 class WebThread:
     """Uvicorn in a daemon thread; ``stop`` asks it to finish and waits."""
 
-    def __init__(self, server: uvicorn.Server):
+    def __init__(self, server: uvicorn.Server, what: str = "reply links"):
         self.server = server
-        self.thread = threading.Thread(target=server.run, name="web", daemon=True)
+        self.what = what
+        self.thread = threading.Thread(target=server.run, name=what, daemon=True)
 
     def start(self, timeout: float = 10.0) -> None:
         self.thread.start()
@@ -50,8 +69,8 @@ class WebThread:
         while not self.server.started and self.thread.is_alive() and datetime.now(UTC) < deadline:
             threading.Event().wait(0.02)
         if not self.server.started:
-            raise RuntimeError(f"the reply-link server did not start on {self.address}")
-        log.info("reply links served on http://%s", self.address)
+            raise RuntimeError(f"the {self.what} server did not start on {self.address}")
+        log.info("%s served on http://%s", self.what, self.address)
 
     @property
     def address(self) -> str:

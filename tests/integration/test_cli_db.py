@@ -7,6 +7,8 @@ import sqlite3
 import threading
 from pathlib import Path
 
+import pytest
+
 from tests.integration.support import queue_deliveries, run_cli
 
 from notifier.db.engine import head_revision, make_engine, revisions, upgrade
@@ -18,6 +20,7 @@ def _config(tmp: Path, url: str = "sqlite:///notifier.db") -> Path:
     return cfg
 
 
+@pytest.mark.slow
 def test_upgrade_sql_from_empty_then_from_current_revision(tmp_path: Path) -> None:
     cfg = _config(tmp_path)
     out = run_cli(cfg, "db", "upgrade", "--sql", check=True).stdout
@@ -33,6 +36,7 @@ def test_upgrade_sql_from_empty_then_from_current_revision(tmp_path: Path) -> No
     assert "nothing to apply" in out
 
 
+@pytest.mark.slow
 def test_upgrade_sql_for_postgresql_needs_no_server_and_shows_no_password(tmp_path: Path) -> None:
     cfg = _config(tmp_path, "postgresql+psycopg://notifier:s3cret-pw@127.0.0.1:1/notifier")
     proc = run_cli(cfg, "db", "upgrade", "--sql")
@@ -45,6 +49,7 @@ def test_upgrade_sql_for_postgresql_needs_no_server_and_shows_no_password(tmp_pa
     assert "s3cret-pw" not in out + proc.stderr
 
 
+@pytest.mark.slow
 def test_backup_while_writing_and_restore(tmp_path: Path) -> None:
     cfg = _config(tmp_path)
     run_cli(cfg, "db", "upgrade", check=True)
@@ -75,6 +80,7 @@ def test_backup_while_writing_and_restore(tmp_path: Path) -> None:
     assert "投递：待发送" in run_cli(restored, "status").stdout
 
 
+@pytest.mark.slow
 def test_backup_of_postgresql_points_to_pg_dump(tmp_path: Path) -> None:
     cfg = _config(tmp_path, "postgresql+psycopg://notifier@127.0.0.1:1/notifier")
     proc = run_cli(cfg, "db", "backup", str(tmp_path / "x"))

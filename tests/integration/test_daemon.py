@@ -56,6 +56,7 @@ def receiver():
     r.close()
 
 
+@pytest.mark.slow
 def test_ready_status_watchdog_reload_and_stop(tmp_path: Path, receiver: HookReceiver) -> None:
     cfg = tmp_path / "config.toml"
     write_config(cfg, f"{receiver.base}/first")
@@ -121,6 +122,7 @@ def test_ready_status_watchdog_reload_and_stop(tmp_path: Path, receiver: HookRec
     assert "STOPPING=1" in notify.lines()
 
 
+@pytest.mark.slow
 def test_no_watchdog_pings_without_watchdog_usec(tmp_path: Path, receiver: HookReceiver) -> None:
     cfg = tmp_path / "config.toml"
     write_config(cfg, f"{receiver.base}/x")

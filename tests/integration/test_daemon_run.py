@@ -9,9 +9,12 @@ import sys
 import time
 from datetime import date, timedelta
 
+import pytest
+
 from tests.conftest import ROOT
 
 
+@pytest.mark.slow
 def test_the_daemon_catches_up_at_start_and_exits_0_on_sigterm(write_config, smtp_server, tmp_path):
     today = date.today()
     due = today + timedelta(days=5)

@@ -85,6 +85,7 @@ def _shape(digests) -> list:  # noqa: ANN001
             for d in digests]
 
 
+@pytest.mark.slow
 def test_windowed_load_plans_the_same_digests_as_the_full_load(tmp_path: Path) -> None:
     cfg = _config(tmp_path)
     engine = make_engine(cfg.database_url)

@@ -200,6 +200,7 @@ def test_uvicorn_thread_serves_the_pages(world):
     assert not web.thread.is_alive()
 
 
+@pytest.mark.slow
 def test_run_with_web_enabled_serves_beside_the_scheduler_and_stops_on_sigterm(tmp_path: Path):
     port = free_port()
     w = make_world(tmp_path, plan(2025, PORT_TASK, PORT_TASK_2), web=True)

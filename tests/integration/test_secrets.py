@@ -53,6 +53,7 @@ def smtp():
     controller.stop()
 
 
+@pytest.mark.slow
 def test_no_secret_in_any_output(tmp_path: Path, smtp) -> None:  # noqa: ANN001
     hooks = HookReceiver(status=400, echo=True)
     creds = tmp_path / "credentials"

@@ -170,3 +170,11 @@ def test_allow_plaintext_auth_must_be_a_boolean(write_config):
         allow_plaintext_auth = "yes"
     """)
     assert any("email.allow_plaintext_auth: must be" in p for p in problems(path))
+
+
+def test_metrics_listener_is_off_by_default_and_a_bad_address_is_named(write_config):
+    assert config_mod.load(write_config("")).metrics.host_port is None
+    good = config_mod.load(write_config('[metrics]\nlisten = "127.0.0.1:9464"\non_web = true\n'))
+    assert (good.metrics.host_port, good.metrics.on_web) == (("127.0.0.1", 9464), True)
+    path = write_config('[metrics]\nlisten = "9464"\n')
+    assert problems(path) == [f'{path}: metrics.listen: must be "HOST:PORT", e.g. "127.0.0.1:8080", got \'9464\'']
