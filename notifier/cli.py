@@ -37,7 +37,6 @@ except ImportError:  # pragma: no cover - a dependency
 
 
 if TYPE_CHECKING:
-    from notifier.progress import Marked
     from notifier.reminders import ContactGaps
     from notifier.status import Answer, FailedDigest, MilestoneRow, StatusReport
 
@@ -661,13 +660,8 @@ def cmd_done(args: argparse.Namespace, cfg: Config) -> int:
         state += f"（办结日期 {args.on}）"
     if not r.changed:
         state += "（原已办结）" if not args.reopen else "（原本就未办结）"
-    print(f"{marked_label(r)}：{state}")
+    print(f"{r.label}：{state}")
     return 0
-
-
-def marked_label(r: Marked) -> str:
-    occ = f" {r.occurrence}期" if r.occurrence else ""
-    return f"时间节点#{r.milestone_id}（任务{r.task_number}：{r.text[:40]}）{occ}"
 
 
 def cmd_status(args: argparse.Namespace, cfg: Config) -> int:
@@ -724,7 +718,7 @@ def cmd_progress(args: argparse.Namespace, cfg: Config) -> int:
                  actor=os.environ.get("USER"))
     except ProgressError as exc:
         raise UsageError(str(exc)) from None
-    print(f"{marked_label(r)}：已记录进展")
+    print(f"{r.label}：已记录进展")
     return 0
 
 
