@@ -38,8 +38,7 @@ def set_done(s: Session, milestone_id: int, done: bool, *, occurrence: date | No
     except ProgressError as exc:
         raise ActionError(f"无法办理：{exc}") from None
     m = s.get(Milestone, milestone_id)
-    label = f"任务{r.task_number}：{r.text[:40]}" + (f"（{r.occurrence}期）" if r.occurrence else "")
-    audit.record(s, actor, "done" if done else "reopen", label + (f"：{note}" if note else ""),
+    audit.record(s, actor, "done" if done else "reopen", r.label + (f"：{note}" if note else ""),
                  milestone_id=milestone_id, task_id=m.task_id, now=now)
 
 
