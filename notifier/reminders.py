@@ -21,8 +21,8 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -36,6 +36,7 @@ from notifier.db import queries
 from notifier.db.engine import transaction, utcnow
 from notifier.db.models import Contact, Delivery, Department, Digest, ReminderLog
 from notifier.importing.store import DepartmentIndex, sync_departments
+from notifier.office.pauses import PauseSpan, pause_spans
 from notifier.planning.calendar import WorkCalendar
 from notifier.planning.recurrence import occurrences
 from notifier.plan_life import close_plan
@@ -189,6 +190,7 @@ def run_pass(engine: Engine, config: Config, renderer: Renderer, now: datetime, 
         result.replaced = drop_stale_digests(s, today)
         rules = rules_for(s, config)
         items, logged = candidate_items(s, rules, group_members(s, config), now)
+        items = without_paused(items, pause_spans(s), today)
         closing = queries.plans_to_close(s, today - timedelta(days=rules.after_end_days))
         plans = plan_digests(items, logged, rules, now, closing=closing,
                              sent_today=queries.departments_sent_today(s, today))
@@ -216,6 +218,24 @@ def run_pass(engine: Engine, config: Config, renderer: Renderer, now: datetime, 
     return result
 
 
+def without_paused(items: Iterable[Item], spans: list[PauseSpan], today: date) -> list[Item]:
+    """The pause gate (暂停督办, set on the office pages): an item of a task paused today is
+    not planned at all; a department paused today is left out of its items' recipients, so it
+    gets nothing while the others on the same task are still reminded. Paused items stay open
+    and overdue in the ledger; the reminders resume, with today's numbers, when the pause ends."""
+    live = [p for p in spans if not p.resumed and p.starts_on <= today <= p.ends_on]
+    if not live:
+        return list(items)
+    tasks = {p.task_id for p in live if p.task_id is not None}
+    deps = {p.department_id for p in live if p.department_id is not None}
+
+    def keep(ids: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(d for d in ids if d not in deps)
+
+    return [replace(it, leads=keep(it.leads), responsible=keep(it.responsible), cooperating=keep(it.cooperating))
+            for it in items if it.task_id not in tasks]
+
+
 def preview(engine: Engine, config: Config, renderer: Renderer, department: str, now: datetime) -> list[Rendered]:
     """What ``department`` would receive at ``now``, rendered, ignoring what was already sent
     (the message as it would read now). Nothing is written."""
@@ -226,8 +246,8 @@ def preview(engine: Engine, config: Config, renderer: Renderer, department: str,
         rules = rules_for(s, config)
         today = now.astimezone(config.timezone).date()
         closing = queries.plans_to_close(s, today - timedelta(days=rules.after_end_days))
-        digests = [d for d in plan_digests(queries.open_items(s, group_members(s, config), active_only=True), {},
-                                           rules, now, closing=closing)
+        items = without_paused(queries.open_items(s, group_members(s, config), active_only=True), pause_spans(s), today)
+        digests = [d for d in plan_digests(items, {}, rules, now, closing=closing)
                    if d.department_id == dep_id]
         names = queries.department_names(s)
         out = [renderer.render_digest(d, dep_name, now, names, links_for(signer, d, now), outcomes_of(s, d, config))

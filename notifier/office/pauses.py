@@ -1,8 +1,7 @@
 """Pauses (暂停督办) of a task or a department: stored here, asked through ``paused``.
 
-The pure query ``paused`` is what the reminder planner's gate needs: is this task, or any of
-these departments, paused on this day? Wiring it into the planner is the planner owner's step
-(planning/ and reminders.py are not changed here); the ledger shows the pause meanwhile.
+The pure query ``paused`` answers for one task or department on a day (the ledger shows it);
+the planning pass applies all live pauses at once through ``reminders.without_paused``.
 """
 
 from __future__ import annotations
