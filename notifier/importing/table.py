@@ -25,7 +25,8 @@ from notifier.importing.dates import (
     with_year,
 )
 from notifier.importing.departments import split_departments, take_lead_marks
-from notifier.importing.encoding import normalize_text
+from notifier.importing.encoding import normalize_text, strip_controls
+from notifier.importing.limits import check_cell
 from notifier.importing.model import MilestoneSpec, PlanFormatError, PlanSpec, Problem, TaskSpec
 
 # Column labels, normalized (simplified, no spaces, lower case). The longest label
@@ -59,7 +60,7 @@ class _Header:
 
 
 def _norm_cell(value: object) -> str:
-    return normalize_text("" if value is None else str(value)).strip()
+    return strip_controls(normalize_text("" if value is None else str(value))).strip()
 
 
 def _field_of(label: str) -> str | None:
@@ -119,7 +120,8 @@ def rows_to_plan(rows: list[list[str]], *, source: str, year: int | None = None,
                  plan_name: str | None = None) -> PlanSpec:
     """A task table -> PlanSpec. Raises ``PlanFormatError`` for a table that cannot be
     imported, naming the row and column (``row 7, column 完成时限: …``)."""
-    rows = [[_norm_cell(c) for c in row] for row in rows]
+    rows = [[check_cell(_norm_cell(c), f"row {i}, column {j}") for j, c in enumerate(row, 1)]
+            for i, row in enumerate(rows, 1)]
     header = find_header(rows)
     if header is None:
         raise PlanFormatError(
@@ -139,6 +141,7 @@ def rows_to_plan(rows: list[list[str]], *, source: str, year: int | None = None,
     plan = PlanSpec(name=_plan_name(title), year=plan_year, starts_on=starts_on,
                     ends_on=ends_on, source_hash=_hash_rows(rows))
     current: TaskSpec | None = None
+    section = ""  # the last heading row: a task number used again under it restarts
     carried: dict[str, str] = {}
     last_year = plan_year
     for i in range(header.row + 1, len(rows)):
@@ -153,7 +156,9 @@ def rows_to_plan(rows: list[list[str]], *, source: str, year: int | None = None,
         if not any(values.values()) or row == rows[header.row]:
             continue  # empty, or the header repeated on a new page
         if _is_heading(values):
-            continue  # a section heading or a note spanning the table (merged across)
+            # A section heading or a note spanning the table (merged across).
+            section = " ".join(v for v in (values.get("number"), values.get("task")) if v)
+            continue
 
         number, task_text = values.get("number", ""), values.get("task", "")
         new_task = current is None or bool(
@@ -178,7 +183,8 @@ def rows_to_plan(rows: list[list[str]], *, source: str, year: int | None = None,
             current = TaskSpec(
                 number=number or str(len(plan.tasks) + 1), title=_title_of(title_text),
                 text=title_text, lead=lead, responsible=responsible,
-                cooperating=split_departments(values.get("cooperating", "")), line=rownum)
+                cooperating=split_departments(values.get("cooperating", "")), line=rownum,
+                section=section)
             for fld in ("task", "lead", "responsible", "cooperating"):
                 if values.get(fld):
                     current.evidence[fld] = f"row {rownum}, column {header.titles[fld]}: {values[fld]}"

@@ -1,0 +1,120 @@
+"""Bounds on what an import reads, so a small hostile file cannot take unbounded time or memory.
+
+A plan is a few hundred tasks; the largest real task tables we know are a few thousand rows.
+Every limit below is far above that and far below what would hurt the host. Each one, when
+exceeded, is a ``PlanFormatError`` naming the limit, never a partial import. The limits are
+fixed (not configurable): a plan that needs more is not a plan, and a shared daemon should not
+let a config typo open the door. README.md "Limits on input" lists them.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from typing import BinaryIO
+
+from notifier.importing.encoding import strip_controls
+from notifier.importing.model import PlanFormatError
+
+MAX_FILE_BYTES = 20 * 1024 * 1024  # the file as stored (a .docx with pictures stays below)
+MAX_UNZIPPED_BYTES = 64 * 1024 * 1024  # all parts of a .docx/.xlsx, decompressed
+MAX_ROWS = 100_000  # table rows (CSV, a sheet, the tables of a .docx)
+MAX_COLUMNS = 64  # columns of a table; a task table has about ten
+MAX_CELLS = 2_000_000  # cells read from one file, merged ranges included
+MAX_CELL_CHARS = 20_000  # one cell, or one line of a plan text
+MAX_DEPARTMENTS_PER_CELL = 100  # names listed in one department cell or note
+MAX_NAME_CHARS = 100  # a department name
+MAX_PLAN_NAME_CHARS = 200  # a plan's name (its title)
+MAX_NUMBER_CHARS = 40  # a task number as printed
+DATE_SLACK_YEARS = 3  # a date further than this outside the plan period is a warning
+
+
+def _mb(n: int) -> str:
+    return f"{n / (1024 * 1024):.0f} MB"
+
+
+def read_capped(stream: BinaryIO, limit: int = MAX_FILE_BYTES) -> bytes:
+    """Read at most ``limit`` bytes; a longer stream (a huge file, ``/dev/zero``) is an
+    error after ``limit + 1`` bytes, never read whole."""
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise PlanFormatError(f"the file is larger than {_mb(limit)}, the limit for a plan")
+    return data
+
+
+def check_zip(data: bytes) -> zipfile.ZipFile:
+    """Open a .docx/.xlsx container after checking what it would decompress to.
+
+    The sizes come from the zip's central directory; a member that decompresses to more
+    than it declares fails its CRC check when read, so the declared total bounds what the
+    office-file libraries can inflate (a "zip bomb" is refused before any of it)."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError) as exc:
+        raise PlanFormatError(f"a damaged zip (docx/xlsx) file ({exc})") from None
+    infos = archive.infolist()
+    if len(infos) > 10_000:
+        raise PlanFormatError(f"the zip holds {len(infos)} parts; a .docx/.xlsx has a few dozen")
+    total = sum(max(0, i.file_size) for i in infos)
+    if total > MAX_UNZIPPED_BYTES:
+        raise PlanFormatError(f"the file decompresses to {_mb(total)}, more than the limit of "
+                              f"{_mb(MAX_UNZIPPED_BYTES)}")
+    return archive
+
+
+class CellBudget:
+    """Counts the cells and rows one import reads, against ``MAX_ROWS`` and ``MAX_CELLS``."""
+
+    def __init__(self, what: str = "table") -> None:
+        self.what = what
+        self.rows = 0
+        self.cells = 0
+
+    def take_row(self, width: int) -> None:
+        self.rows += 1
+        self.cells += width
+        if self.rows > MAX_ROWS:
+            raise PlanFormatError(f"the {self.what} has more than {MAX_ROWS} rows, the limit for a plan")
+        if width > MAX_COLUMNS:
+            raise PlanFormatError(f"row {self.rows}: {width} columns; a task table has at most "
+                                  f"{MAX_COLUMNS}")
+        self.take_cells(0)
+
+    def take_cells(self, n: int) -> None:
+        self.cells += n
+        if self.cells > MAX_CELLS:
+            raise PlanFormatError(f"the {self.what} has more than {MAX_CELLS} cells "
+                                  "(merged ranges included), the limit for a plan")
+
+
+def check_cell(text: str, where: str) -> str:
+    """``text`` if it is at most ``MAX_CELL_CHARS`` long, else an error naming ``where``."""
+    if len(text) > MAX_CELL_CHARS:
+        raise PlanFormatError(f"{where}: {len(text)} characters in one cell; the limit is "
+                              f"{MAX_CELL_CHARS}")
+    return text
+
+
+def check_text(text: str) -> str:
+    """Decoded plan text without control characters, every line at most
+    ``MAX_CELL_CHARS`` long: a longer line is not prose (a binary file read as text)."""
+    text = strip_controls(text)
+    for number, line in enumerate(text.splitlines(), 1):
+        if len(line) > MAX_CELL_CHARS:
+            raise PlanFormatError(f"line {number}: {len(line)} characters in one line; the limit is "
+                                  f"{MAX_CELL_CHARS}")
+    return text
+
+
+def unreadable(what: str, exc: BaseException) -> PlanFormatError:
+    """The one-line error for an office file its library could not read. openpyxl,
+    python-docx, lxml and zipfile fail in many ways on a damaged file (zlib.error,
+    KeyError, TypeError, XMLSyntaxError, ...): whatever the exception, the file is
+    unreadable, and the admin needs the reason on one line, not a traceback."""
+    if isinstance(exc, MemoryError):
+        return PlanFormatError(f"{what}: too large to read")
+    reason = " ".join(str(exc).split())[:160]
+    kind = type(exc).__name__
+    if kind == "error":  # zlib.error, struct.error: the bare name says nothing
+        kind = f"{type(exc).__module__}.{kind}"
+    return PlanFormatError(f"{what} ({kind}" + (f": {reason})" if reason else ")"))
