@@ -10,6 +10,7 @@ send half the reminders, which is worse than none.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -59,8 +60,14 @@ class _Header:
     titles: dict[str, str]  # field -> the header text as printed
 
 
+# A ``'`` before a formula start is how our export (and any careful one) writes a text
+# cell that a spreadsheet must not run; the text is what follows it.
+_QUOTED_FORMULA = re.compile(r"^'(?=[=+\-@\t\r])")
+
+
 def _norm_cell(value: object) -> str:
-    return strip_controls(normalize_text("" if value is None else str(value))).strip()
+    text = _QUOTED_FORMULA.sub("", "" if value is None else str(value))
+    return strip_controls(normalize_text(text)).strip()
 
 
 def _field_of(label: str) -> str | None:
@@ -140,6 +147,12 @@ def rows_to_plan(rows: list[list[str]], *, source: str, year: int | None = None,
 
     plan = PlanSpec(name=_plan_name(title), year=plan_year, starts_on=starts_on,
                     ends_on=ends_on, source_hash=_hash_rows(rows))
+    # Department cells repeat down a table (市财政局、市统计局 on every row): split each once.
+    names_of = functools.lru_cache(maxsize=4096)(lambda cell: tuple(split_departments(cell)))
+
+    def split(cell: str) -> list[str]:
+        return list(names_of(cell))
+
     current: TaskSpec | None = None
     section = ""  # the last heading row: a task number used again under it restarts
     carried: dict[str, str] = {}
@@ -169,8 +182,8 @@ def rows_to_plan(rows: list[list[str]], *, source: str, year: int | None = None,
             if not title_text:
                 raise PlanFormatError(f"row {rownum}, column {header.titles.get('task')}: "
                                       "a new task without its text")
-            lead = split_departments(values.get("lead", ""))
-            marked, responsible = take_lead_marks(split_departments(values.get("responsible", "")))
+            lead = split(values.get("lead", ""))
+            marked, responsible = take_lead_marks(split(values.get("responsible", "")))
             lead += [d for d in marked if d not in lead]
             if not lead and "lead" in cols:
                 raise PlanFormatError(f"row {rownum}, column {header.titles['lead']}: "
@@ -183,7 +196,7 @@ def rows_to_plan(rows: list[list[str]], *, source: str, year: int | None = None,
             current = TaskSpec(
                 number=number or str(len(plan.tasks) + 1), title=_title_of(title_text),
                 text=title_text, lead=lead, responsible=responsible,
-                cooperating=split_departments(values.get("cooperating", "")), line=rownum,
+                cooperating=split(values.get("cooperating", "")), line=rownum,
                 section=section)
             for fld in ("task", "lead", "responsible", "cooperating"):
                 if values.get(fld):
@@ -196,7 +209,7 @@ def rows_to_plan(rows: list[list[str]], *, source: str, year: int | None = None,
             for fld in ("lead", "responsible", "cooperating"):
                 v = values.get(fld)
                 if v and v != carried.get(fld):
-                    for name in split_departments(v):
+                    for name in split(v):
                         if name not in getattr(current, fld):
                             getattr(current, fld).append(name)
         assert current is not None
