@@ -10,6 +10,7 @@ let a config typo open the door. README.md "Limits on input" lists them.
 from __future__ import annotations
 
 import io
+import os
 import zipfile
 from typing import BinaryIO
 
@@ -34,11 +35,18 @@ def _mb(n: int) -> str:
 
 
 def read_capped(stream: BinaryIO, limit: int = MAX_FILE_BYTES) -> bytes:
-    """Read at most ``limit`` bytes; a longer stream (a huge file, ``/dev/zero``) is an
-    error after ``limit + 1`` bytes, never read whole."""
+    """Read at most ``limit`` bytes. A regular file larger than that is refused before
+    reading; a longer stream (``/dev/zero``, a pipe) after ``limit + 1`` bytes."""
+    too_large = PlanFormatError(f"the file is larger than {_mb(limit)}, the limit for a plan")
+    try:
+        size = os.fstat(stream.fileno()).st_size
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        size = 0  # not a file on disk: the capped read decides
+    if size > limit:
+        raise too_large
     data = stream.read(limit + 1)
     if len(data) > limit:
-        raise PlanFormatError(f"the file is larger than {_mb(limit)}, the limit for a plan")
+        raise too_large
     return data
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 HEADER = ["序号", "工作任务", "牵头单位", "完成时限"]
@@ -63,3 +64,64 @@ def damage_compressed(data: bytes, part: str) -> bytes:
 def write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
+
+
+def sheet_xml(body: str, merges: list[str] = ()) -> bytes:
+    """A worksheet part with ``body`` inside <sheetData> and the given merged ranges."""
+    merge = (f'<mergeCells count="{len(merges)}">' + "".join(f'<mergeCell ref="{m}"/>' for m in merges)
+             + "</mergeCells>") if merges else ""
+    return ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+            '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+            f'<sheetData>{body}</sheetData>{merge}</worksheet>').encode()
+
+
+def inline_row(r: int, cells: list[str]) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return f'<row r="{r}">' + "".join(
+        f'<c r="{get_column_letter(c)}{r}" t="inlineStr"><is><t>{v}</t></is></c>'
+        for c, v in enumerate(cells, 1) if v) + "</row>"
+
+
+def task_sheet(extra_rows: str = "", merges: list[str] = ()) -> bytes:
+    """A valid task table as raw sheet XML (header, one task) plus ``extra_rows``."""
+    rows = inline_row(1, HEADER) + inline_row(2, ["1", "推进重点项目。", "市发改委", "2019-06-30"])
+    return sheet_xml(rows + extra_rows, merges)
+
+
+@dataclass
+class Child:
+    code: int
+    err: str
+    seconds: float
+    cpu_seconds: float
+    peak_mb: float
+
+
+def run_child(args: list[str], cwd: Path, timeout: float = 120) -> Child:
+    """Run ``python -m notifier ARGS`` as a child process and measure it: wall time, CPU time
+    and peak resident memory (ru_maxrss of that child alone, from wait4)."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    err_path = cwd / "child-stderr.txt"
+    with err_path.open("wb") as err, open(os.devnull, "wb") as out:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-m", "notifier", *args], cwd=cwd, env=env,
+                                stdout=out, stderr=err)
+        deadline = time.monotonic() + timeout
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise AssertionError(f"notifier {' '.join(args)} still runs after {timeout} s")
+            time.sleep(0.02)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    return Child(proc.returncode, err_path.read_text(encoding="utf-8", errors="replace"),
+                 time.perf_counter() - t0, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
