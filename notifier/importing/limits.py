@@ -95,11 +95,11 @@ class CellBudget:
                                   "(merged ranges included), the limit for a plan")
 
 
-def check_cell(text: str, where: str) -> str:
-    """``text`` if it is at most ``MAX_CELL_CHARS`` long, else an error naming ``where``."""
+def check_cell(text: str, row: int, column: int) -> str:
+    """``text`` if it is at most ``MAX_CELL_CHARS`` long, else an error naming its place."""
     if len(text) > MAX_CELL_CHARS:
-        raise PlanFormatError(f"{where}: {len(text)} characters in one cell; the limit is "
-                              f"{MAX_CELL_CHARS}")
+        raise PlanFormatError(f"row {row}, column {column}: {len(text)} characters in one cell; "
+                              f"the limit is {MAX_CELL_CHARS}")
     return text
 
 

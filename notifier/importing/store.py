@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
@@ -217,8 +217,9 @@ def _write_tasks(session: Session, plan_id: int, tasks: Sequence[TaskSpec]) -> l
     _update_by_id(session, Task, changed)
     if new_rows:
         table = Task.__table__
-        ids.update((number, tid) for tid, number in session.execute(
-            insert(table).returning(table.c.id, table.c.number), new_rows))
+        for chunk in _chunks(new_rows):
+            ids.update((number, tid) for tid, number in session.execute(
+                insert(table).returning(table.c.id, table.c.number), chunk))
     return [ids[ts.number] for ts in tasks]
 
 
@@ -262,8 +263,7 @@ def _write_milestones(session: Session, plan_id: int, task_ids: list[int],
         gone.extend(o.id for o in by_key.values())  # what the new document dropped
     _delete_ids(session, Milestone, gone)
     _update_by_id(session, Milestone, changed)  # in order: a key moves before it is reused
-    if new_rows:
-        session.execute(insert(Milestone.__table__), new_rows)
+    _insert(session, Milestone, new_rows)
     return kept
 
 
@@ -284,8 +284,7 @@ def _write_roles(session: Session, task_ids: list[int], tasks: Sequence[TaskSpec
                     seen.add((dep_id, role))
                     rows.append({"task_id": tid, "department_id": dep_id, "role": role,
                                  "position": pos})
-    if rows:
-        session.execute(insert(TaskDepartment.__table__), rows)
+    _insert(session, TaskDepartment, rows)
 
 
 def _update_by_id(session: Session, model: type[Task] | type[Milestone],
@@ -295,15 +294,26 @@ def _update_by_id(session: Session, model: type[Task] | type[Milestone],
     if not rows:
         return
     table = model.__table__
-    params = [{"row_id": r["id"], **{k: v for k, v in r.items() if k != "id"}} for r in rows]
     columns = [k for k in rows[0] if k != "id"]
-    session.execute(update(table).where(table.c.id == bindparam("row_id"))
-                    .values({k: bindparam(k) for k in columns}), params)
+    stmt = (update(table).where(table.c.id == bindparam("row_id"))
+            .values({k: bindparam(k) for k in columns}))
+    for chunk in _chunks(rows):
+        session.execute(stmt, [{"row_id": r["id"], **{k: r[k] for k in columns}} for r in chunk])
 
 
-def _chunks(ids: Sequence[int], size: int = 500) -> Iterable[Sequence[int]]:
-    # Bounded IN lists: SQLite caps the number of bound parameters of one statement.
-    return (ids[i:i + size] for i in range(0, len(ids), size))
+def _insert(session: Session, model: type[Milestone] | type[TaskDepartment],
+            rows: list[dict[str, Any]]) -> None:
+    for chunk in _chunks(rows):
+        session.execute(insert(model.__table__), chunk)
+
+
+T = TypeVar("T")
+
+
+def _chunks(items: Sequence[T], size: int = 500) -> Iterable[Sequence[T]]:
+    # Bounded statements: SQLite caps the bound parameters of one IN list, and an executemany
+    # of a slice keeps SQLAlchemy's copies of the parameters small.
+    return (items[i:i + size] for i in range(0, len(items), size))
 
 
 def _delete_ids(session: Session, model: type[Task] | type[Milestone], ids: Sequence[int]) -> None:

@@ -127,7 +127,7 @@ def rows_to_plan(rows: list[list[str]], *, source: str, year: int | None = None,
                  plan_name: str | None = None) -> PlanSpec:
     """A task table -> PlanSpec. Raises ``PlanFormatError`` for a table that cannot be
     imported, naming the row and column (``row 7, column 完成时限: …``)."""
-    rows = [[check_cell(_norm_cell(c), f"row {i}, column {j}") for j, c in enumerate(row, 1)]
+    rows = [[check_cell(_norm_cell(c), i, j) for j, c in enumerate(row, 1)]
             for i, row in enumerate(rows, 1)]
     header = find_header(rows)
     if header is None:
