@@ -72,8 +72,8 @@ _ORDINAL = re.compile(r"^\s*(?:第)?[(]?([一二三四五六七八九十百]+)[)
 def unique_numbers(plan: PlanSpec) -> None:
     """Task numbers are unique within a plan. A number used again under a new heading is a
     numbering that restarts per section (一、… 1. 2. 二、… 1. 2.): the section's tasks get
-    its ordinal in front, ``(二)1``, with a warning. A number used twice in one section
-    is a mistake in the document: an error naming both lines."""
+    its ordinal in front, ``二1`` as the text reader numbers them, with a warning. A number
+    used twice in one section is a mistake in the document: an error naming both lines."""
     first: dict[str, TaskSpec] = {}
     prefixes: dict[str, str] = {}
     for task in plan.tasks:
@@ -81,7 +81,7 @@ def unique_numbers(plan: PlanSpec) -> None:
             task.number = prefixes[task.section] + task.number
         elif task.number in first and task.section and task.section != first[task.number].section:
             m = _ORDINAL.match(task.section)
-            prefix = f"({m[1]})" if m else f"({len(prefixes) + 2})"
+            prefix = m[1] if m else f"{len(prefixes) + 2}."
             prefixes[task.section] = prefix
             plan.warnings.append(Problem(task.line, (
                 f"task numbering restarts under the heading {task.section[:30]!r}: its tasks are "

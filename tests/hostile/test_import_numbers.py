@@ -51,7 +51,7 @@ def test_numbering_that_restarts_under_a_new_heading_is_kept_apart_with_a_warnin
     assert "line 7: task numbering restarts under the heading '二、民生保障'" in err
     db = sqlite3.connect(tmp_path / "n.db")
     assert db.execute("select number from tasks order by position").fetchall() == [
-        ("1",), ("2",), ("(二)1",), ("(二)2",)]
+        ("1",), ("2",), ("二1",), ("二2",)]
 
 
 def test_every_task_and_milestone_records_the_line_it_came_from(config, tmp_path):
