@@ -50,6 +50,11 @@ def bounded_names(plan: PlanSpec) -> None:
     if len(plan.name) > MAX_PLAN_NAME_CHARS:
         raise PlanFormatError(f"the plan's name has {len(plan.name)} characters (the limit is "
                               f"{MAX_PLAN_NAME_CHARS}); give a shorter one with --plan")
+    # The columns' sizes: PostgreSQL refuses a longer value (SQLite would store it).
+    for what, value, limit in (("文号", plan.doc_number, 100), ("issuer", plan.issuer, 200)):
+        if value and len(value) > limit:
+            raise PlanFormatError(f"the plan's {what} has {len(value)} characters (the limit is "
+                                  f"{limit}): {value[:30]}…")
     for task in plan.tasks:
         if len(task.number) > MAX_NUMBER_CHARS:
             raise PlanFormatError(f"{_where(task)}: a task number of {len(task.number)} characters "

@@ -125,3 +125,14 @@ def run_child(args: list[str], cwd: Path, timeout: float = 120) -> Child:
         proc.returncode = os.waitstatus_to_exitcode(status)
     return Child(proc.returncode, err_path.read_text(encoding="utf-8", errors="replace"),
                  time.perf_counter() - t0, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
+
+
+def entity_bomb(xml: bytes, root: str, target: str) -> bytes:
+    """``xml`` with a "billion laughs" DTD before its ``root`` element and ``target`` text
+    replaced by the entity that expands to 3 * 10**10 characters."""
+    entities = '<!ENTITY a0 "lollollollollollollollollollol">' + "".join(
+        f'<!ENTITY a{i} "{f"&a{i - 1};" * 10}">' for i in range(1, 10))
+    text = xml.decode()
+    start = text.index(f"<{root}")
+    return (text[:start] + f"<!DOCTYPE {root} [{entities}]>" + text[start:]).replace(
+        target, "&a9;", 1).encode()

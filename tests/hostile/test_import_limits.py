@@ -13,6 +13,7 @@ import pytest
 from notifier.importing.limits import MAX_CELL_CHARS, MAX_ROWS
 from tests.hostile.import_files import (
     docx_bytes,
+    entity_bomb,
     inline_row,
     replace_part,
     run_child,
@@ -96,6 +97,17 @@ def test_a_zip_bomb_is_refused_before_it_is_inflated(config, tmp_path):
                 part.write(chunk)
     child = child_import(config, write(tmp_path / "zipbomb.xlsx", buf.getvalue()), tmp_path)
     assert "decompresses to 300 MB, more than the limit" in error_line(child)
+
+
+def test_an_entity_expansion_bomb_is_refused_in_xlsx_and_docx(config, tmp_path):
+    sheet = entity_bomb(task_sheet(), "worksheet", "推进重点项目。")
+    xlsx = write(tmp_path / "lol.xlsx", replace_part(xlsx_bytes(), SHEET, sheet))
+    assert "not a readable .xlsx workbook" in error_line(child_import(config, xlsx, tmp_path))
+    data = docx_bytes()
+    document = zipfile.ZipFile(io.BytesIO(data)).read("word/document.xml")
+    bomb = entity_bomb(document, "w:document", "推进重点项目。")
+    docx_path = write(tmp_path / "lol.docx", replace_part(data, "word/document.xml", bomb))
+    assert "not a readable .docx document" in error_line(child_import(config, docx_path, tmp_path))
 
 
 def test_a_docx_grid_span_of_200000_is_refused_at_once(config, tmp_path):
