@@ -83,50 +83,57 @@ class DepartmentIndex:
         return self.resolve_all([name])[name]
 
     def resolve_all(self, names: Iterable[str]) -> dict[str, DepartmentRef]:
-        """name -> department for every name; the new ones are inserted in one statement."""
+        """name -> department for every name; the new ones are inserted in one statement.
+
+        Names are resolved in order, as if each new department were stored at once: a
+        later name that is an alias of an earlier new one (市金融办 after
+        市国资委(市金融办)) resolves to it."""
         self._load()
-        out: dict[str, DepartmentRef | None] = {}
-        new: dict[str, list[str]] = {}  # canonical name of a new department -> names it answers
+        found: dict[str, DepartmentRef | str] = {}  # a str: the canonical name of a new one
+        pending: dict[str, str] = {}  # name or alias of a new department -> its canonical name
         for name in names:
-            if name in out:
+            if name in found:
                 continue
             if name in self._cache:
-                out[name] = self._cache[name]
+                found[name] = self._cache[name]
                 continue
             configured = self.config.department(name)
             canonical = configured.name if configured else name
-            dep = self._lookup(canonical) or self._lookup(name)
+
+            def find(key: str) -> DepartmentRef | str | None:
+                return self._lookup(key) or pending.get(key)
+
+            dep = find(canonical) or find(name)
             if dep is None and not configured:
                 for alias in aliases_of(name):  # 市国资委(市金融办): either half may be known
-                    dep = self._lookup(alias) or dep
+                    dep = find(alias) or dep
             if dep is None:
-                new.setdefault(canonical, []).append(name)
-            out[name] = dep
-        if new:
-            self._insert(new)
-            for canonical, written in new.items():
-                for name in written:
-                    out[name] = self._by_name[canonical]
-        for name, dep in out.items():
-            assert dep is not None
-            self._cache[name] = dep
-        return out  # type: ignore[return-value]
+                dep = pending[canonical] = canonical
+                for alias in aliases_of(name):
+                    if alias != canonical and alias not in self.alias_owner:
+                        pending.setdefault(alias, canonical)
+            found[name] = dep
+        if pending:
+            self._insert(pending)
+        out = {name: dep if isinstance(dep, DepartmentRef) else self._by_name[dep]
+               for name, dep in found.items()}
+        self._cache.update(out)
+        return out
 
-    def _insert(self, new: dict[str, list[str]]) -> None:
+    def _insert(self, pending: dict[str, str]) -> None:
+        """Insert the new departments (``pending`` maps each one's canonical name to itself
+        and each of its aliases to it), then their aliases."""
         now = utcnow()
-        rows = [{"name": c, "is_group": is_group(c), "created_at": now} for c in new]
+        table = Department.__table__
+        rows = [{"name": c, "is_group": is_group(c), "created_at": now}
+                for key, c in pending.items() if key == c]
         for dep_id, name, group in self.session.execute(
-                insert(Department.__table__).returning(
-                    Department.__table__.c.id, Department.__table__.c.name,
-                    Department.__table__.c.is_group), rows):
+                insert(table).returning(table.c.id, table.c.name, table.c.is_group), rows):
             self._add(DepartmentRef(dep_id, name, group))
-        aliases = []
-        for canonical, written in new.items():
-            dep_id = self._by_name[canonical].id
-            for alias in (a for name in written for a in aliases_of(name)):
-                if alias != canonical and alias not in self.alias_owner:
-                    aliases.append({"department_id": dep_id, "alias": alias})
-                    self.alias_owner[alias] = dep_id
+        aliases = [{"department_id": self._by_name[c].id, "alias": key}
+                   for key, c in pending.items() if key != c]
+        for row in aliases:
+            self.alias_owner[row["alias"]] = row["department_id"]
         if aliases:
             self.session.execute(insert(DepartmentAlias.__table__), aliases)
 
@@ -263,7 +270,7 @@ def _write_milestones(session: Session, plan_id: int, task_ids: list[int],
         gone.extend(o.id for o in by_key.values())  # what the new document dropped
     _delete_ids(session, Milestone, gone)
     _update_by_id(session, Milestone, changed)  # in order: a key moves before it is reused
-    _insert(session, Milestone, new_rows)
+    _insert_rows(session, Milestone, new_rows)
     return kept
 
 
@@ -284,7 +291,7 @@ def _write_roles(session: Session, task_ids: list[int], tasks: Sequence[TaskSpec
                     seen.add((dep_id, role))
                     rows.append({"task_id": tid, "department_id": dep_id, "role": role,
                                  "position": pos})
-    _insert(session, TaskDepartment, rows)
+    _insert_rows(session, TaskDepartment, rows)
 
 
 def _update_by_id(session: Session, model: type[Task] | type[Milestone],
@@ -301,7 +308,7 @@ def _update_by_id(session: Session, model: type[Task] | type[Milestone],
         session.execute(stmt, [{"row_id": r["id"], **{k: r[k] for k in columns}} for r in chunk])
 
 
-def _insert(session: Session, model: type[Milestone] | type[TaskDepartment],
+def _insert_rows(session: Session, model: type[Milestone] | type[TaskDepartment],
             rows: list[dict[str, Any]]) -> None:
     for chunk in _chunks(rows):
         session.execute(insert(model.__table__), chunk)
