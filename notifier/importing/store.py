@@ -70,10 +70,11 @@ class DepartmentIndex:
     def _load(self) -> None:
         if self._loaded:
             return
-        for row in self.session.execute(select(Department.id, Department.name, Department.is_group)):
+        deps, aliases = Department.__table__.c, DepartmentAlias.__table__.c  # Core: cheaper to compile
+        for row in self.session.execute(select(deps.id, deps.name, deps.is_group)):
             self._add(DepartmentRef(*row))
         self.alias_owner.update(self.session.execute(
-            select(DepartmentAlias.alias, DepartmentAlias.department_id)).all())
+            select(aliases.alias, aliases.department_id)).all())
         self._loaded = True
 
     def _add(self, dep: DepartmentRef) -> None:
@@ -208,7 +209,8 @@ def store_plan(session: Session, spec: PlanSpec, config: Config) -> ImportSummar
 def _write_tasks(session: Session, plan_id: int, tasks: Sequence[TaskSpec]) -> list[int]:
     """Insert, update and delete the plan's tasks, matched by number; returns the id of
     each of ``tasks`` in order."""
-    old = dict(session.execute(select(Task.number, Task.id).where(Task.plan_id == plan_id)).all())
+    cols = Task.__table__.c
+    old = dict(session.execute(select(cols.number, cols.id).where(cols.plan_id == plan_id)).all())
     ids: dict[str, int] = {}
     new_rows: list[dict[str, Any]] = []
     changed: list[dict[str, Any]] = []
@@ -235,10 +237,10 @@ def _write_milestones(session: Session, plan_id: int, task_ids: list[int],
     """Match each task's milestones to the stored ones by key, else by date (an edited text
     keeps its done mark when the date or rule stayed); returns how many done marks were kept."""
     stored: dict[int, dict[str, Any]] = {tid: {} for tid in task_ids}
+    ms, tasks_c = Milestone.__table__.c, Task.__table__.c
     for row in session.execute(
-            select(Milestone.id, Milestone.task_id, Milestone.key, Milestone.due_on,
-                   Milestone.recurrence, Milestone.status)
-            .join(Task).where(Task.plan_id == plan_id)):
+            select(ms.id, ms.task_id, ms.key, ms.due_on, ms.recurrence, ms.status)
+            .join_from(Milestone.__table__, Task.__table__).where(tasks_c.plan_id == plan_id)):
         stored[row.task_id][row.key] = row
     kept = 0
     gone: list[int] = []

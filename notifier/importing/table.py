@@ -224,6 +224,13 @@ def rows_to_plan(rows: list[list[str]], *, source: str, year: int | None = None,
     return plan
 
 
+@functools.lru_cache(maxsize=4096)
+def _due_phrases(text: str, year: int) -> tuple[DatePhrase, ...]:
+    # Due cells repeat down a table (2019年6月底前): read each (cell, year) once. Pure, so
+    # the bounded cache may outlive one import.
+    return tuple(parse_due_cell(text, year))
+
+
 def _add_milestones(plan: PlanSpec, task: TaskSpec, values: dict[str, str], header: _Header,
                     rownum: int, last_year: int, ends_on: date) -> int:
     due_text = values.get("due", "")
@@ -231,7 +238,7 @@ def _add_milestones(plan: PlanSpec, task: TaskSpec, values: dict[str, str], head
     if "due" not in header.columns:
         return last_year  # no due column: every task is due at the plan's end
     try:
-        phrases = parse_due_cell(due_text, last_year)
+        phrases = _due_phrases(due_text, last_year)
     except DateError as exc:
         raise PlanFormatError(f"row {rownum}, column {header.titles['due']}: {exc}") from None
     if not phrases:
