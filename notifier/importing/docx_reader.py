@@ -21,7 +21,7 @@ import io
 from typing import Any
 
 from notifier.importing.encoding import normalize_text
-from notifier.importing.limits import MAX_COLUMNS, CellBudget, check_text, unreadable
+from notifier.importing.limits import MAX_COLUMNS, MAX_ROWS, CellBudget, check_text, unreadable
 from notifier.importing.model import PlanFormatError, PlanSpec
 from notifier.importing.table import find_header, rows_to_plan
 from notifier.importing.text import read_meta, text_to_plan
@@ -84,7 +84,11 @@ def _read_document(data: bytes) -> tuple[list[str], list[list[list[str]]]]:
     budget = CellBudget("document's tables")
     try:
         document = docx.Document(io.BytesIO(data))
-        paragraphs = [p.text for p in document.paragraphs]
+        body = document.paragraphs
+        if len(body) > MAX_ROWS:  # counted before each one's text is read
+            raise PlanFormatError(f"the document has {len(body)} paragraphs, more than {MAX_ROWS}, "
+                                  "the limit for a plan")
+        paragraphs = [p.text for p in body]
         return paragraphs, [_table_rows(t, budget) for t in document.tables]
     except PlanFormatError:
         raise

@@ -19,6 +19,9 @@ from notifier.importing.model import PlanFormatError
 
 MAX_FILE_BYTES = 20 * 1024 * 1024  # the file as stored (a .docx with pictures stays below)
 MAX_UNZIPPED_BYTES = 64 * 1024 * 1024  # all parts of a .docx/.xlsx, decompressed
+# The XML of a .docx, decompressed: python-docx parses all of it into one tree (about 25 times
+# its size in memory), unlike openpyxl's read-only sheets, which stream. A 100-page plan has 3 MB.
+MAX_DOCX_XML_BYTES = 8 * 1024 * 1024
 MAX_ROWS = 100_000  # table rows (CSV, a sheet, the tables of a .docx)
 MAX_COLUMNS = 64  # columns of a table; a task table has about ten
 MAX_CELLS = 2_000_000  # cells read from one file, merged ranges included
@@ -50,7 +53,7 @@ def read_capped(stream: BinaryIO, limit: int = MAX_FILE_BYTES) -> bytes:
     return data
 
 
-def check_zip(data: bytes) -> zipfile.ZipFile:
+def check_zip(data: bytes, *, xml_limit: int | None = None) -> zipfile.ZipFile:
     """Open a .docx/.xlsx container after checking what it would decompress to.
 
     The sizes come from the zip's central directory; a member that decompresses to more
@@ -67,6 +70,10 @@ def check_zip(data: bytes) -> zipfile.ZipFile:
     if total > MAX_UNZIPPED_BYTES:
         raise PlanFormatError(f"the file decompresses to {_mb(total)}, more than the limit of "
                               f"{_mb(MAX_UNZIPPED_BYTES)}")
+    xml = sum(max(0, i.file_size) for i in infos if i.filename.endswith((".xml", ".rels")))
+    if xml_limit is not None and xml > xml_limit:
+        raise PlanFormatError(f"the document's XML decompresses to {_mb(xml)}, more than the "
+                              f"limit of {_mb(xml_limit)}")
     return archive
 
 
@@ -104,10 +111,14 @@ def check_cell(text: str, row: int, column: int) -> str:
 
 
 def check_text(text: str) -> str:
-    """Decoded plan text without control characters, every line at most
-    ``MAX_CELL_CHARS`` long: a longer line is not prose (a binary file read as text)."""
+    """Decoded plan text without control characters, at most ``MAX_ROWS`` lines of at most
+    ``MAX_CELL_CHARS`` characters: a longer line is not prose (a binary file read as text)."""
     text = strip_controls(text)
-    for number, line in enumerate(text.splitlines(), 1):
+    lines = text.splitlines()
+    if len(lines) > MAX_ROWS:
+        raise PlanFormatError(f"the text has {len(lines)} lines, more than {MAX_ROWS}, the limit "
+                              "for a plan")
+    for number, line in enumerate(lines, 1):
         if len(line) > MAX_CELL_CHARS:
             raise PlanFormatError(f"line {number}: {len(line)} characters in one line; the limit is "
                                   f"{MAX_CELL_CHARS}")

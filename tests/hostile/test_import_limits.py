@@ -16,6 +16,7 @@ from tests.hostile.import_files import (
     entity_bomb,
     inline_row,
     replace_part,
+    rezip,
     run_child,
     task_sheet,
     write,
@@ -24,7 +25,7 @@ from tests.hostile.import_files import (
 
 SHEET = "xl/worksheets/sheet1.xml"
 # A child that imports nothing much (Python, SQLAlchemy, openpyxl loaded) takes about 60-90 MB.
-PEAK_MB = 250
+PEAK_MB = 300
 CPU_SECONDS = 5
 
 
@@ -108,6 +109,31 @@ def test_an_entity_expansion_bomb_is_refused_in_xlsx_and_docx(config, tmp_path):
     bomb = entity_bomb(document, "w:document", "推进重点项目。")
     docx_path = write(tmp_path / "lol.docx", replace_part(data, "word/document.xml", bomb))
     assert "not a readable .docx document" in error_line(child_import(config, docx_path, tmp_path))
+
+
+def docx_with_paragraphs(xml_bytes: int) -> bytes:
+    para = b"<w:p><w:r><w:t>x</w:t></w:r></w:p>"
+
+    def grow(name: str, content: bytes) -> bytes:
+        if name != "word/document.xml":
+            return content
+        at = content.index(b"<w:body>") + len(b"<w:body>")
+        return content[:at] + para * (xml_bytes // len(para)) + content[at:]
+
+    return rezip(docx_bytes(), grow)
+
+
+def test_a_docx_whose_xml_is_too_large_to_parse_is_refused_before_parsing(config, tmp_path):
+    path = write(tmp_path / "big.docx", docx_with_paragraphs(16 << 20))
+    assert len(path.read_bytes()) < 200_000
+    child = child_import(config, path, tmp_path)
+    assert "the document's XML decompresses to 17 MB, more than the limit of 8 MB" in error_line(child)
+
+
+def test_a_docx_with_too_many_paragraphs_is_refused(config, tmp_path):
+    path = write(tmp_path / "many.docx", docx_with_paragraphs(7 << 20))
+    child = child_import(config, path, tmp_path)
+    assert f"paragraphs, more than {MAX_ROWS}" in error_line(child)
 
 
 def test_a_docx_grid_span_of_200000_is_refused_at_once(config, tmp_path):
