@@ -19,12 +19,16 @@ from notifier.importing.model import PlanFormatError
 
 MAX_FILE_BYTES = 20 * 1024 * 1024  # the file as stored (a .docx with pictures stays below)
 MAX_UNZIPPED_BYTES = 64 * 1024 * 1024  # all parts of a .docx/.xlsx, decompressed
-# The XML of a .docx, decompressed: python-docx parses all of it into one tree (about 25 times
-# its size in memory), unlike openpyxl's read-only sheets, which stream. A 100-page plan has 3 MB.
-MAX_DOCX_XML_BYTES = 8 * 1024 * 1024
+# XML parsed whole, decompressed: all of a .docx (python-docx builds one tree, about 25 times
+# its size in memory) and an .xlsx's parts other than its sheets (openpyxl streams those in
+# read-only mode, but holds every shared string). A 100-page plan has 3 MB.
+MAX_PARSED_XML_BYTES = 8 * 1024 * 1024
+# The sheets of an .xlsx, decompressed: streamed, but openpyxl spends some microseconds per cell,
+# so this bounds the time. About 12,000 rows of a task table; a larger one imports as CSV.
+MAX_SHEET_XML_BYTES = 8 * 1024 * 1024
 MAX_ROWS = 100_000  # table rows (CSV, a sheet, the tables of a .docx)
 MAX_COLUMNS = 64  # columns of a table; a task table has about ten
-MAX_CELLS = 2_000_000  # cells read from one file, merged ranges included
+MAX_CELLS = 1_000_000  # cells read from one file, merged ranges included
 MAX_CELL_CHARS = 20_000  # one cell, or one line of a plan text
 MAX_DEPARTMENTS_PER_CELL = 100  # names listed in one department cell or note
 MAX_NAME_CHARS = 100  # a department name
@@ -53,12 +57,15 @@ def read_capped(stream: BinaryIO, limit: int = MAX_FILE_BYTES) -> bytes:
     return data
 
 
-def check_zip(data: bytes, *, xml_limit: int | None = None) -> zipfile.ZipFile:
+def check_zip(data: bytes, *, parsed_xml: bool = False, streamed: tuple[str, ...] = ()
+              ) -> zipfile.ZipFile:
     """Open a .docx/.xlsx container after checking what it would decompress to.
 
     The sizes come from the zip's central directory; a member that decompresses to more
     than it declares fails its CRC check when read, so the declared total bounds what the
-    office-file libraries can inflate (a "zip bomb" is refused before any of it)."""
+    office-file libraries can inflate (a "zip bomb" is refused before any of it). With
+    ``parsed_xml`` the XML parts outside the ``streamed`` folders are held to
+    ``MAX_PARSED_XML_BYTES``, and those inside to ``MAX_SHEET_XML_BYTES``."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError) as exc:
@@ -70,10 +77,16 @@ def check_zip(data: bytes, *, xml_limit: int | None = None) -> zipfile.ZipFile:
     if total > MAX_UNZIPPED_BYTES:
         raise PlanFormatError(f"the file decompresses to {_mb(total)}, more than the limit of "
                               f"{_mb(MAX_UNZIPPED_BYTES)}")
-    xml = sum(max(0, i.file_size) for i in infos if i.filename.endswith((".xml", ".rels")))
-    if xml_limit is not None and xml > xml_limit:
-        raise PlanFormatError(f"the document's XML decompresses to {_mb(xml)}, more than the "
-                              f"limit of {_mb(xml_limit)}")
+    xml = [i for i in infos if i.filename.endswith((".xml", ".rels"))]
+    parsed = sum(max(0, i.file_size) for i in xml if not i.filename.startswith(streamed))
+    if parsed_xml and parsed > MAX_PARSED_XML_BYTES:
+        raise PlanFormatError(f"the file's XML to parse decompresses to {_mb(parsed)}, more than "
+                              f"the limit of {_mb(MAX_PARSED_XML_BYTES)}")
+    sheets = sum(max(0, i.file_size) for i in xml if streamed and i.filename.startswith(streamed))
+    if sheets > MAX_SHEET_XML_BYTES:
+        raise PlanFormatError(f"the sheets decompress to {_mb(sheets)} of XML, more than the limit "
+                              f"of {_mb(MAX_SHEET_XML_BYTES)} (about 12,000 rows); save a larger "
+                              "table as CSV")
     return archive
 
 

@@ -22,7 +22,6 @@ from notifier.importing.checks import check_plan
 from notifier.importing.encoding import decode_bytes, normalize_text, strip_controls
 from notifier.importing.limits import (
     MAX_CELL_CHARS,
-    MAX_DOCX_XML_BYTES,
     CellBudget,
     check_text,
     check_zip,
@@ -68,7 +67,7 @@ def _read(fmt: str, data: bytes, *, source: str, year: int | None,
 
         return text_to_plan(check_text(decode_bytes(data)), source=source, year=year,
                             plan_name=plan_name)
-    check_zip(data, xml_limit=MAX_DOCX_XML_BYTES if fmt == "docx" else None)
+    check_zip(data, parsed_xml=True, streamed=("xl/worksheets/",) if fmt == "xlsx" else ())
     if fmt == "xlsx":
         from notifier.importing.xlsx_reader import read_xlsx
 

@@ -47,20 +47,23 @@ def _column_number(letters: str) -> int:
     return n
 
 
-def merged_ranges(ws: Any) -> list[tuple[int, int, int, int]]:  # noqa: ANN401
-    """(min_row, min_col, max_row, max_col) of each ``<mergeCell ref="A1:C3">``, streamed
-    from the sheet's XML (read-only worksheets do not parse them)."""
-    from lxml import etree
+# <mergeCell ref="A1:C3"/>, with or without a namespace prefix.
+_MERGE_CELL = re.compile(rb"""<(?:[A-Za-z_][\w.-]*:)?mergeCell\b[^>]*?\bref\s*=\s*["']([^"']*)["']""")
 
-    ranges = []
+
+def merged_ranges(ws: Any) -> list[tuple[int, int, int, int]]:  # noqa: ANN401
+    """(min_row, min_col, max_row, max_col) of each ``<mergeCell ref="A1:C3">`` of the
+    sheet (read-only worksheets do not parse them). The elements are found by a pattern
+    over the sheet's bytes (at most ``MAX_SHEET_XML_BYTES``): an XML parser would build the
+    tree of every cell to find the few elements after them."""
     with ws.parent._archive.open(ws._worksheet_path) as src:
-        for _, element in etree.iterparse(src, events=("end",), tag="{*}mergeCell",
-                                          resolve_entities=False, huge_tree=False):
-            m = _REF.match(element.get("ref", "").upper())
-            if m:
-                r0, c0, r1, c1 = int(m[2]), _column_number(m[1]), int(m[4]), _column_number(m[3])
-                ranges.append((min(r0, r1), min(c0, c1), max(r0, r1), max(c0, c1)))
-            element.clear()
+        xml = src.read()
+    ranges = []
+    for ref in _MERGE_CELL.findall(xml):
+        m = _REF.match(ref.decode("ascii", "replace").upper())
+        if m:
+            r0, c0, r1, c1 = int(m[2]), _column_number(m[1]), int(m[4]), _column_number(m[3])
+            ranges.append((min(r0, r1), min(c0, c1), max(r0, r1), max(c0, c1)))
     return ranges
 
 
@@ -71,9 +74,10 @@ def sheet_rows(ws: Any, budget: CellBudget | None = None) -> list[list[str]]:  #
     ws.reset_dimensions()  # a forged <dimension ref="A1:XFD1048576"> must not size the rows
     grid: list[list[str]] = []
     for values in ws.iter_rows(max_col=MAX_COLUMNS, values_only=True):
-        row = [_cell_text(v) for v in values]
-        while row and not row[-1]:
-            row.pop()
+        end = len(values)  # padded to MAX_COLUMNS: convert up to the last value only
+        while end and (values[end - 1] is None or values[end - 1] == ""):
+            end -= 1
+        row = [_cell_text(v) for v in values[:end]]
         budget.take_row(len(row))
         grid.append(row)
     for r0, c0, r1, c1 in merged_ranges(ws):

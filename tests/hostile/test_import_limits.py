@@ -127,7 +127,34 @@ def test_a_docx_whose_xml_is_too_large_to_parse_is_refused_before_parsing(config
     path = write(tmp_path / "big.docx", docx_with_paragraphs(16 << 20))
     assert len(path.read_bytes()) < 200_000
     child = child_import(config, path, tmp_path)
-    assert "the document's XML decompresses to 17 MB, more than the limit of 8 MB" in error_line(child)
+    assert "the file's XML to parse decompresses to 17 MB, more than the limit of 8 MB" in error_line(child)
+
+
+def test_an_xlsx_with_millions_of_shared_strings_is_refused_before_parsing(config, tmp_path):
+    strings = (b'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org'
+               b'/spreadsheetml/2006/main">' + b"<si><t>x</t></si>" * (600_000) + b"</sst>")
+
+    def add_part(name: str, content: bytes) -> bytes:
+        if name == "xl/_rels/workbook.xml.rels":
+            return content.replace(b"</Relationships>", (
+                b'<Relationship Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+                b'relationships/sharedStrings" Target="sharedStrings.xml" Id="rId9"/></Relationships>'))
+        return content
+
+    data = rezip(xlsx_bytes(), add_part)
+    buf = io.BytesIO(data)
+    with zipfile.ZipFile(buf, "a", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("xl/sharedStrings.xml", strings)
+    child = child_import(config, write(tmp_path / "strings.xlsx", buf.getvalue()), tmp_path)
+    assert "the file's XML to parse decompresses to 10 MB, more than the limit of 8 MB" in error_line(child)
+
+
+def test_an_xlsx_whose_sheets_exceed_the_sheet_xml_limit_is_refused_before_reading(config, tmp_path):
+    # Empty styled cells: no value to count, but openpyxl parses each one.
+    rows = "".join(f'<row r="{r}">' + '<c s="0"/>' * 64 + "</row>" for r in range(3, 24_000))
+    data = replace_part(xlsx_bytes(), SHEET, task_sheet(rows))
+    child = child_import(config, write(tmp_path / "wide.xlsx", data), tmp_path)
+    assert "the sheets decompress to 15 MB of XML, more than the limit of 8 MB" in error_line(child)
 
 
 def test_a_docx_with_too_many_paragraphs_is_refused(config, tmp_path):
