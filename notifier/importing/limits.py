@@ -104,8 +104,7 @@ class CellBudget:
         if self.rows > MAX_ROWS:
             raise PlanFormatError(f"the {self.what} has more than {MAX_ROWS} rows, the limit for a plan")
         if width > MAX_COLUMNS:
-            raise PlanFormatError(f"row {self.rows}: {width} columns; a task table has at most "
-                                  f"{MAX_COLUMNS}")
+            raise PlanFormatError(f"{width} columns; a task table has at most {MAX_COLUMNS}")
         self.take_cells(0)
 
     def take_cells(self, n: int) -> None:

@@ -230,3 +230,10 @@ def test_too_many_departments_in_one_cell_are_refused(config, tmp_path):
 def test_a_long_department_name_under_the_cell_limit_is_refused(config, tmp_path):
     child = child_import(config, lead_table(tmp_path, "市" * 500), tmp_path)
     assert "line 2: a department name of 500 characters (the limit is 100)" in error_line(child)
+
+
+def test_a_csv_row_wider_than_the_column_limit_names_its_line(config, tmp_path):
+    path = tmp_path / "wide.csv"
+    path.write_text("序号,工作任务,牵头单位\n1,推进,市发改委" + ",x" * 70 + "\n", encoding="utf-8")
+    child = child_import(config, path, tmp_path)
+    assert error_line(child).endswith("line 2: 73 columns; a task table has at most 64")
