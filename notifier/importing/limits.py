@@ -30,6 +30,7 @@ MAX_ROWS = 100_000  # table rows (CSV, a sheet, the tables of a .docx)
 MAX_COLUMNS = 64  # columns of a table; a task table has about ten
 MAX_CELLS = 1_000_000  # cells read from one file, merged ranges included
 MAX_CELL_CHARS = 20_000  # one cell, or one line of a plan text
+MAX_TEXT_CHARS = 2_000_000  # a plan text (or a .docx's paragraphs); a 150 KB plan has 50,000
 MAX_DEPARTMENTS_PER_CELL = 100  # names listed in one department cell or note
 MAX_NAME_CHARS = 100  # a department name
 MAX_PLAN_NAME_CHARS = 200  # a plan's name (its title)
@@ -123,9 +124,13 @@ def check_cell(text: str, row: int, column: int) -> str:
 
 
 def check_text(text: str) -> str:
-    """Decoded plan text without control characters, at most ``MAX_ROWS`` lines of at most
-    ``MAX_CELL_CHARS`` characters: a longer line is not prose (a binary file read as text)."""
+    """Decoded plan text without control characters, at most ``MAX_TEXT_CHARS`` long, in at
+    most ``MAX_ROWS`` lines of at most ``MAX_CELL_CHARS`` characters: a longer line is not
+    prose (a binary file read as text)."""
     text = strip_controls(text)
+    if len(text) > MAX_TEXT_CHARS:
+        raise PlanFormatError(f"the text has {len(text)} characters, more than {MAX_TEXT_CHARS}, "
+                              "the limit for a plan")
     lines = text.splitlines()
     if len(lines) > MAX_ROWS:
         raise PlanFormatError(f"the text has {len(lines)} lines, more than {MAX_ROWS}, the limit "

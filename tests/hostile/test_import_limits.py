@@ -237,3 +237,11 @@ def test_a_csv_row_wider_than_the_column_limit_names_its_line(config, tmp_path):
     path.write_text("序号,工作任务,牵头单位\n1,推进,市发改委" + ",x" * 70 + "\n", encoding="utf-8")
     child = child_import(config, path, tmp_path)
     assert error_line(child).endswith("line 2: 73 columns; a task table has at most 64")
+
+
+def test_a_plan_text_over_the_character_limit_is_refused_before_parsing(config, tmp_path):
+    path = tmp_path / "long.txt"
+    line = "1.推进项目建设。(市发改委负责,6月底前完成)\n"
+    path.write_text("某市2019年重点工作方案\n" + line * (2_000_000 // len(line) + 1), encoding="utf-8")
+    child = child_import(config, path, tmp_path)
+    assert "more than 2000000, the limit for a plan" in error_line(child)
