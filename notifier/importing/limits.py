@@ -66,7 +66,8 @@ def check_zip(data: bytes, *, parsed_xml: bool = False, streamed: tuple[str, ...
     than it declares fails its CRC check when read, so the declared total bounds what the
     office-file libraries can inflate (a "zip bomb" is refused before any of it). With
     ``parsed_xml`` the XML parts outside the ``streamed`` folders are held to
-    ``MAX_PARSED_XML_BYTES``, and those inside to ``MAX_SHEET_XML_BYTES``."""
+    ``MAX_PARSED_XML_BYTES``, and those inside to ``MAX_SHEET_XML_BYTES``; a part is XML
+    by its content type, as the libraries decide, not by its name."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError) as exc:
@@ -78,9 +79,12 @@ def check_zip(data: bytes, *, parsed_xml: bool = False, streamed: tuple[str, ...
     if total > MAX_UNZIPPED_BYTES:
         raise PlanFormatError(f"the file decompresses to {_mb(total)}, more than the limit of "
                               f"{_mb(MAX_UNZIPPED_BYTES)}")
-    xml = [i for i in infos if i.filename.endswith((".xml", ".rels"))]
+    if not parsed_xml:
+        return archive
+    xml_names = _xml_parts(archive)
+    xml = [i for i in infos if i.filename in xml_names]
     parsed = sum(max(0, i.file_size) for i in xml if not i.filename.startswith(streamed))
-    if parsed_xml and parsed > MAX_PARSED_XML_BYTES:
+    if parsed > MAX_PARSED_XML_BYTES:
         raise PlanFormatError(f"the file's XML to parse decompresses to {_mb(parsed)}, more than "
                               f"the limit of {_mb(MAX_PARSED_XML_BYTES)}")
     sheets = sum(max(0, i.file_size) for i in xml if streamed and i.filename.startswith(streamed))
@@ -89,6 +93,39 @@ def check_zip(data: bytes, *, parsed_xml: bool = False, streamed: tuple[str, ...
                               f"of {_mb(MAX_SHEET_XML_BYTES)} (about 12,000 rows); save a larger "
                               "table as CSV")
     return archive
+
+
+def _xml_parts(archive: zipfile.ZipFile) -> set[str]:
+    """Names of the parts the office libraries parse as XML: those named .xml/.rels and
+    those whose content type in ``[Content_Types].xml`` is XML (a main document part may be
+    called anything)."""
+    names = {n for n in archive.namelist() if n.endswith((".xml", ".rels"))}
+    try:
+        info = archive.getinfo("[Content_Types].xml")
+    except KeyError:
+        return names
+    if info.file_size > 1024 * 1024:
+        raise PlanFormatError(f"[Content_Types].xml decompresses to {_mb(info.file_size)}; "
+                              "a .docx/.xlsx has a few KB")
+    from lxml import etree
+
+    try:
+        root = etree.fromstring(archive.read(info), etree.XMLParser(
+            resolve_entities=False, no_network=True, huge_tree=False))
+    except Exception as exc:  # noqa: BLE001 - see unreadable()
+        raise unreadable("a damaged [Content_Types].xml", exc) from None
+    defaults, overrides = {}, {}
+    for element in root:
+        tag = etree.QName(element).localname if isinstance(element.tag, str) else ""
+        if tag == "Default":
+            defaults[element.get("Extension", "").lower()] = element.get("ContentType", "")
+        elif tag == "Override":
+            overrides[element.get("PartName", "").lstrip("/")] = element.get("ContentType", "")
+    for name in archive.namelist():
+        kind = overrides.get(name) or defaults.get(name.rsplit(".", 1)[-1].lower(), "")
+        if "xml" in kind.lower():
+            names.add(name)
+    return names
 
 
 class CellBudget:

@@ -157,6 +157,21 @@ def test_an_xlsx_whose_sheets_exceed_the_sheet_xml_limit_is_refused_before_readi
     assert "the sheets decompress to 15 MB of XML, more than the limit of 8 MB" in error_line(child)
 
 
+def test_the_xml_limit_follows_content_types_not_part_names(config, tmp_path):
+    """A main document part named main.dat is still XML to python-docx, and counted."""
+    grown = docx_with_paragraphs(16 << 20)
+    src = zipfile.ZipFile(io.BytesIO(grown))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as out:
+        for name in src.namelist():
+            content = src.read(name).replace(b"/word/document.xml", b"/word/main.dat").replace(
+                b"word/document.xml", b"word/main.dat")
+            out.writestr("word/main.dat" if name == "word/document.xml" else name, content)
+    child = child_import(config, write(tmp_path / "renamed.docx", buf.getvalue()), tmp_path,
+                         "--format", "docx")
+    assert "the file's XML to parse decompresses to 17 MB" in error_line(child)
+
+
 def test_a_docx_with_too_many_paragraphs_is_refused(config, tmp_path):
     path = write(tmp_path / "many.docx", docx_with_paragraphs(7 << 20))
     child = child_import(config, path, tmp_path)
