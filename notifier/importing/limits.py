@@ -21,10 +21,12 @@ MAX_FILE_BYTES = 20 * 1024 * 1024  # the file as stored (a .docx with pictures s
 MAX_UNZIPPED_BYTES = 64 * 1024 * 1024  # all parts of a .docx/.xlsx, decompressed
 # XML parsed whole, decompressed: all of a .docx (python-docx builds one tree, about 25 times
 # its size in memory) and an .xlsx's parts other than its sheets (openpyxl streams those in
-# read-only mode, but holds every shared string). A 100-page plan has 3 MB.
+# read-only mode, but holds every shared string). A .docx with 300 paragraphs and a 500-row
+# table has 0.6 MB.
 MAX_PARSED_XML_BYTES = 8 * 1024 * 1024
 # The sheets of an .xlsx, decompressed: streamed, but openpyxl spends some microseconds per cell,
-# so this bounds the time. About 12,000 rows of a task table; a larger one imports as CSV.
+# so this bounds the time. About 10,000 rows of a seven-column task table (as openpyxl writes
+# it, strings inline); a larger one imports as CSV.
 MAX_SHEET_XML_BYTES = 8 * 1024 * 1024
 MAX_ROWS = 100_000  # table rows (CSV, a sheet, the tables of a .docx)
 MAX_COLUMNS = 64  # columns of a table; a task table has about ten
@@ -90,7 +92,7 @@ def check_zip(data: bytes, *, parsed_xml: bool = False, streamed: tuple[str, ...
     sheets = sum(max(0, i.file_size) for i in xml if streamed and i.filename.startswith(streamed))
     if sheets > MAX_SHEET_XML_BYTES:
         raise PlanFormatError(f"the sheets decompress to {_mb(sheets)} of XML, more than the limit "
-                              f"of {_mb(MAX_SHEET_XML_BYTES)} (about 12,000 rows); save a larger "
+                              f"of {_mb(MAX_SHEET_XML_BYTES)} (about 10,000 rows); save a larger "
                               "table as CSV")
     return archive
 
