@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 DEMO   := --config examples/demo.toml
 
-.PHONY: demo test install clean
+.PHONY: demo ledger test install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,14 @@ demo: install
 	@$(BIN)/notifier $(DEMO) preview --department 市港口与口岸局 --at "2018-06-20 09:00"
 	@echo; $(BIN)/notifier $(DEMO) send-due --now "2018-06-20 09:00" | tail -1
 	@echo "(the second pass at the same time sent nothing: each reminder goes out once)"
+
+# The office ledger on the demo's data, as on the demo's date: log in as demo / demo-password.
+ledger: install
+	@test -f var/demo/notifier.db || $(MAKE) demo
+	@$(BIN)/notifier $(DEMO) user list | grep -q '^demo ' || \
+		$(BIN)/notifier $(DEMO) user add demo --role office --password-file examples/demo-password.txt
+	@echo "open http://127.0.0.1:8080/office/ and log in as demo / $$(cat examples/demo-password.txt) (Ctrl-C stops)"
+	$(BIN)/notifier $(DEMO) serve --now "2018-06-20 09:00"
 
 test: install
 	$(BIN)/python -m pytest -q

@@ -106,10 +106,22 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--year", type=int, help="plan year, when the document does not say")
     imp.add_argument("--dry-run", action="store_true", help="show what would be imported; write nothing")
     imp.add_argument("--explain", metavar="TASK", help="show how each field of task TASK was found (implies --dry-run)")
+    imp.add_argument("--active", action="store_true",
+                     help="import a plan whose period (plus [schedule] after_end_days) has passed as active, not closed")
+
+    pl = cmd("plan", None, "a plan's life: close it (no more reminders) or reopen it")
+    plsub = pl.add_subparsers(metavar="ACTION", required=True)
+    for action, text in (("close", "close a plan: no more reminders about it"),
+                         ("reopen", "reopen a closed plan: its reminders resume")):
+        pa = plsub.add_parser(action, help=text, description=text)
+        pa.add_argument("name", help="the plan's id, 文号 or (part of its) name")
+        pa.set_defaults(func=cmd_plan, action=action)
 
     ex = cmd("export", cmd_export, "write a plan's tasks and milestones as a task table (.xlsx or .csv)")
-    ex.add_argument("file", type=Path)
+    ex.add_argument("file", type=Path, nargs="?")
     ex.add_argument("--plan", help="plan name or 文号 (needed when there are several)")
+    ex.add_argument("--ledger", type=Path, metavar="FILE.xlsx",
+                    help="write the office's 督办台账 (every plan, lights as fills) instead")
 
     sd = cmd("send-due", cmd_send_due, "one reminder pass: queue what is due, send it, exit")
     sd.add_argument("--now", help='pretend the local time is this, e.g. "2018-06-20 09:00"')
@@ -149,10 +161,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     sv = cmd("serve", cmd_serve, "serve the reply-link pages ([web] listen) in the foreground")
     sv.add_argument("--listen", help='HOST:PORT, overrides [web] listen (e.g. "127.0.0.1:8080")')
+    sv.add_argument("--now", help='pretend the local time is always this (the demo), e.g. "2018-06-20 09:00"')
 
     hist = cmd("history", cmd_history, "progress history: done marks, notes and reopenings, newest first")
     hist.add_argument("--milestone", type=int, help="only this milestone")
     hist.add_argument("--limit", type=int, default=50)
+
+    # -- the office ledger's accounts (issue 10) --
+    us = cmd("user", None, "accounts of the office pages (/office/)")
+    ussub = us.add_subparsers(metavar="ACTION", required=True)
+    ua = ussub.add_parser("add", help="add an account; the password is read from stdin or --password-file")
+    ua.add_argument("name")
+    ua.add_argument("--role", required=True, choices=["office", "leader"],
+                    help="office: reads and acts; leader: reads only")
+    ua.add_argument("--password-file", type=Path)
+    ua.set_defaults(func=cmd_user, user_action="add")
+    ussub.add_parser("list", help="list the accounts").set_defaults(func=cmd_user, user_action="list")
+    ud = ussub.add_parser("disable", help="disable an account and end its sessions")
+    ud.add_argument("name")
+    ud.set_defaults(func=cmd_user, user_action="disable")
+    up_ = ussub.add_parser("passwd", help="set a new password (stdin or --password-file); ends its sessions")
+    up_.add_argument("name")
+    up_.add_argument("--password-file", type=Path)
+    up_.set_defaults(func=cmd_user, user_action="passwd")
     return p
 
 
@@ -180,7 +211,7 @@ def parse_now(value: str | None, cfg: Config) -> datetime:
 def _renderer(cfg: Config):  # noqa: ANN202
     from notifier.rendering import Renderer
 
-    return Renderer(cfg.templates_dir)
+    return Renderer.of(cfg)
 
 
 # ------------------------------------------------------------------------------ commands
@@ -255,6 +286,7 @@ def cmd_import(args: argparse.Namespace, cfg: Config) -> int:
     from notifier.importing.model import PlanFormatError
     from notifier.importing.readers import read_plan
     from notifier.importing.store import store_plan
+    from notifier.reminders import contact_gaps, describe_gaps
 
     try:
         spec = read_plan(args.file, fmt=args.format, year=args.year, plan_name=args.plan)
@@ -268,16 +300,54 @@ def cmd_import(args: argparse.Namespace, cfg: Config) -> int:
     if args.dry_run:
         print(format_plan(spec))
     engine = _engine(cfg)
+    today = datetime.now(cfg.timezone).date()
     with transaction(engine) as s:
         summary = store_plan(s, spec, cfg)
+        passed = import_closed(s, summary, spec, cfg, today, keep_active=args.active)
+        gaps = describe_gaps(contact_gaps(s, cfg, [summary.plan_id]))
         if args.dry_run:
             s.rollback()
     verb = "would be " + summary.action if args.dry_run else summary.action
     print(f"plan {summary.plan_name!r} {verb}: {summary.tasks} tasks, {summary.milestones} milestones, "
           f"{len(summary.departments)} departments" + (f", {summary.done_kept} done marks kept" if summary.done_kept else ""))
-    if summary.without_contact:
-        print(f"departments without any contact ({len(summary.without_contact)}): "
-              + "、".join(summary.without_contact))
+    if passed:
+        print(f"its period ended on {spec.ends_on} (more than {cfg.schedule.after_end_days} days ago): "
+              + ("imported active, as --active asks" if args.active else
+                 "imported closed, nothing will be sent about it (use --active, or `notifier plan reopen`)"))
+    for line in gaps:
+        print(line)
+    return 0
+
+
+def import_closed(s, summary, spec, cfg: Config, today: date, *, keep_active: bool) -> bool:  # noqa: ANN001
+    """A newly imported plan whose period (plus grace) has passed is closed unless asked
+    otherwise; True when the period has passed."""
+    from notifier.db.models import Plan
+    from notifier.plan_life import close_plan, has_passed
+
+    if not has_passed(spec.ends_on, today, cfg.schedule.after_end_days):
+        return False
+    if summary.action == "created" and not keep_active:
+        close_plan(s.get(Plan, summary.plan_id), datetime.now(UTC).replace(tzinfo=None))
+    return True
+
+
+def cmd_plan(args: argparse.Namespace, cfg: Config) -> int:
+    from notifier.db.engine import transaction
+    from notifier.plan_life import UnknownPlan, close_plan, find_plan, reopen_plan
+
+    engine = _engine(cfg)
+    with transaction(engine) as s:
+        try:
+            plan = find_plan(s, args.name)
+        except UnknownPlan as exc:
+            raise UsageError(f"plan {args.action}: {exc}") from None
+        if args.action == "close":
+            changed = close_plan(plan, datetime.now(UTC).replace(tzinfo=None))
+        else:
+            changed = reopen_plan(plan)
+        state = "closed" if args.action == "close" else "active"
+        print(f"plan {plan.id} {plan.name!r}: {state}" + ("" if changed else f" (it already was {state})"))
     return 0
 
 
@@ -310,6 +380,15 @@ def explain_task(spec, number: str) -> int:  # noqa: ANN001
 def cmd_export(args: argparse.Namespace, cfg: Config) -> int:
     from notifier.exporting import ExportError, export_plan
 
+    if args.ledger:
+        from notifier.office.commands import export_ledger
+
+        if args.ledger.suffix.lower() != ".xlsx":
+            raise UsageError(f"--ledger: write a .xlsx file, got {args.ledger}")
+        print(export_ledger(_engine(cfg), cfg, args.ledger, datetime.now(cfg.timezone).date()))
+        return 0
+    if args.file is None:
+        raise UsageError("export: give FILE (a plan's task table) or --ledger FILE.xlsx")
     try:
         n = export_plan(_engine(cfg), args.file, args.plan)
     except ExportError as exc:
@@ -336,8 +415,15 @@ def cmd_send_due(args: argparse.Namespace, cfg: Config) -> int:
     if result.without_contact:
         print(f"not sent, no contact in the config ({len(result.without_contact)}): "
               + "、".join(result.without_contact))
+    if result.collective:
+        print(f"not sent, collective names, not departments ({len(result.collective)}; expand them with "
+              "[[groups]]): " + "、".join(result.collective))
     if args.dry_run:
         return 0
+    from notifier.office.report_mail import queue_due_reports
+
+    for name in queue_due_reports(engine, cfg, now):
+        print(f"queued the 通报 for {name}")
     if args.now:  # simulated time: the staggered rows of this pass are all due by its last slot
         now_utc = now.astimezone(UTC).replace(tzinfo=None)
         counts = deliver(engine, cfg, max(now_utc, result.last_due_at or now_utc))
@@ -477,8 +563,23 @@ def cmd_serve(args: argparse.Namespace, cfg: Config) -> int:
             raise UsageError(f"--listen: write HOST:PORT, got {args.listen!r}")
         host, port = h.strip("[]") or "127.0.0.1", int(p)
     engine = _engine(cfg)
-    server = make_server(engine, cfg, host=host, port=port)
-    print(f"serving reply links on http://{server.config.host}:{server.config.port} "
+    kw = {}
+    if args.now:  # a frozen clock: the demo's ledger as on the demo's date
+        frozen = parse_now(args.now, cfg)
+        kw["clock"] = lambda: frozen
+    server = make_server(engine, cfg, host=host, port=port, **kw)
+    print(f"serving reply links and the office ledger (/office/) on http://{server.config.host}:{server.config.port} "
           f"(links point to {cfg.web.base_url or '(no [web] base_url: reminders carry no links)'})", flush=True)
     server.run()
+    return 0
+
+
+def cmd_user(args: argparse.Namespace, cfg: Config) -> int:
+    from notifier.office.accounts import AccountError
+    from notifier.office.commands import user_command
+
+    try:
+        print(user_command(_engine(cfg), args, os.environ.get("USER") or "cli", sys.stdin))
+    except AccountError as exc:
+        raise UsageError(f"user: {exc}") from None
     return 0

@@ -63,6 +63,33 @@ class ScheduleConfig:
     # Deliveries queued by one pass are spread this many seconds apart (0: all at once),
     # so a large digest day does not burst at the SMTP server or the chat robots.
     stagger_seconds: float = 2.0
+    # Reminders about a plan stop this many days after its end; the office gets a closing report.
+    after_end_days: int = 30
+    # At most this many lines per section of a message, then "及其他N项".
+    max_items: int = 30
+    # Which roles in a task get reminded: "lead", "responsible", "cooperating".
+    notify_roles: tuple[str, ...] = ("lead",)
+
+
+@dataclass(frozen=True)
+class OfficeConfig:
+    """The supervision office's identity: the only office name any message or page shows."""
+
+    name: str = ""  # e.g. "市政府督查室"; empty: messages name no office
+    signature: str = ""  # the line a message ends with; empty: the name
+    contact: str = ""  # phone or address for questions and progress reports
+    inspection: bool = False  # say "<name>将于<cutoff>对完成情况进行督查" in cutoff messages
+
+    @property
+    def sign(self) -> str:
+        return self.signature or self.name
+
+
+@dataclass(frozen=True)
+class EscalationConfig:
+    to: tuple[str, ...] = ()
+    every_days: int | None = None  # working days; None: [schedule] overdue_every_days
+    weekday: int | None = None  # 1..7: weekly on that day instead
 
 
 @dataclass(frozen=True)
@@ -132,6 +159,26 @@ class WebConfig:
 
 
 @dataclass(frozen=True)
+class GradesConfig:
+    """The ledger's traffic lights (notifier/office/grades.py): 红 overdue; 黄 behind (no answer
+    to the last cutoff's progress request, or ``silent_workdays`` working days without any
+    answer); 蓝 due within ``lead_days``; else 绿."""
+
+    lead_days: int = 7
+    silent_workdays: int = 20  # 0: never yellow for silence alone
+    cutoff_answer_days: int = 30  # an answer this many days before a cutoff, or after it, answers it
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    """The 通报 by e-mail: to these departments, on ``day`` of the month after each period."""
+
+    to: tuple[str, ...] = ()
+    every: str = "monthly"  # monthly | cutoff
+    day: int = 5
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path | None
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
@@ -139,6 +186,8 @@ class Config:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     escalation_to: tuple[str, ...] = ()
     departments: tuple[Department, ...] = ()
+    office: OfficeConfig = field(default_factory=OfficeConfig)
+    escalation: EscalationConfig = field(default_factory=EscalationConfig)
     email: EmailConfig | None = None
     webhooks: dict[str, WebhookConfig] = field(default_factory=dict)
     outbox_dir: Path = Path("var/outbox")
@@ -149,6 +198,8 @@ class Config:
     workdays: tuple[date, ...] = ()
     log_level: str = "INFO"
     web: WebConfig = field(default_factory=WebConfig)
+    grades: GradesConfig = field(default_factory=GradesConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
 
     def department(self, name: str) -> Department | None:
         """The configured department that ``name`` is, by name or alias."""
@@ -293,7 +344,9 @@ def _close(key: str, allowed: set[str]) -> str | None:
 
 
 TOP_KEYS = {"timezone", "database", "schedule", "escalation", "departments", "email",
-            "webhooks", "outbox", "templates", "delivery", "calendar", "log", "web"}
+            "webhooks", "outbox", "templates", "delivery", "calendar", "log", "web", "office", "groups",
+            "grades", "report"}
+ROLES = ("lead", "responsible", "cooperating")
 
 
 def load(path: Path | str | None = None) -> Config:
@@ -348,10 +401,13 @@ def parse(data: dict, path: Path) -> Config:
 
     schedule = _schedule(r, r.table(data, "schedule", {
         "cutoff_months", "lead_days", "send_at", "overdue_every_days", "send_window",
-        "tick_seconds", "plan_every_minutes", "stagger_seconds"}))
+        "tick_seconds", "plan_every_minutes", "stagger_seconds", "after_end_days", "max_items",
+        "notify_roles"}))
 
-    esc = r.table(data, "escalation", {"to"})
+    esc = r.table(data, "escalation", {"to", "every_days", "weekday"})
     escalation_to = r.str_list(esc, "escalation", "to")
+    escalation = _escalation(r, esc, escalation_to)
+    office = _office(r, r.table(data, "office", {"name", "signature", "contact", "inspection"}))
 
     outbox = r.table(data, "outbox", {"dir", "divert"})
     outbox_dir = path.parent / r.get(outbox, "outbox", "dir", str, "var/outbox")
@@ -359,6 +415,7 @@ def parse(data: dict, path: Path) -> Config:
 
     webhooks = _webhooks(r, data.get("webhooks", {}))
     departments = _departments(r, data.get("departments", []), webhooks)
+    departments += _groups(r, data.get("groups", []), departments)
     email = _email(r, data) if "email" in data else None
     if email is None and not divert and any(d.email for d in departments):
         r.bad("email", "departments have e-mail addresses but there is no [email] section "
@@ -397,15 +454,43 @@ def parse(data: dict, path: Path) -> Config:
     web = _web(r, r.table(data, "web", {"enabled", "base_url", "secret_file", "secret_env", "secret",
                                           "listen", "link_days"}))
 
+    grades, report = _grades(r, data), _report(r, data, known)
+
     if r.problems:
         raise ConfigError(r.problems)
     return Config(
         path=path, timezone=tz, database_url=db_url, schedule=schedule,
-        escalation_to=escalation_to, departments=departments, email=email,
+        escalation_to=escalation_to, departments=departments, email=email, office=office,
+        escalation=escalation,
         webhooks=webhooks, outbox_dir=outbox_dir, outbox_divert=divert,
         templates_dir=templates_dir, delivery=delivery, holidays=holidays,
-        workdays=workdays, log_level=level, web=web,
+        workdays=workdays, log_level=level, web=web, grades=grades, report=report,
     )
+
+
+def _grades(r: _Reader, data: dict) -> GradesConfig:
+    g = r.table(data, "grades", {"lead_days", "silent_workdays", "cutoff_answer_days"})
+    return GradesConfig(lead_days=_positive(r, g, "grades", "lead_days", int, 7),
+                        silent_workdays=int(_non_negative(r, g, "grades", "silent_workdays", 20)),
+                        cutoff_answer_days=_positive(r, g, "grades", "cutoff_answer_days", int, 30))
+
+
+def _report(r: _Reader, data: dict, known: set[str]) -> ReportConfig:
+    p = "report"
+    t = r.table(data, p, {"to", "every", "day"})
+    to = r.str_list(t, p, "to")
+    for i, name in enumerate(to):
+        if name not in known:
+            r.bad(f"{p}.to[{i}]", f"{name!r} is not a configured department")
+    every = r.get(t, p, "every", str, "monthly")
+    if every not in ("monthly", "cutoff"):
+        r.bad(f"{p}.every", f'must be "monthly" or "cutoff", got {every!r}')
+        every = "monthly"
+    day = r.get(t, p, "day", int, 5)
+    if not 1 <= day <= 28:
+        r.bad(f"{p}.day", f"must be a day of the month 1..28, got {day}")
+        day = 5
+    return ReportConfig(to=to, every=every, day=day)
 
 
 def _positive(r: _Reader, table: dict, prefix: str, key: str, typ: type, default: Any) -> Any:
@@ -450,7 +535,63 @@ def _schedule(r: _Reader, s: dict) -> ScheduleConfig:
         tick_seconds=_positive(r, s, p, "tick_seconds", int, 60),
         plan_every_minutes=_positive(r, s, p, "plan_every_minutes", int, 60),
         stagger_seconds=_non_negative(r, s, p, "stagger_seconds", 2.0),
+        after_end_days=int(_non_negative(r, s, p, "after_end_days", 30)),
+        max_items=_positive(r, s, p, "max_items", int, 30),
+        notify_roles=_roles(r, s, p),
     )
+
+
+def _roles(r: _Reader, s: dict, p: str) -> tuple[str, ...]:
+    roles = r.str_list(s, p, "notify_roles") if "notify_roles" in s else ("lead",)
+    bad = [x for x in roles if x not in ROLES]
+    if bad or not roles:
+        r.bad(f"{p}.notify_roles", f'must be a non-empty list of "lead", "responsible", "cooperating", got {list(roles)!r}')
+        return ("lead",)
+    return tuple(x for x in ROLES if x in roles)
+
+
+def _escalation(r: _Reader, esc: dict, to: tuple[str, ...]) -> EscalationConfig:
+    every = _positive(r, esc, "escalation", "every_days", int, 1) if "every_days" in esc else None
+    weekday = r.get(esc, "escalation", "weekday", int, None)
+    if weekday is not None and not 1 <= weekday <= 7:
+        r.bad("escalation.weekday", f"must be 1 (Monday) .. 7 (Sunday), got {weekday}")
+        weekday = None
+    if every is not None and weekday is not None:
+        r.bad("escalation", "set every_days or weekday, not both")
+    return EscalationConfig(to=to, every_days=every, weekday=weekday)
+
+
+def _office(r: _Reader, o: dict) -> OfficeConfig:
+    p = "office"
+    return OfficeConfig(name=r.get(o, p, "name", str, "").strip(), signature=r.get(o, p, "signature", str, "").strip(),
+                        contact=r.get(o, p, "contact", str, "").strip(),
+                        inspection=r.get(o, p, "inspection", bool, False))
+
+
+def _groups(r: _Reader, items: Any, departments: tuple[Department, ...]) -> tuple[Department, ...]:
+    """``[[groups]] name = "各县区政府" members = [...]``: a collective name and who it means."""
+    if not isinstance(items, list):
+        r.bad("groups", "must be an array of tables: [[groups]]")
+        return ()
+    known = {n for d in departments for n in (d.name, *d.aliases)}
+    out = []
+    for i, g in enumerate(items):
+        p = f"groups[{i}]"
+        if not isinstance(g, dict):
+            r.bad(p, "must be a table")
+            continue
+        r.unknown(g, p, {"name", "members", "aliases"})
+        name = r.get(g, p, "name", str, "").strip()
+        members = r.str_list(g, p, "members")
+        if not name or not members:
+            r.bad(p, "needs a name and a non-empty members list")
+            continue
+        if name in known:
+            r.bad(f"{p}.name", f"{name!r} is already a department")
+            continue
+        known.add(name)
+        out.append(Department(name=name, aliases=r.str_list(g, p, "aliases"), members=members))
+    return tuple(out)
 
 
 def _non_negative(r: _Reader, table: dict, prefix: str, key: str, default: float) -> float:

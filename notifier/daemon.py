@@ -71,7 +71,7 @@ def config_problems(path: Path | None) -> tuple[Config | None, Renderer | None, 
         cfg = config_mod.load(path)
     except ConfigError as exc:
         return None, None, list(exc.problems)
-    renderer = Renderer(cfg.templates_dir)
+    renderer = Renderer.of(cfg)
     problems = [f"{cfg.path}: {p}" for p in renderer.check()]
     return (None, None, problems) if problems else (cfg, renderer, [])
 
@@ -82,7 +82,7 @@ class Daemon:
         self.config_path = config_path if config_path is not None else cfg.path
         self.log_level = log_level  # from --log-level: wins over [log] level, also after a reload
         self.engine = make_engine(cfg.database_url)
-        self.renderer = Renderer(cfg.templates_dir)
+        self.renderer = Renderer.of(cfg)
         self.stop = threading.Event()
         self.dispatcher: Dispatcher | None = None
         self.scheduler: BackgroundScheduler | None = None
@@ -133,6 +133,13 @@ class Daemon:
             log.info("queued %s for %s to %s", q.kind, q.department, ", ".join(c for c, _ in q.contacts))
         for name in result.without_contact:
             log.warning("department %s has reminders due but no contact in the config", name)
+        try:  # the office's 通报 ([report]), queued once per period
+            from notifier.office.report_mail import queue_due_reports
+
+            for name in queue_due_reports(self.engine, cfg, now):
+                log.info("queued the 通报 for %s", name)
+        except Exception:  # noqa: BLE001 - a failed report must not stop the reminders; the next pass retries
+            log.exception("queueing the 通报 failed")
 
     def _update_next_reminder(self, cfg: Config, now: datetime) -> None:
         try:

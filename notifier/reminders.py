@@ -38,8 +38,9 @@ from notifier.db.models import Contact, Delivery, Department, Digest, ReminderLo
 from notifier.importing.store import DepartmentIndex, sync_departments
 from notifier.planning.calendar import WorkCalendar
 from notifier.planning.recurrence import occurrences
-from notifier.planning.schedule import (DigestPlan, Item, PlanInfo, Rules, before_triggers, cutoffs,
-                                        overdue_triggers, plan_digests)
+from notifier.plan_life import close_plan
+from notifier.planning.schedule import (Cadence, DigestPlan, Item, OverdueState, PlanInfo, Rules, before_triggers,
+                                        cutoffs, next_due, plan_digests)
 from notifier.rendering import LinkMaker, Rendered, Renderer, notice_context
 from notifier.web.links import LinkSigner, signer_of
 
@@ -59,6 +60,7 @@ class Queued:
 class PassResult:
     queued: list[Queued] = field(default_factory=list)
     without_contact: list[str] = field(default_factory=list)
+    collective: list[str] = field(default_factory=list)  # collective names (各县区政府) no [[groups]] expands
     already: int = 0  # digests another pass had queued
     skipped_reason: str | None = None
     replaced: int = 0  # stale never-sent digests of earlier days, re-planned with today's numbers
@@ -79,12 +81,61 @@ def contacts_of(config: Config, name: str, aliases: list[str] = ()) -> list[tupl
     return out
 
 
+@dataclass
+class ContactGaps:
+    """Who would receive something but cannot: the same answer for import, status and send-due."""
+
+    departments: list[str] = field(default_factory=list)  # departments without a contact
+    collective: list[str] = field(default_factory=list)  # collective names no [[groups]] expands
+
+
+def contact_gaps(s: Session, config: Config, plan_ids: list[int] | None = None) -> ContactGaps:
+    """The departments with a role in ``[schedule] notify_roles`` (of the active plans, or of
+    ``plan_ids``) that no message can reach; collective names (各县区政府) apart, listed once."""
+    gaps = ContactGaps()
+    aliases = _aliases(s)
+    for dep_id, name, group in queries.notified_departments(s, config.schedule.notify_roles, plan_ids):
+        if config.reachable(name, *aliases.get(dep_id, [])):
+            continue
+        (gaps.collective if group and not config.department(name) else gaps.departments).append(name)
+    return gaps
+
+
+def describe_gaps(gaps: ContactGaps) -> list[str]:
+    lines = []
+    if gaps.departments:
+        lines.append(f"departments without any contact ({len(gaps.departments)}): " + "、".join(gaps.departments))
+    if gaps.collective:
+        lines.append(f"collective names, not departments ({len(gaps.collective)}; expand them with "
+                     f"[[groups]] name/members to remind their members): " + "、".join(gaps.collective))
+    return lines
+
+
+def departments_in_sync(s: Session, config: Config) -> bool:
+    """Does every configured department exist, with its aliases pointing at it? Two queries,
+    so a pass (every day, every hour) does not redo ``sync_departments``' per-name work."""
+    names = dict(s.execute(select(Department.name, Department.id)).all())
+    from notifier.db.models import DepartmentAlias
+
+    aliases = dict(s.execute(select(DepartmentAlias.alias, DepartmentAlias.department_id)).all())
+    for d in config.departments:
+        dep_id = names.get(d.name)
+        if dep_id is None or any(aliases.get(a) != dep_id for a in d.aliases):
+            return False
+    return True
+
+
 def rules_for(session: Session, config: Config) -> Rules:
     index = DepartmentIndex(session, config)
     esc = tuple(index.resolve(n).id for n in config.escalation_to)
     s = config.schedule
+    e = config.escalation
+    cadence = None
+    if e.weekday is not None or e.every_days is not None:
+        cadence = Cadence(e.every_days or s.overdue_every_days, e.weekday)
     return Rules(tz=config.timezone, cutoff_months=s.cutoff_months, lead_days=s.lead_days, send_at=s.send_at,
-                 overdue_every_days=s.overdue_every_days, escalation_to=esc, calendar=calendar_of(config))
+                 overdue_every_days=s.overdue_every_days, escalation_to=esc, calendar=calendar_of(config),
+                 escalation=cadence, after_end_days=s.after_end_days, notify_roles=s.notify_roles)
 
 
 def group_members(session: Session, config: Config) -> dict[int, tuple[int, ...]]:
@@ -133,24 +184,32 @@ def run_pass(engine: Engine, config: Config, renderer: Renderer, now: datetime, 
 
     signer = signer_of(config) if config.web.links else None
     with transaction(engine) as s:
-        sync_departments(s, config)
+        if not departments_in_sync(s, config):
+            sync_departments(s, config)
         result.replaced = drop_stale_digests(s, today)
         rules = rules_for(s, config)
         items, logged = candidate_items(s, rules, group_members(s, config), now)
-        plans = plan_digests(items, logged, rules, now)
+        closing = queries.plans_to_close(s, today - timedelta(days=rules.after_end_days))
+        plans = plan_digests(items, logged, rules, now, closing=closing,
+                             sent_today=queries.departments_sent_today(s, today))
         names = queries.department_names(s)
         aliases = _aliases(s)
+        reported: set[int] = set()
         for plan in plans:
             name = names[plan.department_id]
             contacts = contacts_of(config, name, aliases.get(plan.department_id, []))
             if not contacts:
-                result.without_contact.append(name)
+                group = s.get(Department, plan.department_id).is_group and not config.department(name)
+                (result.collective if group else result.without_contact).append(name)
                 continue  # not logged: once a contact is configured the latest reminder goes out
-            rendered = renderer.render_digest(plan, name, now, names, links_for(signer, plan, now))
+            rendered = renderer.render_digest(plan, name, now, names, links_for(signer, plan, now),
+                                              outcomes_of(s, plan, config))
+            reported.update(p.id for p in plan.closing)
             if _queue(s, DigestRow.of(plan, config.timezone), rendered, contacts, due_at):
-                result.queued.append(Queued(name, plan.kind, rendered, contacts, len(plan.entries)))
+                result.queued.append(Queued(name, plan.kind, rendered, contacts, len(plan.entries) + len(plan.closing)))
             else:
                 result.already += 1
+        close_ended_plans(s, closing, reported, bool(rules.escalation_to), now)
         result.queued += _broken_contact_notices(s, config, renderer, rules, names, now, due_at)
         if dry_run:
             s.rollback()
@@ -160,16 +219,40 @@ def run_pass(engine: Engine, config: Config, renderer: Renderer, now: datetime, 
 def preview(engine: Engine, config: Config, renderer: Renderer, department: str, now: datetime) -> list[Rendered]:
     """What ``department`` would receive at ``now``, rendered, ignoring what was already sent
     (the message as it would read now). Nothing is written."""
+    signer = signer_of(config) if config.web.links else None
     with transaction(engine) as s:
         dep = DepartmentIndex(s, config).resolve(department)
         dep_id, dep_name = dep.id, dep.name
         rules = rules_for(s, config)
-        digests = [d for d in plan_digests(queries.open_items(s, group_members(s, config)), {}, rules, now)
+        today = now.astimezone(config.timezone).date()
+        closing = queries.plans_to_close(s, today - timedelta(days=rules.after_end_days))
+        digests = [d for d in plan_digests(queries.open_items(s, group_members(s, config), active_only=True), {},
+                                           rules, now, closing=closing)
                    if d.department_id == dep_id]
         names = queries.department_names(s)
+        out = [renderer.render_digest(d, dep_name, now, names, links_for(signer, d, now), outcomes_of(s, d, config))
+               for d in digests]
         s.rollback()  # resolving an unknown name may have created it
-    signer = signer_of(config) if config.web.links else None
-    return [renderer.render_digest(d, dep_name, now, names, links_for(signer, d, now)) for d in digests]
+    return out
+
+
+def outcomes_of(s: Session, plan: DigestPlan, config: Config) -> dict[int, list[queries.DepartmentOutcome]]:
+    """The closing reports' figures (done / late / still open by department) of a digest."""
+    return {p.id: queries.plan_outcomes(s, p.id, config.timezone) for p in plan.closing}
+
+
+def close_ended_plans(s: Session, closing: list[PlanInfo], reported: set[int], escalates: bool,
+                      now: datetime) -> None:
+    """Close the plans past their end plus grace whose closing report is queued (or that have
+    no one to report to). One without a reachable office stays open, silent, until it is."""
+    from notifier.db.models import Plan
+
+    at = now.astimezone(UTC).replace(tzinfo=None)
+    for p in closing:
+        if p.id in reported or not escalates:
+            plan = s.get(Plan, p.id)
+            if close_plan(plan, at):
+                log.info("plan %s closed: its end plus grace has passed", p.id)
 
 
 def links_for(signer: LinkSigner | None, plan: DigestPlan, now: datetime) -> LinkMaker | None:
@@ -220,7 +303,9 @@ def log_horizon(rules: Rules, now: datetime) -> datetime:
     milestone's or cutoff's lead days back from today, an overdue cycle back from today,
     each moved by at most 40 days of holidays), so an older log entry is older than that
     trigger and the series fires either way."""
-    days = max(max(rules.lead_days), rules.overdue_every_days) + 50
+    cadences = [rules.overdue, rules.escalation_cadence]
+    # An overdue cadence's last listing is at most 2*N working days (plus holidays) back.
+    days = max(max(rules.lead_days), *(7 if c.weekday else 2 * c.every_days for c in cadences)) + 50
     return now.astimezone(UTC).replace(tzinfo=None) - timedelta(days=days)
 
 
@@ -239,8 +324,8 @@ def candidate_items(s: Session, rules: Rules, expand: dict[int, tuple[int, ...]]
     until = horizon(rules, now)
     logged = queries.reminder_log(s, since=log_horizon(rules, now), upto=now_utc + CLOCK_SKEW)
     nearest: dict[int, date] = {}
-    for pid, start, end in queries.active_plans(s, today):
-        upcoming = [c for c in cutoffs(PlanInfo(pid, "", None, start, end), rules.cutoff_months) if c >= today]
+    for pid, start, end, issued in queries.active_plans(s, today):
+        upcoming = [c for c in cutoffs(PlanInfo(pid, "", None, start, end, issued), rules.cutoff_months) if c >= today]
         if upcoming and upcoming[0] <= until:
             nearest[pid] = upcoming[0]
     full: set[int] = set()
@@ -253,7 +338,7 @@ def candidate_items(s: Session, rules: Rules, expand: dict[int, tuple[int, ...]]
             seen = logged.get((d, f"cutoff:{pid}:{c}"))
             if seen is None or due[-1] > seen:
                 full.add(pid)
-    items = queries.open_items(s, expand, due_until=until, full_plans=full)
+    items = queries.open_items(s, expand, due_until=until, full_plans=full, active_only=True)
     return items, logged
 
 
@@ -270,13 +355,13 @@ def next_reminder(s: Session, config: Config, now: datetime) -> datetime | None:
     for _mid, rule, start, end in queries.open_recurring(s):
         dates.update(d for d in occurrences(rule, start, end) if d <= lookahead)
     candidates: list[datetime] = []
-    for d in dates:
-        if d < today:
-            candidates += overdue_triggers(d, today + timedelta(days=rules.overdue_every_days + 41), rules)
-        else:
-            candidates += before_triggers(d, rules)
-    for pid, start, end in queries.active_plans(s, today):
-        for c in cutoffs(PlanInfo(pid, "", None, start, end), rules.cutoff_months):
+    past = [d for d in dates if d < today]
+    if past:  # the next overdue notice of someone, at the latest (a planned time, not a promise)
+        first = min(past) + timedelta(days=1)
+        candidates.append(next_due(OverdueState(first, today), rules.overdue, rules))
+    candidates += [t for d in dates if d >= today for t in before_triggers(d, rules)]
+    for pid, start, end, issued in queries.active_plans(s, today):
+        for c in cutoffs(PlanInfo(pid, "", None, start, end, issued), rules.cutoff_months):
             if c >= today:
                 candidates += before_triggers(c, rules)
     future = [t for t in candidates if t > now_utc]
@@ -301,7 +386,7 @@ def expires_at(plan: DigestPlan, tz: ZoneInfo) -> datetime | None:
     """When a reminder becomes pointless: the end of the latest date it is about (the cutoff,
     an upcoming milestone's date), as naive UTC. ``None`` for a digest of overdue items only
     and for escalations: those stay true after any date."""
-    if plan.kind != "reminder":
+    if plan.kind != "reminder" or plan.closing or any(e.section == "escalation" for e in plan.entries):
         return None
     days = [e.cutoff or e.item.occurrence for e in plan.entries if e.section in ("cutoff", "progress", "upcoming")]
     if not days:

@@ -8,7 +8,7 @@ data so a broken template fails at start, not at the first reminder.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from importlib import resources
@@ -18,6 +18,7 @@ from typing import Any
 from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
 
+from notifier.config import Config, OfficeConfig
 from notifier.planning.schedule import DigestPlan, Entry, Item, PlanInfo
 
 KINDS = ("reminder", "escalation", "notice")
@@ -61,8 +62,19 @@ def make_environment(override_dir: Path | None = None) -> SandboxedEnvironment:
 
 
 class Renderer:
-    def __init__(self, override_dir: Path | None = None):
+    """Renders messages and the reply page. ``office`` is the identity every template shows
+    (``[office]``); ``max_items`` caps each section of a digest ("及其他N项")."""
+
+    def __init__(self, override_dir: Path | None = None, *, office: OfficeConfig | None = None,
+                 max_items: int = 30):
         self.env = make_environment(override_dir)
+        self.office = office or OfficeConfig()
+        self.max_items = max_items
+        self.env.globals["office"] = office_context(self.office)
+
+    @classmethod
+    def of(cls, config: Config) -> Renderer:
+        return cls(config.templates_dir, office=config.office, max_items=config.schedule.max_items)
 
     def render(self, kind: str, context: dict[str, Any]) -> Rendered:
         out = {}
@@ -72,8 +84,10 @@ class Renderer:
                         html=out["html"], markdown=out["md"], data=context_data(context))
 
     def render_digest(self, plan: DigestPlan, department: str, now: datetime,
-                      names: dict[int, str] | None = None, links: LinkMaker | None = None) -> Rendered:
-        context = digest_context(plan, department, now, names or {})
+                      names: dict[int, str] | None = None, links: LinkMaker | None = None,
+                      outcomes: Mapping[int, list[Any]] | None = None) -> Rendered:
+        context = digest_context(plan, department, now, names or {}, office=self.office,
+                                 max_items=self.max_items, outcomes=outcomes)
         if links is not None:
             add_links(context, links)
         return self.render(plan.kind, context)
@@ -85,7 +99,8 @@ class Renderer:
         for kind in ("reminder", "escalation"):
             sample.kind = kind
             try:
-                context = digest_context(sample, "市发改委", datetime(2018, 6, 20, 9, 0), {1: "市发改委"})
+                context = digest_context(sample, "市发改委", datetime(2018, 6, 20, 9, 0), {1: "市发改委"},
+                                         office=self.office, max_items=self.max_items)
                 self.render(kind, context)
                 self.render(kind, add_links(context, lambda mid, occ: f"https://notifier.example.cn/r/{mid}-{occ}"))
             except TemplateError as exc:
@@ -108,8 +123,32 @@ class Renderer:
         return problems
 
 
+ROLE_CN = {"lead": "牵头", "responsible": "责任", "cooperating": "配合"}
+
+
+def office_context(office: OfficeConfig) -> dict[str, Any]:
+    return {"name": office.name, "signature": office.sign, "contact": office.contact,
+            "inspection": office.inspection}
+
+
+def item_label(task_number: str, task_title: str, text: str) -> str:
+    """An item as one line: the task once, then the milestone's own words when they add
+    something (an indicator or a generated item repeats its title)."""
+    head = (f"任务{task_number}" if task_number[:1].isdigit() else task_number) + f"「{task_title}」"
+    title, words = task_title.strip(), text.strip()
+    if title and words.startswith(title):  # "积极开展精准招商:完成", made by the importer from the title
+        words = words[len(title):].lstrip(":：，, ")
+    if words in ("", "完成") or title.startswith(words):
+        return head
+    return f"{head}：{words}"
+
+
 def _entry(e: Entry, names: dict[int, str]) -> dict[str, Any]:
     it = e.item
+    if e.section in ("overdue", "escalation"):
+        status = f"已逾期{e.days}天"
+    else:
+        status = "今天到期" if e.days == 0 else f"还剩{e.days}天"
     return {
         "milestone_id": it.milestone_id,
         "plan": it.plan.name,
@@ -117,18 +156,31 @@ def _entry(e: Entry, names: dict[int, str]) -> dict[str, Any]:
         "task_number": it.task_number,
         "task_title": it.task_title,
         "text": it.text,
+        "label": item_label(it.task_number, it.task_title, it.text),
         "due": it.occurrence,
         "due_cn": cn_date(it.occurrence),
         "days": e.days,
+        "status": status,
         "section": e.section,
         "recurring": bool(it.recurrence),
+        "role": e.role,
+        "role_cn": ROLE_CN.get(e.role, e.role),
         "leads": [names.get(d, "") for d in it.leads],
         "link": "",  # reply link (mark done / report progress), see add_links
     }
 
 
-def digest_context(plan: DigestPlan, department: str, now: datetime, names: dict[int, str]) -> dict[str, Any]:
-    sections = {s: [_entry(e, names) for e in plan.section(s)] for s in ("overdue", "cutoff", "upcoming", "progress")}
+def _section(key: str, heading: str, entries: list[dict[str, Any]], max_items: int) -> dict[str, Any]:
+    return {"key": key, "heading": heading, "entries": entries[:max_items],
+            "more": max(0, len(entries) - max_items), "total": len(entries)}
+
+
+def digest_context(plan: DigestPlan, department: str, now: datetime, names: dict[int, str], *,
+                   office: OfficeConfig | None = None, max_items: int = 30,
+                   outcomes: Mapping[int, list[Any]] | None = None) -> dict[str, Any]:
+    office = office or OfficeConfig()
+    sections = {s: [_entry(e, names) for e in plan.section(s)]
+                for s in ("overdue", "cutoff", "upcoming", "progress", "escalation")}
     # "Other open tasks": a task already listed above is not asked about again.
     listed = {(e["plan"], e["task_number"]) for s in ("overdue", "cutoff", "upcoming") for e in sections[s]}
     progress_tasks: dict[tuple[str, str], dict[str, Any]] = {}
@@ -138,41 +190,92 @@ def digest_context(plan: DigestPlan, department: str, now: datetime, names: dict
         progress_tasks.setdefault((e["plan"], e["task_number"]), {**e, "milestones": []})["milestones"].append(e)
     plans = []
     for e in plan.entries:
+        if e.section == "escalation":
+            continue
         label = e.item.plan.name + (f"（{e.item.plan.doc_number}）" if e.item.plan.doc_number else "")
         if label not in plans:
             plans.append(label)
-    return {
+    cutoff = plan.cutoffs[0] if plan.cutoffs else None
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for e in sections["escalation"]:
+        groups.setdefault("、".join(n for n in e["leads"] if n) or "未明确牵头单位", []).append(e)
+    escalation_groups = [{"lead": lead, "count": len(es), **_section("escalation", lead, es, max_items)}
+                         for lead, es in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))]
+    closing = []
+    for p in plan.closing:
+        rows = [{"department": o.department, "done": o.done, "late": o.late, "open": o.open}
+                for o in (outcomes or {}).get(p.id, [])]
+        closing.append({"plan": p.name + (f"（{p.doc_number}）" if p.doc_number else ""), "ends_on": p.ends_on,
+                        "departments": rows, "done": sum(r["done"] for r in rows),
+                        "late": sum(r["late"] for r in rows), "open": sum(r["open"] for r in rows)})
+    ptasks = list(progress_tasks.values())
+    roles = {e.role for e in plan.entries if e.section != "escalation"}
+    context = {
         "kind": plan.kind,
         "department": department,
         "today": plan.day,
         "now": now,
-        "cutoff": plan.cutoffs[0] if plan.cutoffs else None,
+        "cutoff": cutoff,
         "plans": plans,
+        "role_phrase": "牵头负责" if roles <= {"lead"} else "承担",
+        "show_roles": not roles <= {"lead"},
+        "inspection": bool(office.inspection and office.name and cutoff),
         "overdue": sections["overdue"],
         "due_by_cutoff": sections["cutoff"],
         "upcoming": sections["upcoming"],
-        "progress_tasks": list(progress_tasks.values()),
-        "count": len(plan.entries) - len(sections["progress"]),
+        "progress_tasks": ptasks,
+        "escalation": sections["escalation"],
+        "escalation_groups": escalation_groups,
+        "closing": closing,
+        "sections": [
+            _section("overdue", "已逾期未完成", sections["overdue"], max_items),
+            _section("cutoff", f"{cn_date(cutoff)}前须完成" if cutoff else "", sections["cutoff"], max_items),
+            _section("upcoming", "即将到期的工作节点", sections["upcoming"], max_items),
+            _section("progress", f"请于{cn_date(cutoff)}前报送阶段性进展" if cutoff else "", ptasks, max_items),
+        ],
+        "count": len(plan.entries) - len(sections["progress"]) - len(sections["escalation"]),
         "links": False,
+        "office": office_context(office),
     }
+    return finish(context)
+
+
+def finish(context: dict[str, Any]) -> dict[str, Any]:
+    """The closing sentences, which depend on whether the message carries reply links."""
+    office = context["office"]
+    who = office["name"] or "督办单位"
+    if context["links"]:
+        answer = "已完成的事项请点击该事项后的链接确认办结，尚未完成的请通过同一链接报送进展（链接仅限贵单位使用，请勿转发）"
+        progress = "请点击各项后的链接报送进展情况"
+    elif office["contact"]:
+        answer = f"已完成的事项和工作进展请报{who}（联系方式：{office['contact']}）"
+        progress = f"请将进展情况报{who}（联系方式：{office['contact']}）"
+    else:
+        answer = "已完成的事项和工作进展请回复本消息说明"
+        progress = "请回复本消息报送进展情况"
+    context["answer"] = answer + "；如有困难请及时报告。"
+    context["progress_how"] = progress + "。"
+    return context
 
 
 LinkMaker = Callable[[int, date], str]  # (milestone id, occurrence) -> its signed reply link
 
 
 def add_links(context: dict[str, Any], links: LinkMaker) -> dict[str, Any]:
-    """Give every milestone of a digest context its reply link (in place; returned for chaining)."""
+    """Give every milestone the department leads its reply link (in place; returned for
+    chaining). Items it only cooperates on get none: their lead answers for them."""
     entries = [*context["overdue"], *context["due_by_cutoff"], *context["upcoming"]]
     for t in context["progress_tasks"]:
         entries += [t, *t["milestones"]]
     for e in entries:
-        e["link"] = links(e["milestone_id"], e["due"])
-    context["links"] = True
-    return context
+        if e["role"] == "lead":
+            e["link"] = links(e["milestone_id"], e["due"])
+    context["links"] = any(e["link"] for e in entries)  # the answer sentence speaks of links only then
+    return finish(context)
 
 
 def notice_context(department: str, channel: str, recipient: str, error: str, now: datetime) -> dict[str, Any]:
-    return {"kind": "notice", "department": department, "channel": channel, "recipient": recipient,
+    return {"kind": "notice", "count": 1, "department": department, "channel": channel, "recipient": recipient,
             "error": error, "now": now, "today": now.date()}
 
 

@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session
 from notifier.config import Config
 from notifier.db import queries
 from notifier.db.engine import transaction
-from notifier.db.models import (Department, DepartmentAlias, Milestone, OccurrenceDone, Plan,
+from notifier.db.models import (Department, DepartmentAlias, Milestone, OccurrenceDone, Plan, PlanStatus,
                                 ProgressEvent, Task, TaskDepartment)
 from notifier.planning.recurrence import occurrences
-from notifier.reminders import calendar_of
+from notifier.reminders import calendar_of, contact_gaps, describe_gaps
 
 SOURCES = {"cli": "命令行", "import": "导入", "link": "链接"}
 
@@ -71,6 +71,10 @@ def status_report(engine: Engine, cfg: Config, now: datetime) -> tuple[str, bool
         overdue = len(overdue_occurrences(s, today))
         lines.append(f"plans {plans}, tasks {tasks}, milestones open {open_}, done {done}; "
                      f"overdue dates {overdue} (a missed occurrence of a recurring report counts once)")
+        closed = [f"{pid} {name}" for pid, name in s.execute(
+            select(Plan.id, Plan.name).where(Plan.status == PlanStatus.CLOSED).order_by(Plan.id))]
+        if closed:  # no reminders about them (notifier plan reopen NAME)
+            lines.append(f"closed plans ({len(closed)}): " + "; ".join(closed))
         since = now.astimezone(UTC).replace(tzinfo=None) - timedelta(days=7)
         recent = list(s.scalars(select(ProgressEvent).where(ProgressEvent.at >= since)
                                 .order_by(ProgressEvent.at.desc(), ProgressEvent.id.desc())))
@@ -98,14 +102,7 @@ def status_report(engine: Engine, cfg: Config, now: datetime) -> tuple[str, bool
             lines.append("broken contacts:")
             for c in broken:
                 lines.append(f"  {c.channel}:{c.recipient} since {c.broken_at:%Y-%m-%d %H:%M}: {c.last_error}")
-        leads = s.execute(select(Department.id, Department.name).join(TaskDepartment)
-                          .where(TaskDepartment.role == "lead").distinct()).all()
-        aliases: dict[int, list[str]] = {}
-        for dep_id, alias in s.execute(select(DepartmentAlias.department_id, DepartmentAlias.alias)):
-            aliases.setdefault(dep_id, []).append(alias)
-        missing = [n for i, n in leads if not cfg.reachable(n, *aliases.get(i, []))]
-        if missing:
-            lines.append(f"lead departments without contact ({len(missing)}): " + "、".join(sorted(missing)))
+        lines += describe_gaps(contact_gaps(s, cfg))  # the same answer as import and send-due
         years = calendar_years(s, today)
     for w in calendar_of(cfg).warnings(years):
         lines.append(f"warning: {w}")
@@ -128,7 +125,7 @@ def milestone_rows(engine: Engine, cfg: Config, today: date, *, department: str 
     occurrence of a recurring report), oldest first, with how late it is and the last answer."""
     with transaction(engine) as s:
         q = (select(Milestone.id, Milestone.due_on, Milestone.status, Milestone.text, Milestone.recurrence,
-                    Task.number, Task.id, Plan.name)
+                    Task.number, Task.id, Plan.name, Plan.status)
              .join(Task, Task.id == Milestone.task_id).join(Plan, Plan.id == Task.plan_id)
              .order_by(Milestone.due_on, Plan.id, Task.position, Milestone.position))
         if department:
@@ -155,7 +152,7 @@ def milestone_rows(engine: Engine, cfg: Config, today: date, *, department: str 
             late_dates[mid].append(occ)
         events = last_events(s)
         out = []
-        for mid, due, st, text, rule, tnum, tid, pname in rows:
+        for mid, due, st, text, rule, tnum, tid, pname, plan_status in rows:
             rule_s = f" [{rule}]" if rule else ""
             who = "、".join(leads.get(tid, []))
             if status == "overdue":
@@ -169,6 +166,8 @@ def milestone_rows(engine: Engine, cfg: Config, today: date, *, department: str 
                 continue
             late = sorted(late_dates.get(mid, []))
             flag = f"overdue {(today - late[0]).days}d" if late else st
+            if plan_status == PlanStatus.CLOSED:
+                flag = f"{st} (plan closed)"
             ev = max((e for (m, _), e in events.items() if m == mid), key=lambda e: (e.at, e.id), default=None)
             last = f"  (last: {describe_event(ev, cfg)})" if ev else ""
             out.append((due, f"#{mid:<5} {due}{rule_s} {flag:<12} 任务{tnum} {who}: {text[:50]}{last}"))

@@ -160,4 +160,4 @@ def make_world(tmp_path: Path, spec: PlanSpec, **config_kw) -> World:  # noqa: A
     upgrade(engine)
     with transaction(engine) as s:
         store_plan(s, spec, cfg)
-    return World(cfg, engine, Renderer(cfg.templates_dir))
+    return World(cfg, engine, Renderer.of(cfg))

@@ -6,7 +6,7 @@ revision have no line, and a task made up by the importer (a plan-end milestone)
 of its own.
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0006
 Create Date: 2026-12-02
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0003"  # the lead re-chains it after 0004 on merge
+down_revision = "0006"  # the newest revision when this branch last merged main
 branch_labels = None
 depends_on = None
 

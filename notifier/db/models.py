@@ -7,6 +7,7 @@ calendar dates of the configured time zone.
 
 from __future__ import annotations
 
+import enum
 from datetime import date, datetime
 
 from sqlalchemy import (Boolean, Date, DateTime, ForeignKey, Index, Integer, MetaData,
@@ -27,6 +28,11 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
+class PlanStatus(enum.StrEnum):
+    ACTIVE = "active"  # reminded
+    CLOSED = "closed"  # past its end plus grace (closing report sent), closed by hand, or imported late
+
+
 class Plan(Base):
     __tablename__ = "plans"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -40,6 +46,9 @@ class Plan(Base):
     source_hash: Mapped[str] = mapped_column(String(64), index=True)
     imported_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+    # Changed only through notifier.plan_life (close_plan / reopen_plan).
+    status: Mapped[str] = mapped_column(String(10), default=PlanStatus.ACTIVE, server_default="active")
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime)
     tasks: Mapped[list[Task]] = relationship(back_populates="plan", cascade="all, delete-orphan",
                                              order_by="Task.position")
 
@@ -220,3 +229,81 @@ class LinkUse(Base):
     action: Mapped[str] = mapped_column(String(20))  # done | progress
     used_at: Mapped[datetime] = mapped_column(DateTime)
     progress_event_id: Mapped[int | None] = mapped_column(ForeignKey("progress_events.id", ondelete="SET NULL"))
+
+
+# ---------------------------------------------------------------- the office ledger (migration 0006)
+
+class User(Base):
+    """An account of the office pages: ``office`` may act, ``leader`` may only read."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(10))  # office | leader
+    password_hash: Mapped[str] = mapped_column(String(200))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    password_changed_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class UserSession(Base):
+    """A logged-in browser. The cookie carries the id and its HMAC; deleting the row (logout,
+    password change, disable) ends the session."""
+
+    __tablename__ = "user_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class LoginFailure(Base):
+    """A failed login, counted per account and per address for the rate limit."""
+
+    __tablename__ = "login_failures"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account: Mapped[str] = mapped_column(String(100), index=True)
+    address: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
+class AuditEntry(Base):
+    """Who did what in the office pages (and the ``user`` command)."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(40))
+    milestone_id: Mapped[int | None] = mapped_column(ForeignKey("milestones.id", ondelete="SET NULL"), index=True)
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id", ondelete="SET NULL"), index=True)
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class DeadlineExtension(Base):
+    """A 延期: the milestone's date moved from ``old_due`` to ``new_due``, with the reason."""
+
+    __tablename__ = "deadline_extensions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    milestone_id: Mapped[int] = mapped_column(ForeignKey("milestones.id", ondelete="CASCADE"), index=True)
+    old_due: Mapped[date] = mapped_column(Date)
+    new_due: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Pause(Base):
+    """A task or a department paused (暂停督办) until ``ends_on`` (inclusive), with the reason."""
+
+    __tablename__ = "pauses"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id", ondelete="CASCADE"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    actor: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    resumed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    resumed_by: Mapped[str | None] = mapped_column(String(100))

@@ -11,13 +11,14 @@ from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
 from notifier.db.models import (Contact, Delivery, Department, Digest, Milestone, OccurrenceDone, Plan,
-                                ReminderLog, Task, TaskDepartment)
+                                PlanStatus, ReminderLog, Task, TaskDepartment)
 from notifier.planning.recurrence import occurrences
 from notifier.planning.schedule import Item, PlanInfo
 
 
 def open_items(session: Session, expand: dict[int, tuple[int, ...]] | None = None, *,
-               due_until: date | None = None, full_plans: Iterable[int] = ()) -> list[Item]:
+               due_until: date | None = None, full_plans: Iterable[int] = (),
+               active_only: bool = False) -> list[Item]:
     """Open milestone occurrences with their plan, task and lead departments.
 
     ``expand`` maps a group department (各县区政府) to the members the config names.
@@ -29,9 +30,11 @@ def open_items(session: Session, expand: dict[int, tuple[int, ...]] | None = Non
     cols = (Milestone.id, Milestone.due_on, Milestone.text, Milestone.recurrence,
             Task.id, Task.number, Task.title,
             Plan.id, Plan.name, Plan.doc_number, Plan.starts_on, Plan.ends_on,
-            Task.position, Milestone.position)
+            Task.position, Milestone.position, Plan.issued_on, Plan.status)
     base = (select(*cols).join(Task, Task.id == Milestone.task_id).join(Plan, Plan.id == Task.plan_id)
             .where(Milestone.status == "open"))
+    if active_only:
+        base = base.where(Plan.status == PlanStatus.ACTIVE)
     full_plans = set(full_plans)
     if due_until is None:
         rows = session.execute(base).all()
@@ -46,16 +49,16 @@ def open_items(session: Session, expand: dict[int, tuple[int, ...]] | None = Non
         rows = list(found.values())
     rows.sort(key=lambda r: (r[7], r[12], r[13]))  # plan, task position, milestone position
     task_ids = sorted({r[4] for r in rows})
-    leads: dict[int, list[int]] = defaultdict(list)
+    roles: dict[tuple[int, str], list[int]] = defaultdict(list)  # (task, role) -> departments
     for chunk in _chunks(task_ids) if due_until is not None else [None]:
-        q = (select(TaskDepartment.task_id, TaskDepartment.department_id)
-             .where(TaskDepartment.role == "lead").order_by(TaskDepartment.task_id, TaskDepartment.position))
+        q = (select(TaskDepartment.task_id, TaskDepartment.role, TaskDepartment.department_id)
+             .order_by(TaskDepartment.task_id, TaskDepartment.position))
         if chunk is not None:
             q = q.where(TaskDepartment.task_id.in_(chunk))
-        for task_id, dep_id in session.execute(q):
+        for task_id, role, dep_id in session.execute(q):
             for d in expand.get(dep_id, (dep_id,)):
-                if d not in leads[task_id]:
-                    leads[task_id].append(d)
+                if d not in roles[(task_id, role)]:
+                    roles[(task_id, role)].append(d)
     done: dict[int, set[date]] = defaultdict(set)
     recurring = sorted(r[0] for r in rows if r[3])
     for chunk in _chunks(recurring):
@@ -64,15 +67,16 @@ def open_items(session: Session, expand: dict[int, tuple[int, ...]] | None = Non
             done[mid].add(occ)
     plans: dict[int, PlanInfo] = {}
     items = []
-    for mid, due, text, rule, tid, tnum, title, pid, pname, doc, start, end, _tpos, _mpos in rows:
-        plan = plans.setdefault(pid, PlanInfo(pid, pname, doc, start, end))
-        task_leads = tuple(leads.get(tid, ()))
+    for mid, due, text, rule, tid, tnum, title, pid, pname, doc, start, end, _tpos, _mpos, issued, status in rows:
+        plan = plans.setdefault(pid, PlanInfo(pid, pname, doc, start, end, issued, status == PlanStatus.CLOSED))
+        task_leads = tuple(roles.get((tid, "lead"), ()))
+        others = tuple(roles.get((tid, "responsible"), ())), tuple(roles.get((tid, "cooperating"), ()))
         dates = occurrences(rule, start, end) if rule else [due]
         if rule and due_until is not None and pid not in full_plans:
             dates = [d for d in dates if d <= due_until]
         for occ in dates:
             if occ not in done[mid]:
-                items.append(Item(mid, occ, plan, tid, tnum, title, text, task_leads, rule))
+                items.append(Item(mid, occ, plan, tid, tnum, title, text, task_leads, rule, *others))
     return items
 
 
@@ -81,9 +85,88 @@ def _chunks(values: list, size: int = 5000) -> Iterator[list]:
         yield values[i:i + size]
 
 
-def active_plans(session: Session, today: date) -> list[tuple[int, date, date]]:
-    """(id, starts_on, ends_on) of the plans whose period has not ended."""
-    return list(session.execute(select(Plan.id, Plan.starts_on, Plan.ends_on).where(Plan.ends_on >= today)).all())
+def active_plans(session: Session, today: date) -> list[tuple[int, date, date, date | None]]:
+    """(id, starts_on, ends_on, issued_on) of the active plans whose period has not ended."""
+    return list(session.execute(select(Plan.id, Plan.starts_on, Plan.ends_on, Plan.issued_on)
+                                .where(Plan.ends_on >= today, Plan.status == PlanStatus.ACTIVE)).all())
+
+
+def plans_to_close(session: Session, ended_before: date) -> list[PlanInfo]:
+    """Active plans whose period ended before ``ended_before`` (end plus grace passed)."""
+    return [PlanInfo(p.id, p.name, p.doc_number, p.starts_on, p.ends_on, p.issued_on)
+            for p in session.scalars(select(Plan).where(Plan.status == PlanStatus.ACTIVE,
+                                                        Plan.ends_on < ended_before).order_by(Plan.id))]
+
+
+@dataclass
+class DepartmentOutcome:
+    """A closing report's line: what one lead department did of a plan."""
+
+    department: str
+    done: int = 0  # done by the date
+    late: int = 0  # done after the date
+    open: int = 0  # never done
+
+
+def plan_outcomes(session: Session, plan_id: int, tz) -> list[DepartmentOutcome]:  # noqa: ANN001
+    """Per lead department, the occurrences of the plan's milestones done in time, done late
+    and still open (a recurring report counts once per occurrence)."""
+    plan = session.get(Plan, plan_id)
+    names = department_names(session)
+    rows = session.execute(select(Milestone.id, Milestone.due_on, Milestone.recurrence, Milestone.status,
+                                  Milestone.done_at, Task.id).join(Task, Task.id == Milestone.task_id)
+                           .where(Task.plan_id == plan_id)).all()
+    leads: dict[int, list[int]] = defaultdict(list)
+    for tid, dep in session.execute(select(TaskDepartment.task_id, TaskDepartment.department_id)
+                                    .join(Task, Task.id == TaskDepartment.task_id)
+                                    .where(Task.plan_id == plan_id, TaskDepartment.role == "lead")
+                                    .order_by(TaskDepartment.position)):
+        leads[tid].append(dep)
+    done_occ = {(m, o): at for m, o, at in session.execute(
+        select(OccurrenceDone.milestone_id, OccurrenceDone.occurrence, OccurrenceDone.done_at)
+        .where(OccurrenceDone.milestone_id.in_([r[0] for r in rows if r[2]] or [-1])))}
+    out: dict[int, DepartmentOutcome] = {}
+
+    def local_day(at: datetime) -> date:
+        from datetime import UTC
+
+        return at.replace(tzinfo=UTC).astimezone(tz).date()
+
+    for mid, due, rule, status, done_at, tid in rows:
+        for occ in occurrences(rule, plan.starts_on, plan.ends_on) if rule else [due]:
+            if plan.issued_on and occ < plan.issued_on:
+                continue
+            at = (done_occ.get((mid, occ)) if rule else None) or (done_at if status == "done" else None)
+            for dep in leads.get(tid, [])[:1] or [0]:
+                o = out.setdefault(dep, DepartmentOutcome(names.get(dep, "未明确牵头单位")))
+                if at is None:
+                    o.open += 1
+                elif local_day(at) <= occ:
+                    o.done += 1
+                else:
+                    o.late += 1
+    return sorted(out.values(), key=lambda o: (-o.open, -o.late, o.department))
+
+
+def notified_departments(session: Session, roles: Iterable[str],
+                         plan_ids: Iterable[int] | None = None) -> list[tuple[int, str, bool]]:
+    """(id, name, is_group) of the departments holding one of ``roles`` in a task of an active
+    plan (or of the plans ``plan_ids``, whatever their status): who would receive something."""
+    q = (select(Department.id, Department.name, Department.is_group).distinct()
+         .join(TaskDepartment, TaskDepartment.department_id == Department.id)
+         .join(Task, Task.id == TaskDepartment.task_id).join(Plan, Plan.id == Task.plan_id)
+         .where(TaskDepartment.role.in_(list(roles))).order_by(Department.name))
+    if plan_ids is None:
+        q = q.where(Plan.status == PlanStatus.ACTIVE)
+    else:
+        q = q.where(Plan.id.in_(list(plan_ids)))
+    return [tuple(r) for r in session.execute(q)]
+
+
+def departments_sent_today(session: Session, today: date) -> set[int]:
+    """Departments that already have today's reminder or escalation message."""
+    return set(session.scalars(select(Digest.department_id).distinct()
+                               .where(Digest.day == today, Digest.kind.in_(("reminder", "escalation")))))
 
 
 def plan_lead_departments(session: Session, plan_ids: Iterable[int]) -> list[tuple[int, int]]:

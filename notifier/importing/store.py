@@ -99,7 +99,10 @@ class DepartmentIndex:
                 found[name] = self._cache[name]
                 continue
             configured = self.config.department(name)
-            canonical = configured.name if configured else name
+            for alias in aliases_of(name):  # 市发改委(市开放办): the config may know either half
+                configured = configured or self.config.department(alias)
+            # One way everywhere: a parenthesised alias is an alias, the name is what stands before it.
+            canonical = configured.name if configured else aliases_of(name)[0]
 
             def find(key: str) -> DepartmentRef | str | None:
                 return self._lookup(key) or pending.get(key)
@@ -110,7 +113,7 @@ class DepartmentIndex:
                     dep = find(alias) or dep
             if dep is None:
                 dep = pending[canonical] = canonical
-                for alias in aliases_of(name):
+                for alias in dict.fromkeys([*aliases_of(name), name]):
                     if alias != canonical and alias not in self.alias_owner:
                         pending.setdefault(alias, canonical)
             found[name] = dep

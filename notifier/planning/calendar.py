@@ -71,6 +71,12 @@ class WorkCalendar:
             day += timedelta(days=1)
         return day
 
+    def add_workdays(self, day: date, n: int) -> date:
+        """The ``n``-th working day after ``day`` (``day`` itself need not be one)."""
+        for _ in range(n):
+            day = self.on_or_after(day + timedelta(days=1))
+        return day
+
     def warnings(self, years: Iterable[int]) -> list[str]:
         return [f"no official holiday data for {y}: reminders that year use Monday-Friday "
                 f"(add [calendar] holidays/workdays, or upgrade chinesecalendar)"

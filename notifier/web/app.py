@@ -22,7 +22,8 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp
 
 from notifier.db.engine import transaction, utcnow
 from notifier.db.models import Department, LinkUse, Milestone, Plan, Task, TaskDepartment
@@ -63,10 +64,13 @@ class Refused(Exception):
 
 def make_app(engine: Engine, signer: LinkSigner, *, timezone: Any = UTC,
              clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-             renderer: Renderer | None = None) -> Starlette:
-    """``clock`` (aware) decides whether a link has expired; tests pin it."""
+             renderer: Renderer | None = None, office: ASGIApp | None = None) -> Starlette:
+    """``clock`` (aware) decides whether a link has expired; tests pin it. ``office``: the
+    office ledger's pages (notifier.office.web), mounted under /office."""
     renderer = renderer or Renderer()
     template = renderer.env.get_template("reply.html")
+    # Only the office the config names ([office]); none named: no one is named.
+    ask = f"，或联系{renderer.office.name}" if renderer.office.name else ""
 
     def html(page: Page) -> HTMLResponse:
         body = template.render(title=page.title, tone=page.tone, message=page.message, item=page.item,
@@ -80,9 +84,9 @@ def make_app(engine: Engine, signer: LinkSigner, *, timezone: Any = UTC,
             log.warning("reply link refused (%s): %s", exc.reason, exc)
             if exc.reason == "expired":
                 raise Refused(Page(410, "链接已过期", "bad", "该链接已超过有效期，未作任何更改。"
-                                   "请使用最近一次提醒中的链接，或联系市政府督查室。")) from None
+                                   f"请使用最近一次提醒中的链接{ask}。")) from None
             raise Refused(Page(403, "链接无效", "bad", "该链接无法验证（可能被修改或不完整），未作任何更改。"
-                               "请直接点击提醒邮件中的链接，或联系市政府督查室。")) from None
+                               f"请直接点击提醒邮件中的链接{ask}。")) from None
 
     def today() -> date:
         return clock().astimezone(timezone).date()
@@ -170,12 +174,16 @@ def make_app(engine: Engine, signer: LinkSigner, *, timezone: Any = UTC,
             page = r.page
         return html(page)
 
-    async def index(request: Request) -> PlainTextResponse:
+    async def index(request: Request) -> HTMLResponse | PlainTextResponse:
+        if office is not None:  # a person opening the site wants the office's ledger
+            return HTMLResponse('<!DOCTYPE html><meta charset="utf-8"><title>notifier</title>'
+                                '<p><a href="/office/">督办台账（登录）</a></p>', headers=HEADERS)
         return PlainTextResponse("notifier reply links\n", headers=HEADERS)
 
     return Starlette(routes=[
         Route("/", index, methods=["GET"]),
         Route("/r/{token}", reply, methods=["GET", "POST"]),
+        *([Mount("/office", app=office)] if office is not None else []),
     ])
 
 

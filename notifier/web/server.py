@@ -24,7 +24,10 @@ def make_server(engine: Engine, config: Config, *, host: str | None = None, port
     signer = signer_of(config)
     if signer is None:
         raise ValueError("[web] needs secret_file or secret_env to check reply links")
-    app = make_app(engine, signer, timezone=config.timezone, clock=clock, renderer=Renderer(config.templates_dir))
+    from notifier.office.web import make_office_app
+
+    app = make_app(engine, signer, timezone=config.timezone, clock=clock, renderer=Renderer.of(config),
+                   office=make_office_app(engine, config, clock=clock))
     h, p = config.web.host_port
     cfg = uvicorn.Config(app, host=host or h, port=p if port is None else port, log_level="warning",
                          access_log=False, proxy_headers=True, server_header=False, lifespan="off")

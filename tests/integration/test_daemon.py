@@ -59,7 +59,7 @@ def receiver():
 def test_ready_status_watchdog_reload_and_stop(tmp_path: Path, receiver: HookReceiver) -> None:
     cfg = tmp_path / "config.toml"
     write_config(cfg, f"{receiver.base}/first")
-    run_cli(cfg, "import", str(FIXTURE), "--year", "2018", "--plan", "测试方案", check=True)
+    run_cli(cfg, "import", str(FIXTURE), "--active", "--year", "2018", "--plan", "测试方案", check=True)
     engine = make_engine(f"sqlite:///{tmp_path}/notifier.db")
     with transaction(engine) as s:  # one failed delivery for the status line
         queue_deliveries(engine, "robot", 1, prefix="failed")

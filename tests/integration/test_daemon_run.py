@@ -39,7 +39,7 @@ def test_the_daemon_catches_up_at_start_and_exits_0_on_sigterm(write_config, smt
         email = ["gk@example.gov.cn"]
     """)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    subprocess.run([sys.executable, "-m", "notifier", "--config", str(cfg), "import", str(plan), "--year",
+    subprocess.run([sys.executable, "-m", "notifier", "--config", str(cfg), "import", str(plan), "--active", "--year",
                     str(due.year)], check=True, env=env, capture_output=True)
     proc = subprocess.Popen([sys.executable, "-m", "notifier", "--config", str(cfg), "run"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

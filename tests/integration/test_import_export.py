@@ -32,7 +32,7 @@ def snapshot(db) -> list[tuple]:  # noqa: ANN001
 
 
 def test_the_2018_document_imports_with_its_number_and_every_milestone(config, tmp_path, capsys):
-    assert main(["--config", str(config), "import", str(TEXT_2018)]) == 0
+    assert main(["--config", str(config), "import", str(TEXT_2018), "--active"]) == 0
     assert "53 tasks, 84 milestones" in capsys.readouterr().out
     db = sqlite3.connect(tmp_path / "n.db")
     assert db.execute("select doc_number, year from plans").fetchone() == ("盘政办发〔2018〕23号", 2018)
@@ -41,7 +41,7 @@ def test_the_2018_document_imports_with_its_number_and_every_milestone(config, t
 
 @pytest.mark.parametrize("suffix", [".xlsx", ".csv"])
 def test_an_exported_table_reimports_to_the_same_tasks_and_milestones(config, tmp_path, write_config, suffix):
-    main(["--config", str(config), "import", str(TEXT_2018)])
+    main(["--config", str(config), "import", str(TEXT_2018), "--active"])
     db = sqlite3.connect(tmp_path / "n.db")
     before = snapshot(db)
     mid = db.execute("select min(id) from milestones").fetchone()[0]
@@ -50,26 +50,26 @@ def test_an_exported_table_reimports_to_the_same_tasks_and_milestones(config, tm
     assert main(["--config", str(config), "export", str(table)]) == 0
 
     # Re-imported into the same database: the plan is updated in place, done mark kept.
-    assert main(["--config", str(config), "import", str(table)]) == 0
+    assert main(["--config", str(config), "import", str(table), "--active"]) == 0
     assert snapshot(db) == before
     assert db.execute("select count(*), min(doc_number) from plans").fetchone() == (1, "盘政办发〔2018〕23号")
     assert db.execute("select status from milestones where id=?", (mid,)).fetchone() == ("done",)
 
     # And into an empty one: the same tasks and milestones.
     other = write_config(f'[database]\nurl = "sqlite:///{tmp_path}/other.db"\n', name="other.toml")
-    assert main(["--config", str(other), "import", str(table)]) == 0
+    assert main(["--config", str(other), "import", str(table), "--active"]) == 0
     assert snapshot(sqlite3.connect(tmp_path / "other.db")) == before
 
 
 def test_dry_run_shows_the_tasks_and_writes_nothing(config, tmp_path, capsys):
-    assert main(["--config", str(config), "import", str(TEXT_2017), "--dry-run"]) == 0
+    assert main(["--config", str(config), "import", str(TEXT_2017), "--active", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "would be created" in out and "2017-12-31" in out
     assert sqlite3.connect(tmp_path / "n.db").execute("select count(*) from plans").fetchone() == (0,)
 
 
 def test_explain_shows_where_each_field_of_a_task_came_from(config, capsys):
-    assert main(["--config", str(config), "import", str(TEXT_2018), "--explain", "3"]) == 0
+    assert main(["--config", str(config), "import", str(TEXT_2018), "--active", "--explain", "3"]) == 0
     out = capsys.readouterr().out
     assert "task 3: 提升港口能力能级" in out
     assert "牵头部门:辽东湾新区管委会" in out

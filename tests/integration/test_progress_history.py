@@ -73,9 +73,9 @@ def test_status_lists_recent_answers_by_source(tmp_path: Path):
     assert "answers in the last 7 days: 1 (link 1)" in text and "via link by 市港口与口岸局（张三）" in text
 
 
-def test_escalation_copy_names_how_many_days_each_item_is_late(tmp_path: Path):
+def test_escalation_names_how_many_days_each_item_is_late_grouped_by_lead_department(tmp_path: Path):
     w = world(tmp_path)
     [esc] = [q for q in w.pass_at("2025-07-03 09:00").queued if q.kind == "escalation"]
-    assert "【市港口与口岸局】任务1「港口建设」：完成泊位验收（2025年6月10日），已逾期23天" in esc.rendered.text
+    assert "市港口与口岸局（1项）\n  1. 任务1「港口建设」：完成泊位验收（2025年6月10日），已逾期23天" in esc.rendered.text
     assert "已逾期3天" in esc.rendered.text  # Q2 of the quarterly report
     assert "已逾期23天" in esc.rendered.html and "已逾期23天" in esc.rendered.markdown

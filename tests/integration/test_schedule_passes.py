@@ -110,7 +110,7 @@ def test_daemon_stopped_ten_days_sends_one_digest_per_department_with_todays_num
     assert dues(by[FGW], "overdue") == [("2025-06-12", 1)] and dues(by[FGW], "upcoming") == []
     assert dues(by[NW], "overdue") == [("2025-05-30", 14)]
     [esc] = [d for d in new if d.kind == "escalation"]
-    assert sorted(dues(esc, "overdue")) == [("2025-05-30", 14), ("2025-06-10", 3), ("2025-06-12", 1)]
+    assert sorted(dues(esc, "escalation")) == [("2025-05-30", 14), ("2025-06-10", 3), ("2025-06-12", 1)]
     assert all(d.status == "sent" for d in w.deliveries())
     # Once: the next passes that day find nothing new.
     assert w.pass_at("2025-06-13 10:00").queued == []

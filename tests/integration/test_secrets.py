@@ -116,7 +116,7 @@ url = "{hooks.base}/open-apis/bot/v2/hook/{FEISHU_HOOK}"
     try:
         cli("check-config")
         assert "ok" in outputs[-1], outputs[-1]
-        cli("import", str(FIXTURE), "--year", "2018", "--plan", "测试方案")
+        cli("import", str(FIXTURE), "--active", "--year", "2018", "--plan", "测试方案")
         cli("send-due", "--now", "2018-06-20 09:00")
         cli("send-due", "--now", "2018-06-29 09:00", "--force")
         cli("status")

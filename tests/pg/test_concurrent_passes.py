@@ -24,9 +24,10 @@ DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo.toml"
 
 def test_racing_planning_passes_queue_each_digest_once(pg_url: str, tmp_path: Path) -> None:
     text = DEMO.read_text(encoding="utf-8").replace('url = "sqlite:///../var/demo/notifier.db"', f'url = "{pg_url}"')
+    text = text.replace('"demo-web.secret"', f'"{DEMO.parent / "demo-web.secret"}"')  # the copy lives elsewhere
     cfg_path = tmp_path / "demo.toml"
     cfg_path.write_text(text.replace('"../var/demo/outbox"', f'"{tmp_path}/outbox"'), encoding="utf-8")
-    run_cli(cfg_path, "import", str(FIXTURE), "--year", "2018", "--plan", "方案", check=True)
+    run_cli(cfg_path, "import", str(FIXTURE), "--active", "--year", "2018", "--plan", "方案", check=True)
     cfg = config_mod.load(cfg_path)
     engine = make_engine(pg_url)
     now = datetime(2018, 6, 20, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))

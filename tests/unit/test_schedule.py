@@ -55,15 +55,16 @@ def test_a_non_cutoff_milestone_gets_its_own_reminders():
     assert [(e.section, e.days) for e in d.entries] == [("upcoming", 7)]
 
 
-def test_an_overdue_item_is_repeated_every_n_days_and_copied_to_escalation():
+def test_an_overdue_item_is_repeated_every_n_working_days_and_copied_to_escalation():
     items = [item(1, date(2018, 5, 31))]
     d1 = plan_digests(items, {}, RULES, at(2018, 6, 1, 9))
     assert {(d.department_id, d.kind) for d in d1} == {(1, "reminder"), (99, "escalation")}
     log = log_of(d1)
-    assert plan_digests(items, log, RULES, at(2018, 6, 2, 9)) == []
-    d4 = plan_digests(items, log, RULES, at(2018, 6, 4, 9))  # June 1 + 3 days
-    overdue = [e for d in d4 for e in d.entries if d.kind == "reminder"]
-    assert [(e.section, e.days) for e in overdue] == [("overdue", 4)]
+    for day in (2, 3, 4, 5):  # Friday + 3 working days = Wednesday June 6
+        assert plan_digests(items, log, RULES, at(2018, 6, day, 9)) == []
+    d6 = plan_digests(items, log, RULES, at(2018, 6, 6, 9))
+    overdue = [e for d in d6 for e in d.entries if d.kind == "reminder"]
+    assert [(e.section, e.days) for e in overdue] == [("overdue", 6)]
 
 
 def test_reminders_for_one_department_on_one_day_become_one_digest():
@@ -94,18 +95,101 @@ def test_the_digest_key_is_the_same_for_the_same_triggers():
     assert a[0].key == b[0].key
 
 
-def test_the_latest_overdue_trigger_is_the_last_of_the_listed_cycles():
-    """The fast path the planner uses agrees with the full list of overdue cycles, holidays included."""
+def run_days(items, first: date, last: date, rules: Rules = RULES, **kw):  # noqa: ANN001, ANN003, ANN201
+    """Daily 09:00 passes from ``first`` to ``last`` on working days; the digests by day."""
     from datetime import timedelta
 
-    from notifier.planning.schedule import latest_overdue_trigger, overdue_triggers
+    log: dict = {}
+    out = {}
+    day = first
+    while day <= last:
+        if rules.calendar.is_workday(day):
+            ds = plan_digests(items, log, rules, at(day.year, day.month, day.day, 9), **kw)
+            log.update(log_of(ds))
+            for d in ds:
+                for s, t in d.fired:
+                    log[(d.department_id, s)] = max(t, log.get((d.department_id, s), t))
+            if ds:
+                out[day] = ds
+        day += timedelta(days=1)
+    return out
 
-    rules = Rules(tz=TZ, overdue_every_days=3, calendar=WorkCalendar())  # China's calendar: holiday weeks
-    for due in (date(2025, 9, 20), date(2025, 9, 30), date(2025, 12, 31), date(2024, 2, 1)):
-        for days in range(0, 60):
-            for hour in (8, 9, 12):
-                now = at(2025, 10, 1, hour) + timedelta(days=days)
-                today = now.date()
-                now_utc = now.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
-                listed = [t for t in overdue_triggers(due, today, rules) if t <= now_utc]
-                assert latest_overdue_trigger(due, today, now_utc, rules) == (listed[-1] if listed else None)
+
+def test_a_department_gets_one_overdue_notice_listing_all_its_overdue_items_every_n_working_days():
+    items = [item(1, date(2018, 7, 2), task=1), item(2, date(2018, 7, 4), task=2), item(3, date(2018, 7, 9), task=3)]
+    days = run_days(items, date(2018, 7, 3), date(2018, 7, 20), RULES)
+    mine = {day: [d for d in ds if d.department_id == 1] for day, ds in days.items()}
+    sent = [day for day, ds in mine.items() if ds]
+    # July 3 (first overdue), then every 3 working days: 6 (Fri), 11 (Wed), 16 (Mon), 19 (Thu).
+    assert sent == [date(2018, 7, 3), date(2018, 7, 6), date(2018, 7, 11), date(2018, 7, 16), date(2018, 7, 19)]
+    counts = [len(mine[d][0].section("overdue")) for d in sent]
+    assert counts == [1, 2, 3, 3, 3]  # a new overdue item joins the next notice
+
+
+def test_the_escalation_lists_every_overdue_item_on_its_own_weekly_cadence():
+    from dataclasses import replace
+
+    from notifier.planning.schedule import Cadence
+
+    rules = replace(RULES, escalation=Cadence(weekday=1))
+    items = [item(1, date(2018, 7, 2), leads=(1,)), item(2, date(2018, 7, 4), leads=(2,)), item(3, date(2018, 7, 3), leads=(99,))]
+    days = run_days(items, date(2018, 7, 3), date(2018, 7, 24), rules)
+    esc = {day: d for day, ds in days.items() for d in ds if d.department_id == 99 and d.section("escalation")}
+    assert sorted(esc) == [date(2018, 7, 9), date(2018, 7, 16), date(2018, 7, 23)]  # Mondays
+    # Every open overdue item but its own (item 3 is in its own part of the message).
+    assert all({e.item.milestone_id for e in d.section("escalation")} == {1, 2} for d in esc.values())
+    assert all(len(ds) == len({d.department_id for d in ds}) for ds in days.values())  # one per department
+
+
+def test_nothing_is_due_before_the_plan_was_issued():
+    from dataclasses import replace
+
+    plan = replace(PLAN, issued_on=date(2018, 5, 10))
+    items = [Item(1, date(2018, 3, 31), plan, 1, "1", "任务1", "一季度调度", (1,), "quarterly"),
+             Item(1, date(2018, 6, 30), plan, 1, "1", "任务1", "二季度调度", (1,), "quarterly")]
+    days = run_days(items, date(2018, 5, 10), date(2018, 5, 31))
+    assert days and all(e.item.occurrence == date(2018, 6, 30) for ds in days.values() for d in ds for e in d.entries)
+
+
+def test_a_plan_past_its_end_and_grace_sends_nothing_but_one_closing_report():
+    items = [item(1, date(2018, 12, 31))]
+    assert plan_digests(items, {}, RULES, at(2019, 1, 30, 9))  # still overdue within the 30 days
+    assert plan_digests(items, {}, RULES, at(2019, 2, 1, 9), closing=[]) == []
+    [d] = plan_digests(items, {}, RULES, at(2019, 2, 1, 9), closing=[PLAN])
+    assert (d.department_id, d.kind, d.closing) == (99, "escalation", [PLAN])
+    assert plan_digests(items, log_of([d]), RULES, at(2019, 2, 4, 9), closing=[PLAN]) == []
+
+
+def test_a_department_that_had_its_message_today_waits_for_tomorrow():
+    items = [item(1, date(2018, 6, 30))]
+    assert plan_digests(items, {}, RULES, at(2018, 6, 20, 9), sent_today={1}) == []
+    assert plan_digests(items, {}, RULES, at(2018, 6, 21, 9))
+
+
+def test_responsible_departments_are_reminded_only_when_their_role_is_listed():
+    from dataclasses import replace
+
+    it = Item(1, date(2018, 5, 31), PLAN, 1, "1", "任务1", "节点", (1,), None, (2,), (3,))
+    assert {d.department_id for d in plan_digests([it], {}, RULES, at(2018, 5, 24, 9))} == {1}
+    rules = replace(RULES, notify_roles=("lead", "responsible"))
+    ds = plan_digests([it], {}, rules, at(2018, 5, 24, 9))
+    assert {(d.department_id, d.entries[0].role) for d in ds} == {(1, "lead"), (2, "responsible")}
+
+
+def test_next_due_is_n_working_days_after_the_last_listing_or_the_first_overdue_day():
+    from notifier.planning.schedule import Cadence, OverdueState, next_due
+
+    r = RULES
+    assert next_due(OverdueState(None, None), r.overdue, r) is None
+    # Overdue from Saturday June 2: first notice Monday June 4, at 09:00 local (01:00 UTC).
+    assert next_due(OverdueState(date(2018, 6, 2), None), r.overdue, r) == datetime(2018, 6, 4, 1)
+    assert next_due(OverdueState(date(2018, 6, 2), date(2018, 6, 8)), r.overdue, r) == datetime(2018, 6, 13, 1)
+    weekly = Cadence(weekday=3)
+    assert next_due(OverdueState(date(2018, 6, 2), date(2018, 6, 6)), weekly, r) == datetime(2018, 6, 13, 1)
+
+
+def test_the_progress_request_rides_with_the_first_cutoff_message_only():
+    items = [item(1, date(2018, 6, 30), task=1), item(2, date(2018, 12, 31), task=2)]
+    days = run_days(items, date(2018, 5, 31), date(2018, 6, 29))
+    sections = [[e.section for d in ds for e in d.entries] for ds in days.values()]
+    assert sections == [["cutoff", "progress"], ["cutoff"], ["cutoff"]]  # 30, 7 and 1 days before

@@ -1,0 +1,66 @@
+"""A task's whole history: every message sent about it (time, channel, result), every answer,
+done mark, reopening, 延期, pause and office action, with who made it, newest first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from notifier.config import Config
+from notifier.db.models import AuditEntry, DeadlineExtension, Delivery, Department, Digest, Milestone, Pause, ProgressEvent
+
+STATUS = {"pending": "待发送", "sending": "发送中", "sent": "已发送", "failed": "发送失败"}
+ACTION = {"done": "确认完成", "reopen": "重新打开", "progress": "报送进展"}
+SOURCE = {"cli": "命令行", "import": "导入", "link": "回复链接", "office": "督办台账"}
+KIND = {"reminder": "提醒", "escalation": "督办升级", "notice": "通知", "report": "通报"}
+
+
+@dataclass(frozen=True)
+class Event:
+    at: datetime  # aware, local
+    what: str
+    detail: str
+    who: str
+
+
+def task_history(s: Session, cfg: Config, task_id: int) -> list[Event]:
+    tz = cfg.timezone
+
+    def local(at: datetime) -> datetime:
+        return at.replace(tzinfo=UTC).astimezone(tz)
+
+    milestones = {m.id: m for m in s.scalars(select(Milestone).where(Milestone.task_id == task_id))}
+    ids = list(milestones)
+    out: list[Event] = []
+    if ids:
+        # Digest.data is the JSON the templates saw (sort_keys): each entry names its milestone.
+        mentions = [Digest.data.contains(f'"milestone_id": {i},') for i in ids] + \
+                   [Digest.data.contains(f'"milestone_id": {i}}}') for i in ids]
+        for d, digest, dep in s.execute(
+                select(Delivery, Digest, Department.name).join(Digest, Digest.id == Delivery.digest_id)
+                .join(Department, Department.id == Delivery.department_id).where(or_(*mentions))):
+            at = d.sent_at or d.created_at
+            result = STATUS.get(d.status, d.status) + (f"（{d.last_error}）" if d.last_error else "")
+            out.append(Event(local(at), f"发出{KIND.get(digest.kind, digest.kind)}",
+                             f"{d.channel}:{d.recipient} — {result}；{digest.subject}", dep))
+        for e in s.scalars(select(ProgressEvent).where(ProgressEvent.milestone_id.in_(ids))):
+            m = milestones[e.milestone_id]
+            occ = f"（{e.occurrence}期）" if e.occurrence else ""
+            out.append(Event(local(e.at), ACTION.get(e.action, e.action),
+                             f"{m.text[:40]}{occ}" + (f"：{e.note}" if e.note else "") + f"（{SOURCE.get(e.source, e.source)}）",
+                             e.actor or ""))
+        for x in s.scalars(select(DeadlineExtension).where(DeadlineExtension.milestone_id.in_(ids))):
+            out.append(Event(local(x.at), "延期", f"{milestones[x.milestone_id].text[:40]}：{x.old_due} → {x.new_due}，"
+                             f"原因：{x.reason}", x.actor))
+    for p in s.scalars(select(Pause).where(Pause.task_id == task_id)):
+        out.append(Event(local(p.created_at), "暂停", f"{p.starts_on} 至 {p.ends_on}：{p.reason}", p.actor))
+        if p.resumed_at:
+            out.append(Event(local(p.resumed_at), "恢复", f"暂停（{p.reason}）提前结束", p.resumed_by or ""))
+    shown = {"done", "reopen", "extend", "pause", "resume"}  # already above from their own tables
+    for a in s.scalars(select(AuditEntry).where(AuditEntry.task_id == task_id, AuditEntry.action.not_in(shown))):
+        out.append(Event(local(a.at), a.action, a.detail, a.actor))
+    out.sort(key=lambda e: e.at, reverse=True)
+    return out
