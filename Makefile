@@ -25,7 +25,7 @@ demo: install
 	$(BIN)/notifier $(DEMO) send-due --now "2018-06-20 09:00"
 	@echo; echo "== messages written to var/demo/outbox:"; ls -1 var/demo/outbox/*/
 	@echo; echo "== one of them, as the department reads it:"
-	@$(BIN)/notifier $(DEMO) preview --department 市港口与口岸局 --at "2018-06-20 09:00"
+	@$(BIN)/notifier $(DEMO) preview --department 市港口与口岸局 --now "2018-06-20 09:00"
 	@echo; $(BIN)/notifier $(DEMO) send-due --now "2018-06-20 09:00" | tail -1
 	@echo "(the second pass at the same time sent nothing: each reminder goes out once)"
 

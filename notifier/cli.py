@@ -2,16 +2,29 @@
 
 Exit status: 0 ok, 1 the command ran but something failed (e.g. deliveries failed),
 2 bad input (config, plan file, arguments), with a one-line-per-problem message and no traceback.
+
+Conventions every command follows (README "Using it"):
+- the global options (``--config``, ``--log-level``) are accepted before or after the command;
+- the simulated time is ``--now`` everywhere; every date option reads ``2018-07-01``,
+  ``2018/7/1`` and ``2018年7月1日`` (``parse_day``);
+- what a person reads is in Chinese for plan content and statuses, with times in the
+  configured time zone; ``--json`` gives the same data for programs (docs/cli-json.md);
+- a reader that stops early (``notifier milestones | head``) ends the command quietly, exit 0.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
+import re
 import sys
-from datetime import UTC, date, datetime
+from collections import Counter
+from datetime import UTC, date, datetime, time
 from pathlib import Path
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from notifier import __version__
 from notifier import config as config_mod
@@ -21,6 +34,15 @@ try:
     from sqlalchemy.exc import OperationalError
 except ImportError:  # pragma: no cover - a dependency
     OperationalError = ()  # type: ignore[assignment,misc]
+
+
+if TYPE_CHECKING:
+    from notifier.progress import Marked
+    from notifier.reminders import ContactGaps
+    from notifier.status import Answer, FailedDigest, MilestoneRow, StatusReport
+
+
+T = TypeVar("T")
 
 
 class UsageError(Exception):
@@ -51,7 +73,14 @@ def main(argv: list[str] | None = None) -> int:
         # unless asked. The daemon logs at the configured level.
         default = cfg.log_level if args.func is cmd_run else "WARNING"
         setup_logging(args.log_level or default)
-        return args.func(args, cfg) or 0
+        status = args.func(args, cfg) or 0
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return status
+    except BrokenPipeError:
+        # The reader stopped reading (`notifier milestones | head`): that is its choice, not an
+        # error. Point stdout at /dev/null so the interpreter's final flush stays quiet.
+        _stdout_to_devnull()
+        return 0
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -66,36 +95,57 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def _stdout_to_devnull() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # not a real file (captured in tests)
+        pass
+
+
 def setup_logging(level: str) -> None:
     from notifier import logging_setup
 
     logging_setup.setup(level, sys.stderr)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="notifier", description="Deadline reminders for government work plans.")
-    p.add_argument("--config", type=Path, default=None,
+def global_options(top: bool) -> argparse.ArgumentParser:
+    """The options every command takes, before or after its name. Only the top parser has
+    defaults: a subcommand's parser must not overwrite a value given before the command."""
+    g = argparse.ArgumentParser(add_help=False)
+    default: dict[str, Any] = {"default": None} if top else {"default": argparse.SUPPRESS}
+    g.add_argument("--config", type=Path, **default,
                    help=f"config file (default: $NOTIFIER_CONFIG, else {config_mod.DEFAULT_PATH})")
-    p.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING or ERROR (overrides [log] level)")
+    g.add_argument("--log-level", **default, help="DEBUG, INFO, WARNING or ERROR (overrides [log] level)")
+    return g
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = global_options(top=False)
+    p = argparse.ArgumentParser(prog="notifier", description="Deadline reminders for government work plans.",
+                                parents=[global_options(top=True)])
     p.add_argument("--version", action="version", version=f"notifier {__version__}")
     sub = p.add_subparsers(metavar="COMMAND")
 
     def cmd(name: str, func, help: str) -> argparse.ArgumentParser:  # noqa: A002, ANN001
-        sp = sub.add_parser(name, help=help, description=help)
+        sp = sub.add_parser(name, help=help, description=help, parents=[common])
         sp.set_defaults(func=func)
         return sp
+
+    def add_json(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--json", action="store_true", help="print JSON for programs (schema: docs/cli-json.md)")
 
     cmd("check-config", cmd_check_config, "validate the config and templates, then exit")
 
     db = cmd("db", None, "database maintenance")
     dbsub = db.add_subparsers(metavar="ACTION", required=True)
-    up = dbsub.add_parser("upgrade", help="apply migrations")
+    up = dbsub.add_parser("upgrade", help="apply migrations", parents=[common])
     up.add_argument("--sql", action="store_true", help="print the SQL instead of running it")
     up.add_argument("--from", dest="start", metavar="REVISION",
                     help="with --sql: the revision the database is at (default: read it from the database; "
                          "'base' for an empty one)")
     up.set_defaults(func=cmd_db_upgrade)
-    bk = dbsub.add_parser("backup", help="copy the SQLite database to PATH while the daemon runs")
+    bk = dbsub.add_parser("backup", help="copy the SQLite database to PATH while the daemon runs", parents=[common])
     bk.add_argument("path", type=Path)
     bk.set_defaults(func=cmd_db_backup)
 
@@ -113,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     plsub = pl.add_subparsers(metavar="ACTION", required=True)
     for action, text in (("close", "close a plan: no more reminders about it"),
                          ("reopen", "reopen a closed plan: its reminders resume")):
-        pa = plsub.add_parser(action, help=text, description=text)
+        pa = plsub.add_parser(action, help=text, description=text, parents=[common])
         pa.add_argument("name", help="the plan's id, 文号 or (part of its) name")
         pa.set_defaults(func=cmd_plan, action=action)
 
@@ -124,28 +174,35 @@ def build_parser() -> argparse.ArgumentParser:
                     help="write the office's 督办台账 (every plan, lights as fills) instead")
 
     sd = cmd("send-due", cmd_send_due, "one reminder pass: queue what is due, send it, exit")
-    sd.add_argument("--now", help='pretend the local time is this, e.g. "2018-06-20 09:00"')
+    add_now(sd)
     sd.add_argument("--dry-run", action="store_true", help="show what would be sent; send and record nothing")
     sd.add_argument("--force", action="store_true", help="send even outside working days and the send window")
+    add_json(sd)
 
     pv = cmd("preview", cmd_preview, "print what a department would receive; send nothing")
     pv.add_argument("--department", required=True)
-    pv.add_argument("--at", help='as if at this local time (default now), e.g. "2018-06-20 09:00"')
+    add_now(pv, deprecated_alias="--at")
     pv.add_argument("--format", dest="fmt", default="txt", choices=["txt", "md", "html"])
 
     dn = cmd("done", cmd_done, "mark a milestone (or one occurrence of a recurring one) done")
     dn.add_argument("milestone_id", type=int)
     dn.add_argument("--note")
-    dn.add_argument("--occurrence", type=date.fromisoformat, help="for a recurring report: which date")
+    dn.add_argument("--occurrence", type=day_arg, metavar="DATE", help="for a recurring report: which date")
+    dn.add_argument("--on", type=day_arg, metavar="DATE",
+                    help="the day the work was really done, when recorded later (default: now)")
     dn.add_argument("--reopen", action="store_true", help="undo a done mark")
 
-    cmd("status", cmd_status, "counts, next reminders, failed deliveries, departments without contact")
+    st = cmd("status", cmd_status, "counts, next reminders, failed deliveries, departments without contact")
+    add_now(st)
+    add_json(st)
 
     ms = cmd("milestones", cmd_milestones, "list milestones")
-    ms.add_argument("--department")
-    ms.add_argument("--due-before", type=date.fromisoformat)
+    ms.add_argument("--department", help="only the tasks this department has a role in (the role is shown)")
+    ms.add_argument("--due-before", type=day_arg, metavar="DATE")
     ms.add_argument("--status", choices=["open", "done", "overdue"])
     ms.add_argument("--plan")
+    add_now(ms)
+    add_json(ms)
 
     rt = cmd("retry", cmd_retry, "re-queue failed deliveries (after fixing the config)")
     rt.add_argument("delivery_id", nargs="?", type=int)
@@ -157,34 +214,113 @@ def build_parser() -> argparse.ArgumentParser:
     pg = cmd("progress", cmd_progress, "record a progress note for a milestone (it stays open)")
     pg.add_argument("milestone_id", type=int)
     pg.add_argument("--note", required=True)
-    pg.add_argument("--occurrence", type=date.fromisoformat, help="for a recurring report: which date")
+    pg.add_argument("--occurrence", type=day_arg, metavar="DATE", help="for a recurring report: which date")
 
     sv = cmd("serve", cmd_serve, "serve the reply-link pages ([web] listen) in the foreground")
     sv.add_argument("--listen", help='HOST:PORT, overrides [web] listen (e.g. "127.0.0.1:8080")')
-    sv.add_argument("--now", help='pretend the local time is always this (the demo), e.g. "2018-06-20 09:00"')
+    sv.add_argument("--now", type=moment_arg, metavar="TIME",
+                    help='pretend the local time is always this (the demo), e.g. "2018-06-20 09:00"')
 
     hist = cmd("history", cmd_history, "progress history: done marks, notes and reopenings, newest first")
     hist.add_argument("--milestone", type=int, help="only this milestone")
     hist.add_argument("--limit", type=int, default=50)
+    add_json(hist)
 
     # -- the office ledger's accounts (issue 10) --
     us = cmd("user", None, "accounts of the office pages (/office/)")
     ussub = us.add_subparsers(metavar="ACTION", required=True)
-    ua = ussub.add_parser("add", help="add an account; the password is read from stdin or --password-file")
+    ua = ussub.add_parser("add", help="add an account; the password is read from stdin or --password-file",
+                          parents=[common])
     ua.add_argument("name")
     ua.add_argument("--role", required=True, choices=["office", "leader"],
                     help="office: reads and acts; leader: reads only")
     ua.add_argument("--password-file", type=Path)
     ua.set_defaults(func=cmd_user, user_action="add")
-    ussub.add_parser("list", help="list the accounts").set_defaults(func=cmd_user, user_action="list")
-    ud = ussub.add_parser("disable", help="disable an account and end its sessions")
+    ussub.add_parser("list", help="list the accounts", parents=[common]).set_defaults(func=cmd_user,
+                                                                                      user_action="list")
+    ud = ussub.add_parser("disable", help="disable an account and end its sessions", parents=[common])
     ud.add_argument("name")
     ud.set_defaults(func=cmd_user, user_action="disable")
-    up_ = ussub.add_parser("passwd", help="set a new password (stdin or --password-file); ends its sessions")
+    up_ = ussub.add_parser("passwd", help="set a new password (stdin or --password-file); ends its sessions",
+                           parents=[common])
     up_.add_argument("name")
     up_.add_argument("--password-file", type=Path)
     up_.set_defaults(func=cmd_user, user_action="passwd")
     return p
+
+
+# ------------------------------------------------------------------------------ dates and times
+
+_DAY = r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
+_DAY_RE = re.compile(rf"\s*{_DAY}\s*")
+_MOMENT_RE = re.compile(rf"\s*{_DAY}(?:\s*[T ]\s*(\d{{1,2}})\s*[:：时点]\s*(\d{{1,2}})?\s*分?(?::(\d{{1,2}}))?)?\s*")
+DATE_FORMS = "2018-07-01, 2018/7/1 or 2018年7月1日"
+
+
+def parse_day(text: str) -> date:
+    """The one reader of dates typed on the command line: ``2018-07-01``, ``2018/7/1``,
+    ``2018.7.1`` and ``2018年7月1日``. Raises ValueError."""
+    m = _DAY_RE.fullmatch(text)
+    if not m:
+        raise ValueError(f"cannot read {text!r} as a date; write {DATE_FORMS}")
+    try:
+        return date(int(m[1]), int(m[2]), int(m[3]))
+    except ValueError as exc:
+        raise ValueError(f"{text!r} is not a date: {exc}") from None
+
+
+def parse_moment(text: str) -> datetime:
+    """A date as ``parse_day`` reads it, with an optional time ``09:00`` (or ``9时``); naive
+    (local to the configured zone) unless an ISO offset is given (``2018-06-20T09:00+08:00``)."""
+    m = _MOMENT_RE.fullmatch(text)
+    if m:
+        day = parse_day(f"{m[1]}-{m[2]}-{m[3]}")
+        try:
+            return datetime.combine(day, time(int(m[4] or 0), int(m[5] or 0), int(m[6] or 0)))
+        except ValueError as exc:
+            raise ValueError(f"{text!r} is not a time: {exc}") from None
+    try:
+        return datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f'cannot read {text!r} as a time; write e.g. "2018-06-20 09:00" '
+                         f"(the date as {DATE_FORMS})") from None
+
+
+def day_arg(text: str) -> date:
+    try:
+        return parse_day(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def moment_arg(text: str) -> datetime:
+    try:
+        return parse_moment(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+class _DeprecatedAlias(argparse.Action):
+    """``preview --at``: the old name of ``--now``, still read, with a note on stderr."""
+
+    def __call__(self, parser, namespace, values, option_string=None):  # noqa: ANN001, ANN204
+        print(f"notifier: {option_string} is deprecated; use --now", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
+def add_now(sp: argparse.ArgumentParser, deprecated_alias: str | None = None) -> None:
+    sp.add_argument("--now", type=moment_arg, metavar="TIME",
+                    help='act as if the local time were this, e.g. "2018-06-20 09:00" (default: now)')
+    if deprecated_alias:
+        sp.add_argument(deprecated_alias, dest="now", type=moment_arg, action=_DeprecatedAlias, help=argparse.SUPPRESS)
+
+
+def now_of(args: argparse.Namespace, cfg: Config) -> datetime:
+    """``--now`` (naive: in the configured zone), else the real time; aware, in the configured zone."""
+    value: datetime | None = getattr(args, "now", None)
+    if value is None:
+        return datetime.now(cfg.timezone)
+    return value.replace(tzinfo=cfg.timezone) if value.tzinfo is None else value.astimezone(cfg.timezone)
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -196,16 +332,6 @@ def _engine(cfg: Config, migrate: bool = True):  # noqa: ANN202
     if migrate:
         upgrade(engine)
     return engine
-
-
-def parse_now(value: str | None, cfg: Config) -> datetime:
-    if not value:
-        return datetime.now(cfg.timezone)
-    try:
-        dt = datetime.fromisoformat(value)
-    except ValueError:
-        raise UsageError(f'--now/--at: cannot read {value!r}; write e.g. "2018-06-20 09:00"') from None
-    return dt.replace(tzinfo=cfg.timezone) if dt.tzinfo is None else dt
 
 
 def _renderer(cfg: Config):  # noqa: ANN202
@@ -286,7 +412,7 @@ def cmd_import(args: argparse.Namespace, cfg: Config) -> int:
     from notifier.importing.model import PlanFormatError
     from notifier.importing.readers import read_plan
     from notifier.importing.store import store_plan
-    from notifier.reminders import contact_gaps, describe_gaps
+    from notifier.reminders import contact_gaps
 
     try:
         spec = read_plan(args.file, fmt=args.format, year=args.year, plan_name=args.plan)
@@ -304,17 +430,17 @@ def cmd_import(args: argparse.Namespace, cfg: Config) -> int:
     with transaction(engine) as s:
         summary = store_plan(s, spec, cfg)
         passed = import_closed(s, summary, spec, cfg, today, keep_active=args.active)
-        gaps = describe_gaps(contact_gaps(s, cfg, [summary.plan_id]))
+        gaps = contact_gaps(s, cfg, [summary.plan_id])
         if args.dry_run:
             s.rollback()
-    verb = "would be " + summary.action if args.dry_run else summary.action
-    print(f"plan {summary.plan_name!r} {verb}: {summary.tasks} tasks, {summary.milestones} milestones, "
-          f"{len(summary.departments)} departments" + (f", {summary.done_kept} done marks kept" if summary.done_kept else ""))
+    verb = IMPORT_CN.get(summary.action, (summary.action, summary.action))[1 if args.dry_run else 0]
+    print(f"方案《{summary.plan_name}》{verb}：任务 {summary.tasks} 项，时间节点 {summary.milestones} 个，"
+          f"涉及部门 {len(summary.departments)} 个" + (f"，保留办结标记 {summary.done_kept} 个" if summary.done_kept else ""))
     if passed:
-        print(f"its period ended on {spec.ends_on} (more than {cfg.schedule.after_end_days} days ago): "
-              + ("imported active, as --active asks" if args.active else
-                 "imported closed, nothing will be sent about it (use --active, or `notifier plan reopen`)"))
-    for line in gaps:
+        print(f"方案期限已于 {spec.ends_on} 结束（已超过 {cfg.schedule.after_end_days} 天）："
+              + ("按 --active 导入为进行中" if args.active else
+                 "已导入为已结束，不会就此方案发送任何消息（可用 --active 导入，或 notifier plan reopen）"))
+    for line in gap_lines(gaps):
         print(line)
     return 0
 
@@ -346,8 +472,8 @@ def cmd_plan(args: argparse.Namespace, cfg: Config) -> int:
             changed = close_plan(plan, datetime.now(UTC).replace(tzinfo=None))
         else:
             changed = reopen_plan(plan)
-        state = "closed" if args.action == "close" else "active"
-        print(f"plan {plan.id} {plan.name!r}: {state}" + ("" if changed else f" (it already was {state})"))
+        state = PLAN_CN["closed" if args.action == "close" else "active"]
+        print(f"方案 {plan.id}《{plan.name}》：{state}" + ("" if changed else f"（原本就是{state}）"))
     return 0
 
 
@@ -400,45 +526,73 @@ def cmd_export(args: argparse.Namespace, cfg: Config) -> int:
 def cmd_send_due(args: argparse.Namespace, cfg: Config) -> int:
     from notifier.reminders import run_pass
 
-    now = parse_now(args.now, cfg)
+    now = now_of(args, cfg)
     engine = _engine(cfg)
     result = run_pass(engine, cfg, _renderer(cfg), now, force=args.force, dry_run=args.dry_run)
+    report: dict[str, Any] = {
+        "schema": "notifier/send-due/1", "now": now.isoformat(), "dry_run": args.dry_run,
+        "skipped_reason": result.skipped_reason, "replanned": result.replaced,
+        "digests": [{"department": q.department, "kind": q.kind, "items": listed_items(q.rendered.data),
+                     "subject": q.rendered.subject,
+                     "contacts": [{"channel": c, "recipient": r} for c, r in q.contacts]} for q in result.queued],
+        "without_contact": list(result.without_contact), "collective": list(result.collective), "reports": [],
+        "delivery": None}
     if result.skipped_reason:
         # Quiet hours hold for what is already queued (retries included), not only new reminders.
-        print(f"nothing queued or sent: {result.skipped_reason} (use --force to send anyway)")
+        _say(args, report, f"nothing queued or sent: {result.skipped_reason} (use --force to send anyway)")
         return 0
+    lines = []
     if result.replaced:
-        print(f"re-planned {result.replaced} digests of earlier days that were never sent")
-    for q in result.queued:
-        print(f"{'would queue' if args.dry_run else 'queued'} {q.kind} for {q.department} "
-              f"({q.entries} items) to {', '.join(f'{c}:{r}' for c, r in q.contacts)}: {q.rendered.subject}")
+        lines.append(f"重新编排了 {result.replaced} 份以前未发出的提醒")
+    for d in report["digests"]:
+        items = f"（{d['items']}项）" if d["items"] is not None else ""
+        to = "、".join(f"{c['channel']}:{c['recipient']}" for c in d["contacts"])
+        lines.append(f"{'将排队' if args.dry_run else '已排队'}：{KIND_CN.get(d['kind'], d['kind'])} → "
+                     f"{d['department']}{items}，发往 {to}：{d['subject']}")
     if result.without_contact:
-        print(f"not sent, no contact in the config ({len(result.without_contact)}): "
-              + "、".join(result.without_contact))
+        lines.append(f"未发送，配置中没有联系方式（{len(result.without_contact)}个部门）："
+                     + "、".join(result.without_contact))
     if result.collective:
-        print(f"not sent, collective names, not departments ({len(result.collective)}; expand them with "
-              "[[groups]]): " + "、".join(result.collective))
+        lines.append(f"未发送，集体名称不是部门（{len(result.collective)}个；可用 [[groups]] 展开为成员）："
+                     + "、".join(result.collective))
     if args.dry_run:
+        _say(args, report, *lines)
         return 0
     from notifier.office.report_mail import queue_due_reports
 
-    for name in queue_due_reports(engine, cfg, now):
-        print(f"queued the 通报 for {name}")
+    report["reports"] = list(queue_due_reports(engine, cfg, now))  # the office's 通报 by e-mail ([report])
+    lines += [f"已排队：通报 → {name}" for name in report["reports"]]
+    if lines and not args.json:
+        print("\n".join(lines), flush=True)  # before the (possibly paced) sending starts
     if args.now:  # simulated time: the staggered rows of this pass are all due by its last slot
         now_utc = now.astimezone(UTC).replace(tzinfo=None)
         counts = deliver(engine, cfg, max(now_utc, result.last_due_at or now_utc))
     else:  # real time: wait for each staggered row, as the daemon's tick would
         counts = deliver(engine, cfg, until=result.last_due_at)
-    print(f"sent {counts.sent}, to retry {counts.retry}, failed {counts.failed}"
-          + (f" ({counts.expired} expired)" if counts.expired else ""))
+    report["delivery"] = {"sent": counts.sent, "retry": counts.retry, "failed": counts.failed,
+                          "expired": counts.expired, "failed_digests": []}
+    lines = [f"已发送 {counts.sent}，待重试 {counts.retry}，失败 {counts.failed}"
+             + (f"（其中 {counts.expired} 个已过期）" if counts.expired else "")]
     if counts.failed_ids:
         from notifier.db import queries
         from notifier.db.engine import transaction
-        from notifier.status import failure_lines
+        from notifier.status import failed_digests
 
         with transaction(engine) as s:
-            print("\n".join(failure_lines(queries.digest_failures(s, counts.failed_ids, limit=50))))
+            failures = failed_digests(queries.digest_failures(s, counts.failed_ids, limit=50))
+        report["delivery"]["failed_digests"] = [failed_json(f) for f in failures]
+        lines += failure_lines(failures)
+    _say(args, report, *lines)
     return 1 if counts.failed else 0
+
+
+def listed_items(data: dict[str, Any]) -> int | None:
+    """How many numbered lines a digest lists (what its subject counts), from the data it was
+    rendered with; None for a message that lists no items (a broken-contact notice)."""
+    sections = ("overdue", "due_by_cutoff", "upcoming", "progress_tasks", "escalation")
+    if not any(k in data for k in sections):
+        return None
+    return sum(len(data.get(k) or ()) for k in sections)
 
 
 def deliver(engine, cfg: Config, now: datetime | None = None, until: datetime | None = None):  # noqa: ANN001, ANN201
@@ -460,49 +614,82 @@ def deliver(engine, cfg: Config, now: datetime | None = None, until: datetime | 
 
 def cmd_preview(args: argparse.Namespace, cfg: Config) -> int:
     from notifier.reminders import preview
+    from notifier.status import check_department
 
-    now = parse_now(args.at, cfg)
-    messages = preview(_engine(cfg), cfg, _renderer(cfg), args.department, now)
+    now = now_of(args, cfg)
+    engine = _engine(cfg)
+    known_department(check_department, engine, cfg, args.department)
+    messages = preview(engine, cfg, _renderer(cfg), args.department, now)
     if not messages:
-        print(f"{args.department}: nothing due at {now:%Y-%m-%d %H:%M}")
+        print(f"{args.department}：{now:%Y-%m-%d %H:%M} 没有要发送的内容")
     for r in messages:
         body = {"txt": r.text, "md": r.markdown, "html": r.html}[args.fmt]
         print(f"Subject: {r.subject}\n\n{body}")
     return 0
 
 
+def known_department(check: Callable[..., T], *args: Any) -> T:
+    """Run a step that names a department; an unknown name is bad input (exit 2), with the
+    nearest known names."""
+    from notifier.status import UnknownDepartment
+
+    try:
+        return check(*args)
+    except UnknownDepartment as exc:
+        hint = f"；相近的名称：{'、'.join(exc.suggestions)}" if exc.suggestions else ""
+        raise UsageError(f"没有名为「{exc.name}」的部门（配置和已导入的方案中都没有）{hint}") from None
+
+
 def cmd_done(args: argparse.Namespace, cfg: Config) -> int:
     from notifier.progress import ProgressError, mark
 
+    done_at = None
+    if args.on is not None:
+        if args.reopen:
+            raise UsageError("done: --on is the day the work was done; it does not go with --reopen")
+        if args.on > datetime.now(cfg.timezone).date():
+            raise UsageError(f"done --on {args.on}: that day has not come yet")
+        done_at = datetime.combine(args.on, time(0), cfg.timezone).astimezone(UTC).replace(tzinfo=None)
     engine = _engine(cfg)
     try:
-        text = mark(engine, args.milestone_id, done=not args.reopen, note=args.note,
-                    occurrence=args.occurrence, source="cli", actor=os.environ.get("USER"))
+        r = mark(engine, args.milestone_id, done=not args.reopen, note=args.note, occurrence=args.occurrence,
+                 source="cli", actor=os.environ.get("USER"), done_at=done_at)
     except ProgressError as exc:
         raise UsageError(str(exc)) from None
-    print(text)
+    state = "已办结" if not args.reopen else "已重新打开"
+    if args.on is not None:
+        state += f"（办结日期 {args.on}）"
+    if not r.changed:
+        state += "（原已办结）" if not args.reopen else "（原本就未办结）"
+    print(f"{marked_label(r)}：{state}")
     return 0
+
+
+def marked_label(r: Marked) -> str:
+    occ = f" {r.occurrence}期" if r.occurrence else ""
+    return f"时间节点#{r.milestone_id}（任务{r.task_number}：{r.text[:40]}）{occ}"
 
 
 def cmd_status(args: argparse.Namespace, cfg: Config) -> int:
     from notifier.status import status_report
 
-    engine = _engine(cfg)
-    report, healthy = status_report(engine, cfg, datetime.now(cfg.timezone))
-    print(report)
-    return 0 if healthy else 1
+    report = status_report(_engine(cfg), cfg, now_of(args, cfg))
+    _say(args, status_json(report), *status_lines(report))
+    return 0 if report.healthy else 1
 
 
 def cmd_milestones(args: argparse.Namespace, cfg: Config) -> int:
     from notifier.status import milestone_rows
 
     engine = _engine(cfg)
-    today = datetime.now(cfg.timezone).date()
-    rows = milestone_rows(engine, cfg, today, department=args.department, due_before=args.due_before,
-                          status=args.status, plan=args.plan)
-    for r in rows:
-        print(r)
-    print(f"({len(rows)} milestones)")
+    now = now_of(args, cfg)
+    rows = known_department(lambda: milestone_rows(
+        engine, cfg, now.date(), department=args.department, due_before=args.due_before,
+        status=args.status, plan=args.plan))
+    data = {"schema": "notifier/milestones/1", "today": now.date().isoformat(), "department": args.department,
+            "status": args.status, "milestones": [milestone_json(r) for r in rows]}
+    what = "逾期期次" if args.status == "overdue" else "时间节点"
+    _say(args, data, *(milestone_line(r, args.department) for r in rows), f"（共{len(rows)}个{what}）")
     return 0
 
 
@@ -516,7 +703,7 @@ def cmd_retry(args: argparse.Namespace, cfg: Config) -> int:
         n, expired = requeue(engine, None if args.failed else args.delivery_id)
     except ProgressError as exc:
         raise UsageError(str(exc)) from None
-    print(f"re-queued {n} deliveries" + (f"; {expired} left failed: expired (their date is past)" if expired else ""))
+    print(f"已重新排队 {n} 个投递" + (f"；{expired} 个仍为失败：已过期（其日期已过）" if expired else ""))
     return 0 if n else 1
 
 
@@ -533,11 +720,11 @@ def cmd_progress(args: argparse.Namespace, cfg: Config) -> int:
 
     engine = _engine(cfg)
     try:
-        text = note(engine, args.milestone_id, args.note, occurrence=args.occurrence, source="cli",
-                    actor=os.environ.get("USER"))
+        r = note(engine, args.milestone_id, args.note, occurrence=args.occurrence, source="cli",
+                 actor=os.environ.get("USER"))
     except ProgressError as exc:
         raise UsageError(str(exc)) from None
-    print(text)
+    print(f"{marked_label(r)}：已记录进展")
     return 0
 
 
@@ -545,9 +732,11 @@ def cmd_history(args: argparse.Namespace, cfg: Config) -> int:
     from notifier.status import history_rows
 
     rows = history_rows(_engine(cfg), cfg, milestone=args.milestone, limit=args.limit)
-    for r in rows:
-        print(r)
-    print(f"({len(rows)} events)")
+    data = {"schema": "notifier/history/1",
+            "events": [{**answer_json(r.answer), "task_number": r.task_number, "text": r.text} for r in rows]}
+    lines = [f"#{r.answer.milestone_id:<5}{f' {r.answer.occurrence}期' if r.answer.occurrence else ''} "
+             f"任务{r.task_number} {r.text[:30]}：{describe_answer(r.answer)}" for r in rows]
+    _say(args, data, *lines, f"（共{len(rows)}条记录）")
     return 0
 
 
@@ -565,7 +754,7 @@ def cmd_serve(args: argparse.Namespace, cfg: Config) -> int:
     engine = _engine(cfg)
     kw = {}
     if args.now:  # a frozen clock: the demo's ledger as on the demo's date
-        frozen = parse_now(args.now, cfg)
+        frozen = now_of(args, cfg)
         kw["clock"] = lambda: frozen
     server = make_server(engine, cfg, host=host, port=port, **kw)
     print(f"serving reply links and the office ledger (/office/) on http://{server.config.host}:{server.config.port} "
@@ -583,3 +772,147 @@ def cmd_user(args: argparse.Namespace, cfg: Config) -> int:
     except AccountError as exc:
         raise UsageError(f"user: {exc}") from None
     return 0
+
+
+# ------------------------------------------------------------------------------ output
+
+# The office's words for what it reads (README "Status and listings"); JSON keeps the codes.
+STATUS_CN = {"open": "未办结", "done": "已办结"}
+ROLE_CN = {"lead": "牵头", "responsible": "责任", "cooperating": "配合"}
+ACTION_CN = {"done": "办结", "reopen": "重新打开", "progress": "报送进展"}
+SOURCE_CN = {"cli": "命令行", "import": "导入", "link": "链接"}
+KIND_CN = {"reminder": "提醒", "escalation": "督办通报", "notice": "联系方式失效通知"}
+DELIVERY_CN = {"pending": "待发送", "sending": "发送中", "sent": "已发送", "failed": "失败"}
+PLAN_CN = {"active": "进行中", "closed": "已结束"}
+IMPORT_CN = {"created": ("已新建", "将新建"), "updated": ("已更新", "将更新"), "unchanged": ("无变化", "无变化")}
+
+
+def _say(args: argparse.Namespace, data: dict[str, Any], *lines: str) -> None:
+    """Print ``data`` as JSON with ``--json``, else the lines for a person."""
+    if getattr(args, "json", False):
+        print(json.dumps(data, ensure_ascii=False, indent=2, default=_json_default))
+    elif lines:
+        print("\n".join(lines))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+def recurrence_cn(rule: str | None) -> str:
+    if not rule:
+        return ""
+    if rule.startswith("monthly:"):
+        return f"每月{rule.split(':', 1)[1]}日"
+    return {"quarterly": "每季度", "semiannual": "每半年", "yearly": "每年"}.get(rule, rule)
+
+
+def describe_answer(a: Answer) -> str:
+    who = f" {a.actor}" if a.actor else ""
+    return (f"{ACTION_CN.get(a.action, a.action)} {a.at:%Y-%m-%d %H:%M} 经{SOURCE_CN.get(a.source, a.source)}{who}"
+            + (f"：{a.note[:60]}" if a.note else ""))
+
+
+def answer_json(a: Answer | None) -> dict[str, Any] | None:
+    if a is None:
+        return None
+    return {"milestone_id": a.milestone_id, "occurrence": a.occurrence, "action": a.action, "at": a.at,
+            "source": a.source, "actor": a.actor, "note": a.note}
+
+
+def milestone_line(r: MilestoneRow, department: str | None) -> str:
+    flag = f"已逾期{r.days_late}天" if r.status == "overdue" else STATUS_CN.get(r.status, r.status)
+    if r.plan_status == "closed":  # no longer chased: how late it is would only be noise
+        flag = f"{'未办结' if r.status == 'overdue' else flag}（方案已结束）"
+    rule = f" {recurrence_cn(r.recurrence)}" if r.recurrence else ""
+    role = f"{'、'.join(ROLE_CN[x] for x in r.roles)}  " if department else ""
+    leads = "、".join(r.leads) or "未定"
+    if r.status == "overdue" and r.last is None:
+        last = "（尚无答复）"
+    else:
+        last = f"（最近：{describe_answer(r.last)}）" if r.last else ""
+    return f"#{r.id:<5} {r.due}{rule} {flag}  {role}任务{r.task_number}（牵头：{leads}）：{r.text[:50]}{last}"
+
+
+def milestone_json(r: MilestoneRow) -> dict[str, Any]:
+    return {"id": r.id, "plan": r.plan, "plan_status": r.plan_status, "task_number": r.task_number, "task_title": r.task_title, "text": r.text,
+            "due": r.due, "recurrence": r.recurrence, "status": r.status, "days_late": r.days_late,
+            "leads": r.leads, "roles": r.roles, "last": answer_json(r.last)}
+
+
+def failure_lines(failures: list[FailedDigest]) -> list[str]:
+    """ "市发改委 提醒 2018-06-20：3个联系方式中2个失败", then one line per failed delivery."""
+    lines = []
+    for f in failures:
+        lines.append(f"  {f.department} {KIND_CN.get(f.kind, f.kind)} {f.day}：{f.total}个联系方式中"
+                     f"{len(f.failed)}个失败：{f.subject}")
+        for did, channel, recipient, error in f.failed:
+            lines.append(f"    #{did} {channel}:{recipient}: {error}")
+    return lines
+
+
+def failed_json(f: FailedDigest) -> dict[str, Any]:
+    return {"department": f.department, "kind": f.kind, "day": f.day, "subject": f.subject, "total": f.total,
+            "failed": [{"delivery_id": d, "channel": c, "recipient": r, "error": e} for d, c, r, e in f.failed]}
+
+
+def gap_lines(gaps: ContactGaps) -> list[str]:
+    """Who would receive something but cannot (the same answer in import, status and send-due)."""
+    lines = []
+    if gaps.departments:
+        lines.append(f"没有任何联系方式的部门（{len(gaps.departments)}个）：" + "、".join(gaps.departments))
+    if gaps.collective:
+        lines.append(f"集体名称，不是部门（{len(gaps.collective)}个；可用 [[groups]] 的 name/members 展开为成员）："
+                     + "、".join(gaps.collective))
+    return lines
+
+
+def status_lines(r: StatusReport) -> list[str]:
+    lines = [f"方案 {r.plans} 个，任务 {r.tasks} 项，时间节点 {r.milestones_open + r.milestones_done} 个："
+             f"未办结 {r.milestones_open}，已办结 {r.milestones_done}"]
+    if r.overdue_dates:
+        lines.append(f"逾期：{r.overdue_milestones} 个未办结的时间节点已过期限，共 {r.overdue_dates} 个逾期期次"
+                     "（周期性报送每漏一期计一次；不含已结束的方案）")
+    else:
+        lines.append("逾期：无")
+    if r.plans_closed:
+        lines.append(f"已结束的方案（{len(r.plans_closed)}个，不再发送提醒；notifier plan reopen 可恢复）："
+                     + "；".join(f"{p.id}《{p.name}》" for p in r.plans_closed))
+    if r.recent_answers:
+        by_source = Counter(a.source for a in r.recent_answers)
+        lines.append(f"近7天的答复 {len(r.recent_answers)} 条（"
+                     + "，".join(f"{SOURCE_CN.get(k, k)} {v}" for k, v in sorted(by_source.items())) + "）：")
+        for a in r.recent_answers[:5]:
+            lines.append(f"  #{a.milestone_id}{f' {a.occurrence}期' if a.occurrence else ''} {describe_answer(a)}")
+    lines.append("投递：" + ("，".join(f"{DELIVERY_CN.get(k, k)} {v}" for k, v in sorted(r.deliveries.items()))
+                           or "无"))
+    if r.next_attempt:
+        lines.append(f"下次投递：{r.next_attempt:%Y-%m-%d %H:%M}")
+    if r.failures:
+        lines.append(f"投递失败（{r.deliveries.get('failed', 0)}个；修正联系方式后运行 notifier retry --failed）：")
+        lines += failure_lines(r.failures)
+    if r.broken_contacts:
+        lines.append("失效的联系方式：")
+        for c in r.broken_contacts:
+            since = f"自 {c.since:%Y-%m-%d %H:%M} 起" if c.since else ""
+            lines.append(f"  {c.channel}:{c.recipient} {since}：{c.error}")
+    lines += gap_lines(r.contact_gaps)
+    lines += [f"warning: {w}" for w in r.warnings]
+    return lines
+
+
+def status_json(r: StatusReport) -> dict[str, Any]:
+    return {"schema": "notifier/status/1", "now": r.now, "healthy": r.healthy, "plans": r.plans, "tasks": r.tasks,
+            "milestones": {"open": r.milestones_open, "done": r.milestones_done, "overdue": r.overdue_milestones},
+            "overdue_dates": r.overdue_dates,
+            "recent_answers": [answer_json(a) for a in r.recent_answers],
+            "deliveries": dict(sorted(r.deliveries.items())), "next_attempt": r.next_attempt,
+            "failed_digests": [failed_json(f) for f in r.failures],
+            "broken_contacts": [{"channel": c.channel, "recipient": c.recipient, "since": c.since, "error": c.error}
+                                for c in r.broken_contacts],
+            "plans_closed": [{"id": p.id, "name": p.name, "ends_on": p.ends_on, "closed_at": p.closed_at}
+                             for p in r.plans_closed],
+            "without_contact": r.contact_gaps.departments, "collective_names": r.contact_gaps.collective,
+            "warnings": r.warnings}

@@ -1,7 +1,12 @@
 """Done marks, progress notes and re-queued deliveries: the admin's and departments' answers.
 
 Every change is recorded in ``progress_events`` with its source (cli, import, link), actor
-and time, so ``status`` and ``milestones`` can tell who answered what, and when.
+and time, so ``status`` and ``milestones`` can tell who answered what, and when. These
+functions return data (``Marked``); ``cli.py`` words it.
+
+A done mark recorded after the fact (`notifier done ID --on DATE`) carries the day the work was
+really done: the mark's ``done_at`` and its event's ``at`` are the start of that day in the
+configured zone, so `history` lists it on that day and lateness is judged by it.
 """
 
 from __future__ import annotations
@@ -24,14 +29,24 @@ class ProgressError(Exception):
 
 @dataclass(frozen=True)
 class Marked:
-    label: str
+    milestone_id: int
+    task_number: str
+    text: str
+    occurrence: date | None  # the date of a recurring report this answer is about
+    action: str  # done | reopen | progress
     event_id: int
     changed: bool  # False: it already was in that state (the event is still recorded)
+    at: datetime  # naive UTC: when the work was done (done --on) or the answer recorded
 
 
 def milestone_label(s: Session, m: Milestone) -> str:
     task = s.get(Task, m.task_id)
-    return f"milestone {m.id} (task {task.number}: {m.text[:40]})"
+    return f"时间节点#{m.id}（任务{task.number}：{m.text[:40]}）"
+
+
+def _marked(s: Session, m: Milestone, event: ProgressEvent, changed: bool) -> Marked:
+    task = s.get(Task, m.task_id)
+    return Marked(m.id, task.number, m.text, event.occurrence, event.action, event.id, changed, event.at)
 
 
 def check_occurrence(s: Session, m: Milestone, occurrence: date | None) -> None:
@@ -41,10 +56,10 @@ def check_occurrence(s: Session, m: Milestone, occurrence: date | None) -> None:
     plan = s.scalar(select(Plan).join(Task, Task.plan_id == Plan.id).where(Task.id == m.task_id))
     dates = occurrences(m.recurrence, plan.starts_on, plan.ends_on)
     if occurrence is None:
-        raise ProgressError(f"{milestone_label(s, m)} recurs ({m.recurrence}): give --occurrence DATE, one of "
+        raise ProgressError(f"{milestone_label(s, m)}是周期性报送：请用 --occurrence 日期 指明哪一期，可选 "
                             + ", ".join(d.isoformat() for d in dates))
     if occurrence not in dates:
-        raise ProgressError(f"{occurrence} is not an occurrence of {milestone_label(s, m)}; its dates are "
+        raise ProgressError(f"{occurrence} 不是{milestone_label(s, m)}的报送期次；其期次为 "
                             + ", ".join(d.isoformat() for d in dates))
 
 
@@ -56,67 +71,72 @@ def is_done(s: Session, m: Milestone, occurrence: date | None) -> bool:
 
 def apply_mark(s: Session, milestone_id: int, *, done: bool = True, note: str | None = None,
                occurrence: date | None = None, source: str = "cli", actor: str | None = None,
-               now: datetime | None = None) -> Marked:
+               now: datetime | None = None, done_at: datetime | None = None) -> Marked:
     """Mark a milestone (or one occurrence of a recurring one) done, or reopen it, inside
-    the caller's transaction."""
+    the caller's transaction. ``done_at`` (naive UTC, not after ``now``): when the work was
+    really done, for a mark recorded later; default ``now``."""
     now = now or utcnow()
+    if done_at is not None and (not done or done_at > now):
+        raise ProgressError("办结日期只能用于标记办结，且不能晚于今天" if done else "重新打开不需要办结日期")
+    when = done_at or now
     m = s.get(Milestone, milestone_id)
     if m is None:
-        raise ProgressError(f"no milestone {milestone_id}")
+        raise ProgressError(f"没有编号为 {milestone_id} 的时间节点")
     check_occurrence(s, m, occurrence)
-    label = milestone_label(s, m)
     changed = is_done(s, m, occurrence) != done
     if m.recurrence:
         row = s.get(OccurrenceDone, (m.id, occurrence))
         if done and row is None:
-            s.add(OccurrenceDone(milestone_id=m.id, occurrence=occurrence, done_at=now, note=note))
+            s.add(OccurrenceDone(milestone_id=m.id, occurrence=occurrence, done_at=when, note=note))
+        elif done and done_at is not None:
+            row.done_at = done_at  # the date is being corrected
         elif not done and row is not None:
             s.delete(row)
-        label += f" on {occurrence}"
     else:
         occurrence = None  # a one-off milestone has one date; the event needs none
         if changed:
             m.status = "done" if done else "open"
-            m.done_at = now if done else None
+            m.done_at = when if done else None
+        elif done and done_at is not None:
+            m.done_at = done_at  # the date is being corrected
         if note is not None:
             m.note = note
     event = ProgressEvent(milestone_id=m.id, occurrence=occurrence, action="done" if done else "reopen",
-                          note=note, source=source, actor=actor, at=now)
+                          note=note, source=source, actor=actor, at=when)
     s.add(event)
     s.flush()
-    return Marked(label, event.id, changed)
+    return _marked(s, m, event, changed)
 
 
 def apply_note(s: Session, milestone_id: int, note: str, *, occurrence: date | None = None,
                source: str = "cli", actor: str | None = None, now: datetime | None = None) -> Marked:
     """Record a progress report (not done yet): reminders go on."""
     if not note or not note.strip():
-        raise ProgressError("a progress note needs some text")
+        raise ProgressError("进展说明不能为空")
     m = s.get(Milestone, milestone_id)
     if m is None:
-        raise ProgressError(f"no milestone {milestone_id}")
+        raise ProgressError(f"没有编号为 {milestone_id} 的时间节点")
     check_occurrence(s, m, occurrence)
     event = ProgressEvent(milestone_id=m.id, occurrence=occurrence if m.recurrence else None,
                           action="progress", note=note.strip(), source=source, actor=actor, at=now or utcnow())
     s.add(event)
     s.flush()
-    return Marked(milestone_label(s, m), event.id, True)
+    return _marked(s, m, event, True)
 
 
 def mark(engine: Engine, milestone_id: int, *, done: bool = True, note: str | None = None,
-         occurrence: date | None = None, source: str = "cli", actor: str | None = None) -> str:
+         occurrence: date | None = None, source: str = "cli", actor: str | None = None,
+         done_at: datetime | None = None) -> Marked:
     """Mark a milestone (or one occurrence of a recurring one) done, or reopen it."""
     with transaction(engine) as s:
-        r = apply_mark(s, milestone_id, done=done, note=note, occurrence=occurrence, source=source, actor=actor)
-    state = "done" if done else "reopened"
-    return f"{r.label}: {state}" + ("" if r.changed else f" (it already was {'done' if done else 'open'})")
+        return apply_mark(s, milestone_id, done=done, note=note, occurrence=occurrence, source=source,
+                          actor=actor, done_at=done_at)
 
 
 def note(engine: Engine, milestone_id: int, text: str, *, occurrence: date | None = None,
-         source: str = "cli", actor: str | None = None) -> str:
+         source: str = "cli", actor: str | None = None) -> Marked:
     with transaction(engine) as s:
-        r = apply_note(s, milestone_id, text, occurrence=occurrence, source=source, actor=actor)
-    return f"{r.label}: progress noted"
+        return apply_note(s, milestone_id, text, occurrence=occurrence, source=source, actor=actor)
 
 
 def requeue(engine: Engine, delivery_id: int | None) -> tuple[int, int]:

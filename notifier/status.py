@@ -1,9 +1,23 @@
-"""What `notifier status` and `notifier milestones` print."""
+"""What `notifier status`, `milestones` and `history` report, as data.
+
+These functions read the database and return dataclasses; ``cli.py`` turns them into lines for
+a person or into JSON (docs/cli-json.md). Every time returned is aware and in the configured
+time zone, so nothing shown to a person is in UTC by accident.
+
+Counting words (each means one thing, see README "Status"):
+- a *milestone* (时间节点) is one row: a one-off date or a recurring report;
+- an *overdue date* (逾期期次) is one (milestone, date) whose date passed while open: a recurring
+  report that missed three quarters has three, so overdue dates can exceed open milestones;
+- an *overdue milestone* is an open milestone with at least one overdue date.
+"""
 
 from __future__ import annotations
 
+import difflib
 from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
@@ -15,9 +29,23 @@ from notifier.db.engine import transaction
 from notifier.db.models import (Department, DepartmentAlias, Milestone, OccurrenceDone, Plan, PlanStatus,
                                 ProgressEvent, Task, TaskDepartment)
 from notifier.planning.recurrence import occurrences
-from notifier.reminders import calendar_of, contact_gaps, describe_gaps
+from notifier.reminders import ContactGaps, calendar_of, contact_gaps
 
-SOURCES = {"cli": "命令行", "import": "导入", "link": "链接"}
+ROLES = ("lead", "responsible", "cooperating")  # strongest first
+
+
+class UnknownDepartment(Exception):
+    """A department name that neither the config nor any imported plan knows."""
+
+    def __init__(self, name: str, suggestions: list[str]):
+        super().__init__(name)
+        self.name = name
+        self.suggestions = suggestions
+
+
+def local_time(naive_utc: datetime | None, tz: ZoneInfo) -> datetime | None:
+    """A stored timestamp (naive UTC) as an aware time in the configured zone."""
+    return None if naive_utc is None else naive_utc.replace(tzinfo=UTC).astimezone(tz)
 
 
 def calendar_years(session: Session, today: date) -> set[int]:
@@ -28,20 +56,42 @@ def calendar_years(session: Session, today: date) -> set[int]:
     return years
 
 
-def overdue_occurrences(session: Session, today: date) -> list[tuple[int, date]]:
+def overdue_occurrences(session: Session, today: date, *, active_only: bool = False) -> list[tuple[int, date]]:
     """Every open (milestone, date) whose date passed: one-off milestones and each missed
-    occurrence of a recurring report (一季度 missed stays overdue while 二季度 is reminded)."""
+    occurrence of a recurring report (一季度 missed stays overdue while 二季度 is reminded).
+    ``active_only``: of active plans only (a closed plan's are no longer chased)."""
+    plan_ok = Plan.status == PlanStatus.ACTIVE if active_only else Plan.id.is_not(None)
     out = [(mid, due) for mid, due in session.execute(
-        select(Milestone.id, Milestone.due_on).where(Milestone.status == "open", Milestone.due_on < today,
-                                                     Milestone.recurrence.is_(None)))]
+        select(Milestone.id, Milestone.due_on).join(Task, Task.id == Milestone.task_id)
+        .join(Plan, Plan.id == Task.plan_id)
+        .where(Milestone.status == "open", Milestone.due_on < today, Milestone.recurrence.is_(None), plan_ok))]
     rec = session.execute(select(Milestone.id, Milestone.recurrence, Plan.starts_on, Plan.ends_on)
                           .join(Task, Task.id == Milestone.task_id).join(Plan, Plan.id == Task.plan_id)
-                          .where(Milestone.status == "open", Milestone.recurrence.is_not(None))).all()
+                          .where(Milestone.status == "open", Milestone.recurrence.is_not(None), plan_ok)).all()
     if rec:
         done = {(m, o) for m, o in session.execute(select(OccurrenceDone.milestone_id, OccurrenceDone.occurrence))}
         for mid, rule, start, end in rec:
             out += [(mid, o) for o in occurrences(rule, start, end) if o < today and (mid, o) not in done]
     return out
+
+
+# ------------------------------------------------------------------------------ answers
+
+@dataclass(frozen=True)
+class Answer:
+    """One progress event: a done mark, a reopening or a progress note."""
+
+    milestone_id: int
+    occurrence: date | None
+    action: str  # done | reopen | progress
+    at: datetime  # aware, configured zone
+    source: str  # cli | import | link
+    actor: str | None
+    note: str | None
+
+    @classmethod
+    def of(cls, e: ProgressEvent, tz: ZoneInfo) -> Answer:
+        return cls(e.milestone_id, e.occurrence, e.action, local_time(e.at, tz), e.source, e.actor, e.note)
 
 
 def last_events(session: Session) -> dict[tuple[int, date | None], ProgressEvent]:
@@ -52,87 +102,164 @@ def last_events(session: Session) -> dict[tuple[int, date | None], ProgressEvent
     return out
 
 
-def describe_event(e: ProgressEvent, cfg: Config) -> str:
-    at = e.at.replace(tzinfo=UTC).astimezone(cfg.timezone)
-    what = {"done": "done", "reopen": "reopened", "progress": "progress"}.get(e.action, e.action)
-    who = f" by {e.actor}" if e.actor else ""
-    return f"{what} {at:%Y-%m-%d %H:%M} via {e.source}{who}" + (f": {e.note[:60]}" if e.note else "")
+# ------------------------------------------------------------------------------ status
+
+@dataclass(frozen=True)
+class FailedDigest:
+    department: str
+    kind: str
+    day: date
+    subject: str
+    total: int  # deliveries of the digest
+    failed: list[tuple[int, str, str, str | None]]  # (delivery id, channel, recipient, last error)
 
 
-def status_report(engine: Engine, cfg: Config, now: datetime) -> tuple[str, bool]:
-    today = now.date()
-    lines = []
-    healthy = True
+@dataclass(frozen=True)
+class BrokenContact:
+    channel: str
+    recipient: str
+    since: datetime | None  # aware, configured zone
+    error: str | None
+
+
+@dataclass(frozen=True)
+class PlanState:
+    id: int
+    name: str
+    status: str  # active | closed (PlanStatus)
+    ends_on: date
+    closed_at: datetime | None  # aware, configured zone
+
+
+@dataclass
+class StatusReport:
+    now: datetime
+    plans: int = 0
+    tasks: int = 0
+    milestones_open: int = 0
+    milestones_done: int = 0
+    overdue_milestones: int = 0  # open milestones of active plans with at least one overdue date
+    overdue_dates: int = 0  # (milestone, date) pairs of active plans; a recurring report counts each missed date
+    recent_answers: list[Answer] = field(default_factory=list)  # last 7 days, newest first
+    deliveries: dict[str, int] = field(default_factory=dict)  # status -> count
+    next_attempt: datetime | None = None  # aware, configured zone
+    failures: list[FailedDigest] = field(default_factory=list)
+    broken_contacts: list[BrokenContact] = field(default_factory=list)
+    plans_closed: list[PlanState] = field(default_factory=list)  # nothing is sent about them
+    contact_gaps: ContactGaps = field(default_factory=ContactGaps)  # the same answer as import and send-due
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def healthy(self) -> bool:
+        """No failed delivery and no broken contact (`status` exits 1 otherwise)."""
+        return not self.failures and not self.broken_contacts
+
+
+def failed_digests(failures: list[queries.DigestFailures]) -> list[FailedDigest]:
+    return [FailedDigest(f.department, f.kind, f.day, f.subject, f.total, list(f.failed)) for f in failures]
+
+
+def status_report(engine: Engine, cfg: Config, now: datetime) -> StatusReport:
+    tz = cfg.timezone
+    today = now.astimezone(tz).date()
+    r = StatusReport(now=now.astimezone(tz))
     with transaction(engine) as s:
-        plans = s.scalar(select(func.count()).select_from(Plan))
-        tasks = s.scalar(select(func.count()).select_from(Task))
-        open_ = s.scalar(select(func.count()).select_from(Milestone).where(Milestone.status == "open"))
-        done = s.scalar(select(func.count()).select_from(Milestone).where(Milestone.status == "done"))
-        overdue = len(overdue_occurrences(s, today))
-        lines.append(f"plans {plans}, tasks {tasks}, milestones open {open_}, done {done}; "
-                     f"overdue dates {overdue} (a missed occurrence of a recurring report counts once)")
-        closed = [f"{pid} {name}" for pid, name in s.execute(
-            select(Plan.id, Plan.name).where(Plan.status == PlanStatus.CLOSED).order_by(Plan.id))]
-        if closed:  # no reminders about them (notifier plan reopen NAME)
-            lines.append(f"closed plans ({len(closed)}): " + "; ".join(closed))
+        r.plans = s.scalar(select(func.count()).select_from(Plan)) or 0
+        r.tasks = s.scalar(select(func.count()).select_from(Task)) or 0
+        r.milestones_open = s.scalar(select(func.count()).select_from(Milestone)
+                                     .where(Milestone.status == "open")) or 0
+        r.milestones_done = s.scalar(select(func.count()).select_from(Milestone)
+                                     .where(Milestone.status == "done")) or 0
+        late = overdue_occurrences(s, today, active_only=True)
+        r.overdue_dates = len(late)
+        r.overdue_milestones = len({mid for mid, _ in late})
         since = now.astimezone(UTC).replace(tzinfo=None) - timedelta(days=7)
-        recent = list(s.scalars(select(ProgressEvent).where(ProgressEvent.at >= since)
-                                .order_by(ProgressEvent.at.desc(), ProgressEvent.id.desc())))
-        if recent:
-            by_source: dict[str, int] = defaultdict(int)
-            for e in recent:
-                by_source[e.source] += 1
-            lines.append(f"answers in the last 7 days: {len(recent)} ("
-                         + ", ".join(f"{k} {v}" for k, v in sorted(by_source.items())) + ")")
-            for e in recent[:5]:
-                lines.append(f"  #{e.milestone_id}{f' {e.occurrence}' if e.occurrence else ''} {describe_event(e, cfg)}")
-        counts = queries.delivery_counts(s)
-        lines.append("deliveries: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"))
-        nxt = queries.next_pending(s)
-        if nxt:
-            lines.append(f"next delivery attempt: {nxt.isoformat(sep=' ', timespec='minutes')} UTC")
-        failed = queries.digest_failures(s)
-        if failed:
-            healthy = False
-            lines.append(f"failed deliveries ({counts.get('failed', 0)}; `notifier retry --failed` after fixing):")
-            lines += failure_lines(failed)
-        broken = queries.broken_contacts(s)
-        if broken:
-            healthy = False
-            lines.append("broken contacts:")
-            for c in broken:
-                lines.append(f"  {c.channel}:{c.recipient} since {c.broken_at:%Y-%m-%d %H:%M}: {c.last_error}")
-        lines += describe_gaps(contact_gaps(s, cfg))  # the same answer as import and send-due
+        r.recent_answers = [Answer.of(e, tz) for e in s.scalars(
+            select(ProgressEvent).where(ProgressEvent.at >= since)
+            .order_by(ProgressEvent.at.desc(), ProgressEvent.id.desc()))]
+        r.deliveries = queries.delivery_counts(s)
+        r.next_attempt = local_time(queries.next_pending(s), tz)
+        r.failures = failed_digests(queries.digest_failures(s))
+        r.broken_contacts = [BrokenContact(c.channel, c.recipient, local_time(c.broken_at, tz), c.last_error)
+                             for c in queries.broken_contacts(s)]
+        r.plans_closed = [PlanState(p.id, p.name, p.status, p.ends_on, local_time(p.closed_at, tz)) for p in
+                          s.scalars(select(Plan).where(Plan.status == PlanStatus.CLOSED).order_by(Plan.id))]
+        r.contact_gaps = contact_gaps(s, cfg)
         years = calendar_years(s, today)
-    for w in calendar_of(cfg).warnings(years):
-        lines.append(f"warning: {w}")
-    return "\n".join(lines), healthy
+    r.warnings = calendar_of(cfg).warnings(years)
+    return r
 
 
-def failure_lines(failures: list[queries.DigestFailures]) -> list[str]:
-    """ "市发改委 reminder 2018-06-20: 2 of 3 failed", then one line per failed delivery."""
-    lines = []
-    for f in failures:
-        lines.append(f"  {f.headline}: {f.subject}")
-        for did, channel, recipient, error in f.failed:
-            lines.append(f"    #{did} {channel}:{recipient}: {error}")
-    return lines
+# ------------------------------------------------------------------------------ departments
+
+def department_ids(s: Session, cfg: Config, name: str) -> set[int]:
+    """The stored departments ``name`` means: by name or alias, in the database or the config.
+    Raises UnknownDepartment, with the nearest known names, when nothing knows it."""
+    conf = cfg.department(name)
+    names = {name} | ({conf.name, *conf.aliases} if conf else set())
+    ids = set(s.scalars(select(Department.id).where(Department.name.in_(names))))
+    ids |= set(s.scalars(select(DepartmentAlias.department_id).where(DepartmentAlias.alias.in_(names))))
+    if not ids and conf is None:
+        known = {d.name for d in cfg.departments} | {a for d in cfg.departments for a in d.aliases}
+        known |= set(s.scalars(select(Department.name))) | set(s.scalars(select(DepartmentAlias.alias)))
+        raise UnknownDepartment(name, nearest(name, known))
+    return ids
+
+
+def nearest(name: str, known: set[str], n: int = 5) -> list[str]:
+    """The known names closest to ``name``: difflib's ratio, and names containing it or
+    contained in it (发改委 -> 市发改委), which a short name needs."""
+    close = difflib.get_close_matches(name, sorted(known), n=n, cutoff=0.5)
+    inside = sorted((k for k in known if name in k or (len(k) >= 2 and k in name)), key=len)
+    return list(dict.fromkeys([*close, *inside]))[:n]
+
+
+def check_department(engine: Engine, cfg: Config, name: str) -> None:
+    """Raise UnknownDepartment unless the config or an imported plan knows ``name``."""
+    with transaction(engine) as s:
+        department_ids(s, cfg, name)
+
+
+# ------------------------------------------------------------------------------ milestones
+
+@dataclass(frozen=True)
+class MilestoneRow:
+    """One milestone, or with ``status="overdue"`` one overdue date of it."""
+
+    id: int
+    plan: str
+    task_number: str
+    task_title: str
+    text: str
+    plan_status: str  # active | closed: nothing is sent about a closed plan's milestones
+    due: date  # the milestone's date; for an overdue row, the overdue date
+    recurrence: str | None
+    status: str  # open | done | overdue
+    days_late: int | None  # for overdue: days since the (oldest) overdue date
+    leads: list[str]
+    roles: list[str]  # with a department filter: its roles on the task (lead, responsible, cooperating)
+    last: Answer | None  # the latest answer about it (about this date, for an overdue row)
 
 
 def milestone_rows(engine: Engine, cfg: Config, today: date, *, department: str | None = None,
-                   due_before: date | None = None, status: str | None = None, plan: str | None = None) -> list[str]:
-    """One line per milestone; with ``status="overdue"`` one line per overdue date (each missed
-    occurrence of a recurring report), oldest first, with how late it is and the last answer."""
+                   due_before: date | None = None, status: str | None = None,
+                   plan: str | None = None) -> list[MilestoneRow]:
+    """One row per milestone; with ``status="overdue"`` one row per overdue date (each missed
+    occurrence of a recurring report), oldest first, with how late it is and the last answer.
+    ``department`` limits to the tasks it has any role in, and each row says which."""
+    tz = cfg.timezone
     with transaction(engine) as s:
         q = (select(Milestone.id, Milestone.due_on, Milestone.status, Milestone.text, Milestone.recurrence,
-                    Task.number, Task.id, Plan.name, Plan.status)
+                    Task.number, Task.title, Task.id, Plan.name, Plan.status)
              .join(Task, Task.id == Milestone.task_id).join(Plan, Plan.id == Task.plan_id)
              .order_by(Milestone.due_on, Plan.id, Task.position, Milestone.position))
+        roles: dict[int, list[str]] = defaultdict(list)
         if department:
-            conf = cfg.department(department)
-            names = {department} | ({conf.name, *conf.aliases} if conf else set())
-            dep_ids = select(Department.id).where(Department.name.in_(names)).union(
-                select(DepartmentAlias.department_id).where(DepartmentAlias.alias.in_(names)))
+            dep_ids = department_ids(s, cfg, department)
+            for tid, role in s.execute(select(TaskDepartment.task_id, TaskDepartment.role)
+                                       .where(TaskDepartment.department_id.in_(dep_ids))):
+                if role not in roles[tid]:
+                    roles[tid].append(role)
             q = q.where(Task.id.in_(select(TaskDepartment.task_id).where(TaskDepartment.department_id.in_(dep_ids))))
         if due_before and status != "overdue":
             q = q.where(Milestone.due_on <= due_before)
@@ -142,41 +269,46 @@ def milestone_rows(engine: Engine, cfg: Config, today: date, *, department: str 
             q = q.where(Milestone.status == "open")
         if plan:
             q = q.where(Plan.name.contains(plan))
-        leads = {}
+        leads: dict[int, list[str]] = {}
         for tid, name in s.execute(select(TaskDepartment.task_id, Department.name).join(Department)
                                    .where(TaskDepartment.role == "lead").order_by(TaskDepartment.position)):
             leads.setdefault(tid, []).append(name)
-        rows = s.execute(q).all()
         late_dates: dict[int, list[date]] = defaultdict(list)
         for mid, occ in overdue_occurrences(s, today):
             late_dates[mid].append(occ)
         events = last_events(s)
-        out = []
-        for mid, due, st, text, rule, tnum, tid, pname, plan_status in rows:
-            rule_s = f" [{rule}]" if rule else ""
-            who = "、".join(leads.get(tid, []))
+        out: list[MilestoneRow] = []
+        for mid, due, st, text, rule, tnum, title, tid, pname, pstatus in s.execute(q).all():
+            base = dict(id=mid, plan=pname, plan_status=str(pstatus), task_number=tnum, task_title=title, text=text, recurrence=rule,
+                        leads=leads.get(tid, []), roles=sorted(roles.get(tid, []), key=ROLES.index))
+            late = sorted(late_dates.get(mid, []))
             if status == "overdue":
-                for occ in sorted(late_dates.get(mid, [])):
+                for occ in late:
                     if due_before and occ > due_before:
                         continue
                     ev = events.get((mid, occ if rule else None))
-                    last = f"  (last: {describe_event(ev, cfg)})" if ev else "  (no answer yet)"
-                    out.append((occ, f"#{mid:<5} {occ}{rule_s} {'overdue ' + str((today - occ).days) + 'd':<12} "
-                                     f"任务{tnum} {who}: {text[:50]}{last}"))
+                    out.append(MilestoneRow(**base, due=occ, status="overdue", days_late=(today - occ).days,
+                                            last=Answer.of(ev, tz) if ev else None))
                 continue
-            late = sorted(late_dates.get(mid, []))
-            flag = f"overdue {(today - late[0]).days}d" if late else st
-            if plan_status == PlanStatus.CLOSED:
-                flag = f"{st} (plan closed)"
             ev = max((e for (m, _), e in events.items() if m == mid), key=lambda e: (e.at, e.id), default=None)
-            last = f"  (last: {describe_event(ev, cfg)})" if ev else ""
-            out.append((due, f"#{mid:<5} {due}{rule_s} {flag:<12} 任务{tnum} {who}: {text[:50]}{last}"))
+            out.append(MilestoneRow(**base, due=due, status="overdue" if late else st,
+                                    days_late=(today - late[0]).days if late else None,
+                                    last=Answer.of(ev, tz) if ev else None))
         if status == "overdue":
-            out.sort(key=lambda r: r[0])
-        return [line for _, line in out]
+            out.sort(key=lambda r: r.due)
+        return out
 
 
-def history_rows(engine: Engine, cfg: Config, *, milestone: int | None = None, limit: int = 50) -> list[str]:
+# ------------------------------------------------------------------------------ history
+
+@dataclass(frozen=True)
+class HistoryRow:
+    answer: Answer
+    task_number: str
+    text: str
+
+
+def history_rows(engine: Engine, cfg: Config, *, milestone: int | None = None, limit: int = 50) -> list[HistoryRow]:
     """Progress history, newest first: who marked or reported what, when, and through what."""
     with transaction(engine) as s:
         q = (select(ProgressEvent, Milestone.text, Task.number)
@@ -184,5 +316,4 @@ def history_rows(engine: Engine, cfg: Config, *, milestone: int | None = None, l
              .order_by(ProgressEvent.at.desc(), ProgressEvent.id.desc()).limit(limit))
         if milestone is not None:
             q = q.where(ProgressEvent.milestone_id == milestone)
-        return [f"#{e.milestone_id:<5}{f' {e.occurrence}' if e.occurrence else ''} 任务{tnum} {text[:30]}: "
-                f"{describe_event(e, cfg)}" for e, text, tnum in s.execute(q)]
+        return [HistoryRow(Answer.of(e, cfg.timezone), tnum, text) for e, text, tnum in s.execute(q)]

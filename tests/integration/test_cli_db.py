@@ -72,7 +72,7 @@ def test_backup_while_writing_and_restore(tmp_path: Path) -> None:
     assert not list((tmp_path / "backup").glob("*-wal"))
     # restore: the copy is a working database for notifier
     restored = _config(tmp_path / "backup", "sqlite:///copy.db")
-    assert "deliveries: pending" in run_cli(restored, "status").stdout
+    assert "投递：待发送" in run_cli(restored, "status").stdout
 
 
 def test_backup_of_postgresql_points_to_pg_dump(tmp_path: Path) -> None:

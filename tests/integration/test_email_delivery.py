@@ -318,26 +318,26 @@ def test_send_due_and_status_show_2_of_3_failed_and_retry_requeues(smtp, tmp_pat
 
     assert cli.main(["--config", str(cfg), "send-due", "--force"]) == 1
     out = capsys.readouterr().out
-    assert "sent 1, to retry 0, failed 2" in out
-    assert "市发展和改革委员会 reminder" in out and "2 of 3 failed" in out
+    assert "已发送 1，待重试 0，失败 2" in out
+    assert "市发展和改革委员会 提醒" in out and "3个联系方式中2个失败" in out
     assert "email:b@example.gov.cn: SMTP 550 5.1.1 no such user" in out
 
     assert cli.main(["--config", str(cfg), "status"]) == 1
     out = capsys.readouterr().out
-    assert "2 of 3 failed" in out
-    assert "broken contacts:" in out and "email:c@example.gov.cn since" in out and "554 5.7.1" in out
+    assert "3个联系方式中2个失败" in out
+    assert "失效的联系方式：" in out and "email:c@example.gov.cn 自" in out and "554 5.7.1" in out
 
     smtp.refuse.clear()  # the admin fixed the addresses
     failed_id = next(r.id for r in rows(engine) if r.recipient == "b@example.gov.cn")
     assert cli.main(["--config", str(cfg), "retry", str(failed_id)]) == 0
-    assert "re-queued 1 deliveries" in capsys.readouterr().out
+    assert "已重新排队 1 个投递" in capsys.readouterr().out
     assert cli.main(["--config", str(cfg), "retry", "--failed"]) == 0
-    assert "re-queued 1 deliveries" in capsys.readouterr().out
+    assert "已重新排队 1 个投递" in capsys.readouterr().out
     assert cli.main(["--config", str(cfg), "send-due", "--force"]) == 0
-    assert "sent 2, to retry 0, failed 0" in capsys.readouterr().out
+    assert "已发送 2，待重试 0，失败 0" in capsys.readouterr().out
     assert statuses(engine) == {"sent": 3}
     assert cli.main(["--config", str(cfg), "status"]) == 0
-    assert "broken contacts" not in capsys.readouterr().out
+    assert "失效的联系方式" not in capsys.readouterr().out
 
 
 def test_the_supervision_office_gets_one_notice_per_broken_contact_not_per_reminder(smtp, tmp_path, capsys) -> None:  # noqa: ANN001

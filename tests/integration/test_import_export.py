@@ -33,7 +33,7 @@ def snapshot(db) -> list[tuple]:  # noqa: ANN001
 
 def test_the_2018_document_imports_with_its_number_and_every_milestone(config, tmp_path, capsys):
     assert main(["--config", str(config), "import", str(TEXT_2018), "--active"]) == 0
-    assert "53 tasks, 84 milestones" in capsys.readouterr().out
+    assert "任务 53 项，时间节点 84 个" in capsys.readouterr().out
     db = sqlite3.connect(tmp_path / "n.db")
     assert db.execute("select doc_number, year from plans").fetchone() == ("盘政办发〔2018〕23号", 2018)
     assert db.execute("select count(*) from milestones where recurrence = 'quarterly'").fetchone() == (1,)
@@ -64,7 +64,7 @@ def test_an_exported_table_reimports_to_the_same_tasks_and_milestones(config, tm
 def test_dry_run_shows_the_tasks_and_writes_nothing(config, tmp_path, capsys):
     assert main(["--config", str(config), "import", str(TEXT_2017), "--active", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "would be created" in out and "2017-12-31" in out
+    assert "将新建" in out and "2017-12-31" in out
     assert sqlite3.connect(tmp_path / "n.db").execute("select count(*) from plans").fetchone() == (0,)
 
 

@@ -30,10 +30,10 @@ def test_a_plan_closed_by_hand_sends_nothing_until_reopened(tmp_path: Path, caps
     w = world(tmp_path)
     config = str(w.cfg.path)
     assert cli.main(["--config", config, "plan", "close", "测试市2025"]) == 0
-    assert "closed" in capsys.readouterr().out and status_of(w) == "closed"
+    assert "已结束" in capsys.readouterr().out and status_of(w) == "closed"
     assert w.pass_at("2025-06-03 09:00").queued == []
     assert cli.main(["--config", config, "milestones"]) == 0
-    assert "open (plan closed)" in capsys.readouterr().out
+    assert "未办结（方案已结束）" in capsys.readouterr().out
     assert cli.main(["--config", config, "plan", "reopen", "测政办发〔2025〕1号"]) == 0
     assert status_of(w) == "active"
     assert [q.department for q in w.pass_at("2025-06-03 09:00").queued] == ["市港口与口岸局"]
@@ -65,15 +65,15 @@ def test_importing_a_plan_whose_period_passed_imports_it_closed_unless_active(tm
     """)
     assert cli.main(["--config", str(config), "import", str(TEXT_2018)]) == 0
     out = capsys.readouterr().out
-    assert "imported closed, nothing will be sent about it" in out
+    assert "已导入为已结束，不会就此方案发送任何消息" in out
     assert cli.main(["--config", str(config), "status"]) in (0, 1)
-    assert "closed plans (1)" in capsys.readouterr().out
+    assert "已结束的方案（1个" in capsys.readouterr().out
     assert cli.main(["--config", str(config), "send-due", "--dry-run", "--force", "--now", "2020-06-01 09:00"]) == 0
-    assert "would queue" not in capsys.readouterr().out
+    assert "将排队" not in capsys.readouterr().out
 
     active = write_config(str(config.read_text()).replace("n.db", "m.db"), name="active.toml")
     assert cli.main(["--config", str(active), "import", str(TEXT_2018), "--active"]) == 0
-    assert "imported active, as --active asks" in capsys.readouterr().out
+    assert "按 --active 导入为进行中" in capsys.readouterr().out
 
 
 def test_migration_0004_adds_the_plan_status_and_back(tmp_path: Path):

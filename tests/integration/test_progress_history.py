@@ -35,7 +35,7 @@ def test_cli_done_and_progress_are_recorded_with_source_actor_and_time(tmp_path:
     with freeze_time("2025-06-25 02:00:00"):
         assert cli.main(["--config", cfg, "done", str(mid), "--note", "已上线"]) == 0
         assert cli.main(["--config", cfg, "done", str(mid)]) == 0  # again: says so, still recorded
-    assert "already was done" in capsys.readouterr().out
+    assert "已办结（原已办结）" in capsys.readouterr().out
     with transaction(w.engine) as s:
         evs = [(e.action, e.source, e.actor, e.note, e.at.isoformat()) for e in
                s.scalars(select(ProgressEvent).order_by(ProgressEvent.id))]
@@ -44,7 +44,7 @@ def test_cli_done_and_progress_are_recorded_with_source_actor_and_time(tmp_path:
                    ("done", "cli", "ducha-admin", None, "2025-06-25T02:00:00")]
     assert cli.main(["--config", cfg, "history", "--milestone", str(mid)]) == 0
     out = capsys.readouterr().out
-    assert "progress 2025-06-20 10:00 via cli by ducha-admin: 联调中" in out and "(3 events)" in out
+    assert "报送进展 2025-06-20 10:00 经命令行 ducha-admin：联调中" in out and "（共3条记录）" in out
 
 
 def test_overdue_listing_counts_days_late_per_occurrence_and_shows_the_last_answer(tmp_path: Path):
@@ -57,10 +57,12 @@ def test_overdue_listing_counts_days_late_per_occurrence_and_shows_the_last_answ
         apply_mark(s, report, occurrence=date(2025, 3, 31), source="cli", actor="admin")
     rows = milestone_rows(w.engine, w.cfg, date(2025, 7, 3), status="overdue")
     assert len(rows) == 2  # 06-10 one-off, and Q2 of the quarterly report (Q1 done)
-    assert rows[0].startswith(f"#{berth:<5} 2025-06-10 overdue 23d") and "via link by 市港口与口岸局: 验收资料已报送" in rows[0]
-    assert rows[1].startswith(f"#{report:<5} 2025-06-30 [quarterly] overdue 3d") and "no answer yet" in rows[1]
-    report_text, _ = status_report(w.engine, w.cfg, local("2025-07-03 09:00"))
-    assert "overdue dates 2" in report_text
+    assert (rows[0].id, rows[0].due, rows[0].days_late) == (berth, date(2025, 6, 10), 23)
+    assert (rows[0].last.source, rows[0].last.actor, rows[0].last.note) == ("link", "市港口与口岸局", "验收资料已报送")
+    assert (rows[1].id, rows[1].due, rows[1].recurrence, rows[1].days_late, rows[1].last) == (
+        report, date(2025, 6, 30), "quarterly", 3, None)
+    report = status_report(w.engine, w.cfg, local("2025-07-03 09:00"))
+    assert (report.overdue_milestones, report.overdue_dates) == (2, 2)
 
 
 def test_status_lists_recent_answers_by_source(tmp_path: Path):
@@ -69,8 +71,9 @@ def test_status_lists_recent_answers_by_source(tmp_path: Path):
         apply_mark(s, w.milestone_id("完成泊位验收"), source="link", actor="市港口与口岸局（张三）")
     with transaction(w.engine) as s:
         at = s.scalar(select(ProgressEvent.at))
-    text, _ = status_report(w.engine, w.cfg, local(f"{at:%Y-%m-%d} 18:00"))
-    assert "answers in the last 7 days: 1 (link 1)" in text and "via link by 市港口与口岸局（张三）" in text
+    report = status_report(w.engine, w.cfg, local(f"{at:%Y-%m-%d} 18:00"))
+    assert [(a.source, a.actor) for a in report.recent_answers] == [("link", "市港口与口岸局（张三）")]
+    assert "近7天的答复 1 条（链接 1）" in "\n".join(cli.status_lines(report))
 
 
 def test_escalation_names_how_many_days_each_item_is_late_grouped_by_lead_department(tmp_path: Path):

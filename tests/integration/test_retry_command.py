@@ -30,7 +30,7 @@ def test_retry_failed_requeues_live_deliveries_and_leaves_expired_ones_failed(wr
     with engine.begin() as conn:
         conn.execute(update(Delivery).values(status="failed", last_error="SMTP 550"))
     assert main(["--config", str(cfg), "retry", "--failed"]) == 0
-    assert "re-queued 1 deliveries; 1 left failed: expired" in capsys.readouterr().out
+    assert "已重新排队 1 个投递；1 个仍为失败：已过期" in capsys.readouterr().out
     assert statuses(engine) == {"pending": 1, "failed": 1}
 
 

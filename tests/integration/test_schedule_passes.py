@@ -198,7 +198,7 @@ def test_nothing_is_planned_or_sent_outside_the_window_without_force(tmp_path: P
     assert cli.main(["--config", str(w.cfg.path), "send-due", "--now", "2025-06-03 20:00"]) == 0
     assert "nothing queued or sent" in capsys.readouterr().out and w.deliveries() == []
     assert cli.main(["--config", str(w.cfg.path), "send-due", "--now", "2025-06-03 20:00", "--force"]) == 0
-    assert "sent 4," in capsys.readouterr().out
+    assert "已发送 4，" in capsys.readouterr().out
     assert {d.status for d in w.deliveries()} == {"sent"}
 
 
@@ -253,7 +253,7 @@ def test_send_due_with_simulated_time_sends_the_whole_staggered_pass(tmp_path: P
     path = w.cfg.path
     path.write_text(path.read_text().replace("stagger_seconds = 0", "stagger_seconds = 3"))
     assert cli.main(["--config", str(path), "send-due", "--now", "2025-06-03 09:00"]) == 0
-    assert "sent 4, to retry 0, failed 0" in capsys.readouterr().out
+    assert "已发送 4，待重试 0，失败 0" in capsys.readouterr().out
     rows = w.deliveries()
     assert [d.due_at - rows[0].due_at for d in rows] == [timedelta(seconds=3 * i) for i in range(4)]
 

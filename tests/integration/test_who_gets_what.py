@@ -18,7 +18,7 @@ TEXT_2018 = PLANS / "panjin-2018-coastal-economic-belt.txt"
 
 
 def gap_lines(out: str) -> list[str]:
-    return [line for line in out.splitlines() if "without any contact" in line or "collective names" in line]
+    return [line for line in out.splitlines() if "没有任何联系方式的部门" in line or "集体名称" in line]
 
 
 def test_import_and_status_list_the_same_gaps_and_collective_names_once(write_config, tmp_path: Path, capsys):

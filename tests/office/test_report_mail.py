@@ -43,7 +43,7 @@ def test_send_due_writes_the_report_to_the_outbox_once(tmp_path, capsys):
                    extra=REPORT)
     args = ["--config", str(w.cfg.path), "send-due", "--now", "2025-07-07 10:00"]
     assert cli.main(args) in (0, 1)
-    assert "queued the 通报 for 市政府督查室" in capsys.readouterr().out
+    assert "已排队：通报 → 市政府督查室" in capsys.readouterr().out
     files = sorted((tmp_path / "var" / "outbox").rglob("市政府督查室*.eml"))
     reports = [f for f in files if "督办情况通报" in _subject(f)]
     assert len(reports) == 1

@@ -105,8 +105,7 @@ def test_2027_plan_is_warned_about_in_status_and_check_config(tmp_path: Path, ca
     w = make_world(tmp_path, plan(2027, task("1", "港口建设", "市港口与口岸局", ms(date(2027, 5, 3), "完成验收"))))
     with transaction(w.engine) as s:
         assert calendar_years(s, date(2025, 6, 1)) == {2025, 2026, 2027}
-    report, _ = status_report(w.engine, w.cfg, local("2025-06-01 09:00"))
-    warnings = [line for line in report.splitlines() if line.startswith("warning:")]
+    warnings = status_report(w.engine, w.cfg, local("2025-06-01 09:00")).warnings
     assert len(warnings) == 1 and "2027" in warnings[0]
     with freeze_time("2025-06-01 01:00:00"):
         assert cli.main(["--config", str(w.cfg.path), "check-config"]) == 0
