@@ -37,7 +37,6 @@ except ImportError:  # pragma: no cover - a dependency
 
 
 if TYPE_CHECKING:
-    from notifier.progress import Marked
     from notifier.reminders import ContactGaps
     from notifier.status import Answer, FailedDigest, MilestoneRow, StatusReport
 
@@ -156,6 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--year", type=int, help="plan year, when the document does not say")
     imp.add_argument("--dry-run", action="store_true", help="show what would be imported; write nothing")
     imp.add_argument("--explain", metavar="TASK", help="show how each field of task TASK was found (implies --dry-run)")
+    imp.add_argument("--strict", action="store_true",
+                     help="refuse a plan in which any task's lead is inferred or missing")
     imp.add_argument("--active", action="store_true",
                      help="import a plan whose period (plus [schedule] after_end_days) has passed as active, not closed")
 
@@ -425,6 +426,15 @@ def cmd_import(args: argparse.Namespace, cfg: Config) -> int:
         return explain_task(spec, args.explain)
     if args.dry_run:
         print(format_plan(spec))
+    if args.strict:
+        from notifier.importing.dry_run import unsure_leads
+
+        if unsure := unsure_leads(spec):
+            for line in unsure:
+                print(f"{args.file}: {line}", file=sys.stderr)
+            print(f"{args.file}: --strict: {len(unsure)} tasks without a stated lead; nothing imported",
+                  file=sys.stderr)
+            return 2
     engine = _engine(cfg)
     today = datetime.now(cfg.timezone).date()
     with transaction(engine) as s:
@@ -478,14 +488,9 @@ def cmd_plan(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def format_plan(spec) -> str:  # noqa: ANN001
-    lines = [f"{spec.name}  {spec.doc_number or ''}  {spec.starts_on}..{spec.ends_on}"]
-    for t in spec.tasks:
-        others = "、".join(t.responsible + t.cooperating)
-        lines.append(f"{t.number:>6}  {t.title[:30]:<30}  牵头: {'、'.join(t.lead)}" + (f"  其他: {others}" if others else ""))
-        for m in t.milestones:
-            rule = f" [{m.recurrence}]" if m.recurrence else ""
-            lines.append(f"{'':>8}{m.due}{rule}  {m.text[:40]}" + (f"  ← {m.phrase}" if m.phrase else ""))
-    return "\n".join(lines)
+    from notifier.importing.dry_run import plan_table
+
+    return plan_table(spec)
 
 
 def explain_task(spec, number: str) -> int:  # noqa: ANN001
@@ -661,13 +666,8 @@ def cmd_done(args: argparse.Namespace, cfg: Config) -> int:
         state += f"（办结日期 {args.on}）"
     if not r.changed:
         state += "（原已办结）" if not args.reopen else "（原本就未办结）"
-    print(f"{marked_label(r)}：{state}")
+    print(f"{r.label}：{state}")
     return 0
-
-
-def marked_label(r: Marked) -> str:
-    occ = f" {r.occurrence}期" if r.occurrence else ""
-    return f"时间节点#{r.milestone_id}（任务{r.task_number}：{r.text[:40]}）{occ}"
 
 
 def cmd_status(args: argparse.Namespace, cfg: Config) -> int:
@@ -724,7 +724,7 @@ def cmd_progress(args: argparse.Namespace, cfg: Config) -> int:
                  actor=os.environ.get("USER"))
     except ProgressError as exc:
         raise UsageError(str(exc)) from None
-    print(f"{marked_label(r)}：已记录进展")
+    print(f"{r.label}：已记录进展")
     return 0
 
 

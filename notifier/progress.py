@@ -38,6 +38,12 @@ class Marked:
     changed: bool  # False: it already was in that state (the event is still recorded)
     at: datetime  # naive UTC: when the work was done (done --on) or the answer recorded
 
+    @property
+    def label(self) -> str:
+        """How the office names the item it answered (CLI lines, the office's audit history)."""
+        occ = f" {self.occurrence}期" if self.occurrence else ""
+        return f"时间节点#{self.milestone_id}（任务{self.task_number}：{self.text[:40]}）{occ}"
+
 
 def milestone_label(s: Session, m: Milestone) -> str:
     task = s.get(Task, m.task_id)

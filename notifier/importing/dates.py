@@ -136,6 +136,8 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
 
 # After a bare ``2018年`` these say it is not a deadline: 2018年度 (a label),
 # (2017年本) (an edition), 2010年以来 / 2019年起 (a starting point).
+# After any date these say it is a starting point: 自2019年1月1日起, 3月开始.
+_STARTS = re.compile(r"\s*(?:起|开始|以来)")
 _BARE_YEAR_NOT = re.compile(r"\s*(?:度|本|版|以来|来|起|开始|的|以前|前后)")
 
 
@@ -167,6 +169,8 @@ def scan_dates(text: str, default_year: int) -> tuple[list[DatePhrase], list[Bad
         taken_to = m.end()
         if d.year_given:
             year = d.due.year
+        if not d.recurrence and _STARTS.match(text, m.end()):
+            continue  # 自2019年1月1日起: when something starts, not a deadline
         found.append(d)
     return found, bad
 
@@ -280,3 +284,15 @@ def with_year(phrase: DatePhrase, year: int) -> DatePhrase:
     d = phrase.due
     day = min(d.day, calendar.monthrange(year, d.month)[1])
     return replace(phrase, due=date(year, d.month, day))
+
+
+# Five-year plans by name: “十四五” is 2021–2025.
+_FIVE_YEAR_PLANS = {"十一五": 2006, "十二五": 2011, "十三五": 2016, "十四五": 2021, "十五五": 2026}
+
+
+def five_year_span(title: str) -> tuple[int, int] | None:
+    """``四川省“十四五”现代流通体系建设实施方案`` -> (2021, 2025)."""
+    for name, first in _FIVE_YEAR_PLANS.items():
+        if name in title:
+            return first, first + 4
+    return None

@@ -2,14 +2,19 @@
 
 Plans arrive as UTF-8, UTF-8 with a BOM or GB18030 (saved by Windows tools), with
 full-width or ASCII punctuation, and now and then in traditional characters after a
-trip through a conversion site. Every reader normalizes once, here, so the parsers
-downstream see one spelling: ASCII digits and ``:(),;``, simplified characters.
+trip through a conversion site, sometimes with pinyin after characters (發(fā)). Every
+reader normalizes once, here, so the parsers downstream see one spelling: ASCII digits
+and ``:(),;``, simplified characters.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
+from importlib import resources
+
+from opencc_purepy import OpenCC
 
 from notifier.importing.model import PlanFormatError
 
@@ -76,44 +81,48 @@ def strip_controls(text: str) -> str:
     return _CONTROLS.sub("", text)
 
 
-# Traditional -> simplified, limited to characters that occur in plan labels, date
-# phrases and department names. A full converter (OpenCC) would be a dependency for a
-# rare case; a name this table misses is still imported, just under its printed form.
-_TRAD = (
-    "牽牵頭头單单門门責责協协時时間间節节點点內内務务負负導导領领進进報报調调"
-    "發发財财廳厅區区縣县營营環环經经濟济術术業业農农衛卫計计學学資资國国規规劃划"
-    "設设機机關关質质監监體体實实鄉乡鎮镇傳传統统組组織织辦办號号審审批批會会員员"
-    "辦办處处諮咨詢询開开電电氣气鐵铁運运輸输橋桥園园絡络網网聯联銀银險险稅税務务"
-    "價价場场藥药醫医療疗"
-    "災灾漁渔畫画層层勞劳動动權权傢家廣广東东遼辽錦锦盤盘灣湾濱滨漢汉與与為为"
-    "於于個个們们後后應应對对將将從从當当產产築筑歸归總总級级類类態态廢废舊旧"
-    "強强達达雙双邊边準准備备層层優优屬属環环觀观邊边據据續续據据這这書书紀纪"
-    "讓让認认證证議议論论講讲請请論论說说讀读課课試试詳详誠诚調调諾诺謀谋護护"
-    "轉转輕轻載载輛辆軌轨達达遞递適适選选遺遗還还遠远週周週周億亿萬万兩两歲岁"
-    "條条東东車车軍军韓韩際际陸陆階阶隊队險险雲云齊齐龍龙葉叶藝艺蘭兰補补裝装"
-    "製制複复覆覆視视親亲觸触証证評评試试該该詞词譯译變变貨货貿贸費费資资賓宾"
-    "質质購购贊赞趙赵車车軟软農农邁迈郵邮鄰邻針针鋼钢錄录長长門门閉闭問问間间"
-    "閱阅隊队陽阳陰阴隨随險险離离難难電电靜静頁页項项順顺預预領领頻频題题額额"
-    "風风飛飞館馆養养馬马驗验體体髮发鬥斗魚鱼鳥鸟鹽盐麥麦黃黄齡龄圖图團团壓压"
-    "夠够奪夺奮奋婦妇孫孙寧宁寶宝專专將将尋寻導导屆届島岛嶺岭幣币幫帮廠厂廳厅"
-    "彈弹徵征徑径恆恒悅悦惡恶愛爱態态慶庆憲宪戰战戶户擇择擴扩據据擊击數数斷断"
-    "晉晋樂乐標标樣样權权歡欢歷历殘残氣气決决況况減减湯汤滿满漁渔潔洁澤泽熱热"
-    "燈灯獎奖現现瑪玛畢毕畫画療疗盡尽監监盤盘礎础禮礼種种稱称穩稳競竞筆笔範范"
-    "簡简糧粮紅红約约級级紙纸細细終终結结給给統统絲丝綠绿維维綜综線线練练縣县"
-    "總总績绩繼继續续纖纤罰罚習习聲声聽听膽胆臺台舉举莊庄蘇苏處处號号蟲虫術术"
-    "衝冲衛卫補补裡里規规覽览觀观計计訂订記记許许設设訪访診诊証证詢询試试話话"
-    "誌志認认語语誤误說说課课調调談谈請请論论諸诸謝谢識识警警譜谱護护讀读變变"
-    "貝贝負负財财責责貫贯販贩貧贫貸贷費费賀贺資资賣卖質质賴赖購购賽赛贈赠趕赶"
-    "跡迹躍跃軟软較较載载輔辅輪轮輯辑辦办農农這这連连進进運运過过達达違违遜逊"
-    "遷迁選选遺遗邊边鄉乡醫医釋释針针鍵键鎮镇長长閒闲開开關关閣阁隸隶雜杂雞鸡"
-    "雙双離离難难電电霧雾靈灵響响頂顶項项預预領领頭头頻频顧顾顯显類类養养餘余"
-)
-_TRAD_MAP = {ord(_TRAD[i]): _TRAD[i + 1] for i in range(0, len(_TRAD) - 1, 2)
-             if not _TRAD[i].isascii() and not _TRAD[i + 1].isascii()}
+# Traditional -> simplified goes through OpenCC (opencc-purepy, the t2s configuration):
+# a hand-written table missed most characters. Converting costs about 1 ms per KB, so
+# only the lines that hold a traditional character are converted; a simplified plan
+# (nearly all of them) pays one regular-expression scan.
+@functools.cache
+def _t2s() -> OpenCC:
+    return OpenCC("t2s")
+
+
+@functools.cache
+def _traditional_chars() -> frozenset[str] | None:
+    """The characters OpenCC's t2s table changes; ``None`` when the package ships
+    without its table (then every non-ASCII line is converted)."""
+    try:
+        table = resources.files("opencc_purepy").joinpath("dicts", "TSCharacters.txt")
+        lines = table.read_text(encoding="utf-8").splitlines()
+    except (OSError, ModuleNotFoundError):
+        return None
+    return frozenset(k for k, _, v in (ln.partition("\t") for ln in lines)
+                     if len(k) == 1 and ord(k) >= 0x2E80 and v.split(" ")[0] != k)  # CJK only
+
+
+def to_simplified(text: str) -> str:
+    """Traditional characters -> simplified, line by line, leaving simplified lines as they
+    are (OpenCC keeps them anyway; skipping them is for speed)."""
+    traditional = _traditional_chars()
+    if traditional is not None and traditional.isdisjoint(set(text)):
+        return text
+    converter = _t2s()
+    out = []
+    for line in text.split("\n"):
+        needs = not traditional.isdisjoint(line) if traditional is not None else not line.isascii()
+        out.append(converter.convert(line) if needs else line)
+    return "\n".join(out)
+
+
+# Pinyin that some sites print after a character, 發(fā)展: a reading aid, not text.
+_RUBY = re.compile(r"(?<=[\u3400-\u9fff])\([a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüńňǹḿ]{1,7}\)")
 
 
 def _build_table() -> dict[int, str]:
-    table: dict[int, str] = dict(_TRAD_MAP)
+    table: dict[int, str] = {}
     # Full-width ASCII forms (！..～) -> ASCII: ：；，（）０-９Ａ-Ｚ read like :;,()0-9A-Z.
     for cp in range(0xFF01, 0xFF5F):
         table[cp] = chr(cp - 0xFEE0)
@@ -138,4 +147,5 @@ def normalize_text(text: str) -> str:
     characters, ``\\n`` line ends. ``、`` ``。`` ``〔〕`` ``《》`` and ``——`` stay: they
     carry meaning (lists, sentences, document numbers, titles, indicators)."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return unicodedata.normalize("NFC", text).translate(_TABLE)
+    text = unicodedata.normalize("NFC", text).translate(_TABLE)
+    return to_simplified(_RUBY.sub("", text))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import date
+from enum import StrEnum
 
 
 class PlanFormatError(ValueError):
@@ -25,6 +26,24 @@ class Problem:
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.message}" if self.line else self.message
+
+
+class Basis(StrEnum):
+    """Where a task's lead or date came from, i.e. how sure the reader is of it."""
+
+    STATED = "stated"  # a 牵头 label or word, a column of leads, a date printed for the task
+    FIRST_LISTED = "first-listed"  # no 牵头 word: the first unit listed leads (the convention)
+    HEADING = "heading"  # the section heading names the lead (一、X牵头工作)
+    CARRIED = "下同"  # a scope note (下同 / 不再列出) carried the units to this task
+    PLAN_END = "plan end"  # no date printed: due at the plan's end
+    MISSING = "missing"  # nothing found (no unit), or a date that could not be read
+
+    @property
+    def certainty(self) -> str:
+        """stated | inferred | missing, as the dry-run table shows it."""
+        if self in (Basis.STATED, Basis.MISSING):
+            return self.value
+        return "inferred"
 
 
 @dataclass
@@ -63,6 +82,28 @@ class TaskSpec:
     section: str = ""  # the heading the task stands under, when the reader knows it
     # How each field was found, for ``import --explain``: field -> "line 12: 牵头部门:..."
     evidence: dict[str, str] = field(default_factory=dict)
+    # How sure the reader is of the lead and the date; None = not said by the reader,
+    # then told from the evidence (see ``lead_certainty``).
+    lead_basis: Basis | None = None
+    due_basis: Basis | None = None
+    # Remarks for --dry-run, e.g. a fragment that was left out of the departments.
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def lead_source(self) -> Basis:
+        """The lead's basis; for readers that do not say (tables), a lead column is
+        stated and a lead taken from the responsible units is first-listed."""
+        if self.lead_basis is not None:
+            return self.lead_basis
+        if not self.lead:
+            return Basis.MISSING
+        return Basis.STATED if "lead" in self.evidence else Basis.FIRST_LISTED
+
+    @property
+    def due_source(self) -> Basis:
+        if self.due_basis is not None:
+            return self.due_basis
+        return Basis.STATED if any(m.phrase for m in self.milestones) else Basis.PLAN_END
 
 
 @dataclass

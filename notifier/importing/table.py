@@ -47,8 +47,8 @@ _LABELS: dict[str, tuple[str, ...]] = {
             "due", "deadline", "due date"),
     "milestone": ("节点内容", "节点任务", "节点目标", "阶段目标", "milestone"),
     # People, not departments: recognised so that they are never read as one.
-    "person": ("牵头负责领导", "责任领导", "分管领导", "负责领导", "联系人", "责任人",
-               "leader", "contact"),
+    "person": ("牵头负责领导", "牵头领导", "牵头市领导", "牵头县领导", "责任领导", "分管领导",
+               "负责领导", "包抓领导", "联系人", "责任人", "leader", "contact"),
 }
 _TASK_FIELDS = ("number", "task", "lead", "responsible", "cooperating")
 

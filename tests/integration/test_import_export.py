@@ -74,3 +74,38 @@ def test_explain_shows_where_each_field_of_a_task_came_from(config, capsys):
     assert "task 3: 提升港口能力能级" in out
     assert "牵头部门:辽东湾新区管委会" in out
     assert "2018-09-30" in out and "9月底前" in out
+
+
+CORPUS = PLANS / "corpus"
+
+
+def test_dry_run_shows_how_sure_the_reader_is_of_each_lead_and_date(config, capsys):
+    doc = CORPUS / "wuhan-caidian-2023-gov-report-targets.txt"
+    assert main(["--config", str(config), "import", str(doc), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "牵头: 区发展和改革局 [inferred: first-listed]" in out
+    assert "[inferred: plan end]" in out
+    assert "leads: 0 stated, 3 inferred, 0 missing" in out
+
+
+def test_dry_run_marks_a_fragment_left_out_of_the_departments(config, tmp_path, capsys):
+    plan = tmp_path / "p.txt"
+    plan.write_text("某市2023年重点工作方案\n一、任务\n1.推进招商引资。\n牵头单位:市商务局、分管副市长\n",
+                    encoding="utf-8")
+    assert main(["--config", str(config), "import", str(plan), "--dry-run"]) == 0
+    captured = capsys.readouterr()
+    assert "! line 4: left out '分管副市长'" in captured.out
+    assert "line 4:" in captured.err and "分管副市长" in captured.err
+
+
+def test_strict_refuses_a_plan_with_an_inferred_lead_and_writes_nothing(config, tmp_path, capsys):
+    doc = CORPUS / "wuhan-caidian-2023-gov-report-targets.txt"
+    assert main(["--config", str(config), "import", str(doc), "--strict"]) == 2
+    err = capsys.readouterr().err
+    assert "lead inferred: first-listed" in err and "nothing imported" in err
+    assert not (tmp_path / "n.db").exists()  # refused before the database is opened
+
+
+def test_strict_accepts_a_plan_whose_every_lead_is_stated(config, tmp_path):
+    assert main(["--config", str(config), "import", str(TEXT_2018), "--strict"]) == 0
+    assert sqlite3.connect(tmp_path / "n.db").execute("select count(*) from plans").fetchone() == (1,)

@@ -192,3 +192,10 @@ def test_with_year_rebases_only_yearless_phrases():
     (given,) = find_dates("2019年6月底前", 2018)
     assert with_year(yearless, 2020).due == D(2020, 6, 30)
     assert with_year(given, 2020).due == D(2019, 6, 30)
+
+
+def test_a_date_followed_by_qi_is_a_starting_point_not_a_deadline():
+    from notifier.importing.dates import scan_dates
+
+    found, _ = scan_dates("自2019年1月1日起按标准调整到位,6月底前完成清理", 2019)
+    assert [(d.phrase, d.due.isoformat()) for d in found] == [("6月底前", "2019-06-30")]

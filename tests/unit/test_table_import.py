@@ -184,3 +184,11 @@ def test_evidence_names_row_and_column():
 def test_auto_detects_csv_content_without_extension(tmp_path):
     plan = read_plan(write(tmp_path, CSV.encode("gb18030"), "plan.dat"), year=2018)
     assert len(plan.tasks) == 2
+
+
+def test_a_leaders_column_named_qiantou_lingdao_is_people_not_the_lead_department():
+    plan = rows_to_plan([["序号", "工作任务", "牵头领导", "牵头单位", "完成时限"],
+                         ["1", "推进智慧港口建设。", "张三副市长", "市港口与口岸局", "2018-12-31"]],
+                        source="t.csv", year=2018)
+    (task,) = plan.tasks
+    assert task.lead == ["市港口与口岸局"]
