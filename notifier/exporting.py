@@ -1,5 +1,12 @@
 """Stored tasks and milestones -> a task table (.xlsx or .csv) in the layout the importer reads,
-so an admin can fix a plan in a spreadsheet and import it again without losing anything."""
+so an admin can fix a plan in a spreadsheet and import it again without losing anything.
+
+The table is inert: plan text and notes come from documents and from reply links anyone
+holding a forwarded e-mail can use, so a cell that a spreadsheet would run as a formula
+(starting with ``= + - @``, tab or CR) is written as text: with a leading ``'`` in CSV
+(the importer drops it again), as a string cell in .xlsx. Control characters, which
+.xlsx cannot hold, are left out.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +18,7 @@ from sqlalchemy.engine import Engine
 
 from notifier.db.engine import transaction
 from notifier.db.models import Department, Plan, Task, TaskDepartment
+from notifier.importing.encoding import strip_controls
 
 HEADER = ["序号", "工作任务", "牵头单位", "责任单位", "配合单位", "完成时限", "节点内容", "状态", "备注"]
 # 状态 and 备注 are for the reader; the importer ignores them (done marks survive a
@@ -19,6 +27,17 @@ HEADER = ["序号", "工作任务", "牵头单位", "责任单位", "配合单�
 
 class ExportError(Exception):
     pass
+
+
+# What Excel, LibreOffice and Google Sheets read as the start of a formula (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert(value: str) -> str:
+    """``value`` without control characters, with a ``'`` in front when a spreadsheet
+    would otherwise run it as a formula (the CSV convention for "this is text")."""
+    value = strip_controls(value)
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
 def recurrence_phrase(rule: str) -> str:
@@ -63,9 +82,9 @@ def export_plan(engine: Engine, path: Path, plan_name: str | None = None) -> int
     if suffix == ".csv":
         with path.open("w", encoding="utf-8-sig", newline="") as f:  # BOM: Excel opens it as UTF-8
             w = csv.writer(f)
-            w.writerow([title])
+            w.writerow([inert(title)])
             w.writerow(HEADER)
-            w.writerows(rows)
+            w.writerows([inert(c) for c in row] for row in rows)
     elif suffix == ".xlsx":
         from openpyxl import Workbook
         from openpyxl.styles import Alignment, Font
@@ -73,13 +92,16 @@ def export_plan(engine: Engine, path: Path, plan_name: str | None = None) -> int
         wb = Workbook()
         ws = wb.active
         ws.title = "任务分解表"
-        ws.append([title])
+        ws.append([strip_controls(title)])
+        ws["A1"].data_type = "s"  # a string cell even when it starts with "="
         ws["A1"].font = Font(bold=True, size=14)
         ws.append(HEADER)
         for cell in ws[2]:
             cell.font = Font(bold=True)
-        for row in rows:
-            ws.append(row)
+        for r, row in enumerate(rows, start=3):
+            for c, value in enumerate(row, start=1):
+                # openpyxl stores a str starting with "=" as a formula unless told otherwise.
+                ws.cell(r, c, strip_controls(value)).data_type = "s"
         for col, width in zip("ABCDEFGHI", (8, 50, 20, 20, 20, 14, 40, 8, 20)):
             ws.column_dimensions[col].width = width
         for row in ws.iter_rows(min_row=3):

@@ -62,6 +62,7 @@ class Task(Base):
     title: Mapped[str] = mapped_column(String(500))
     text: Mapped[str] = mapped_column(Text, default="")
     position: Mapped[int] = mapped_column(Integer)
+    line: Mapped[int | None] = mapped_column(Integer)  # where the document printed it (migration 0005)
     plan: Mapped[Plan] = relationship(back_populates="tasks")
     milestones: Mapped[list[Milestone]] = relationship(back_populates="task", cascade="all, delete-orphan",
                                                        order_by="Milestone.position")
@@ -112,6 +113,7 @@ class Milestone(Base):
     status: Mapped[str] = mapped_column(String(10), default="open")  # open | done
     done_at: Mapped[datetime | None] = mapped_column(DateTime)
     note: Mapped[str | None] = mapped_column(Text)
+    line: Mapped[int | None] = mapped_column(Integer)  # where the document printed it (migration 0005)
     task: Mapped[Task] = relationship(back_populates="milestones")
 
 

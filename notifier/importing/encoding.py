@@ -20,22 +20,65 @@ from notifier.importing.model import PlanFormatError
 
 
 def decode_bytes(data: bytes) -> str:
-    """Decode a plan file: strict UTF-8 (a BOM is dropped), else GB18030.
+    """Decode a plan file: UTF-16 with a byte-order mark (Excel's "Unicode text"),
+    strict UTF-8 (a BOM is dropped), else GB18030.
 
     The extension says nothing about the encoding, so it is not consulted. UTF-8 is
     tried first because valid GB18030 text is almost never valid UTF-8, while every
-    byte string that is valid UTF-8 would also decode (wrongly) as GB18030.
+    byte string that is valid UTF-8 would also decode (wrongly) as GB18030. A file
+    whose lines are partly UTF-8 and partly not was pasted together from two sources:
+    decoding it either way would garble half of it, so it is refused, naming the line.
     """
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise PlanFormatError(f"byte {exc.start}: the file starts as UTF-16 text "
+                                  "but is not valid UTF-16") from None
+    if b"\x00" in data:
+        raise PlanFormatError(
+            f"byte {data.index(0)}: a NUL byte; the file is binary, or UTF-16 text without "
+            "a byte-order mark (save it as UTF-8)")
     try:
         return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as exc:
+        utf8_error = exc
+    mixed = _mixed_encoding_line(data)
+    if mixed is not None:
+        raise PlanFormatError(
+            f"line {mixed}: the file mixes encodings (earlier lines are UTF-8, this one is "
+            "not); save the whole file again as UTF-8")
     try:
         return data.decode("gb18030")
-    except UnicodeDecodeError as exc:
+    except UnicodeDecodeError:
+        line = data.count(b"\n", 0, utf8_error.start) + 1
         raise PlanFormatError(
-            f"byte {exc.start}: the file is neither UTF-8 nor GB18030 text"
+            f"line {line} (byte {utf8_error.start}): the file is neither UTF-8 nor GB18030 text"
         ) from None
+
+
+def _mixed_encoding_line(data: bytes) -> int | None:
+    """The first line that is not UTF-8 in a file where an earlier line is UTF-8 with
+    Chinese in it (three non-ASCII characters: GB18030 bytes are seldom valid UTF-8 for
+    that long), else None."""
+    seen_utf8 = False
+    for number, line in enumerate(data.split(b"\n"), 1):
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError:
+            return number if seen_utf8 else None
+        seen_utf8 = seen_utf8 or sum(1 for ch in text if ord(ch) > 0x7F) >= 3
+    return None
+
+
+# C0 and C1 control characters other than tab and line ends: never meant in a plan, invisible
+# in a terminal, illegal in .xlsx cells (openpyxl refuses them) and able to forge log lines.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def strip_controls(text: str) -> str:
+    """``text`` without control characters (tab, CR and LF stay)."""
+    return _CONTROLS.sub("", text)
 
 
 # Traditional -> simplified goes through OpenCC (opencc-purepy, the t2s configuration):

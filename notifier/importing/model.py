@@ -79,6 +79,7 @@ class TaskSpec:
     cooperating: list[str] = field(default_factory=list)
     milestones: list[MilestoneSpec] = field(default_factory=list)
     line: int | None = None
+    section: str = ""  # the heading the task stands under, when the reader knows it
     # How each field was found, for ``import --explain``: field -> "line 12: 牵头部门:..."
     evidence: dict[str, str] = field(default_factory=dict)
     # How sure the reader is of the lead and the date; None = not said by the reader,

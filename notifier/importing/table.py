@@ -10,6 +10,7 @@ send half the reminders, which is worse than none.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -25,7 +26,8 @@ from notifier.importing.dates import (
     with_year,
 )
 from notifier.importing.departments import split_departments, take_lead_marks
-from notifier.importing.encoding import normalize_text
+from notifier.importing.encoding import normalize_text, strip_controls
+from notifier.importing.limits import check_cell
 from notifier.importing.model import MilestoneSpec, PlanFormatError, PlanSpec, Problem, TaskSpec
 
 # Column labels, normalized (simplified, no spaces, lower case). The longest label
@@ -58,8 +60,14 @@ class _Header:
     titles: dict[str, str]  # field -> the header text as printed
 
 
+# A ``'`` before a formula start is how our export (and any careful one) writes a text
+# cell that a spreadsheet must not run; the text is what follows it.
+_QUOTED_FORMULA = re.compile(r"^'(?=[=+\-@\t\r])")
+
+
 def _norm_cell(value: object) -> str:
-    return normalize_text("" if value is None else str(value)).strip()
+    text = _QUOTED_FORMULA.sub("", "" if value is None else str(value))
+    return strip_controls(normalize_text(text)).strip()
 
 
 def _field_of(label: str) -> str | None:
@@ -119,7 +127,8 @@ def rows_to_plan(rows: list[list[str]], *, source: str, year: int | None = None,
                  plan_name: str | None = None) -> PlanSpec:
     """A task table -> PlanSpec. Raises ``PlanFormatError`` for a table that cannot be
     imported, naming the row and column (``row 7, column 完成时限: …``)."""
-    rows = [[_norm_cell(c) for c in row] for row in rows]
+    rows = [[check_cell(_norm_cell(c), i, j) for j, c in enumerate(row, 1)]
+            for i, row in enumerate(rows, 1)]
     header = find_header(rows)
     if header is None:
         raise PlanFormatError(
@@ -138,7 +147,14 @@ def rows_to_plan(rows: list[list[str]], *, source: str, year: int | None = None,
 
     plan = PlanSpec(name=_plan_name(title), year=plan_year, starts_on=starts_on,
                     ends_on=ends_on, source_hash=_hash_rows(rows))
+    # Department cells repeat down a table (市财政局、市统计局 on every row): split each once.
+    names_of = functools.lru_cache(maxsize=4096)(lambda cell: tuple(split_departments(cell)))
+
+    def split(cell: str) -> list[str]:
+        return list(names_of(cell))
+
     current: TaskSpec | None = None
+    section = ""  # the last heading row: a task number used again under it restarts
     carried: dict[str, str] = {}
     last_year = plan_year
     for i in range(header.row + 1, len(rows)):
@@ -153,7 +169,9 @@ def rows_to_plan(rows: list[list[str]], *, source: str, year: int | None = None,
         if not any(values.values()) or row == rows[header.row]:
             continue  # empty, or the header repeated on a new page
         if _is_heading(values):
-            continue  # a section heading or a note spanning the table (merged across)
+            # A section heading or a note spanning the table (merged across).
+            section = " ".join(v for v in (values.get("number"), values.get("task")) if v)
+            continue
 
         number, task_text = values.get("number", ""), values.get("task", "")
         new_task = current is None or bool(
@@ -164,8 +182,8 @@ def rows_to_plan(rows: list[list[str]], *, source: str, year: int | None = None,
             if not title_text:
                 raise PlanFormatError(f"row {rownum}, column {header.titles.get('task')}: "
                                       "a new task without its text")
-            lead = split_departments(values.get("lead", ""))
-            marked, responsible = take_lead_marks(split_departments(values.get("responsible", "")))
+            lead = split(values.get("lead", ""))
+            marked, responsible = take_lead_marks(split(values.get("responsible", "")))
             lead += [d for d in marked if d not in lead]
             if not lead and "lead" in cols:
                 raise PlanFormatError(f"row {rownum}, column {header.titles['lead']}: "
@@ -178,7 +196,8 @@ def rows_to_plan(rows: list[list[str]], *, source: str, year: int | None = None,
             current = TaskSpec(
                 number=number or str(len(plan.tasks) + 1), title=_title_of(title_text),
                 text=title_text, lead=lead, responsible=responsible,
-                cooperating=split_departments(values.get("cooperating", "")), line=rownum)
+                cooperating=split(values.get("cooperating", "")), line=rownum,
+                section=section)
             for fld in ("task", "lead", "responsible", "cooperating"):
                 if values.get(fld):
                     current.evidence[fld] = f"row {rownum}, column {header.titles[fld]}: {values[fld]}"
@@ -190,7 +209,7 @@ def rows_to_plan(rows: list[list[str]], *, source: str, year: int | None = None,
             for fld in ("lead", "responsible", "cooperating"):
                 v = values.get(fld)
                 if v and v != carried.get(fld):
-                    for name in split_departments(v):
+                    for name in split(v):
                         if name not in getattr(current, fld):
                             getattr(current, fld).append(name)
         assert current is not None
@@ -205,6 +224,13 @@ def rows_to_plan(rows: list[list[str]], *, source: str, year: int | None = None,
     return plan
 
 
+@functools.lru_cache(maxsize=4096)
+def _due_phrases(text: str, year: int) -> tuple[DatePhrase, ...]:
+    # Due cells repeat down a table (2019年6月底前): read each (cell, year) once. Pure, so
+    # the bounded cache may outlive one import.
+    return tuple(parse_due_cell(text, year))
+
+
 def _add_milestones(plan: PlanSpec, task: TaskSpec, values: dict[str, str], header: _Header,
                     rownum: int, last_year: int, ends_on: date) -> int:
     due_text = values.get("due", "")
@@ -212,7 +238,7 @@ def _add_milestones(plan: PlanSpec, task: TaskSpec, values: dict[str, str], head
     if "due" not in header.columns:
         return last_year  # no due column: every task is due at the plan's end
     try:
-        phrases = parse_due_cell(due_text, last_year)
+        phrases = _due_phrases(due_text, last_year)
     except DateError as exc:
         raise PlanFormatError(f"row {rownum}, column {header.titles['due']}: {exc}") from None
     if not phrases:
