@@ -102,16 +102,6 @@ def contact_gaps(s: Session, config: Config, plan_ids: list[int] | None = None) 
     return gaps
 
 
-def describe_gaps(gaps: ContactGaps) -> list[str]:
-    lines = []
-    if gaps.departments:
-        lines.append(f"departments without any contact ({len(gaps.departments)}): " + "、".join(gaps.departments))
-    if gaps.collective:
-        lines.append(f"collective names, not departments ({len(gaps.collective)}; expand them with "
-                     f"[[groups]] name/members to remind their members): " + "、".join(gaps.collective))
-    return lines
-
-
 def departments_in_sync(s: Session, config: Config) -> bool:
     """Does every configured department exist, with its aliases pointing at it? Two queries,
     so a pass (every day, every hour) does not redo ``sync_departments``' per-name work."""
