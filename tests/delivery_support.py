@@ -17,7 +17,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 from email import message_from_bytes
 from email import policy as email_policy
 from email.message import Message as EmailMessage
@@ -266,15 +267,23 @@ def department_id(engine: Engine, name: str) -> int:
     return found
 
 
+def local_day(utc_naive: datetime) -> date:
+    """The digest day a planning pass would write at this naive-UTC instant: the local date in
+    the configured zone (Asia/Shanghai). A UTC date is yesterday there from 16:00 UTC on, and a
+    pass drops never-sent digests of earlier days as stale."""
+    return utc_naive.replace(tzinfo=UTC).astimezone(ZoneInfo("Asia/Shanghai")).date()
+
+
 def queue_rows(engine: Engine, contacts: list[tuple[str, str]], *, n: int = 1, department: str = "市发展和改革委员会",
                now: datetime = datetime(2018, 6, 20, 1, 0), expires_at: datetime | None = None,
                kind: str = "reminder", tag: str = "d") -> list[int]:
     """``n`` digests for ``department``, each with one outbox row per contact; returns the
     digest ids. Subjects are "提醒 {tag}-{i}", unique per digest."""
     dep = department_id(engine, department)
+    day = local_day(now)
     with engine.begin() as conn:
         digest_rows = [{
-            "key": f"{tag}-{i}-{now.isoformat()}", "department_id": dep, "kind": kind, "day": now.date(),
+            "key": f"{tag}-{i}-{now.isoformat()}", "department_id": dep, "kind": kind, "day": day,
             "created_at": now, "subject": f"提醒 {tag}-{i}", "text": f"请于6月30日前完成第{i}项工作。",
             "html": f"<p>请于6月30日前完成第{i}项工作。</p>", "markdown": f"**请于6月30日前完成第{i}项工作。**",
             "data": json.dumps({"kind": kind, "today": now.date().isoformat(), "i": i}, ensure_ascii=False),

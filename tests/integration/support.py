@@ -17,6 +17,7 @@ from pathlib import Path
 
 from notifier.db.engine import transaction, utcnow
 from notifier.db.models import Delivery, Department, Digest
+from tests.delivery_support import local_day
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -161,7 +162,7 @@ def queue_deliveries(engine, recipient: str, n: int = 1, *, department: str = "�
         digests = []
         for i in range(n):
             digests.append(Digest(key=f"{prefix}-{stamp}-{i}", department_id=dep.id, kind="reminder",
-                                  day=now.date(), created_at=now, subject=f"提醒 {i}", text="text",
+                                  day=local_day(now), created_at=now, subject=f"提醒 {i}", text="text",
                                   html="<p>html</p>", markdown="**md**", data="{}"))
         s.add_all(digests)
         s.flush()
