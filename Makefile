@@ -28,7 +28,7 @@ $(VENV)/.lint-installed: pyproject.toml | $(BIN)/python
 demo: install
 	rm -rf var/demo
 	$(BIN)/notifier $(DEMO) check-config
-	$(BIN)/notifier $(DEMO) import tests/fixtures/panjin-2018.csv --year 2018 --plan "盘锦市推进沿海经济带建设2018年工作实施方案"
+	$(BIN)/notifier $(DEMO) import tests/fixtures/panjin-2018.csv --year 2018 --plan "盘锦市推进沿海经济带建设2018年工作实施方案" --active
 	$(BIN)/notifier $(DEMO) send-due --now "2018-06-20 09:00"
 	@echo; echo "== messages written to var/demo/outbox:"; ls -1 var/demo/outbox/*/
 	@echo; echo "== one of them, as the department reads it:"
