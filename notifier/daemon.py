@@ -65,6 +65,15 @@ log = logging.getLogger("notifier.daemon")
 STOP_SECONDS = 5.0  # SIGTERM to exit, at most (systemd's TimeoutStopSec is far longer)
 
 
+async def _cancel_pending() -> None:
+    """Cancel every other task of the delivery loop and wait briefly for them to end."""
+    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for t in tasks:
+        t.cancel()
+    if tasks:
+        await asyncio.wait(tasks, timeout=0.3)
+
+
 class Progress:
     """When the worker last showed progress: a job started or ended, or the dispatcher began
     a batch. The watchdog feeds systemd only while this is recent enough."""
@@ -265,6 +274,12 @@ class Daemon:
             asyncio.run_coroutine_threadsafe(self.routes.aclose(), self.loop).result(timeout=0.5)
         except Exception:  # noqa: BLE001 - closing connections at exit must not block the exit
             log.exception("closing delivery channels failed")
+        try:
+            # A pass cancelled at exit may still be unwinding: let its tasks finish cancelling, so
+            # closing the loop destroys no pending task (asyncio would log that as an error).
+            asyncio.run_coroutine_threadsafe(_cancel_pending(), self.loop).result(timeout=0.5)
+        except Exception:  # noqa: BLE001 - as above: the exit goes on
+            pass
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._loop_thread.join(timeout=0.5)
         if not self._loop_thread.is_alive():
