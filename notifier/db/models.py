@@ -307,3 +307,51 @@ class Pause(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
     resumed_at: Mapped[datetime | None] = mapped_column(DateTime)
     resumed_by: Mapped[str | None] = mapped_column(String(100))
+
+
+# ---------------------------------------------------------------- 签收 and the grade ladder (migration 0007)
+
+class SignRequest(Base):
+    """A reminder asked a department to sign for (签收) one item it carried.
+
+    One row per department, item (milestone and occurrence) and digest; changed only through
+    ``notifier.signing`` (``ask`` / ``sign``); ``status`` is a ``signing.SignState``."""
+
+    __tablename__ = "sign_requests"
+    __table_args__ = (
+        UniqueConstraint("department_id", "milestone_id", "occurrence", "digest_key", name="uq_sign_requests_item"),
+        Index("ix_sign_requests_department_status", "department_id", "status"),
+        Index("ix_sign_requests_status_sign_by", "status", "sign_by"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id", ondelete="CASCADE"))
+    milestone_id: Mapped[int] = mapped_column(ForeignKey("milestones.id", ondelete="CASCADE"), index=True)
+    occurrence: Mapped[date] = mapped_column(Date)
+    digest_key: Mapped[str] = mapped_column(String(64))
+    asked_on: Mapped[date] = mapped_column(Date)
+    sign_by: Mapped[date] = mapped_column(Date)  # the last day it counts as signed in time
+    status: Mapped[str] = mapped_column(String(10), default="asked")  # asked | signed
+    signed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    signed_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class GradeStep(Base):
+    """An item's grade (蓝 / 黄 / 红) stepped up for a department, and the digest that said so.
+
+    Recorded when that digest is queued, so each step is sent once; the latest row of an
+    item is its last recorded grade."""
+
+    __tablename__ = "grade_steps"
+    __table_args__ = (
+        UniqueConstraint("department_id", "milestone_id", "occurrence", "grade", "digest_key",
+                         name="uq_grade_steps_item"),
+        Index("ix_grade_steps_department_item", "department_id", "milestone_id", "occurrence"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id", ondelete="CASCADE"))
+    milestone_id: Mapped[int] = mapped_column(ForeignKey("milestones.id", ondelete="CASCADE"), index=True)
+    occurrence: Mapped[date] = mapped_column(Date)
+    grade: Mapped[str] = mapped_column(String(10))  # blue | yellow | red
+    digest_key: Mapped[str] = mapped_column(String(64))
+    stepped_on: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(DateTime)

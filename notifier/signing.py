@@ -1,0 +1,105 @@
+"""签收: a reminder asks a department to sign for the items it carries; the department signs.
+
+The state of a request changes only here: ``ask`` records the requests of a queued digest
+(state ``asked``), ``sign`` records a department's 签收 of an item (``asked`` -> ``signed``,
+every open request of that department and item at once: a clerk signs for the item, not for
+one message). ``open_requests`` and ``unsigned`` read them for the department's page,
+``status`` and the ledger.
+
+A request is due by ``sign_by`` (inclusive): the pass sets it ``[grades] sign_within_days``
+working days after the day it asked. An item not signed for by then steps up to 黄 (催办)
+(``notifier.office.grades``). All functions work inside the caller's session and never commit.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import and_, exists, select, update
+from sqlalchemy.orm import Session
+
+from notifier.db.models import Milestone, OccurrenceDone
+from notifier.db.models import SignRequest as SignRequestRow
+
+
+class SignState(enum.StrEnum):
+    ASKED = "asked"  # the reminder asked; the department has not signed yet
+    SIGNED = "signed"
+
+
+@dataclass(frozen=True)
+class SignRequest:
+    id: int
+    department_id: int
+    milestone_id: int
+    occurrence: date
+    digest_key: str
+    asked_on: date
+    sign_by: date
+    signed_at: datetime | None  # naive UTC
+    signed_by: str | None
+
+    @property
+    def state(self) -> SignState:
+        return SignState.SIGNED if self.signed_at is not None else SignState.ASKED
+
+    @classmethod
+    def of(cls, row: SignRequestRow) -> SignRequest:
+        return cls(row.id, row.department_id, row.milestone_id, row.occurrence, row.digest_key, row.asked_on,
+                   row.sign_by, row.signed_at, row.signed_by)
+
+
+def ask(s: Session, *, department_id: int, items: Iterable[tuple[int, date]], digest_key: str, asked_on: date,
+        sign_by: date) -> int:
+    """Record that the digest ``digest_key`` asks ``department_id`` to sign for ``items``
+    ((milestone id, occurrence) pairs) by ``sign_by``. Returns the requests added; asking
+    again for the same digest adds nothing (a re-run pass, a second instance)."""
+    wanted = list(dict.fromkeys(items))
+    if not wanted:
+        return 0
+    if sign_by < asked_on:
+        raise ValueError(f"sign_by {sign_by} is before asked_on {asked_on}")
+    have = {(m, occ) for m, occ in s.execute(select(SignRequestRow.milestone_id, SignRequestRow.occurrence).where(
+        SignRequestRow.department_id == department_id, SignRequestRow.digest_key == digest_key))}
+    new = [(m, occ) for m, occ in wanted if (m, occ) not in have]
+    s.add_all(SignRequestRow(department_id=department_id, milestone_id=m, occurrence=occ, digest_key=digest_key,
+                             asked_on=asked_on, sign_by=sign_by, status=SignState.ASKED) for m, occ in new)
+    s.flush()
+    return len(new)
+
+
+def sign(s: Session, *, department_id: int, milestone_id: int, occurrence: date, by: str, at: datetime) -> int:
+    """``department_id`` signs for one item: every request of it still open is signed, by
+    ``by`` at ``at`` (naive UTC). Returns the requests signed; 0 if nothing was asked (or
+    all of it was signed already: a second click changes nothing)."""
+    result = s.execute(update(SignRequestRow).where(
+        SignRequestRow.department_id == department_id, SignRequestRow.milestone_id == milestone_id,
+        SignRequestRow.occurrence == occurrence, SignRequestRow.status == SignState.ASKED,
+    ).values(status=SignState.SIGNED, signed_at=at, signed_by=by).execution_options(synchronize_session=False))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+_ORDER = (SignRequestRow.sign_by, SignRequestRow.department_id, SignRequestRow.milestone_id,
+          SignRequestRow.occurrence, SignRequestRow.id)
+
+
+def open_requests(s: Session, department_id: int) -> list[SignRequest]:
+    """The department's requests asked and not yet signed, the most pressing first."""
+    rows = s.scalars(select(SignRequestRow).where(SignRequestRow.department_id == department_id,
+                                                  SignRequestRow.status == SignState.ASKED).order_by(*_ORDER))
+    return [SignRequest.of(r) for r in rows]
+
+
+def unsigned(s: Session, *, today: date) -> list[SignRequest]:
+    """Requests past their ``sign_by`` and still not signed, for items still open: who has not
+    signed for what (``status``, the ledger). An item done meanwhile needs no 签收 any more."""
+    done_occurrence = exists().where(OccurrenceDone.milestone_id == SignRequestRow.milestone_id,
+                                     OccurrenceDone.occurrence == SignRequestRow.occurrence)
+    rows = s.scalars(select(SignRequestRow).join(Milestone, Milestone.id == SignRequestRow.milestone_id).where(
+        SignRequestRow.status == SignState.ASKED, SignRequestRow.sign_by < today,
+        Milestone.status == "open", ~and_(Milestone.recurrence.is_not(None), done_occurrence),
+    ).order_by(*_ORDER))
+    return [SignRequest.of(r) for r in rows]
