@@ -34,14 +34,15 @@ from sqlalchemy.orm import Session
 from notifier.config import Config
 from notifier.db import queries
 from notifier.db.engine import transaction, utcnow
-from notifier.db.models import Contact, Delivery, Department, Digest, ReminderLog
+from notifier.db.models import Contact, Delivery, Department, ReminderLog
+from notifier.db.models import Digest as StoredDigest
 from notifier.importing.store import DepartmentIndex, sync_departments
 from notifier.office.pauses import PauseSpan, pause_spans
 from notifier.planning.calendar import WorkCalendar
 from notifier.planning.recurrence import occurrences
 from notifier.plan_life import close_plan
-from notifier.planning.schedule import (Cadence, DigestPlan, Item, OverdueState, PlanInfo, Rules, before_triggers,
-                                        cutoffs, next_due, plan_digests)
+from notifier.planning.schedule import (Cadence, Digest, Item, OverdueState, PlanInfo, Rules, before_triggers,
+                                        cutoffs, next_due, compose_digests)
 from notifier.rendering import LinkMaker, Rendered, Renderer, notice_context
 from notifier.web.links import LinkSigner, signer_of
 
@@ -182,23 +183,24 @@ def run_pass(engine: Engine, config: Config, renderer: Renderer, now: datetime, 
         items, logged = candidate_items(s, rules, group_members(s, config), now)
         items = without_paused(items, pause_spans(s), today)
         closing = queries.plans_to_close(s, today - timedelta(days=rules.after_end_days))
-        plans = plan_digests(items, logged, rules, now, closing=closing,
-                             sent_today=queries.departments_sent_today(s, today))
+        digests = compose_digests(items, logged, rules, now, closing=closing,
+                                  sent_today=queries.departments_sent_today(s, today))
         names = queries.department_names(s)
         aliases = _aliases(s)
         reported: set[int] = set()
-        for plan in plans:
-            name = names[plan.department_id]
-            contacts = contacts_of(config, name, aliases.get(plan.department_id, []))
+        for digest in digests:
+            name = names[digest.department_id]
+            contacts = contacts_of(config, name, aliases.get(digest.department_id, []))
             if not contacts:
-                group = s.get(Department, plan.department_id).is_group and not config.department(name)
+                group = s.get(Department, digest.department_id).is_group and not config.department(name)
                 (result.collective if group else result.without_contact).append(name)
                 continue  # not logged: once a contact is configured the latest reminder goes out
-            rendered = renderer.render_digest(plan, name, now, names, links_for(signer, plan, now),
-                                              outcomes_of(s, plan, config))
-            reported.update(p.id for p in plan.closing)
-            if _queue(s, DigestRow.of(plan, config.timezone), rendered, contacts, due_at):
-                result.queued.append(Queued(name, plan.kind, rendered, contacts, len(plan.entries) + len(plan.closing)))
+            rendered = renderer.render_digest(digest, name, now, names, links_for(signer, digest, now),
+                                              outcomes_of(s, digest, config))
+            reported.update(p.id for p in digest.closing)
+            if _queue(s, DigestRow.of(digest, config.timezone), rendered, contacts, due_at):
+                result.queued.append(Queued(name, digest.kind, rendered, contacts,
+                                            len(digest.entries) + len(digest.closing)))
             else:
                 result.already += 1
         close_ended_plans(s, closing, reported, bool(rules.escalation_to), now)
@@ -237,7 +239,7 @@ def preview(engine: Engine, config: Config, renderer: Renderer, department: str,
         today = now.astimezone(config.timezone).date()
         closing = queries.plans_to_close(s, today - timedelta(days=rules.after_end_days))
         items = without_paused(queries.open_items(s, group_members(s, config), active_only=True), pause_spans(s), today)
-        digests = [d for d in plan_digests(items, {}, rules, now, closing=closing)
+        digests = [d for d in compose_digests(items, {}, rules, now, closing=closing)
                    if d.department_id == dep_id]
         names = queries.department_names(s)
         out = [renderer.render_digest(d, dep_name, now, names, links_for(signer, d, now), outcomes_of(s, d, config))
@@ -246,9 +248,9 @@ def preview(engine: Engine, config: Config, renderer: Renderer, department: str,
     return out
 
 
-def outcomes_of(s: Session, plan: DigestPlan, config: Config) -> dict[int, list[queries.DepartmentOutcome]]:
+def outcomes_of(s: Session, digest: Digest, config: Config) -> dict[int, list[queries.DepartmentOutcome]]:
     """The closing reports' figures (done / late / still open by department) of a digest."""
-    return {p.id: queries.plan_outcomes(s, p.id, config.timezone) for p in plan.closing}
+    return {p.id: queries.plan_outcomes(s, p.id, config.timezone) for p in digest.closing}
 
 
 def close_ended_plans(s: Session, closing: list[PlanInfo], reported: set[int], escalates: bool,
@@ -265,27 +267,27 @@ def close_ended_plans(s: Session, closing: list[PlanInfo], reported: set[int], e
                 log.info("plan %s closed: its end plus grace has passed", p.id)
 
 
-def links_for(signer: LinkSigner | None, plan: DigestPlan, now: datetime) -> LinkMaker | None:
+def links_for(signer: LinkSigner | None, digest: Digest, now: datetime) -> LinkMaker | None:
     """The reply links of a reminder digest, or None (no [web] links; escalation copies)."""
-    if signer is None or plan.kind != "reminder":
+    if signer is None or digest.kind != "reminder":
         return None
     # Bound to the digest's department: only the recipient's link confirms for it.
-    return lambda milestone_id, occurrence: signer.url(milestone_id, occurrence, plan.department_id, now)
+    return lambda milestone_id, occurrence: signer.url(milestone_id, occurrence, digest.department_id, now)
 
 
 def drop_stale_digests(s: Session, today) -> int:  # noqa: ANN001
     """Delete reminder/escalation digests of days before ``today`` that never left: every
     delivery still pending and never attempted. Their reminder_log rows go too, so the
     planner fires those series again now, once, with today's numbers."""
-    started = exists().where(Delivery.digest_id == Digest.id,
+    started = exists().where(Delivery.digest_id == StoredDigest.id,
                              or_(Delivery.status != "pending", Delivery.attempts > 0))
-    ids = list(s.scalars(select(Digest.id).where(Digest.kind.in_(("reminder", "escalation")),
-                                                 Digest.day < today, ~started)))
+    ids = list(s.scalars(select(StoredDigest.id).where(StoredDigest.kind.in_(("reminder", "escalation")),
+                                                       StoredDigest.day < today, ~started)))
     if ids:
         # Explicit child deletes: the same on SQLite and PostgreSQL, cascade or not.
         s.execute(delete(ReminderLog).where(ReminderLog.digest_id.in_(ids)))
         s.execute(delete(Delivery).where(Delivery.digest_id.in_(ids)))
-        s.execute(delete(Digest).where(Digest.id.in_(ids)))
+        s.execute(delete(StoredDigest).where(StoredDigest.id.in_(ids)))
         log.info("dropped %d digests of earlier days that were never sent; re-planning them", len(ids))
     return len(ids)
 
@@ -392,13 +394,13 @@ def _aliases(s: Session) -> dict[int, list[str]]:
     return out
 
 
-def expires_at(plan: DigestPlan, tz: ZoneInfo) -> datetime | None:
+def expires_at(digest: Digest, tz: ZoneInfo) -> datetime | None:
     """When a reminder becomes pointless: the end of the latest date it is about (the cutoff,
     an upcoming milestone's date), as naive UTC. ``None`` for a digest of overdue items only
     and for escalations: those stay true after any date."""
-    if plan.kind != "reminder" or plan.closing or any(e.section == "escalation" for e in plan.entries):
+    if digest.kind != "reminder" or digest.closing or any(e.section == "escalation" for e in digest.entries):
         return None
-    days = [e.cutoff or e.item.occurrence for e in plan.entries if e.section in ("cutoff", "progress", "upcoming")]
+    days = [e.cutoff or e.item.occurrence for e in digest.entries if e.section in ("cutoff", "progress", "upcoming")]
     if not days:
         return None
     end = datetime.combine(max(days) + timedelta(days=1), time(0), tzinfo=tz)
@@ -422,8 +424,9 @@ class DigestRow:
     expires: datetime | None = None
 
     @classmethod
-    def of(cls, plan: DigestPlan, tz) -> DigestRow:  # noqa: ANN001
-        return cls(plan.key, plan.department_id, plan.kind, plan.day, tuple(plan.fired), expires_at(plan, tz))
+    def of(cls, digest: Digest, tz) -> DigestRow:  # noqa: ANN001
+        return cls(digest.key, digest.department_id, digest.kind, digest.day, tuple(digest.fired),
+                   expires_at(digest, tz))
 
 
 def _queue(s: Session, row: DigestRow, rendered: Rendered, contacts: list[tuple[str, str]],
@@ -432,9 +435,9 @@ def _queue(s: Session, row: DigestRow, rendered: Rendered, contacts: list[tuple[
     key) is already queued, by an earlier pass or another instance."""
     try:
         with s.begin_nested():
-            digest = Digest(key=row.key, department_id=row.department_id, kind=row.kind, day=row.day,
-                            created_at=utcnow(), subject=rendered.subject, text=rendered.text,
-                            html=rendered.html, markdown=rendered.markdown, data=rendered.data_json())
+            digest = StoredDigest(key=row.key, department_id=row.department_id, kind=row.kind, day=row.day,
+                                  created_at=utcnow(), subject=rendered.subject, text=rendered.text,
+                                  html=rendered.html, markdown=rendered.markdown, data=rendered.data_json())
             s.add(digest)
             s.flush()
             for series, trigger in row.fired:

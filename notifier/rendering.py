@@ -20,7 +20,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from notifier.config import Config, OfficeConfig
 from notifier.markup import markdown_context
-from notifier.planning.schedule import DigestPlan, Entry, Item, PlanInfo
+from notifier.planning.schedule import Digest, Entry, Item, PlanInfo
 
 KINDS = ("reminder", "escalation", "notice")
 PARTS = ("subject.txt", "txt", "html", "md")
@@ -86,14 +86,14 @@ class Renderer:
         return Rendered(subject=" ".join(out["subject.txt"].split()), text=out["txt"],
                         html=out["html"], markdown=out["md"], data=context_data(context))
 
-    def render_digest(self, plan: DigestPlan, department: str, now: datetime,
+    def render_digest(self, digest: Digest, department: str, now: datetime,
                       names: dict[int, str] | None = None, links: LinkMaker | None = None,
                       outcomes: Mapping[int, list[Any]] | None = None) -> Rendered:
-        context = digest_context(plan, department, now, names or {}, office=self.office,
+        context = digest_context(digest, department, now, names or {}, office=self.office,
                                  max_items=self.max_items, outcomes=outcomes)
         if links is not None:
             add_links(context, links)
-        return self.render(plan.kind, context)
+        return self.render(digest.kind, context)
 
     def check(self) -> list[str]:
         """Render every template with sample data; returns the problems found."""
@@ -178,11 +178,11 @@ def _section(key: str, heading: str, entries: list[dict[str, Any]], max_items: i
             "more": max(0, len(entries) - max_items), "total": len(entries)}
 
 
-def digest_context(plan: DigestPlan, department: str, now: datetime, names: dict[int, str], *,
+def digest_context(digest: Digest, department: str, now: datetime, names: dict[int, str], *,
                    office: OfficeConfig | None = None, max_items: int = 30,
                    outcomes: Mapping[int, list[Any]] | None = None) -> dict[str, Any]:
     office = office or OfficeConfig()
-    sections = {s: [_entry(e, names) for e in plan.section(s)]
+    sections = {s: [_entry(e, names) for e in digest.section(s)]
                 for s in ("overdue", "cutoff", "upcoming", "progress", "escalation")}
     # "Other open tasks": a task already listed above is not asked about again.
     listed = {(e["plan"], e["task_number"]) for s in ("overdue", "cutoff", "upcoming") for e in sections[s]}
@@ -192,31 +192,31 @@ def digest_context(plan: DigestPlan, department: str, now: datetime, names: dict
             continue
         progress_tasks.setdefault((e["plan"], e["task_number"]), {**e, "milestones": []})["milestones"].append(e)
     plans = []
-    for e in plan.entries:
+    for e in digest.entries:
         if e.section == "escalation":
             continue
         label = e.item.plan.name + (f"（{e.item.plan.doc_number}）" if e.item.plan.doc_number else "")
         if label not in plans:
             plans.append(label)
-    cutoff = plan.cutoffs[0] if plan.cutoffs else None
+    cutoff = digest.cutoffs[0] if digest.cutoffs else None
     groups: dict[str, list[dict[str, Any]]] = {}
     for e in sections["escalation"]:
         groups.setdefault("、".join(n for n in e["leads"] if n) or "未明确牵头单位", []).append(e)
     escalation_groups = [{"lead": lead, "count": len(es), **_section("escalation", lead, es, max_items)}
                          for lead, es in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))]
     closing = []
-    for p in plan.closing:
+    for p in digest.closing:
         rows = [{"department": o.department, "done": o.done, "late": o.late, "open": o.open}
                 for o in (outcomes or {}).get(p.id, [])]
         closing.append({"plan": p.name + (f"（{p.doc_number}）" if p.doc_number else ""), "ends_on": p.ends_on,
                         "departments": rows, "done": sum(r["done"] for r in rows),
                         "late": sum(r["late"] for r in rows), "open": sum(r["open"] for r in rows)})
     ptasks = list(progress_tasks.values())
-    roles = {e.role for e in plan.entries if e.section != "escalation"}
+    roles = {e.role for e in digest.entries if e.section != "escalation"}
     context = {
-        "kind": plan.kind,
+        "kind": digest.kind,
         "department": department,
-        "today": plan.day,
+        "today": digest.day,
         "now": now,
         "cutoff": cutoff,
         "plans": plans,
@@ -236,7 +236,7 @@ def digest_context(plan: DigestPlan, department: str, now: datetime, names: dict
             _section("upcoming", "即将到期的工作节点", sections["upcoming"], max_items),
             _section("progress", f"请于{cn_date(cutoff)}前报送阶段性进展" if cutoff else "", ptasks, max_items),
         ],
-        "count": len(plan.entries) - len(sections["progress"]) - len(sections["escalation"]),
+        "count": len(digest.entries) - len(sections["progress"]) - len(sections["escalation"]),
         "links": False,
         "office": office_context(office),
     }
@@ -295,13 +295,13 @@ def context_data(context: dict[str, Any]) -> dict[str, Any]:
     return clean(context)
 
 
-def sample_digest() -> DigestPlan:
+def sample_digest() -> Digest:
     plan = PlanInfo(1, "盘锦市推进沿海经济带建设2018年工作实施方案", "盘政办发〔2018〕23号",
                     date(2018, 1, 1), date(2018, 12, 31))
 
     def item(mid: int, due: date, text: str) -> Item:
         return Item(mid, due, plan, 3, "3", "提升港口能力能级", text, (1,))
-    d = DigestPlan(1, "reminder", date(2018, 6, 20))
+    d = Digest(1, "reminder", date(2018, 6, 20))
     d.entries = [
         Entry(item(1, date(2018, 5, 31), "召开粮食物流产业大会"), "overdue", 20),
         Entry(item(2, date(2018, 6, 30), "完成301#油品泊位配套建设"), "cutoff", 10, date(2018, 6, 30)),

@@ -1,6 +1,6 @@
 """Which digests are due: a pure function of (open items, what was already sent, config, now).
 
-The planner works per *department* and runs these named steps (``plan_digests``):
+The planner works per *department* and runs these named steps (``compose_digests``):
 
 1. ``issued`` - an occurrence dated before its plan's issue date is not due at all (the
    first occurrence of a recurring report is the first one after the issue date);
@@ -139,7 +139,7 @@ class Entry:
 
 
 @dataclass
-class DigestPlan:
+class Digest:
     department_id: int
     kind: str  # reminder | escalation
     day: date
@@ -233,7 +233,7 @@ class _Moment:
         return seen.replace(tzinfo=UTC).astimezone(self.rules.tz).date() if seen else None
 
 
-def plan_digests(
+def compose_digests(
     items: Iterable[Item],
     logged: Mapping[tuple[int, str], datetime],
     rules: Rules,
@@ -241,7 +241,7 @@ def plan_digests(
     *,
     closing: Iterable[PlanInfo] = (),
     sent_today: Iterable[int] = (),
-) -> list[DigestPlan]:
+) -> list[Digest]:
     """The digests to create at ``now`` (an aware datetime).
 
     ``logged`` maps (department id, series) to the latest trigger already turned into a
@@ -251,7 +251,7 @@ def plan_digests(
     local = now.astimezone(rules.tz)
     at = _Moment(rules, local.date(), now.astimezone(UTC).replace(tzinfo=None), logged)
     live = [it for it in items if issued(it) and is_live(it.plan, rules, at.today)]
-    digests: dict[int, DigestPlan] = {}
+    digests: dict[int, Digest] = {}
     for dept, its in sorted(by_department(live, rules).items()):
         d = department_digest(dept, its, at)
         if d is not None:
@@ -298,9 +298,9 @@ def by_department(items: Iterable[Item], rules: Rules) -> dict[int, list[tuple[I
     return out
 
 
-def department_digest(dept: int, its: list[tuple[Item, str]], at: _Moment) -> DigestPlan | None:
+def department_digest(dept: int, its: list[tuple[Item, str]], at: _Moment) -> Digest | None:
     rules, today = at.rules, at.today
-    d = DigestPlan(dept, "reminder", today)
+    d = Digest(dept, "reminder", today)
     overdue = [(it, role) for it, role in its if it.occurrence < today]
     by_plan: dict[int, list[tuple[Item, str]]] = defaultdict(list)
     for it, role in its:
@@ -344,7 +344,7 @@ def department_digest(dept: int, its: list[tuple[Item, str]], at: _Moment) -> Di
     return d if d.fired else None
 
 
-def escalate(digests: dict[int, DigestPlan], esc: int, items: list[Item], at: _Moment) -> None:
+def escalate(digests: dict[int, Digest], esc: int, items: list[Item], at: _Moment) -> None:
     """One 逾期通报 per the escalation cadence: every open overdue item, except those the
     escalation department is itself reminded about (they are in its own part already)."""
     rules, today = at.rules, at.today
@@ -354,12 +354,12 @@ def escalate(digests: dict[int, DigestPlan], esc: int, items: list[Item], at: _M
     state = OverdueState(min(it.occurrence for it in overdue) + timedelta(days=1), at.last_day(esc, "escalation"))
     if not at.fires(esc, "escalation", next_due(state, rules.escalation_cadence, rules)):
         return
-    d = digests.setdefault(esc, DigestPlan(esc, "escalation", today))
+    d = digests.setdefault(esc, Digest(esc, "escalation", today))
     d.fired.append(("escalation", at.send_time))
     d.entries += [Entry(it, "escalation", (today - it.occurrence).days) for it in overdue]
 
 
-def close(digests: dict[int, DigestPlan], plan: PlanInfo, at: _Moment) -> None:
+def close(digests: dict[int, Digest], plan: PlanInfo, at: _Moment) -> None:
     """The closing report of a plan whose end plus grace has passed, once, to the escalation
     departments (the caller fills in what was done, late and still open)."""
     if plan.closed or at.today <= grace_end(plan, at.rules):
@@ -368,12 +368,12 @@ def close(digests: dict[int, DigestPlan], plan: PlanInfo, at: _Moment) -> None:
     series = f"closing:{plan.id}"
     for esc in at.rules.escalation_to:
         if (esc, series) not in at.logged:  # once; the caller then marks the plan closed
-            d = digests.setdefault(esc, DigestPlan(esc, "escalation", at.today))
+            d = digests.setdefault(esc, Digest(esc, "escalation", at.today))
             d.fired.append((series, trigger))
             d.closing.append(plan)
 
 
-def one_per_day(digests: dict[int, DigestPlan], sent_today: Iterable[int]) -> list[int]:
+def one_per_day(digests: dict[int, Digest], sent_today: Iterable[int]) -> list[int]:
     """The departments whose digest waits for tomorrow: they already got today's message."""
     return [dept for dept in set(sent_today) if dept in digests]
 

@@ -20,7 +20,7 @@ from notifier import config as config_mod
 from notifier.db import queries
 from notifier.db.engine import make_engine, transaction, upgrade, utcnow
 from notifier.db.models import Department, Milestone, Plan, Task, TaskDepartment
-from notifier.planning.schedule import plan_digests
+from notifier.planning.schedule import compose_digests
 from notifier.reminders import candidate_items, group_members, rules_for, run_pass
 from notifier.rendering import Renderer
 
@@ -105,9 +105,9 @@ def test_windowed_load_plans_the_same_digests_as_the_full_load(tmp_path: Path) -
                 sync_departments(s, cfg)
                 rules = rules_for(s, cfg)
                 expand = group_members(s, cfg)
-                full = plan_digests(queries.open_items(s, expand), queries.reminder_log(s), rules, now)
+                full = compose_digests(queries.open_items(s, expand), queries.reminder_log(s), rules, now)
                 items, logged = candidate_items(s, rules, expand, now)
-                windowed = plan_digests(items, logged, rules, now)
+                windowed = compose_digests(items, logged, rules, now)
                 s.rollback()
             assert _shape(windowed) == _shape(full), f"differs at {now}"
             compared += 1

@@ -269,7 +269,7 @@ def test_a_reminder_expires_at_the_end_of_its_cutoff_day_and_overdue_ones_never(
     from datetime import date
     from zoneinfo import ZoneInfo
 
-    from notifier.planning.schedule import DigestPlan, Entry, Item, PlanInfo
+    from notifier.planning.schedule import Digest, Entry, Item, PlanInfo
     from notifier.reminders import expires_at
 
     tz = ZoneInfo("Asia/Shanghai")
@@ -278,14 +278,14 @@ def test_a_reminder_expires_at_the_end_of_its_cutoff_day_and_overdue_ones_never(
     def item(due: date) -> Item:
         return Item(1, due, plan, 1, "1", "任务", "事项", (1,))
 
-    cutoff = DigestPlan(1, "reminder", date(2018, 6, 20), [
+    cutoff = Digest(1, "reminder", date(2018, 6, 20), [
         Entry(item(date(2018, 5, 31)), "overdue", 20),
         Entry(item(date(2018, 6, 30)), "cutoff", 10, date(2018, 6, 30)),
         Entry(item(date(2018, 9, 30)), "progress", 102, date(2018, 6, 30))])
     assert expires_at(cutoff, tz) == datetime(2018, 6, 30, 16, 0)  # 2018-07-01 00:00 in Beijing
-    upcoming = DigestPlan(1, "reminder", date(2018, 7, 1), [Entry(item(date(2018, 7, 31)), "upcoming", 30)])
+    upcoming = Digest(1, "reminder", date(2018, 7, 1), [Entry(item(date(2018, 7, 31)), "upcoming", 30)])
     assert expires_at(upcoming, tz) == datetime(2018, 7, 31, 16, 0)
-    overdue = DigestPlan(1, "reminder", date(2018, 6, 20), [Entry(item(date(2018, 5, 31)), "overdue", 20)])
+    overdue = Digest(1, "reminder", date(2018, 6, 20), [Entry(item(date(2018, 5, 31)), "overdue", 20)])
     assert expires_at(overdue, tz) is None
-    escalation = DigestPlan(9, "escalation", date(2018, 6, 20), cutoff.entries)
+    escalation = Digest(9, "escalation", date(2018, 6, 20), cutoff.entries)
     assert expires_at(escalation, tz) is None

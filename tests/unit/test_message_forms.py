@@ -8,7 +8,7 @@ import re
 from datetime import date, datetime
 
 from notifier.config import OfficeConfig
-from notifier.planning.schedule import DigestPlan, Entry, Item, PlanInfo
+from notifier.planning.schedule import Digest, Entry, Item, PlanInfo
 from notifier.rendering import Renderer, item_label, sample_digest
 
 OFFICE = OfficeConfig(name="市政府督查室", contact="0427-2800000")
@@ -27,7 +27,7 @@ def sentences(text: str) -> list[str]:
     return out
 
 
-def merged_digest() -> DigestPlan:
+def merged_digest() -> Digest:
     d = sample_digest()
     plan = d.entries[0].item.plan
     other = Item(9, date(2018, 5, 31), plan, 7, "7", "积极开展精准招商", "积极开展精准招商", (2,))
@@ -36,7 +36,7 @@ def merged_digest() -> DigestPlan:
     return d
 
 
-def render(renderer: Renderer, digest: DigestPlan):  # noqa: ANN201
+def render(renderer: Renderer, digest: Digest):  # noqa: ANN201
     return renderer.render_digest(digest, "市发改委", datetime(2018, 6, 20, 9), {1: "市发改委", 2: "市商务局"},
                                   outcomes={1: []})
 
@@ -83,7 +83,7 @@ def test_an_item_line_shows_the_task_title_once():
 
 def test_a_long_section_stops_at_max_items_then_says_how_many_more():
     plan = PlanInfo(1, "方案", None, date(2018, 1, 1), date(2018, 12, 31))
-    d = DigestPlan(1, "reminder", date(2018, 7, 20))
+    d = Digest(1, "reminder", date(2018, 7, 20))
     d.entries = [Entry(Item(i, date(2018, 6, 30), plan, i, str(i), f"任务{i}", f"节点{i}", (1,)), "overdue", 20)
                  for i in range(1, 8)]
     out = Renderer(max_items=5).render_digest(d, "市发改委", datetime(2018, 7, 20, 9), {1: "市发改委"})
@@ -94,7 +94,7 @@ def test_a_long_section_stops_at_max_items_then_says_how_many_more():
 
 def test_a_department_reminded_in_another_role_sees_its_role_in_every_form():
     plan = PlanInfo(1, "方案", None, date(2018, 1, 1), date(2018, 12, 31))
-    d = DigestPlan(3, "reminder", date(2018, 5, 24))
+    d = Digest(3, "reminder", date(2018, 5, 24))
     d.entries = [Entry(Item(1, date(2018, 5, 31), plan, 1, "1", "港口建设", "完成验收", (1,), None, (), (3,)),
                      "upcoming", 7, role="cooperating")]
     out = Renderer().render_digest(d, "市财政局", datetime(2018, 5, 24, 9), {1: "市发改委", 3: "市财政局"},

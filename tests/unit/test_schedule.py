@@ -6,7 +6,7 @@ from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from notifier.planning.calendar import WorkCalendar
-from notifier.planning.schedule import Item, PlanInfo, Rules, plan_digests
+from notifier.planning.schedule import Item, PlanInfo, Rules, compose_digests
 
 TZ = ZoneInfo("Asia/Shanghai")
 PLAN = PlanInfo(1, "2018年工作实施方案", "盘政办发〔2018〕23号", date(2018, 1, 1), date(2018, 12, 31))
@@ -31,67 +31,67 @@ def log_of(digests) -> dict:  # noqa: ANN001
 
 
 def test_nothing_is_due_before_the_first_lead_day():
-    assert plan_digests([item(1, date(2018, 6, 30))], {}, RULES, at(2018, 5, 30, 9)) == []
+    assert compose_digests([item(1, date(2018, 6, 30))], {}, RULES, at(2018, 5, 30, 9)) == []
 
 
 def test_a_late_import_sends_the_june_cutoff_digest_at_the_first_pass():
     items = [item(1, date(2018, 6, 30)), item(2, date(2018, 12, 31))]
-    [d] = plan_digests(items, {}, RULES, at(2018, 6, 20, 9))
+    [d] = compose_digests(items, {}, RULES, at(2018, 6, 20, 9))
     assert [(e.section, e.days) for e in d.entries] == [("cutoff", 10), ("progress", 194)]
     assert d.cutoffs == [date(2018, 6, 30)]
 
 
 def test_of_several_missed_reminders_only_the_latest_fires_once():
     items = [item(1, date(2018, 6, 30))]
-    first = plan_digests(items, {}, RULES, at(2018, 6, 25, 9))  # 30- and 7-day triggers both passed
+    first = compose_digests(items, {}, RULES, at(2018, 6, 25, 9))  # 30- and 7-day triggers both passed
     assert len(first) == 1 and len(first[0].fired) == 1
-    assert plan_digests(items, log_of(first), RULES, at(2018, 6, 25, 16)) == []
+    assert compose_digests(items, log_of(first), RULES, at(2018, 6, 25, 16)) == []
     # The next trigger (1 day before, June 29 a Friday) fires again.
-    assert len(plan_digests(items, log_of(first), RULES, at(2018, 6, 29, 9))) == 1
+    assert len(compose_digests(items, log_of(first), RULES, at(2018, 6, 29, 9))) == 1
 
 
 def test_a_non_cutoff_milestone_gets_its_own_reminders():
-    [d] = plan_digests([item(1, date(2018, 5, 31))], {}, RULES, at(2018, 5, 24, 9))
+    [d] = compose_digests([item(1, date(2018, 5, 31))], {}, RULES, at(2018, 5, 24, 9))
     assert [(e.section, e.days) for e in d.entries] == [("upcoming", 7)]
 
 
 def test_an_overdue_item_is_repeated_every_n_working_days_and_copied_to_escalation():
     items = [item(1, date(2018, 5, 31))]
-    d1 = plan_digests(items, {}, RULES, at(2018, 6, 1, 9))
+    d1 = compose_digests(items, {}, RULES, at(2018, 6, 1, 9))
     assert {(d.department_id, d.kind) for d in d1} == {(1, "reminder"), (99, "escalation")}
     log = log_of(d1)
     for day in (2, 3, 4, 5):  # Friday + 3 working days = Wednesday June 6
-        assert plan_digests(items, log, RULES, at(2018, 6, day, 9)) == []
-    d6 = plan_digests(items, log, RULES, at(2018, 6, 6, 9))
+        assert compose_digests(items, log, RULES, at(2018, 6, day, 9)) == []
+    d6 = compose_digests(items, log, RULES, at(2018, 6, 6, 9))
     overdue = [e for d in d6 for e in d.entries if d.kind == "reminder"]
     assert [(e.section, e.days) for e in overdue] == [("overdue", 6)]
 
 
 def test_reminders_for_one_department_on_one_day_become_one_digest():
     items = [item(1, date(2018, 6, 30), task=1), item(2, date(2018, 7, 31), task=2), item(3, date(2018, 5, 31), task=3)]
-    digests = [d for d in plan_digests(items, {}, RULES, at(2018, 7, 2, 9)) if d.kind == "reminder"]
+    digests = [d for d in compose_digests(items, {}, RULES, at(2018, 7, 2, 9)) if d.kind == "reminder"]
     assert len(digests) == 1
     assert [e.section for e in digests[0].entries] == ["overdue", "overdue", "upcoming"]
 
 
 def test_overdue_items_come_first_most_late_first():
     items = [item(1, date(2018, 6, 30)), item(2, date(2018, 5, 31)), item(3, date(2018, 6, 15))]
-    [d] = [d for d in plan_digests(items, {}, RULES, at(2018, 9, 1, 9)) if d.kind == "reminder"]
+    [d] = [d for d in compose_digests(items, {}, RULES, at(2018, 9, 1, 9)) if d.kind == "reminder"]
     assert [e.item.milestone_id for e in d.entries[:3]] == [2, 3, 1]
 
 
 def test_a_reminder_day_on_a_weekend_moves_to_the_friday_before():
     # 2018-06-30 - 7 days = Saturday June 23 -> Friday June 22.
-    assert plan_digests([item(1, date(2018, 6, 30))], {}, RULES, at(2018, 5, 31, 9))  # the 30-day one
-    first = plan_digests([item(1, date(2018, 6, 30))], {}, RULES, at(2018, 5, 31, 9))
-    fired = plan_digests([item(1, date(2018, 6, 30))], log_of(first), RULES, at(2018, 6, 22, 9))
+    assert compose_digests([item(1, date(2018, 6, 30))], {}, RULES, at(2018, 5, 31, 9))  # the 30-day one
+    first = compose_digests([item(1, date(2018, 6, 30))], {}, RULES, at(2018, 5, 31, 9))
+    fired = compose_digests([item(1, date(2018, 6, 30))], log_of(first), RULES, at(2018, 6, 22, 9))
     assert len(fired) == 1
 
 
 def test_the_digest_key_is_the_same_for_the_same_triggers():
     items = [item(1, date(2018, 6, 30))]
-    a = plan_digests(items, {}, RULES, at(2018, 6, 20, 9))
-    b = plan_digests(items, {}, RULES, at(2018, 6, 20, 11))
+    a = compose_digests(items, {}, RULES, at(2018, 6, 20, 9))
+    b = compose_digests(items, {}, RULES, at(2018, 6, 20, 11))
     assert a[0].key == b[0].key
 
 
@@ -104,7 +104,7 @@ def run_days(items, first: date, last: date, rules: Rules = RULES, **kw):  # noq
     day = first
     while day <= last:
         if rules.calendar.is_workday(day):
-            ds = plan_digests(items, log, rules, at(day.year, day.month, day.day, 9), **kw)
+            ds = compose_digests(items, log, rules, at(day.year, day.month, day.day, 9), **kw)
             log.update(log_of(ds))
             for d in ds:
                 for s, t in d.fired:
@@ -153,26 +153,26 @@ def test_nothing_is_due_before_the_plan_was_issued():
 
 def test_a_plan_past_its_end_and_grace_sends_nothing_but_one_closing_report():
     items = [item(1, date(2018, 12, 31))]
-    assert plan_digests(items, {}, RULES, at(2019, 1, 30, 9))  # still overdue within the 30 days
-    assert plan_digests(items, {}, RULES, at(2019, 2, 1, 9), closing=[]) == []
-    [d] = plan_digests(items, {}, RULES, at(2019, 2, 1, 9), closing=[PLAN])
+    assert compose_digests(items, {}, RULES, at(2019, 1, 30, 9))  # still overdue within the 30 days
+    assert compose_digests(items, {}, RULES, at(2019, 2, 1, 9), closing=[]) == []
+    [d] = compose_digests(items, {}, RULES, at(2019, 2, 1, 9), closing=[PLAN])
     assert (d.department_id, d.kind, d.closing) == (99, "escalation", [PLAN])
-    assert plan_digests(items, log_of([d]), RULES, at(2019, 2, 4, 9), closing=[PLAN]) == []
+    assert compose_digests(items, log_of([d]), RULES, at(2019, 2, 4, 9), closing=[PLAN]) == []
 
 
 def test_a_department_that_had_its_message_today_waits_for_tomorrow():
     items = [item(1, date(2018, 6, 30))]
-    assert plan_digests(items, {}, RULES, at(2018, 6, 20, 9), sent_today={1}) == []
-    assert plan_digests(items, {}, RULES, at(2018, 6, 21, 9))
+    assert compose_digests(items, {}, RULES, at(2018, 6, 20, 9), sent_today={1}) == []
+    assert compose_digests(items, {}, RULES, at(2018, 6, 21, 9))
 
 
 def test_responsible_departments_are_reminded_only_when_their_role_is_listed():
     from dataclasses import replace
 
     it = Item(1, date(2018, 5, 31), PLAN, 1, "1", "任务1", "节点", (1,), None, (2,), (3,))
-    assert {d.department_id for d in plan_digests([it], {}, RULES, at(2018, 5, 24, 9))} == {1}
+    assert {d.department_id for d in compose_digests([it], {}, RULES, at(2018, 5, 24, 9))} == {1}
     rules = replace(RULES, notify_roles=("lead", "responsible"))
-    ds = plan_digests([it], {}, rules, at(2018, 5, 24, 9))
+    ds = compose_digests([it], {}, rules, at(2018, 5, 24, 9))
     assert {(d.department_id, d.entries[0].role) for d in ds} == {(1, "lead"), (2, "responsible")}
 
 

@@ -12,7 +12,7 @@ from freezegun import freeze_time
 from notifier import cli
 from notifier.db.engine import transaction
 from notifier.planning.calendar import WorkCalendar
-from notifier.planning.schedule import Item, PlanInfo, Rules, before_triggers, plan_digests
+from notifier.planning.schedule import Item, PlanInfo, Rules, before_triggers, compose_digests
 from notifier.reminders import calendar_of, in_send_time
 from notifier.status import calendar_years, status_report
 from tests.schedule_kit import TZ, local, make_world, ms, plan, task, utc_naive, write_config
@@ -38,8 +38,8 @@ def test_reminder_in_national_day_week_moves_to_last_working_day_before():
 
 def test_moved_reminder_fires_on_the_working_day_before_and_keeps_the_milestone_date():
     r = rules(7, 3, 1, cutoff_months=(12,))  # no 9-30 cutoff message in the way
-    assert plan_digests([item(date(2025, 10, 10))], {}, r, local("2025-09-29 09:00")) == []
-    [d] = plan_digests([item(date(2025, 10, 10))], {}, r, local("2025-09-30 09:00"))
+    assert compose_digests([item(date(2025, 10, 10))], {}, r, local("2025-09-29 09:00")) == []
+    [d] = compose_digests([item(date(2025, 10, 10))], {}, r, local("2025-09-30 09:00"))
     [e] = d.entries
     assert (e.section, e.item.occurrence, e.days) == ("upcoming", date(2025, 10, 10), 10)
     assert d.fired == [("ms:1:2025-10-10", utc_naive(local("2025-09-30 09:00")))]
@@ -48,7 +48,7 @@ def test_moved_reminder_fires_on_the_working_day_before_and_keeps_the_milestone_
 def test_cutoff_date_is_never_moved_only_the_send_day():
     """The 9-30 cutoff is a working day; a cutoff on a holiday would still be shown as itself."""
     r = rules(1)
-    [d] = plan_digests([item(date(2025, 9, 30))], {}, r, local("2025-09-29 09:00"))
+    [d] = compose_digests([item(date(2025, 9, 30))], {}, r, local("2025-09-29 09:00"))
     assert d.cutoffs == [date(2025, 9, 30)] and d.entries[0].section == "cutoff"
     # Due on a holiday (10-01): the date shown stays 10-01, the reminder goes out 09-30.
     assert before_triggers(date(2025, 10, 1), r) == [utc_naive(local("2025-09-30 09:00"))]
@@ -97,7 +97,7 @@ def test_2027_plan_is_scheduled_monday_to_friday():
     p2027 = PlanInfo(2, "2027方案", None, date(2027, 1, 1), date(2027, 12, 31))
     # Due Monday 2027-05-03: 1 day before is Sunday -> Friday 04-30 (no 劳动节 data for 2027).
     assert before_triggers(date(2027, 5, 3), rules(1)) == [utc_naive(local("2027-04-30 09:00"))]
-    [d] = plan_digests([item(date(2027, 5, 3), plan_info=p2027)], {}, rules(1), local("2027-04-30 09:00"))
+    [d] = compose_digests([item(date(2027, 5, 3), plan_info=p2027)], {}, rules(1), local("2027-04-30 09:00"))
     assert d.entries[0].item.occurrence == date(2027, 5, 3)
 
 
