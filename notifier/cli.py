@@ -679,7 +679,7 @@ def known_department(check: Callable[..., T], *args: Any) -> T:
 
 
 def cmd_done(args: argparse.Namespace, cfg: Config) -> int:
-    from notifier.progress import ProgressError, mark
+    from notifier.marks import MarkError, mark
 
     done_at = None
     if args.on is not None:
@@ -692,7 +692,7 @@ def cmd_done(args: argparse.Namespace, cfg: Config) -> int:
     try:
         r = mark(engine, args.milestone_id, done=not args.reopen, note=args.note, occurrence=args.occurrence,
                  source="cli", actor=os.environ.get("USER"), done_at=done_at)
-    except ProgressError as exc:
+    except MarkError as exc:
         raise UsageError(str(exc)) from None
     state = "已办结" if not args.reopen else "已重新打开"
     if args.on is not None:
@@ -727,14 +727,14 @@ def cmd_milestones(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_retry(args: argparse.Namespace, cfg: Config) -> int:
-    from notifier.progress import ProgressError, requeue
+    from notifier.marks import MarkError, requeue
 
     if not args.failed and args.delivery_id is None:
         raise UsageError("retry: give a DELIVERY_ID or --failed")
     engine = _engine(cfg)
     try:
         n, expired = requeue(engine, None if args.failed else args.delivery_id)
-    except ProgressError as exc:
+    except MarkError as exc:
         raise UsageError(str(exc)) from None
     print(f"已重新排队 {n} 个投递" + (f"；{expired} 个仍为失败：已过期（其日期已过）" if expired else ""))
     return 0 if n else 1
@@ -749,13 +749,13 @@ def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
 # ------------------------------------------------------------- schedule rules and reply links
 
 def cmd_progress(args: argparse.Namespace, cfg: Config) -> int:
-    from notifier.progress import ProgressError, note
+    from notifier.marks import MarkError, note
 
     engine = _engine(cfg)
     try:
         r = note(engine, args.milestone_id, args.note, occurrence=args.occurrence, source="cli",
                  actor=os.environ.get("USER"))
-    except ProgressError as exc:
+    except MarkError as exc:
         raise UsageError(str(exc)) from None
     print(f"{r.label}：已记录进展")
     return 0

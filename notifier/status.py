@@ -27,7 +27,7 @@ from notifier.config import Config
 from notifier.db import queries
 from notifier.db.engine import read_session
 from notifier.db.models import (Department, DepartmentAlias, Milestone, OccurrenceDone, Plan, PlanStatus,
-                                ProgressEvent, Task, TaskDepartment)
+                                HistoryEvent, Task, TaskDepartment)
 from notifier.planning.recurrence import occurrences
 from notifier.reminders import ContactGaps, calendar_of, contact_gaps
 
@@ -90,14 +90,14 @@ class Answer:
     note: str | None
 
     @classmethod
-    def of(cls, e: ProgressEvent, tz: ZoneInfo) -> Answer:
+    def of(cls, e: HistoryEvent, tz: ZoneInfo) -> Answer:
         return cls(e.milestone_id, e.occurrence, e.action, local_time(e.at, tz), e.source, e.actor, e.note)
 
 
-def last_events(session: Session) -> dict[tuple[int, date | None], ProgressEvent]:
+def last_events(session: Session) -> dict[tuple[int, date | None], HistoryEvent]:
     """The latest progress event per (milestone, occurrence)."""
-    out: dict[tuple[int, date | None], ProgressEvent] = {}
-    for e in session.scalars(select(ProgressEvent).order_by(ProgressEvent.at, ProgressEvent.id)):
+    out: dict[tuple[int, date | None], HistoryEvent] = {}
+    for e in session.scalars(select(HistoryEvent).order_by(HistoryEvent.at, HistoryEvent.id)):
         out[(e.milestone_id, e.occurrence)] = e
     return out
 
@@ -175,8 +175,8 @@ def status_report(engine: Engine, cfg: Config, now: datetime) -> StatusReport:
         r.overdue_milestones = len({mid for mid, _ in late})
         since = now.astimezone(UTC).replace(tzinfo=None) - timedelta(days=7)
         r.recent_answers = [Answer.of(e, tz) for e in s.scalars(
-            select(ProgressEvent).where(ProgressEvent.at >= since)
-            .order_by(ProgressEvent.at.desc(), ProgressEvent.id.desc()))]
+            select(HistoryEvent).where(HistoryEvent.at >= since)
+            .order_by(HistoryEvent.at.desc(), HistoryEvent.id.desc()))]
         r.deliveries = queries.delivery_counts(s)
         r.next_attempt = local_time(queries.next_pending(s), tz)
         r.failures = failed_digests(queries.digest_failures(s))
@@ -311,9 +311,9 @@ class HistoryRow:
 def history_rows(engine: Engine, cfg: Config, *, milestone: int | None = None, limit: int = 50) -> list[HistoryRow]:
     """Progress history, newest first: who marked or reported what, when, and through what."""
     with read_session(engine) as s:  # reads only: no write lock, works on a read-only file
-        q = (select(ProgressEvent, Milestone.text, Task.number)
-             .join(Milestone, Milestone.id == ProgressEvent.milestone_id).join(Task, Task.id == Milestone.task_id)
-             .order_by(ProgressEvent.at.desc(), ProgressEvent.id.desc()).limit(limit))
+        q = (select(HistoryEvent, Milestone.text, Task.number)
+             .join(Milestone, Milestone.id == HistoryEvent.milestone_id).join(Task, Task.id == Milestone.task_id)
+             .order_by(HistoryEvent.at.desc(), HistoryEvent.id.desc()).limit(limit))
         if milestone is not None:
-            q = q.where(ProgressEvent.milestone_id == milestone)
+            q = q.where(HistoryEvent.milestone_id == milestone)
         return [HistoryRow(Answer.of(e, cfg.timezone), tnum, text) for e, text, tnum in s.execute(q)]

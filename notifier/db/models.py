@@ -127,8 +127,8 @@ class OccurrenceDone(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
 
-class ProgressEvent(Base):
-    """History of done marks and progress notes, whoever made them."""
+class HistoryEvent(Base):
+    """History of done marks and progress notes, whoever made them (table name kept from before the rename)."""
 
     __tablename__ = "progress_events"
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -21,7 +21,7 @@ from notifier.db.models import DeadlineExtension, Delivery, Department, Digest, 
 from notifier.importing.model import PlanSpec
 from notifier.importing.store import ImportSummary, store_plan
 from notifier.office import audit
-from notifier.progress import ProgressError, apply_mark
+from notifier.marks import MarkError, apply_mark
 
 SOURCE = "office"  # progress_events.source of the office pages
 
@@ -35,7 +35,7 @@ def set_done(s: Session, milestone_id: int, done: bool, *, occurrence: date | No
     try:
         r = apply_mark(s, milestone_id, done=done, note=note or None, occurrence=occurrence, source=SOURCE,
                        actor=actor, now=now)
-    except ProgressError as exc:
+    except MarkError as exc:
         raise ActionError(f"无法办理：{exc}") from None
     m = s.get(Milestone, milestone_id)
     audit.record(s, actor, "done" if done else "reopen", r.label + (f"：{note}" if note else ""),

@@ -10,7 +10,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from notifier.config import Config
-from notifier.db.models import AuditEntry, DeadlineExtension, Delivery, Department, Digest, Milestone, Pause, ProgressEvent
+from notifier.db.models import AuditEntry, DeadlineExtension, Delivery, Department, Digest, Milestone, Pause, HistoryEvent
 
 STATUS = {"pending": "待发送", "sending": "发送中", "sent": "已发送", "failed": "发送失败"}
 ACTION = {"done": "确认完成", "reopen": "重新打开", "progress": "报送进展"}
@@ -46,7 +46,7 @@ def task_history(s: Session, cfg: Config, task_id: int) -> list[Event]:
             result = STATUS.get(d.status, d.status) + (f"（{d.last_error}）" if d.last_error else "")
             out.append(Event(local(at), f"发出{KIND.get(digest.kind, digest.kind)}",
                              f"{d.channel}:{d.recipient} — {result}；{digest.subject}", dep))
-        for e in s.scalars(select(ProgressEvent).where(ProgressEvent.milestone_id.in_(ids))):
+        for e in s.scalars(select(HistoryEvent).where(HistoryEvent.milestone_id.in_(ids))):
             m = milestones[e.milestone_id]
             occ = f"（{e.occurrence}期）" if e.occurrence else ""
             out.append(Event(local(e.at), ACTION.get(e.action, e.action),

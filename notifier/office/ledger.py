@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from notifier.config import Config
 from notifier.db.models import (DeadlineExtension, Department, Milestone, OccurrenceDone, Plan, PlanStatus,
-                                ProgressEvent, Task, TaskDepartment)
+                                HistoryEvent, Task, TaskDepartment)
 from notifier.office.grades import Context, GradeItem, Light, grade, plan_cutoffs
 from notifier.office.pauses import PauseSpan, pause_spans, paused
 from notifier.planning.recurrence import occurrences
@@ -103,9 +103,9 @@ def load_items(s: Session, cfg: Config, task_id: int | None = None) -> list[Item
             .join(Department, Department.id == TaskDepartment.department_id).order_by(TaskDepartment.position)):
         deps[tid][role].append((did, name))
     answers: dict[tuple[int, date | None], list[Answer]] = defaultdict(list)
-    events = select(ProgressEvent).order_by(ProgressEvent.at, ProgressEvent.id)
+    events = select(HistoryEvent).order_by(HistoryEvent.at, HistoryEvent.id)
     if task_id is not None:
-        events = events.where(ProgressEvent.milestone_id.in_([r[0] for r in rows]))
+        events = events.where(HistoryEvent.milestone_id.in_([r[0] for r in rows]))
     for e in s.scalars(events):
         answers[(e.milestone_id, e.occurrence)].append(
             Answer(_local(e.at, cfg), e.at, e.action, e.note or "", e.actor or e.source))

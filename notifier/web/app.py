@@ -27,7 +27,7 @@ from starlette.types import ASGIApp
 from notifier.db.engine import transaction, utcnow
 from notifier.db.models import Department, LinkUse, Milestone, Plan, Task, TaskDepartment
 from notifier.markup import clean_note, one_line, plain_line
-from notifier.progress import ProgressError, apply_mark, apply_note, check_occurrence, is_done
+from notifier.marks import MarkError, apply_mark, apply_note, check_occurrence, is_done
 from notifier.rendering import Renderer, cn_date
 from notifier.web.guard import GuardedStarlette
 from notifier.web.links import Link, LinkError, LinkSigner
@@ -123,7 +123,7 @@ def make_app(engine: Engine, signer: LinkSigner, *, timezone: Any = UTC,
             raise Refused(Page(403, "无权办理", "bad", "该链接的收件单位已不是此项任务的牵头单位，未作任何更改。"))
         try:
             check_occurrence(s, m, link.occurrence)
-        except ProgressError:
+        except MarkError:
             raise Refused(Page(404, "事项不存在", "bad", "该链接所指的报送期次已不在计划中，未作任何更改。")) from None
         due = link.occurrence if m.recurrence else m.due_on
         item = {"department": dep.name, "plan": plan.name, "doc_number": plan.doc_number or "",

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from notifier.db.engine import transaction
-from notifier.db.models import Milestone, ProgressEvent
+from notifier.db.models import Milestone, HistoryEvent
 from notifier.web.server import WebThread, make_server
 from tests.schedule_kit import local, make_world, ms, plan, task
 
@@ -70,7 +70,7 @@ def served(tmp_path: Path):
 def done_state(w) -> tuple[str, list[tuple[str, str, str]]]:  # noqa: ANN001
     with transaction(w.engine) as s:
         status = s.scalar(select(Milestone.status).where(Milestone.text == "单一窗口上线"))
-        events = [(e.action, e.source, e.actor) for e in s.scalars(select(ProgressEvent))]
+        events = [(e.action, e.source, e.actor) for e in s.scalars(select(HistoryEvent))]
     return status, events
 
 

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from notifier.db.engine import transaction
-from notifier.db.models import Milestone, ProgressEvent
+from notifier.db.models import Milestone, HistoryEvent
 from notifier.web.server import WebThread, make_server
 from tests.schedule_kit import local, make_world, ms, plan, task
 
@@ -53,7 +53,7 @@ def status(w) -> str:
 
 def history(w) -> list[tuple[str, str]]:
     with transaction(w.engine) as s:
-        return [(e.action, e.actor) for e in s.scalars(select(ProgressEvent).order_by(ProgressEvent.id))]
+        return [(e.action, e.actor) for e in s.scalars(select(HistoryEvent).order_by(HistoryEvent.id))]
 
 
 def test_each_member_of_a_leading_group_gets_its_own_link_and_can_open_it(world):

@@ -15,7 +15,7 @@ from delivery_support import HTTPReceiver, Reply
 from sqlalchemy import select
 
 from notifier.db.engine import transaction
-from notifier.db.models import ProgressEvent
+from notifier.db.models import HistoryEvent
 from notifier.delivery.channels.dingtalk import DingTalkChannel
 from notifier.delivery.channels.feishu import FeishuChannel
 from notifier.delivery.channels.webhook import WebhookChannel
@@ -87,7 +87,7 @@ def test_a_person_with_a_newline_is_one_line_in_the_history_and_the_log(world, c
         web.stop()
     assert r.status_code == 200
     with transaction(world.engine) as s:
-        [event] = s.scalars(select(ProgressEvent))
+        [event] = s.scalars(select(HistoryEvent))
     assert "\n" not in event.actor and "\r" not in event.actor and "\x1b" not in event.actor
     assert event.actor.startswith("市港口与口岸局（张三 2025-06-24 INFO")
     assert event.note == "第一行\n第二行"  # a note keeps its lines, never a control character
@@ -125,7 +125,7 @@ def test_a_robot_errmsg_with_line_breaks_is_one_line():
 
 def test_a_history_entry_with_line_breaks_in_its_note_or_actor_is_one_line(world):
     from notifier.cli import describe_answer
-    from notifier.progress import note
+    from notifier.marks import note
     from notifier.status import history_rows
 
     mid = world.milestone_id(EVIL_TEXT)

@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from notifier import cli
 from notifier.db.engine import transaction
-from notifier.db.models import ProgressEvent
-from notifier.progress import apply_mark
+from notifier.db.models import HistoryEvent
+from notifier.marks import apply_mark
 from notifier.status import milestone_rows, status_report
 from tests.schedule_kit import local, make_world, ms, plan, task
 
@@ -38,7 +38,7 @@ def test_cli_done_and_progress_are_recorded_with_source_actor_and_time(tmp_path:
     assert "已办结（原已办结）" in capsys.readouterr().out
     with transaction(w.engine) as s:
         evs = [(e.action, e.source, e.actor, e.note, e.at.isoformat()) for e in
-               s.scalars(select(ProgressEvent).order_by(ProgressEvent.id))]
+               s.scalars(select(HistoryEvent).order_by(HistoryEvent.id))]
     assert evs == [("progress", "cli", "ducha-admin", "联调中", "2025-06-20T02:00:00"),
                    ("done", "cli", "ducha-admin", "已上线", "2025-06-25T02:00:00"),
                    ("done", "cli", "ducha-admin", None, "2025-06-25T02:00:00")]
@@ -51,7 +51,7 @@ def test_overdue_listing_counts_days_late_per_occurrence_and_shows_the_last_answ
     w = world(tmp_path)
     berth, report = w.milestone_id("完成泊位验收"), w.milestone_id("每季度调度1次")
     with transaction(w.engine) as s:
-        from notifier.progress import apply_note
+        from notifier.marks import apply_note
 
         apply_note(s, berth, "验收资料已报送", source="link", actor="市港口与口岸局")
         apply_mark(s, report, occurrence=date(2025, 3, 31), source="cli", actor="admin")
@@ -70,7 +70,7 @@ def test_status_lists_recent_answers_by_source(tmp_path: Path):
     with transaction(w.engine) as s:
         apply_mark(s, w.milestone_id("完成泊位验收"), source="link", actor="市港口与口岸局（张三）")
     with transaction(w.engine) as s:
-        at = s.scalar(select(ProgressEvent.at))
+        at = s.scalar(select(HistoryEvent.at))
     report = status_report(w.engine, w.cfg, local(f"{at:%Y-%m-%d} 18:00"))
     assert [(a.source, a.actor) for a in report.recent_answers] == [("link", "市港口与口岸局（张三）")]
     assert "近7天的答复 1 条（链接 1）" in "\n".join(cli.status_lines(report))

@@ -23,7 +23,7 @@ with warnings.catch_warnings():  # starlette's TestClient warns about httpx at i
     from starlette.testclient import TestClient
 
 from notifier.db.engine import transaction
-from notifier.db.models import LinkUse, Milestone, OccurrenceDone, ProgressEvent
+from notifier.db.models import LinkUse, Milestone, OccurrenceDone, HistoryEvent
 from notifier.importing.store import store_plan
 from notifier.web.app import make_app
 from notifier.web.links import signer_of
@@ -55,9 +55,9 @@ def port_links(w, when: str = "2025-06-23 09:00") -> list[str]:  # noqa: ANN001
     return links_in(q.rendered.text)
 
 
-def events(w) -> list[ProgressEvent]:  # noqa: ANN001
+def events(w) -> list[HistoryEvent]:  # noqa: ANN001
     with transaction(w.engine) as s:
-        return list(s.scalars(select(ProgressEvent).order_by(ProgressEvent.id)))
+        return list(s.scalars(select(HistoryEvent).order_by(HistoryEvent.id)))
 
 
 def status(w, text: str) -> str:  # noqa: ANN001

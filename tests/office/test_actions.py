@@ -9,7 +9,7 @@ from datetime import date
 from sqlalchemy import func, select
 
 from notifier.db.engine import transaction
-from notifier.db.models import AuditEntry, DeadlineExtension, Delivery, Department, Milestone, Pause, Plan, ProgressEvent
+from notifier.db.models import AuditEntry, DeadlineExtension, Delivery, Department, Milestone, Pause, Plan, HistoryEvent
 from notifier.office.pauses import pause_spans, paused
 from tests.conftest import ROOT
 from tests.office.kit import csrf_of
@@ -32,7 +32,7 @@ def test_mark_done_then_reopen_records_both_with_who(office):
     post(c, f"/office/milestone/{mid}/done", {"action": "reopen"})
     with transaction(office.world.engine) as s:
         assert s.get(Milestone, mid).status == "open"
-        assert [(e.action, e.source, e.actor) for e in s.scalars(select(ProgressEvent))] == [
+        assert [(e.action, e.source, e.actor) for e in s.scalars(select(HistoryEvent))] == [
             ("done", "office", "office"), ("reopen", "office", "office")]
 
 

@@ -15,7 +15,7 @@ from openpyxl import load_workbook
 from notifier import cli
 from notifier.db.engine import transaction
 from notifier.office.grades import Light
-from notifier.progress import apply_mark
+from notifier.marks import apply_mark
 from tests.office.kit import start_office
 from tests.schedule_kit import ms, plan, task
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from notifier.db.engine import transaction
-from notifier.db.models import AuditEntry, DeadlineExtension, Milestone, Pause, ProgressEvent, UserSession
+from notifier.db.models import AuditEntry, DeadlineExtension, Milestone, Pause, HistoryEvent, UserSession
 from notifier.office.accounts import ACCOUNT_LIMIT, Signer
 from tests.office.kit import LEADER_PASSWORD, PASSWORD, csrf_of, login, start_office
 
@@ -27,7 +27,7 @@ ACTIONS = [("/office/milestone/1/done", {"action": "done"}),
 
 def changes(o) -> tuple[int, ...]:  # noqa: ANN001
     with transaction(o.world.engine) as s:
-        return (s.scalar(select(func.count()).select_from(ProgressEvent)),
+        return (s.scalar(select(func.count()).select_from(HistoryEvent)),
                 s.scalar(select(func.count()).select_from(DeadlineExtension)),
                 s.scalar(select(func.count()).select_from(Pause)),
                 s.scalar(select(Milestone.due_on).where(Milestone.id == 1)).toordinal())

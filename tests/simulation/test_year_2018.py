@@ -37,7 +37,7 @@ from notifier.db.models import Plan
 from notifier.importing.departments import is_group
 from notifier.importing.readers import read_plan
 from notifier.importing.store import store_plan
-from notifier.progress import apply_mark
+from notifier.marks import apply_mark
 from notifier.reminders import calendar_of, run_pass
 from notifier.rendering import Renderer
 from tests.conftest import PLANS

@@ -1,4 +1,4 @@
-"""Done marks, progress notes and re-queued deliveries: the admin's and departments' answers.
+"""Done marks (done / reopen), progress notes and re-queued deliveries: the admin's and departments' answers.
 
 Every change is recorded in ``progress_events`` with its source (cli, import, link), actor
 and time, so ``status`` and ``milestones`` can tell who answered what, and when. These
@@ -19,11 +19,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from notifier.db.engine import transaction, utcnow
-from notifier.db.models import Delivery, Milestone, OccurrenceDone, Plan, ProgressEvent, Task
+from notifier.db.models import Delivery, Milestone, OccurrenceDone, Plan, HistoryEvent, Task
 from notifier.planning.recurrence import occurrences
 
 
-class ProgressError(Exception):
+class MarkError(Exception):
     pass
 
 
@@ -50,7 +50,7 @@ def milestone_label(s: Session, m: Milestone) -> str:
     return f"时间节点#{m.id}（任务{task.number}：{m.text[:40]}）"
 
 
-def _marked(s: Session, m: Milestone, event: ProgressEvent, changed: bool) -> Marked:
+def _marked(s: Session, m: Milestone, event: HistoryEvent, changed: bool) -> Marked:
     task = s.get(Task, m.task_id)
     return Marked(m.id, task.number, m.text, event.occurrence, event.action, event.id, changed, event.at)
 
@@ -62,10 +62,10 @@ def check_occurrence(s: Session, m: Milestone, occurrence: date | None) -> None:
     plan = s.scalar(select(Plan).join(Task, Task.plan_id == Plan.id).where(Task.id == m.task_id))
     dates = occurrences(m.recurrence, plan.starts_on, plan.ends_on)
     if occurrence is None:
-        raise ProgressError(f"{milestone_label(s, m)}是周期性报送：请用 --occurrence 日期 指明哪一期，可选 "
+        raise MarkError(f"{milestone_label(s, m)}是周期性报送：请用 --occurrence 日期 指明哪一期，可选 "
                             + ", ".join(d.isoformat() for d in dates))
     if occurrence not in dates:
-        raise ProgressError(f"{occurrence} 不是{milestone_label(s, m)}的报送期次；其期次为 "
+        raise MarkError(f"{occurrence} 不是{milestone_label(s, m)}的报送期次；其期次为 "
                             + ", ".join(d.isoformat() for d in dates))
 
 
@@ -83,11 +83,11 @@ def apply_mark(s: Session, milestone_id: int, *, done: bool = True, note: str | 
     really done, for a mark recorded later; default ``now``."""
     now = now or utcnow()
     if done_at is not None and (not done or done_at > now):
-        raise ProgressError("办结日期只能用于标记办结，且不能晚于今天" if done else "重新打开不需要办结日期")
+        raise MarkError("办结日期只能用于标记办结，且不能晚于今天" if done else "重新打开不需要办结日期")
     when = done_at or now
     m = s.get(Milestone, milestone_id)
     if m is None:
-        raise ProgressError(f"没有编号为 {milestone_id} 的时间节点")
+        raise MarkError(f"没有编号为 {milestone_id} 的时间节点")
     check_occurrence(s, m, occurrence)
     changed = is_done(s, m, occurrence) != done
     if m.recurrence:
@@ -107,7 +107,7 @@ def apply_mark(s: Session, milestone_id: int, *, done: bool = True, note: str | 
             m.done_at = done_at  # the date is being corrected
         if note is not None:
             m.note = note
-    event = ProgressEvent(milestone_id=m.id, occurrence=occurrence, action="done" if done else "reopen",
+    event = HistoryEvent(milestone_id=m.id, occurrence=occurrence, action="done" if done else "reopen",
                           note=note, source=source, actor=actor, at=when)
     s.add(event)
     s.flush()
@@ -118,12 +118,12 @@ def apply_note(s: Session, milestone_id: int, note: str, *, occurrence: date | N
                source: str = "cli", actor: str | None = None, now: datetime | None = None) -> Marked:
     """Record a progress report (not done yet): reminders go on."""
     if not note or not note.strip():
-        raise ProgressError("进展说明不能为空")
+        raise MarkError("进展说明不能为空")
     m = s.get(Milestone, milestone_id)
     if m is None:
-        raise ProgressError(f"没有编号为 {milestone_id} 的时间节点")
+        raise MarkError(f"没有编号为 {milestone_id} 的时间节点")
     check_occurrence(s, m, occurrence)
-    event = ProgressEvent(milestone_id=m.id, occurrence=occurrence if m.recurrence else None,
+    event = HistoryEvent(milestone_id=m.id, occurrence=occurrence if m.recurrence else None,
                           action="progress", note=note.strip(), source=source, actor=actor, at=now or utcnow())
     s.add(event)
     s.flush()
@@ -153,7 +153,7 @@ def requeue(engine: Engine, delivery_id: int | None) -> tuple[int, int]:
     now = utcnow()
     with transaction(engine) as s:
         if delivery_id is not None and s.get(Delivery, delivery_id) is None:
-            raise ProgressError(f"no delivery {delivery_id}")
+            raise MarkError(f"no delivery {delivery_id}")
         failed = Delivery.status == "failed"
         if delivery_id is not None:
             failed = and_(failed, Delivery.id == delivery_id)
