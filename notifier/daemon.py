@@ -4,7 +4,7 @@
   window (so a plan imported at 14:00 is reminded the same day) and once at start (catch-up);
 - the *tick* every ``tick_seconds``: the dispatcher sends what is due and retries what failed;
 - the *watchdog* (only under systemd with ``WatchdogSec=``), every half of that interval on its
-  own thread: it sends ``WATCHDOG=1`` while the worker makes progress.
+  own thread: it sends ``WATCHDOG=1`` while the worker's heartbeat is recent.
 
 APScheduler keeps its jobs in memory (a persistent job store pickles jobs and cannot be shared
 between processes); a missed or late run is harmless because each pass computes what is due
@@ -74,8 +74,8 @@ async def _cancel_pending() -> None:
         await asyncio.wait(tasks, timeout=0.3)
 
 
-class Progress:
-    """When the worker last showed progress: a job started or ended, or the dispatcher began
+class Heartbeat:
+    """When the worker last beat: a job started or ended, or the dispatcher began
     a batch. The watchdog feeds systemd only while this is recent enough."""
 
     def __init__(self) -> None:
@@ -109,7 +109,7 @@ class Daemon:
         self.stop = threading.Event()
         self.dispatcher: Dispatcher | None = None
         self.scheduler: BackgroundScheduler | None = None
-        self.progress = Progress()
+        self.heartbeat = Heartbeat()
         self.next_reminder: datetime | None = None
         self._reload_lock = threading.Lock()
         self.web: WebThread | None = None  # when [web] enabled
@@ -129,7 +129,7 @@ class Daemon:
             self._planning_pass(now)
 
     def _planning_pass(self, now: datetime | None) -> None:
-        self.progress.beat()
+        self.heartbeat.beat()
         if self.stop.is_set():
             return
         cfg, renderer = self.cfg, self.renderer
@@ -140,7 +140,7 @@ class Daemon:
         else:
             self.last_pass.ended(datetime.now(UTC), self._run_pass(cfg, renderer, now))
         self._update_next_reminder(cfg, now)
-        self.progress.beat()
+        self.heartbeat.beat()
         self.tick(now)
 
     def _run_pass(self, cfg: Config, renderer: Renderer, now: datetime) -> str | None:
@@ -193,7 +193,7 @@ class Daemon:
             self._tick(now)
 
     def _tick(self, now: datetime | None) -> None:
-        self.progress.beat()
+        self.heartbeat.beat()
         if self.stop.is_set():
             return
         cfg = self.cfg
@@ -224,11 +224,11 @@ class Daemon:
         if due:
             self._deliver(cfg, at)
         self._status()
-        self.progress.beat()
+        self.heartbeat.beat()
 
     def _delivery_loop(self) -> asyncio.AbstractEventLoop:
         """One event loop for the daemon's life, in its own thread: the channels (SMTP sessions,
-        HTTP keep-alive, chat-robot pacing and part progress) live in ``self.routes`` across ticks."""
+        HTTP keep-alive, chat-robot pacing and the parts already sent of a split message) live in ``self.routes`` across ticks."""
         if self.loop is None:
             self.loop = asyncio.new_event_loop()
             self._loop_thread = threading.Thread(target=self.loop.run_forever, name="delivery", daemon=True)
@@ -241,7 +241,7 @@ class Daemon:
 
     def _deliver(self, cfg: Config, at: datetime | None = None) -> None:
         def clock() -> datetime:
-            self.progress.beat()  # the dispatcher reads the clock once per batch
+            self.heartbeat.beat()  # the dispatcher reads the clock once per batch
             return utcnow()
 
         loop = self._delivery_loop()
@@ -307,14 +307,14 @@ class Daemon:
             log.exception("status update failed")
 
     def _stalled(self) -> str | None:
-        """Why the worker counts as stuck (no progress for longer than a tick and a lease), or None."""
+        """Why the worker counts as stuck (no heartbeat for longer than a tick and a lease), or None."""
         cfg = self.cfg
         limit = max(2 * cfg.schedule.tick_seconds, cfg.delivery.lease_seconds) + 30
-        age = self.progress.age()
-        return f"worker shows no progress for {age:.0f} s" if age >= limit else None
+        age = self.heartbeat.age()
+        return f"worker shows no heartbeat for {age:.0f} s" if age >= limit else None
 
     def feed_watchdog(self) -> None:
-        """WATCHDOG=1 unless the worker has shown no progress for too long (a hung send, a
+        """WATCHDOG=1 unless the worker has shown no heartbeat for too long (a hung send, a
         stuck database call): then systemd kills and restarts us (Restart=on-failure)."""
         stalled = self._stalled()
         if stalled is None:
@@ -323,7 +323,7 @@ class Daemon:
             log.error("%s; not feeding the watchdog", stalled)
 
     def scheduler_problem(self) -> str | None:
-        """For /healthz: is the scheduler running and its worker making progress?"""
+        """For /healthz: is the scheduler running and its worker's heartbeat recent?"""
         if self.scheduler is None or not self.scheduler.running:
             return "not running"
         return self._stalled()

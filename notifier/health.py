@@ -3,7 +3,7 @@
 Three checks, each ``ok`` or the reason it is not:
 
 - **database**: a ``SELECT 1`` answered;
-- **scheduler**: in ``notifier run``, the scheduler is running and its worker showed progress
+- **scheduler**: in ``notifier run``, the scheduler is running and its worker's heartbeat
   within the watchdog's limit (a hung send or database call fails it); ``notifier serve`` runs
   no scheduler and says so without failing;
 - **last pass**: when the daemon's last planning pass ran, and whether it failed (a failed pass

@@ -1,7 +1,7 @@
 """Which channel object carries a (channel, recipient) pair, built from the config.
 
 A ``Routes`` lives as long as the daemon, in one event loop: the HTTP client's keep-alive
-connections, the SMTP session pool, and each chat robot's pacing state and part progress
+connections, the SMTP session pool, and each chat robot's pacing state and accepted parts
 belong to channel instances that must survive from one dispatcher pass to the next.
 ``reconfigure`` (SIGHUP) keeps every channel whose config did not change.
 """
@@ -109,7 +109,7 @@ class Routes:
 
     async def reconfigure(self, config: Config) -> None:
         """Use a new config (SIGHUP). Channels whose section is unchanged are kept, with their
-        connections, pacing state and part progress; changed or removed ones are closed."""
+        connections, pacing state and accepted parts; changed or removed ones are closed."""
         old, self.config = self.config, config
         for name, (hook, ch) in list(self._webhooks.items()):
             if config.webhooks.get(name) != hook:

@@ -9,7 +9,7 @@ import pytest
 
 from notifier.delivery.channels.robot_common import (
     ErrorCodes,
-    PartProgress,
+    AcceptedParts,
     RatePacer,
     classify_response,
     json_len,
@@ -208,25 +208,25 @@ def test_exceptions_map_to_retry_or_permanent():
     assert isinstance(result_for_exception(httpx.UnsupportedProtocol("ftp"), redact=str), FailedForGood)
 
 
-# --- progress --------------------------------------------------------------------------
+# --- accepted parts ------------------------------------------------------------------
 
 
-def test_progress_resumes_only_for_the_same_parts():
-    progress = PartProgress()
+def test_accepted_parts_resume_only_for_the_same_parts():
+    accepted = AcceptedParts()
     parts = ["a", "b", "c"]
-    progress.mark("k", parts, 2)
-    assert progress.done("k", parts) == 2
-    assert progress.done("k", ["a", "B", "c"]) == 0  # text changed: start again
-    progress.forget("k")
-    assert progress.done("k", parts) == 0
+    accepted.mark("k", parts, 2)
+    assert accepted.done("k", parts) == 2
+    assert accepted.done("k", ["a", "B", "c"]) == 0  # text changed: start again
+    accepted.forget("k")
+    assert accepted.done("k", parts) == 0
 
 
-def test_progress_forgets_the_oldest_beyond_capacity():
-    progress = PartProgress(capacity=2)
+def test_accepted_parts_forget_the_oldest_beyond_capacity():
+    accepted = AcceptedParts(capacity=2)
     for key in ("a", "b", "c"):
-        progress.mark(key, ["x", "y"], 1)
-    assert progress.done("a", ["x", "y"]) == 0
-    assert progress.done("c", ["x", "y"]) == 1
+        accepted.mark(key, ["x", "y"], 1)
+    assert accepted.done("a", ["x", "y"]) == 0
+    assert accepted.done("c", ["x", "y"]) == 1
 
 
 def test_a_robots_huge_or_infinite_retry_after_is_clamped_or_ignored():

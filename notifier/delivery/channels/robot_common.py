@@ -11,7 +11,7 @@
   the helpers every HTTP channel shares (``http_results``).
 - Every reason we return passes through a ``notifier.redaction.Redactor``, so a webhook
   token, key or signing secret never reaches a log line or the database.
-- ``PartProgress``: remembers how many parts of a split message were accepted, so a retry
+- ``AcceptedParts``: remembers how many parts of a split message were accepted, so a retry
   resumes instead of repeating them (in memory only: see its docstring).
 """
 
@@ -230,10 +230,10 @@ def classify_response(
 
 
 # ---------------------------------------------------------------------------------------
-# Progress of split messages
+# Accepted parts of split messages
 
 
-class PartProgress:
+class AcceptedParts:
     """How many parts of each split message were accepted, keyed by ``Message.key``.
 
     Limits, on purpose: kept in this process's memory only, so a restart between two parts
@@ -276,7 +276,7 @@ class RobotChannel:
     ``send`` never raises for a delivery problem, never sleeps and never retries: when the
     pacer's window is full it answers ``RetryLater(reason="paced", after_seconds=wait)``
     without a request. Parts go in order; the result is ``Sent`` only when every part was
-    accepted, and a retry resumes after the last accepted part (see ``PartProgress``).
+    accepted, and a retry resumes after the last accepted part (see ``AcceptedParts``).
     """
 
     kind: str = ""
@@ -310,7 +310,7 @@ class RobotChannel:
         self.at_user_ids = tuple(at_user_ids)
         self._clock = clock  # wall clock: signatures and Retry-After dates
         self.pacer = RatePacer(self.rate_per_minute, max_per_second=self.rate_per_second)
-        self._progress = PartProgress()
+        self._accepted = AcceptedParts()
         self._redact = Redactor(
             [self._secret, *url_secrets(url, path_tail=self.hide_url_path_tail)]
         )
@@ -342,7 +342,7 @@ class RobotChannel:
         except ValueError as exc:  # a limit too small to split into: configuration error
             return FailedForGood(reason=str(exc))
         total = len(parts)
-        start = self._progress.done(message.key, parts)
+        start = self._accepted.done(message.key, parts)
         for index in range(start, total):
             wait = self.pacer.delay_needed()
             if wait > 0:
@@ -370,16 +370,16 @@ class RobotChannel:
                     # this one.
                     self.pacer.block_for(result.after_seconds)
             if isinstance(result, Sent):
-                self._progress.mark(message.key, parts, index + 1)
+                self._accepted.mark(message.key, parts, index + 1)
                 continue
             if isinstance(result, FailedForGood):
-                self._progress.forget(message.key)
+                self._accepted.forget(message.key)
             where = f"part {index + 1}/{total}: " if total > 1 else ""
             reason = f"{self.kind} {self.public_url}: {where}{result.reason}"
             if isinstance(result, RetryLater):
                 return RetryLater(reason=reason, after_seconds=result.after_seconds)
             return FailedForGood(reason=reason)
-        self._progress.forget(message.key)
+        self._accepted.forget(message.key)
         return Sent(detail=f"{total} parts" if total > 1 else "")
 
 
