@@ -10,7 +10,7 @@ import pytest
 from schedule_kit import make_world, ms, plan, task
 from sqlalchemy import select
 
-from notifier import progress, signing
+from notifier import marks, signing
 from notifier.db.engine import transaction
 from notifier.db.models import Department
 from notifier.signing import SignState
@@ -99,7 +99,7 @@ def test_unsigned_lists_requests_past_sign_by_only_while_the_item_is_open(world)
     with transaction(world.engine) as s:
         signing.sign(s, department_id=fgw, milestone_id=two, occurrence=date(2025, 9, 30), by="王五",
                      at=datetime(2025, 6, 26, 1, 0))
-    progress.mark(world.engine, one, note="已完成")
+    marks.mark(world.engine, one, note="已完成")
     with transaction(world.engine) as s:
         # one is done (nobody needs to sign for it any more), two is signed: nothing is late
         assert signing.unsigned(s, today=date(2025, 6, 30)) == []
@@ -109,7 +109,7 @@ def test_unsigned_leaves_out_a_done_occurrence_of_a_recurring_report(world) -> N
     fgw, _, _, _ = _ids(world)
     report = world.milestone_id("每月报送进展")
     _ask(world, fgw, [(report, date(2025, 6, 25)), (report, date(2025, 7, 25))])
-    progress.mark(world.engine, report, occurrence=date(2025, 6, 25))
+    marks.mark(world.engine, report, occurrence=date(2025, 6, 25))
     with transaction(world.engine) as s:
         late = signing.unsigned(s, today=date(2025, 7, 1))
     assert [(r.milestone_id, r.occurrence) for r in late] == [(report, date(2025, 7, 25))]
