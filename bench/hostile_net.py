@@ -96,7 +96,7 @@ def web_posts() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    (d / "c.toml").write_text(f'[database]\nurl = "sqlite:///{d}/n.db"\n[outbox]\ndivert = true\n[web]\n'
+    (d / "c.toml").write_text(f'[database]\nurl = "sqlite:///{d}/n.db"\n[folder]\ndivert = true\n[web]\n'
                               f'base_url = "https://n.example.cn"\nsecret_file = "link.secret"\n'
                               f'listen = "127.0.0.1:{port}"\n', encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

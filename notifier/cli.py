@@ -357,11 +357,11 @@ def cmd_check_config(args: argparse.Namespace, cfg: Config) -> int:
     if problems:
         print("\n".join(problems), file=sys.stderr)
         return 2
-    for w in calendar_of(cfg).warnings(_calendar_years(cfg)):
+    for w in (*cfg.deprecations, *calendar_of(cfg).warnings(_calendar_years(cfg))):
         print(f"warning: {w}", file=sys.stderr)
     where = cfg.path or "built-in defaults"
     print(f"{where}: ok ({len(cfg.departments)} departments, {len(cfg.webhooks)} webhooks, "
-          f"email {'on' if cfg.email else 'off'}{', all messages to the outbox' if cfg.outbox_divert else ''})")
+          f"email {'on' if cfg.email else 'off'}{', all messages to the folder ' + str(cfg.folder_dir) if cfg.folder_divert else ''})")
     return 0
 
 

@@ -210,8 +210,8 @@ class Config:
     escalation: EscalationConfig = field(default_factory=EscalationConfig)
     email: EmailConfig | None = None
     webhooks: dict[str, WebhookConfig] = field(default_factory=dict)
-    outbox_dir: Path = Path("var/outbox")
-    outbox_divert: bool = False
+    folder_dir: Path = Path("var/outbox")  # the folder channel's directory; the path kept its old name
+    folder_divert: bool = False
     templates_dir: Path | None = None
     delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
     holidays: tuple[date, ...] = ()
@@ -221,6 +221,7 @@ class Config:
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     grades: GradesConfig = field(default_factory=GradesConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
+    deprecations: tuple[str, ...] = ()  # old keys still read; check-config prints each
 
     def department(self, name: str) -> Department | None:
         """The configured department that ``name`` is, by name or alias."""
@@ -425,7 +426,7 @@ def _close(key: str, allowed: set[str]) -> str | None:
 
 
 TOP_KEYS = {"timezone", "database", "schedule", "escalation", "departments", "email",
-            "webhooks", "outbox", "templates", "delivery", "calendar", "log", "web", "office", "groups",
+            "webhooks", "folder", "outbox", "templates", "delivery", "calendar", "log", "web", "office", "groups",
             "grades", "report", "metrics"}
 ROLES = ("lead", "responsible", "cooperating")
 
@@ -457,7 +458,7 @@ def load(path: Path | str | None = None) -> Config:
 
 def defaults() -> Config:
     """The embedded default: SQLite under ./var and every message written to ./var/outbox."""
-    return Config(path=None, outbox_divert=True)
+    return Config(path=None, folder_divert=True)
 
 
 def parse(data: dict, path: Path) -> Config:
@@ -487,9 +488,7 @@ def parse(data: dict, path: Path) -> Config:
     escalation = _escalation(r, esc, escalation_to)
     office = _office(r, r.table(data, "office", {"name", "signature", "contact", "inspection"}))
 
-    outbox = r.table(data, "outbox", {"dir", "divert"})
-    outbox_dir = path.parent / r.get(outbox, "outbox", "dir", str, "var/outbox")
-    divert = r.get(outbox, "outbox", "divert", bool, False)
+    folder_dir, divert, deprecations = _folder(r, data, path)
 
     webhooks = _webhooks(r, data.get("webhooks", {}))
     departments = _departments(r, data.get("departments", []), webhooks)
@@ -497,7 +496,7 @@ def parse(data: dict, path: Path) -> Config:
     email = _email(r, data) if "email" in data else None
     if email is None and not divert and any(d.email for d in departments):
         r.bad("email", "departments have e-mail addresses but there is no [email] section "
-              "(or set [outbox] divert = true)")
+              "(or set [folder] divert = true)")
     known = {n for d in departments for n in (d.name, *d.aliases)}
     for i, name in enumerate(escalation_to):
         if name not in known:
@@ -542,10 +541,26 @@ def parse(data: dict, path: Path) -> Config:
         path=path, timezone=tz, database_url=db_url, schedule=schedule,
         escalation_to=escalation_to, departments=departments, email=email, office=office,
         escalation=escalation,
-        webhooks=webhooks, outbox_dir=outbox_dir, outbox_divert=divert,
+        webhooks=webhooks, folder_dir=folder_dir, folder_divert=divert,
         templates_dir=templates_dir, delivery=delivery, holidays=holidays,
         workdays=workdays, log_level=level, web=web, metrics=metrics, grades=grades, report=report,
+        deprecations=deprecations,
     )
+
+
+def _folder(r: _Reader, data: dict, path: Path) -> tuple[Path, bool, tuple[str, ...]]:
+    """``[folder]``: the folder channel's directory and whether every message goes there.
+    ``[outbox]`` is its old name, still read: "the outbox" now means the deliveries table."""
+    key = "folder"
+    notes: tuple[str, ...] = ()
+    if "outbox" in data:
+        if "folder" in data:
+            r.bad("outbox", "[outbox] is the old name of [folder]: keep only [folder]")
+        else:
+            key = "outbox"
+            notes = (f"{r.source}: [outbox] is deprecated, rename it to [folder] (same keys)",)
+    t = r.table(data, key, {"dir", "divert"})
+    return (path.parent / r.get(t, key, "dir", str, "var/outbox"), r.get(t, key, "divert", bool, False), notes)
 
 
 def _grades(r: _Reader, data: dict) -> GradesConfig:

@@ -2,8 +2,8 @@
 contacts, now, and say what each answered.
 
 For checking a new or repaired contact before the next reminder depends on it. The message goes
-through the very channels reminders use (``Routes``: TLS, signatures, robot formats, the outbox
-when ``[outbox] divert``), but not through the outbox table: nothing is queued, retried or
+through the very channels reminders use (``Routes``: TLS, signatures, robot formats, the folder
+channel when ``[folder] divert``), but not through the outbox table: nothing is queued, retried or
 recorded, the send window does not apply, and a contact marked broken stays so until a reminder
 reaches it (``notifier retry`` re-queues failed reminders). A group (``members``) is tested
 through its members' contacts, as reminders reach it.

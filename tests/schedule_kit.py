@@ -75,7 +75,7 @@ def write_config(tmp_path: Path, extra: str = "", *, schedule: str = "", web: bo
         [database]
         url = "sqlite:///var/notifier.db"
         """) + "[schedule]\n" + sched + dedent("""
-        [outbox]
+        [folder]
         dir = "var/outbox"
         divert = true
         """) + DEPARTMENTS + web_toml + dedent(extra)

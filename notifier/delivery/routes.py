@@ -16,7 +16,7 @@ import httpx
 from notifier.config import Config, EmailConfig, WebhookConfig
 from notifier.delivery.channels.email import EmailChannel
 from notifier.delivery.channels.http_results import Interrupt
-from notifier.delivery.channels.outbox import OutboxChannel
+from notifier.delivery.channels.folder import FolderChannel
 from notifier.delivery.channels.webhook import WebhookChannel
 from notifier.delivery.message import Channel
 
@@ -42,15 +42,15 @@ class Routes:
         self._client: httpx.AsyncClient | None = None
         self._webhooks: dict[str, tuple[WebhookConfig, Channel]] = {}
         self._email: tuple[EmailConfig, EmailChannel] | None = None
-        self._outbox: dict[str, OutboxChannel] = {}
+        self._folder: dict[str, FolderChannel] = {}
         # Set by SIGTERM (``interrupt()``): HTTP requests in flight end at once as retries.
         self._interrupt = Interrupt()
-        self._build_outbox()
+        self._build_folder()
 
-    def _build_outbox(self) -> None:
+    def _build_folder(self) -> None:
         sender = self.config.email.sender if self.config.email else "notifier@localhost"
-        self._outbox = {"email": OutboxChannel(self.config.outbox_dir, sender, "eml"),
-                        "webhook": OutboxChannel(self.config.outbox_dir, sender, "json")}
+        self._folder = {"email": FolderChannel(self.config.folder_dir, sender, "eml"),
+                        "webhook": FolderChannel(self.config.folder_dir, sender, "json")}
 
     def _bind(self) -> None:
         loop = asyncio.get_running_loop()
@@ -70,8 +70,8 @@ class Routes:
 
     def __call__(self, channel: str, recipient: str) -> Channel | None:
         self._bind()
-        if self.config.outbox_divert:
-            return self._outbox.get(channel)
+        if self.config.folder_divert:
+            return self._folder.get(channel)
         if channel == "email":
             e = self.config.email
             if e is None:
@@ -119,8 +119,8 @@ class Routes:
             _, ch = self._email
             self._email = None
             await ch.aclose()
-        if (old.outbox_dir, old.email and old.email.sender) != (config.outbox_dir, config.email and config.email.sender):
-            self._build_outbox()
+        if (old.folder_dir, old.email and old.email.sender) != (config.folder_dir, config.email and config.email.sender):
+            self._build_folder()
 
     async def aclose(self) -> None:
         if self._email is not None:

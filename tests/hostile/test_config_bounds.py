@@ -17,7 +17,7 @@ BASE = """
 timezone = "Asia/Shanghai"
 [database]
 url = "sqlite:///n.db"
-[outbox]
+[folder]
 divert = true
 [webhooks.oa]
 kind = "json"

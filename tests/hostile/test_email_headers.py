@@ -1,5 +1,5 @@
 """Header injection: names are RFC 2047-encoded and a CR/LF anywhere in a header value is
-refused, through a real SMTP server (aiosmtpd) and the outbox."""
+refused, through a real SMTP server (aiosmtpd) and the folder channel."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from delivery_support import queue_rows, rows
 from notifier.config import Config, ConfigError, EmailConfig, load
 from notifier.delivery.channels.email import EmailChannel, email_bytes
-from notifier.delivery.channels.outbox import OutboxChannel
+from notifier.delivery.channels.folder import FolderChannel
 from notifier.delivery.dispatcher import Dispatcher, RetryPolicy
 from notifier.delivery.message import FailedForGood, HeaderError, Message, Sent
 from notifier.delivery.routes import Routes
@@ -86,8 +86,8 @@ def test_the_smtp_channel_answers_failed_for_good_and_only_blames_a_bad_address(
     assert b"Bcc" not in got.raw and b"X-Injected" not in got.raw
 
 
-def test_the_outbox_refuses_an_injected_name_too(tmp_path) -> None:  # noqa: ANN001
-    result = asyncio.run(OutboxChannel(tmp_path).send(message(department=INJECTED)))
+def test_the_folder_channel_refuses_an_injected_name_too(tmp_path) -> None:  # noqa: ANN001
+    result = asyncio.run(FolderChannel(tmp_path).send(message(department=INJECTED)))
     assert isinstance(result, FailedForGood) and not result.contact_fault
     assert not any(tmp_path.rglob("*.eml"))
 

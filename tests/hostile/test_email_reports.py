@@ -1,5 +1,5 @@
 """Reports are true: a database locked while outcomes are recorded is reported (exit 1 in
-the CLI) and the rows stay claimable; a full outbox disk is a retry, with no files left."""
+the CLI) and the rows stay claimable; a full disk under the folder channel is a retry, with no files left."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from sqlalchemy import event
 
 from delivery_support import queue_rows, rows
 from notifier.config import Config, EmailConfig
-from notifier.delivery.channels import outbox
-from notifier.delivery.channels.outbox import OutboxChannel
+from notifier.delivery.channels import folder
+from notifier.delivery.channels.folder import FolderChannel
 from notifier.delivery.dispatcher import Counts, Dispatcher, RetryPolicy
 from notifier.delivery.message import Message, RetryLater, Sent
 from notifier.delivery.routes import Routes
@@ -80,25 +80,25 @@ def test_a_clean_pass_has_no_unrecorded_note_and_needs_no_attention() -> None:
     assert counts.unrecorded_note() == "" and not counts.needs_attention
 
 
-# --- the file outbox ------------------------------------------------------------------------
+# --- the folder channel ----------------------------------------------------------------------
 
 
 def test_a_full_disk_is_a_retry_that_leaves_no_temporary_file(tmp_path, monkeypatch) -> None:  # noqa: ANN001
-    real_write = outbox.os.write
+    real_write = folder.os.write
 
     def write_until_full(fd: int, data) -> int:  # noqa: ANN001 - the one seam: the disk fills mid-file
         if len(data) > 10:
             return real_write(fd, bytes(data[:10]))
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(outbox.os, "write", write_until_full)
-    result = asyncio.run(OutboxChannel(tmp_path).send(message()))
+    monkeypatch.setattr(folder.os, "write", write_until_full)
+    result = asyncio.run(FolderChannel(tmp_path).send(message()))
     assert isinstance(result, RetryLater) and not result.contact_fault
     assert "No space left on device" in result.reason
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
 
-    monkeypatch.setattr(outbox.os, "write", real_write)  # space again: the retry writes the file
-    assert isinstance(asyncio.run(OutboxChannel(tmp_path).send(message())), Sent)
+    monkeypatch.setattr(folder.os, "write", real_write)  # space again: the retry writes the file
+    assert isinstance(asyncio.run(FolderChannel(tmp_path).send(message())), Sent)
     (written,) = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert written.suffix == ".eml"
 
@@ -106,7 +106,7 @@ def test_a_full_disk_is_a_retry_that_leaves_no_temporary_file(tmp_path, monkeypa
 def test_a_very_long_department_name_still_gets_a_bounded_file_name(tmp_path) -> None:  # noqa: ANN001
     long_name = "盘锦市人民政府办公室" * 100  # 1,000 characters, 3,000 bytes of UTF-8
     for fmt in ("eml", "json"):
-        result = asyncio.run(OutboxChannel(tmp_path, fmt=fmt).send(message(long_name)))
+        result = asyncio.run(FolderChannel(tmp_path, fmt=fmt).send(message(long_name)))
         assert isinstance(result, Sent), result
     names = [p.name for p in tmp_path.rglob("*") if p.is_file()]
     assert len(names) == 2 and all(len(n.encode()) <= 200 for n in names)
@@ -119,7 +119,7 @@ def test_send_due_exits_1_and_names_the_unrecorded_outcomes(write_config, tmp_pa
     cfg = write_config(f'''
         [database]
         url = "sqlite:///{tmp_path / 'n.db'}"
-        [outbox]
+        [folder]
         dir = "{tmp_path / 'outbox'}"
         divert = true
     ''')

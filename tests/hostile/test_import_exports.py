@@ -17,7 +17,7 @@ FORMULAS = ["=cmd|' /C calc'!A0", "+HYPERLINK(\"http://x\",\"点我\")", "-2+3",
 
 @pytest.fixture
 def config(write_config, tmp_path):
-    return write_config(f'[database]\nurl = "sqlite:///{tmp_path}/n.db"\n[outbox]\ndivert = true\n')
+    return write_config(f'[database]\nurl = "sqlite:///{tmp_path}/n.db"\n[folder]\ndivert = true\n')
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ CPU_SECONDS = 5
 
 @pytest.fixture
 def config(write_config, tmp_path):
-    return write_config(f'[database]\nurl = "sqlite:///{tmp_path}/n.db"\n[outbox]\ndivert = true\n')
+    return write_config(f'[database]\nurl = "sqlite:///{tmp_path}/n.db"\n[folder]\ndivert = true\n')
 
 
 def child_import(config, path, tmp_path, *extra):  # noqa: ANN001, ANN201

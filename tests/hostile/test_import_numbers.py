@@ -15,7 +15,7 @@ HEADER = ["序号", "工作任务", "牵头单位", "完成时限"]
 
 @pytest.fixture
 def config(write_config, tmp_path):
-    return write_config(f'[database]\nurl = "sqlite:///{tmp_path}/n.db"\n[outbox]\ndivert = true\n')
+    return write_config(f'[database]\nurl = "sqlite:///{tmp_path}/n.db"\n[folder]\ndivert = true\n')
 
 
 def table(tmp_path, rows):  # noqa: ANN001, ANN201

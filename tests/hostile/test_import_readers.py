@@ -23,7 +23,7 @@ DOCUMENT = "word/document.xml"
 
 @pytest.fixture
 def config(write_config, tmp_path):
-    return write_config(f'[database]\nurl = "sqlite:///{tmp_path}/n.db"\n[outbox]\ndivert = true\n')
+    return write_config(f'[database]\nurl = "sqlite:///{tmp_path}/n.db"\n[folder]\ndivert = true\n')
 
 
 def run_import(config, path, capsys, *extra):  # noqa: ANN001, ANN201

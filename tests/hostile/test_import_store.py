@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
 @pytest.fixture
 def config(write_config, tmp_path):
-    return write_config(f'[database]\nurl = "sqlite:///{tmp_path}/n.db"\n[outbox]\ndivert = true\n')
+    return write_config(f'[database]\nurl = "sqlite:///{tmp_path}/n.db"\n[folder]\ndivert = true\n')
 
 
 def test_5000_rows_each_with_a_new_department_import_in_linear_time(config, tmp_path):

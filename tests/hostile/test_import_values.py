@@ -14,7 +14,7 @@ ROWS = "序号\t工作任务\t牵头单位\t完成时限\n1\t推进项目。\t�
 
 @pytest.fixture
 def config(write_config, tmp_path):
-    return write_config(f'[database]\nurl = "sqlite:///{tmp_path}/n.db"\n[outbox]\ndivert = true\n')
+    return write_config(f'[database]\nurl = "sqlite:///{tmp_path}/n.db"\n[folder]\ndivert = true\n')
 
 
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])

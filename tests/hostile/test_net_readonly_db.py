@@ -27,7 +27,7 @@ def read_only_db():
     d = Path(tempfile.mkdtemp(prefix="notifier-ro-"))
     d.chmod(0o755)
     cfg = d / "config.toml"
-    cfg.write_text(f'[database]\nurl = "sqlite:///{d}/n.db"\n[outbox]\ndivert = true\n', encoding="utf-8")
+    cfg.write_text(f'[database]\nurl = "sqlite:///{d}/n.db"\n[folder]\ndivert = true\n', encoding="utf-8")
     subprocess.run([sys.executable, "-m", "notifier", "--config", str(cfg), "import",
                     str(FIXTURES / "panjin-2018.csv"), "--year", "2018"], check=True, capture_output=True, env=env())
     for f in d.iterdir():

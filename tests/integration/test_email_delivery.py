@@ -19,7 +19,7 @@ from notifier import cli
 from notifier.config import Config, EmailConfig
 from notifier.db.models import Contact
 from notifier.delivery.channels.email import EmailChannel
-from notifier.delivery.channels.outbox import OutboxChannel
+from notifier.delivery.channels.folder import FolderChannel
 from notifier.delivery.dispatcher import Dispatcher, RetryPolicy
 from notifier.delivery.message import FailedForGood, Message, RetryLater, Sent
 from notifier.delivery.routes import Routes
@@ -273,10 +273,10 @@ def test_a_server_refusing_the_session_at_its_greeting_is_not_the_addresss_fault
     assert broken_contacts(engine) == []
 
 
-def test_an_outbox_that_cannot_be_written_is_retried_later_without_marking_the_contact_broken(tmp_path) -> None:  # noqa: ANN001
+def test_a_folder_that_cannot_be_written_is_retried_later_without_marking_the_contact_broken(tmp_path) -> None:  # noqa: ANN001
     blocker = tmp_path / "outbox"
-    blocker.write_text("a file where the outbox directory should be")
-    result = asyncio.run(OutboxChannel(blocker).send(message()))
+    blocker.write_text("a file where the folder channel's directory should be")
+    result = asyncio.run(FolderChannel(blocker).send(message()))
     assert isinstance(result, RetryLater) and result.contact_fault is False
     assert "cannot write" in result.reason
 

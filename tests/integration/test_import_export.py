@@ -18,7 +18,7 @@ def config(write_config, tmp_path):
     return write_config(f"""
         [database]
         url = "sqlite:///{tmp_path}/n.db"
-        [outbox]
+        [folder]
         divert = true
     """)
 

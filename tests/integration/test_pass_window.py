@@ -33,7 +33,7 @@ def _config(tmp: Path) -> config_mod.Config:
         "database": {"url": f"sqlite:///{tmp}/n.db"},
         "schedule": {"lead_days": [30, 7, 1], "overdue_every_days": 3},
         "escalation": {"to": ["市政府督查室"]},
-        "outbox": {"divert": True, "dir": str(tmp / "outbox")},
+        "folder": {"divert": True, "dir": str(tmp / "outbox")},
         "departments": [{"name": "市政府督查室", "email": ["dc@example.cn"]}]
         + [{"name": n, "email": [f"d{i}@example.cn"]} for i, n in enumerate(DEPTS)]
         + [{"name": "各县区政府", "members": ["甲县政府", "乙县政府"]}],

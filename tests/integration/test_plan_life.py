@@ -60,7 +60,7 @@ def test_importing_a_plan_whose_period_passed_imports_it_closed_unless_active(tm
     config = write_config("""
         [database]
         url = "sqlite:///n.db"
-        [outbox]
+        [folder]
         divert = true
     """)
     assert cli.main(["--config", str(config), "import", str(TEXT_2018)]) == 0

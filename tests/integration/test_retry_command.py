@@ -12,7 +12,7 @@ from notifier.db.models import Delivery
 
 
 def config(write_config, tmp_path):  # noqa: ANN001, ANN201
-    return write_config(f'[database]\nurl = "sqlite:///{tmp_path}/n.db"\n[outbox]\ndivert = true\n')
+    return write_config(f'[database]\nurl = "sqlite:///{tmp_path}/n.db"\n[folder]\ndivert = true\n')
 
 
 def test_retry_of_an_unknown_delivery_is_a_usage_error_not_a_traceback(write_config, tmp_path, capsys):
@@ -46,7 +46,7 @@ def test_a_broken_contact_stays_unannounced_until_the_supervision_office_can_be_
     with transaction(engine) as s:
         s.add(Contact(channel="email", recipient="a@example.gov.cn", broken=True, last_error="SMTP 550",
                       broken_at=datetime(2025, 6, 3)))
-    base = f'[database]\nurl = "sqlite:///{tmp_path}/n.db"\n[outbox]\ndivert = true\n[escalation]\nto = ["市政府督查室"]\n'
+    base = f'[database]\nurl = "sqlite:///{tmp_path}/n.db"\n[folder]\ndivert = true\n[escalation]\nto = ["市政府督查室"]\n'
     unreachable = config_mod.load(write_config(base + '[[departments]]\nname = "市政府督查室"\n', name="a.toml"))
     run_pass(engine, unreachable, Renderer(), local("2025-06-04 09:00"))
     with transaction(engine) as s:

@@ -22,7 +22,7 @@ def gap_lines(out: str) -> list[str]:
 
 
 def test_import_and_status_list_the_same_gaps_and_collective_names_once(write_config, tmp_path: Path, capsys):
-    config = write_config('[database]\nurl = "sqlite:///n.db"\n[outbox]\ndivert = true\n'
+    config = write_config('[database]\nurl = "sqlite:///n.db"\n[folder]\ndivert = true\n'
                           '[schedule]\nnotify_roles = ["lead", "responsible", "cooperating"]\n')
     assert cli.main(["--config", str(config), "import", str(TEXT_2018), "--active"]) == 0
     imported = gap_lines(capsys.readouterr().out)
@@ -35,7 +35,7 @@ def test_import_and_status_list_the_same_gaps_and_collective_names_once(write_co
 
 
 def test_a_parenthesised_alias_is_an_alias_whoever_is_configured(write_config, tmp_path: Path):
-    config = write_config('[database]\nurl = "sqlite:///n.db"\n[outbox]\ndivert = true\n')
+    config = write_config('[database]\nurl = "sqlite:///n.db"\n[folder]\ndivert = true\n')
     assert cli.main(["--config", str(config), "import", str(TEXT_2018), "--active"]) == 0
     with transaction(make_engine(f"sqlite:///{tmp_path}/n.db")) as s:
         names = set(s.scalars(select(Department.name)))

@@ -9,7 +9,7 @@ import pytest
 from notifier import config as config_mod
 from notifier.config import ConfigError
 
-OFFICE = '[[departments]]\nname = "市政府督查室"\nemail = ["o@example.cn"]\n[outbox]\ndivert = true\n'
+OFFICE = '[[departments]]\nname = "市政府督查室"\nemail = ["o@example.cn"]\n[folder]\ndivert = true\n'
 
 
 def load(tmp_path: Path, text: str) -> config_mod.Config:

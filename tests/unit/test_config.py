@@ -123,6 +123,21 @@ def test_check_config_accepts_the_example_config(monkeypatch, capsys):
     assert main(["--config", str(ROOT / "config.example.toml"), "check-config"]) == 0
 
 
+def test_the_old_outbox_section_is_still_read_as_folder_and_check_config_warns(write_config, tmp_path, capsys):
+    path = write_config('[outbox]\ndir = "mail"\ndivert = true\n')
+    cfg = config_mod.load(path)
+    assert (cfg.folder_dir, cfg.folder_divert) == (tmp_path / "mail", True)
+    assert main(["--config", str(path), "check-config"]) == 0
+    assert f"warning: {path}: [outbox] is deprecated, rename it to [folder] (same keys)" in capsys.readouterr().err
+
+
+def test_the_folder_section_gives_no_warning_and_both_names_at_once_are_refused(write_config, tmp_path):
+    cfg = config_mod.load(write_config('[folder]\ndir = "mail"\ndivert = true\n'))
+    assert (cfg.folder_dir, cfg.folder_divert, cfg.deprecations) == (tmp_path / "mail", True, ())
+    path = write_config('[folder]\ndivert = true\n[outbox]\ndivert = true\n')
+    assert problems(path) == [f"{path}: outbox: [outbox] is the old name of [folder]: keep only [folder]"]
+
+
 def test_the_config_path_comes_from_the_environment(write_config, monkeypatch):
     path = write_config('timezone = "Asia/Urumqi"\n')
     monkeypatch.setenv("NOTIFIER_CONFIG", str(path))

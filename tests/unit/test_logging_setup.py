@@ -186,7 +186,7 @@ def test_the_cli_prefixes_priorities_when_its_stderr_is_the_journal(tmp_path: Pa
     from notifier.cli import main
 
     config = tmp_path / "c.toml"
-    config.write_text(f'[database]\nurl = "sqlite:///{tmp_path}/n.db"\n[outbox]\ndir = "{tmp_path}/out"\n'
+    config.write_text(f'[database]\nurl = "sqlite:///{tmp_path}/n.db"\n[folder]\ndir = "{tmp_path}/out"\n'
                       'divert = true\n[[departments]]\nname = "市发改委"\nemail = ["fgw@example.gov.cn"]\n',
                       encoding="utf-8")
     plan = tmp_path / "plan.csv"

@@ -1,4 +1,4 @@
-"""The file channel: each message becomes a file under ``[outbox] dir`` (the demo default,
+"""The folder channel: each message becomes a file under ``[folder] dir`` (the demo default,
 and a staging mode where nothing leaves the machine). The file name is the idempotency key,
 so a retry overwrites instead of adding a copy.
 
@@ -40,8 +40,8 @@ def _write(path: Path, content: bytes) -> None:
         os.close(fd)
 
 
-class OutboxChannel:
-    kind = "outbox"
+class FolderChannel:
+    kind = "folder"
 
     def __init__(self, directory: Path, sender: str = "notifier@localhost", fmt: str = "eml"):
         self.directory = Path(directory)
@@ -74,7 +74,7 @@ class OutboxChannel:
         except OSError as exc:
             with contextlib.suppress(OSError):
                 tmp.unlink(missing_ok=True)
-            # A full disk or a wrong permission is the outbox's problem, not the contact's,
+            # A full disk or a wrong permission is the folder's problem, not the contact's,
             # and one an operator can fix: try again later.
             return RetryLater(f"cannot write {target.parent}: {exc.strerror or exc}", contact_fault=False)
         return Sent(str(target))
