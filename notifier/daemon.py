@@ -53,7 +53,7 @@ from notifier.db.engine import make_engine, transaction, upgrade, utcnow
 from notifier.delivery.dispatcher import Dispatcher
 from notifier.delivery.routes import STOP_GRACE_SECONDS, Routes
 from notifier.health import PassRecord
-from notifier.reminders import drop_stale_digests, in_send_time, next_reminder, run_pass
+from notifier.reminders import drop_stale_digests, is_send_time, next_reminder, run_pass, why_not_send_time
 from notifier.rendering import Renderer
 from notifier.sdnotify import notify, reloading, watchdog_seconds
 
@@ -134,7 +134,7 @@ class Daemon:
             return
         cfg, renderer = self.cfg, self.renderer
         now = now or datetime.now(cfg.timezone)
-        reason = in_send_time(cfg, now)
+        reason = why_not_send_time(cfg, now)
         if reason:
             log.debug("planning pass skipped: %s", reason)
         else:
@@ -197,7 +197,7 @@ class Daemon:
         if self.stop.is_set():
             return
         cfg = self.cfg
-        if in_send_time(cfg, now or datetime.now(cfg.timezone)):
+        if not is_send_time(cfg, now or datetime.now(cfg.timezone)):
             self._status()
             return  # quiet hours: due rows (new or retries) wait for the next send window
         at = now.astimezone(UTC).replace(tzinfo=None) if now else None

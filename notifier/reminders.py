@@ -4,7 +4,7 @@ One write transaction; each digest is inserted in its own savepoint so that a di
 instance already queued (same key) is skipped instead of failing the pass.
 
 - Quiet hours: nothing is planned outside working days and ``[schedule] send_window``
-  (``in_send_time``), unless forced; the dispatcher tick applies the same gate.
+  (``is_send_time``), unless forced; the dispatcher tick applies the same gate.
 - Catch-up: a digest of an earlier day none of whose deliveries was ever attempted (the
   daemon was down, or the window closed) is dropped with its log rows before planning, so
   its reminders go out once, today, with today's numbers instead of stale ones.
@@ -145,8 +145,13 @@ def group_members(session: Session, config: Config) -> dict[int, tuple[int, ...]
 CLOCK_SKEW = timedelta(hours=12)
 
 
-def in_send_time(config: Config, now: datetime) -> str | None:
-    """Why nothing may be sent at ``now``, or None when it may."""
+def is_send_time(config: Config, now: datetime) -> bool:
+    """May reminders be planned and sent at ``now``: a working day, within the send window?"""
+    return why_not_send_time(config, now) is None
+
+
+def why_not_send_time(config: Config, now: datetime) -> str | None:
+    """Why nothing may be sent at ``now`` (for the pass's and the daemon's log), or None when it may."""
     local = now.astimezone(config.timezone)
     if not calendar_of(config).is_workday(local.date()):
         return f"{local:%Y-%m-%d} is not a working day"
@@ -160,7 +165,7 @@ def run_pass(engine: Engine, config: Config, renderer: Renderer, now: datetime, 
              force: bool = False, dry_run: bool = False) -> PassResult:
     """Plan and queue what is due at ``now`` (aware). ``dry_run`` rolls everything back."""
     result = PassResult()
-    reason = None if force else in_send_time(config, now)
+    reason = None if force else why_not_send_time(config, now)
     if reason:
         result.skipped_reason = reason
         return result

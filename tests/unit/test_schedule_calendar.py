@@ -13,7 +13,7 @@ from notifier import cli
 from notifier.db.engine import transaction
 from notifier.planning.calendar import WorkCalendar
 from notifier.planning.schedule import Item, PlanInfo, Rules, before_triggers, compose_digests
-from notifier.reminders import calendar_of, in_send_time
+from notifier.reminders import calendar_of, is_send_time, why_not_send_time
 from notifier.status import calendar_years, status_report
 from tests.schedule_kit import TZ, local, make_world, ms, plan, task, utc_naive, write_config
 
@@ -64,9 +64,11 @@ def test_makeup_sunday_2025_09_28_is_a_working_day():
 
 def test_send_gate_open_on_makeup_sunday_and_closed_in_holiday(tmp_path: Path):
     cfg = write_config(tmp_path)
-    assert in_send_time(cfg, local("2025-09-28 09:00")) is None
-    assert "not a working day" in in_send_time(cfg, local("2025-10-03 09:00"))
-    assert "not a working day" in in_send_time(cfg, local("2025-09-27 09:00"))
+    assert is_send_time(cfg, local("2025-09-28 09:00"))
+    assert why_not_send_time(cfg, local("2025-09-28 09:00")) is None
+    assert not is_send_time(cfg, local("2025-10-03 09:00"))
+    assert "not a working day" in why_not_send_time(cfg, local("2025-10-03 09:00"))
+    assert "not a working day" in why_not_send_time(cfg, local("2025-09-27 09:00"))
 
 
 def test_makeup_sunday_pass_sends_in_a_full_pass(tmp_path: Path):
