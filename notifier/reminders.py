@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from notifier.config import Config
 from notifier.db import queries
-from notifier.db.engine import transaction, utcnow
+from notifier.db.engine import read_session, transaction, utcnow
 from notifier.db.models import Contact, Delivery, Department, ReminderLog
 from notifier.db.models import Digest as StoredDigest
 from notifier.importing.store import DepartmentIndex, sync_departments
@@ -117,9 +117,17 @@ def departments_in_sync(s: Session, config: Config) -> bool:
     return True
 
 
-def rules_for(session: Session, config: Config) -> Rules:
+def department_ids(session: Session, config: Config, names: Iterable[str], *, create: bool) -> list[int]:
+    """The ids of the departments ``names`` mean. ``create``: the missing ones are inserted
+    (a pass); otherwise they are left out (a read such as ``preview``: nothing is written)."""
     index = DepartmentIndex(session, config)
-    esc = tuple(index.resolve(n).id for n in config.escalation_to)
+    if create:
+        return [index.get_or_create(n).id for n in names]
+    return [d.id for d in map(index.find, names) if d is not None]
+
+
+def rules_for(session: Session, config: Config, *, create: bool = True) -> Rules:
+    esc = tuple(department_ids(session, config, config.escalation_to, create=create))
     s = config.schedule
     e = config.escalation
     cadence = None
@@ -130,12 +138,12 @@ def rules_for(session: Session, config: Config) -> Rules:
                  escalation=cadence, after_end_days=s.after_end_days, notify_roles=s.notify_roles)
 
 
-def group_members(session: Session, config: Config) -> dict[int, tuple[int, ...]]:
-    index = DepartmentIndex(session, config)
+def group_members(session: Session, config: Config, *, create: bool = True) -> dict[int, tuple[int, ...]]:
     out = {}
     for d in config.departments:
         if d.members:
-            out[index.resolve(d.name).id] = tuple(index.resolve(m).id for m in d.members)
+            for group in department_ids(session, config, [d.name], create=create):
+                out[group] = tuple(department_ids(session, config, d.members, create=create))
     return out
 
 
@@ -235,21 +243,25 @@ def without_paused(items: Iterable[Item], spans: list[PauseSpan], today: date) -
 
 def preview(engine: Engine, config: Config, renderer: Renderer, department: str, now: datetime) -> list[Rendered]:
     """What ``department`` would receive at ``now``, rendered, ignoring what was already sent
-    (the message as it would read now). Nothing is written."""
+    (the message as it would read now). A read: nothing is written, so a department or an
+    escalation office the database does not hold yet (a config edited since the last pass) has
+    nothing to preview."""
     signer = signer_of(config) if config.web.links else None
-    with transaction(engine) as s:
-        dep = DepartmentIndex(s, config).resolve(department)
+    with read_session(engine) as s:
+        dep = DepartmentIndex(s, config).find(department)
+        if dep is None:
+            return []
         dep_id, dep_name = dep.id, dep.name
-        rules = rules_for(s, config)
+        rules = rules_for(s, config, create=False)
         today = now.astimezone(config.timezone).date()
         closing = queries.plans_to_close(s, today - timedelta(days=rules.after_end_days))
-        items = without_paused(queries.open_items(s, group_members(s, config), active_only=True), pause_spans(s), today)
+        groups = group_members(s, config, create=False)
+        items = without_paused(queries.open_items(s, groups, active_only=True), pause_spans(s), today)
         digests = [d for d in compose_digests(items, {}, rules, now, closing=closing)
                    if d.department_id == dep_id]
         names = queries.department_names(s)
         out = [renderer.render_digest(d, dep_name, now, names, links_for(signer, d, now), outcomes_of(s, d, config))
                for d in digests]
-        s.rollback()  # resolving an unknown name may have created it
     return out
 
 

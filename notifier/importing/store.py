@@ -12,7 +12,7 @@ not one ORM flush per row. A 50,000-row table writes in seconds (bench/import_ro
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -51,7 +51,8 @@ class DepartmentRef:
 
 
 class DepartmentIndex:
-    """Resolves a name as written in a plan to one department row, creating it if new.
+    """Finds the department row a name as written in a plan means (``find``, a read), or
+    creates it if new (``get_or_create``, ``get_or_create_all``).
 
     Config names and aliases win, then names and aliases already stored. The stored names
     and aliases are read once, when first needed, and kept up to date with what the index
@@ -80,10 +81,19 @@ class DepartmentIndex:
     def _add(self, dep: DepartmentRef) -> None:
         self._by_name[dep.name] = self._by_id[dep.id] = dep
 
-    def resolve(self, name: str) -> DepartmentRef:
-        return self.resolve_all([name])[name]
+    def find(self, name: str) -> DepartmentRef | None:
+        """The stored department ``name`` means, or None: never inserts."""
+        self._load()
+        if name in self._cache:
+            return self._cache[name]
+        canonical, configured = self._canonical(name)
+        dep = self._match(name, canonical, configured, self._lookup)
+        return dep if isinstance(dep, DepartmentRef) else None
 
-    def resolve_all(self, names: Iterable[str]) -> dict[str, DepartmentRef]:
+    def get_or_create(self, name: str) -> DepartmentRef:
+        return self.get_or_create_all([name])[name]
+
+    def get_or_create_all(self, names: Iterable[str]) -> dict[str, DepartmentRef]:
         """name -> department for every name; the new ones are inserted in one statement.
 
         Names are resolved in order, as if each new department were stored at once: a
@@ -98,19 +108,12 @@ class DepartmentIndex:
             if name in self._cache:
                 found[name] = self._cache[name]
                 continue
-            configured = self.config.department(name)
-            for alias in aliases_of(name):  # 市发改委(市开放办): the config may know either half
-                configured = configured or self.config.department(alias)
-            # One way everywhere: a parenthesised alias is an alias, the name is what stands before it.
-            canonical = configured.name if configured else aliases_of(name)[0]
+            canonical, configured = self._canonical(name)
 
             def find(key: str) -> DepartmentRef | str | None:
                 return self._lookup(key) or pending.get(key)
 
-            dep = find(canonical) or find(name)
-            if dep is None and not configured:
-                for alias in aliases_of(name):  # 市国资委(市金融办): either half may be known
-                    dep = find(alias) or dep
+            dep = self._match(name, canonical, configured, find)
             if dep is None:
                 dep = pending[canonical] = canonical
                 for alias in dict.fromkeys([*aliases_of(name), name]):
@@ -123,6 +126,23 @@ class DepartmentIndex:
                for name, dep in found.items()}
         self._cache.update(out)
         return out
+
+    def _canonical(self, name: str) -> tuple[str, bool]:
+        """The name ``name`` is stored under, and whether the config knows it."""
+        configured = self.config.department(name)
+        for alias in aliases_of(name):  # 市发改委(市开放办): the config may know either half
+            configured = configured or self.config.department(alias)
+        # One way everywhere: a parenthesised alias is an alias, the name is what stands before it.
+        return (configured.name if configured else aliases_of(name)[0]), configured is not None
+
+    @staticmethod
+    def _match(name: str, canonical: str, configured: bool,
+               find: Callable[[str], DepartmentRef | str | None]) -> DepartmentRef | str | None:
+        dep = find(canonical) or find(name)
+        if dep is None and not configured:
+            for alias in aliases_of(name):  # 市国资委(市金融办): either half may be known
+                dep = find(alias) or dep
+        return dep
 
     def _insert(self, pending: dict[str, str]) -> None:
         """Insert the new departments (``pending`` maps each one's canonical name to itself
@@ -152,7 +172,7 @@ def sync_departments(session: Session, config: Config) -> DepartmentIndex:
     """Make every configured department and alias exist in the database; returns the
     index it used, current with what it wrote."""
     index = DepartmentIndex(session, config)
-    deps = index.resolve_all(d.name for d in config.departments)
+    deps = index.get_or_create_all(d.name for d in config.departments)
     for d in config.departments:
         dep = deps[d.name]
         for alias in d.aliases:
@@ -282,7 +302,7 @@ def _write_milestones(session: Session, plan_id: int, task_ids: list[int],
 def _write_roles(session: Session, task_ids: list[int], tasks: Sequence[TaskSpec],
                  index: DepartmentIndex) -> None:
     """Replace the tasks' departments (lead, responsible, cooperating, in printed order)."""
-    deps = index.resolve_all(name for ts in tasks for role in ROLES for name in getattr(ts, role))
+    deps = index.get_or_create_all(name for ts in tasks for role in ROLES for name in getattr(ts, role))
     for chunk in _chunks(task_ids):
         session.execute(delete(TaskDepartment).where(TaskDepartment.task_id.in_(chunk))
                         .execution_options(synchronize_session=False))
@@ -337,7 +357,7 @@ def _delete_ids(session: Session, model: type[Task] | type[Milestone], ids: Sequ
 def _summary(plan: Plan, spec: PlanSpec, config: Config, action: str, done_kept: int,
              index: DepartmentIndex) -> ImportSummary:
     names: dict[str, None] = {}
-    for dep in index.resolve_all(spec.departments()).values():
+    for dep in index.get_or_create_all(spec.departments()).values():
         names.setdefault(dep.name, None)
     without = [n for n in names if not config.reachable(n)]
     return ImportSummary(plan_id=plan.id, plan_name=plan.name, action=action, tasks=len(spec.tasks),

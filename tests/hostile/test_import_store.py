@@ -9,6 +9,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from notifier.cli import main
 from notifier.config import defaults
@@ -42,11 +43,21 @@ def test_5000_rows_each_with_a_new_department_import_in_linear_time(config, tmp_
 def test_a_later_name_that_aliases_an_earlier_new_department_resolves_to_it(engine):
     with transaction(engine) as s:
         index = DepartmentIndex(s, defaults())
-        deps = index.resolve_all(["市国资委(市金融办)", "市财政局", "市金融办", "市国资委"])
+        deps = index.get_or_create_all(["市国资委(市金融办)", "市财政局", "市金融办", "市国资委"])
         assert deps["市金融办"] == deps["市国资委"] == deps["市国资委(市金融办)"]
         assert deps["市财政局"] != deps["市金融办"]
-        again = DepartmentIndex(s, defaults()).resolve("市国资委(金融办)")
+        again = DepartmentIndex(s, defaults()).get_or_create("市国资委(金融办)")
         assert again == deps["市金融办"]
+
+
+def test_find_reads_the_department_a_name_means_and_never_inserts(engine):
+    with transaction(engine) as s:
+        DepartmentIndex(s, defaults()).get_or_create("市国资委(市金融办)")
+    with transaction(engine) as s:
+        index = DepartmentIndex(s, defaults())
+        assert index.find("市金融办") == index.find("市国资委") is not None
+        assert index.find("市财政局") is None
+        assert s.scalar(text("SELECT count(*) FROM departments")) == 1
 
 
 def plan(*milestones: tuple[date, str]) -> PlanSpec:

@@ -55,6 +55,12 @@ def test_status_and_milestones_work_on_a_read_only_database(read_only_db):
     assert "个时间节点" in milestones.stdout or "（共" in milestones.stdout, milestones.stdout[-300:]
 
 
+def test_preview_is_a_read_and_works_on_a_read_only_database(read_only_db):
+    preview = as_reader(read_only_db, "preview", "--department", "市发改委", "--now", "2018-06-20 09:00")
+    assert preview.returncode == 0, preview.stderr
+    assert "Traceback" not in preview.stderr  # the fixture's plan is closed: nothing to show, but no write
+
+
 def test_a_write_command_on_a_read_only_database_is_one_clear_line(read_only_db):
     done = as_reader(read_only_db, "done", "1")
     assert done.returncode == 1 and "Traceback" not in done.stderr
