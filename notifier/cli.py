@@ -146,6 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="with --sql: the revision the database is at (default: read it from the database; "
                          "'base' for an empty one)")
     up.set_defaults(func=cmd_db_upgrade)
+    ri = dbsub.add_parser("reindex", help="make every department due at the next planning pass (rebuilds the due index)",
+                          parents=[common])
+    ri.set_defaults(func=cmd_db_reindex)
     bk = dbsub.add_parser("backup", help="copy the SQLite database to PATH while the daemon runs", parents=[common])
     bk.add_argument("path", type=Path)
     bk.set_defaults(func=cmd_db_backup)
@@ -399,6 +402,18 @@ def cmd_db_upgrade(args: argparse.Namespace, cfg: Config) -> int:
     before = current_revision(engine)
     upgrade(engine)
     print(f"database at revision {current_revision(engine)} (was {before or 'empty'})")
+    return 0
+
+
+def cmd_db_reindex(_args: argparse.Namespace, cfg: Config) -> int:
+    from notifier import due_index
+    from notifier.db.engine import make_engine, transaction, upgrade
+
+    engine = make_engine(cfg.database_url)
+    upgrade(engine)
+    with transaction(engine) as s:
+        n = due_index.mark_all(s)
+    print(f"{n} departments due at the next planning pass")
     return 0
 
 

@@ -153,7 +153,10 @@ class Daemon:
     def _try_pass(self, cfg: Config, renderer: Renderer, now: datetime) -> str | None:
         for attempt in (1, 2):
             try:
-                result = run_pass(self.engine, cfg, renderer, now)
+                # A long pass feeds the watchdog after each page and stops between pages
+                # at SIGTERM; the departments it did not reach stay due (the due index).
+                result = run_pass(self.engine, cfg, renderer, now, heartbeat=self.heartbeat.beat,
+                                  stopping=self.stop.is_set)
                 break
             except (IntegrityError, OperationalError) as exc:
                 # Another instance inserted the same department or contact at the same moment

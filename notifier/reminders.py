@@ -1,8 +1,17 @@
-"""The planning pass: load open items -> plan digests (pure) -> render -> queue outbox rows.
+"""The planning pass: due departments -> load their items -> compose digests (pure) -> render -> queue.
 
-One write transaction; each digest is inserted in its own savepoint so that a digest another
-instance already queued (same key) is skipped instead of failing the pass.
-
+- Due index: only the departments whose next-due time has come (``notifier/due_index.py``,
+  an index seek) are planned, ``PAGE_SIZE`` at a time, each page in its own write
+  transaction that also stores their next-due times (``planning/due.py``). Between pages
+  the pass feeds the daemon's heartbeat and stops at SIGTERM: a page not committed leaves
+  its departments due, so nothing is lost.
+- What a page loads (``load_page``): its departments' items due up to ``horizon`` (overdue
+  ones included), their recurring reports, the whole of a plan whose cutoff reminder fires,
+  and, on the escalation department's page, every overdue item; never the whole database.
+  The planner is handed exactly what it needs to compose the digests it would compose from
+  every open item (tests/integration/test_due_index_pass.py checks this over most of a year).
+- Each digest is inserted in its own savepoint so that a digest another instance already
+  queued (same key) is skipped instead of failing the pass.
 - Quiet hours: nothing is planned outside working days and ``[schedule] send_window``
   (``is_send_time``), unless forced; the dispatcher tick applies the same gate.
 - Catch-up: a digest of an earlier day none of whose deliveries was ever attempted (the
@@ -10,10 +19,6 @@ instance already queued (same key) is skipped instead of failing the pass.
   its reminders go out once, today, with today's numbers instead of stale ones.
 - Pacing: the delivery rows one pass queues are due ``stagger_seconds`` apart.
 - Reply links: with ``[web] base_url`` and a secret, each reminder entry carries a signed link.
-
-The pass loads only what can fire at ``now`` (``candidate_items``), so its cost follows the
-reminders due, not the number of milestones stored: the planner gets the same digests as if it
-had been handed every open item (tests/integration/test_pass_window.py checks this over a year).
 """
 
 from __future__ import annotations
@@ -21,7 +26,9 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
+from collections import defaultdict
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -31,6 +38,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from notifier import due_index
 from notifier.config import Config
 from notifier.db import queries
 from notifier.db.engine import read_session, transaction, utcnow
@@ -39,10 +47,11 @@ from notifier.db.models import Digest as StoredDigest
 from notifier.importing.store import DepartmentIndex, sync_departments
 from notifier.office.pauses import PauseSpan, pause_spans
 from notifier.planning.calendar import WorkCalendar
-from notifier.planning.recurrence import occurrences
 from notifier.plan_life import close_plan
-from notifier.planning.schedule import (Cadence, Digest, Item, OverdueState, PlanInfo, Rules, before_triggers,
-                                        cutoffs, next_due, compose_digests)
+from notifier.planning.due import next_due_at, wakeups
+from notifier.planning.items import expand_roles, items_of
+from notifier.planning.schedule import (Cadence, Digest, Item, PlanInfo, Rules, before_triggers, by_department,
+                                        compose_digests, cutoffs, next_due)
 from notifier.rendering import LinkMaker, Rendered, Renderer, notice_context
 from notifier.web.links import LinkSigner, signer_of
 
@@ -67,6 +76,9 @@ class PassResult:
     skipped_reason: str | None = None
     replaced: int = 0  # stale never-sent digests of earlier days, re-planned with today's numbers
     last_due_at: datetime | None = None  # naive UTC: when the last staggered row becomes due
+    due_departments: int = 0  # departments the due index (and the escalation) sent to the planner
+    planned: int = 0  # of them, planned before the pass ended (all, unless it was stopped)
+    stopped: bool = False  # ``stopping`` said so between two pages
 
 
 def calendar_of(config: Config) -> WorkCalendar:
@@ -169,9 +181,18 @@ def why_not_send_time(config: Config, now: datetime) -> str | None:
     return None
 
 
+PAGE_SIZE = 50  # departments planned per transaction: the pass's memory and its checkpoint
+
+
 def run_pass(engine: Engine, config: Config, renderer: Renderer, now: datetime, *,
-             force: bool = False, dry_run: bool = False) -> PassResult:
-    """Plan and queue what is due at ``now`` (aware). ``dry_run`` rolls everything back."""
+             force: bool = False, dry_run: bool = False, heartbeat: Callable[[], None] | None = None,
+             stopping: Callable[[], bool] | None = None, page_size: int = PAGE_SIZE) -> PassResult:
+    """Plan and queue what is due at ``now`` (aware). ``dry_run`` rolls everything back.
+
+    Only the departments the due index says are due are planned, ``page_size`` at a time,
+    each page in its own transaction that also writes the page's next due times: between
+    pages ``heartbeat`` is called (the daemon's watchdog) and ``stopping`` asked (SIGTERM);
+    a pass stopped there has lost nothing, the rest is still due at the next pass."""
     result = PassResult()
     reason = None if force else why_not_send_time(config, now)
     if reason:
@@ -188,39 +209,177 @@ def run_pass(engine: Engine, config: Config, renderer: Renderer, now: datetime, 
         return at
 
     signer = signer_of(config) if config.web.links else None
-    with transaction(engine) as s:
-        if not departments_in_sync(s, config):
-            sync_departments(s, config)
-        result.replaced = drop_stale_digests(s, today)
-        rules = rules_for(s, config)
-        items, logged = candidate_items(s, rules, group_members(s, config), now)
-        items = without_paused(items, pause_spans(s), today)
-        closing = queries.plans_to_close(s, today - timedelta(days=rules.after_end_days))
-        digests = compose_digests(items, logged, rules, now, closing=closing,
-                                  sent_today=queries.departments_sent_today(s, today))
-        names = queries.department_names(s)
-        aliases = _aliases(s)
+    with ExitStack() as stack:
+        # A dry run is one transaction, rolled back at the end; a real pass commits each page.
+        shared = stack.enter_context(transaction(engine)) if dry_run else None
+
+        def tx() -> AbstractContextManager[Session]:
+            return nullcontext(shared) if shared is not None else transaction(engine)
+
+        with tx() as s:
+            if not departments_in_sync(s, config):
+                sync_departments(s, config)
+            result.replaced = drop_stale_digests(s, today)
+            rules = rules_for(s, config)
+            members = group_members(s, config)
+            names = queries.department_names(s)
+            aliases = _aliases(s)
+            due_index.still_valid(s, due_index.fingerprint(*rules_basis(config, rules, names, aliases, members)),
+                                  now_utc, CLOCK_SKEW)
+            due_ids = due_index.departments_of_groups(members, due_index.due(s, now_utc))
+            due_ids |= set(rules.escalation_to)  # the 逾期通报 and closing reports read everyone's items
+            due_index.ensure(s, due_ids)
+            closing = queries.plans_to_close(s, today - timedelta(days=rules.after_end_days))
+            spans = pause_spans(s)
+            result.due_departments = len(due_ids)
+        pages = [sorted(due_ids)[i:i + page_size] for i in range(0, len(due_ids), page_size)]
         reported: set[int] = set()
-        for digest in digests:
-            name = names[digest.department_id]
-            contacts = contacts_of(config, name, aliases.get(digest.department_id, []))
-            if not contacts:
-                group = s.get(Department, digest.department_id).is_group and not config.department(name)
-                (result.collective if group else result.without_contact).append(name)
-                continue  # not logged: once a contact is configured the latest reminder goes out
-            rendered = renderer.render_digest(digest, name, now, names, links_for(signer, digest, now),
-                                              outcomes_of(s, digest, config))
-            reported.update(p.id for p in digest.closing)
-            if _queue(s, DigestRow.of(digest, config.timezone), rendered, contacts, due_at):
-                result.queued.append(Queued(name, digest.kind, rendered, contacts,
-                                            len(digest.entries) + len(digest.closing)))
-            else:
-                result.already += 1
-        close_ended_plans(s, closing, reported, bool(rules.escalation_to), now)
-        result.queued += _broken_contact_notices(s, config, renderer, rules, names, now, due_at)
-        if dry_run:
-            s.rollback()
+        for n, page in enumerate(pages):
+            with tx() as s:
+                esc_here = tuple(e for e in rules.escalation_to if e in page)
+                # Closing reports go to the escalation departments: planned on their page.
+                closing_here = closing if (esc_here or (not rules.escalation_to and n == 0)) else []
+                _plan_page(s, config, renderer, replace(rules, escalation_to=esc_here), set(page), members,
+                           names, aliases, spans, closing_here, now, signer, due_at, result, reported)
+                if closing_here:
+                    close_ended_plans(s, closing_here, reported, bool(rules.escalation_to), now)
+            result.planned += len(page)
+            if heartbeat is not None:
+                heartbeat()
+            if stopping is not None and stopping():
+                result.stopped = True
+                log.info("planning pass stopped after %d of %d departments; the rest stay due",
+                         result.planned, len(due_ids))
+                break
+        if not result.stopped:
+            with tx() as s:
+                result.queued += _broken_contact_notices(s, config, renderer, rules, names, now, due_at)
+        if shared is not None:
+            shared.rollback()
     return result
+
+
+def rules_basis(config: Config, rules: Rules, names: dict[int, str], aliases: dict[int, list[str]],
+                members: dict[int, tuple[int, ...]]) -> tuple[object, ...]:
+    """What the stored next-due times depend on besides the data: a change (a config reload)
+    marks every department due (``due_index.still_valid``)."""
+    cal = rules.calendar
+    reachable = sorted(d for d, n in names.items() if contacts_of(config, n, aliases.get(d, [])))
+    return (str(rules.tz), rules.cutoff_months, rules.lead_days, rules.send_at.isoformat(),
+            rules.overdue_every_days, rules.escalation_to, rules.escalation, rules.after_end_days,
+            rules.notify_roles, sorted(config.holidays), sorted(config.workdays), type(cal).__name__,
+            sorted(members.items()), reachable)
+
+
+def _plan_page(s: Session, config: Config, renderer: Renderer, rules: Rules, page: set[int],
+               members: dict[int, tuple[int, ...]], names: dict[int, str], aliases: dict[int, list[str]],
+               spans: list[PauseSpan], closing: list[PlanInfo], now: datetime, signer: LinkSigner | None,
+               due_at: Callable[[], datetime], result: PassResult, reported: set[int]) -> None:
+    """Plan, render and queue one page of due departments, and write their next due times."""
+    today = now.astimezone(config.timezone).date()
+    versions = due_index.versions(s, page)
+    loaded = load_page(s, rules, members, page, now, escalation=bool(rules.escalation_to))
+    items = without_paused(loaded.items, spans, today)
+    sent_today = queries.departments_sent_today(s, today) & page
+    digests = [d for d in compose_digests(items, loaded.logged, rules, now, closing=closing, sent_today=sent_today)
+               if d.department_id in page]
+    logged = dict(loaded.logged)
+    waiting: set[int] = set()  # planned, not queued: no contact; due again at the next pass
+    for digest in digests:
+        name = names[digest.department_id]
+        contacts = contacts_of(config, name, aliases.get(digest.department_id, []))
+        if not contacts:
+            group = s.get(Department, digest.department_id).is_group and not config.department(name)
+            (result.collective if group else result.without_contact).append(name)
+            waiting.add(digest.department_id)
+            continue  # not logged: once a contact is configured the latest reminder goes out
+        rendered = renderer.render_digest(digest, name, now, names, links_for(signer, digest, now),
+                                          outcomes_of(s, digest, config))
+        reported.update(p.id for p in digest.closing)
+        if _queue(s, DigestRow.of(digest, config.timezone), rendered, contacts, due_at):
+            result.queued.append(Queued(name, digest.kind, rendered, contacts, len(digest.entries) + len(digest.closing)))
+        else:
+            result.already += 1
+        logged.update({(digest.department_id, series): at for series, at in digest.fired})
+    theirs = by_department(loaded.items, rules)
+    tomorrow = _local_start(today + timedelta(days=1), config)
+    nexts: dict[int, datetime | None] = {}
+    for d in page:
+        if d in waiting:
+            nexts[d] = now.astimezone(UTC).replace(tzinfo=None)
+            continue
+        extra = [tomorrow] if d in sent_today else []  # what waited for tomorrow's message
+        extra += [_local_start(p.ends_on + timedelta(days=1), config) for p in spans
+                  if not p.resumed and p.ends_on >= today and _pauses(p, d, theirs.get(d, []))]
+        nexts[d] = next_due_at(wakeups(d, [it for it, _ in theirs.get(d, [])], logged, rules, now,
+                                       plans=loaded.plans.get(d, ()), later=loaded.later.get(d)) + extra, now)
+    due_index.record(s, versions, nexts)
+
+
+def _pauses(p: PauseSpan, dept: int, its: list[tuple[Item, str]]) -> bool:
+    return p.department_id == dept or any(it.task_id == p.task_id for it, _ in its)
+
+
+def _local_start(day: date, config: Config) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=config.timezone).astimezone(UTC).replace(tzinfo=None)
+
+
+@dataclass
+class PageLoad:
+    """What the planner needs about a page of due departments, and no more."""
+
+    items: list[Item]
+    logged: dict[tuple[int, str], datetime]
+    later: dict[int, date]  # department -> its first open one-off date beyond the loaded ones
+    plans: dict[int, list[PlanInfo]]  # department -> the active plans it has open items in
+
+
+def load_page(s: Session, rules: Rules, members: dict[int, tuple[int, ...]], page: set[int], now: datetime, *,
+              escalation: bool = False) -> PageLoad:
+    """The open items and the reminder log of the departments of ``page``:
+
+    - every item due up to ``horizon`` (its own reminders can fire), overdue ones included;
+    - every item of a plan whose nearest cutoff has a reminder due for one of them that it has
+      not had yet: that message lists all its open items in the plan (the progress request);
+    - every recurring report (few; their occurrences are expanded in ``planning/items.py``);
+    - with ``escalation`` (an escalation department is on the page): every overdue item.
+    A group's items count for its members (``members``). The series names below are the
+    planner's (planning/schedule.py)."""
+    today = now.astimezone(rules.tz).date()
+    now_utc = now.astimezone(UTC).replace(tzinfo=None)
+    until = horizon(rules, now)
+    keys = set(page) | {g for g, ms in members.items() if page & set(ms)}
+    logged = queries.reminder_log(s, since=log_horizon(rules, now), upto=now_utc + CLOCK_SKEW, departments=page)
+    full: set[int] = set()
+    later: dict[int, date] = {}
+    plans: dict[int, list[PlanInfo]] = defaultdict(list)
+    for key, plan, first_later in queries.department_plans(s, keys, rules.notify_roles, until):
+        for d in (m for m in members.get(key, (key,)) if m in page):
+            plans[d].append(plan)
+            if first_later is not None:
+                later[d] = min(later.get(d, first_later), first_later)
+            c = next((c for c in cutoffs(plan, rules.cutoff_months) if c >= today), None)
+            due = [t for t in before_triggers(c, rules) if t <= now_utc] if c is not None else []
+            seen = logged.get((d, f"cutoff:{plan.id}:{c}"))
+            if due and (seen is None or due[-1] > seen):
+                full.add(plan.id)
+    rows = {r.milestone_id: r for r in queries.open_milestones(s, departments=keys, roles=rules.notify_roles,
+                                                                until=until, plans=full, active_only=True)}
+    if escalation:
+        rows.update((r.milestone_id, r) for r in queries.open_milestones(s, until=today - timedelta(days=1),
+                                                                         active_only=True))
+    roles = expand_roles(queries.task_roles(s, {r.task_id for r in rows.values()}), members)
+    done = queries.done_occurrences(s, [r.milestone_id for r in rows.values() if r.recurrence])
+    return PageLoad(items_of(rows.values(), roles, done), logged, later, plans)
+
+
+def open_items(s: Session, members: dict[int, tuple[int, ...]] | None = None, *,
+               active_only: bool = False) -> list[Item]:
+    """Every open occurrence (preview, tests): the whole database, never the planning pass."""
+    rows = queries.open_milestones(s, active_only=active_only)
+    roles = expand_roles(queries.task_roles(s), members or {})
+    done = queries.done_occurrences(s, [r.milestone_id for r in rows if r.recurrence])
+    return items_of(rows, roles, done)
 
 
 def without_paused(items: Iterable[Item], spans: list[PauseSpan], today: date) -> list[Item]:
@@ -256,7 +415,7 @@ def preview(engine: Engine, config: Config, renderer: Renderer, department: str,
         today = now.astimezone(config.timezone).date()
         closing = queries.plans_to_close(s, today - timedelta(days=rules.after_end_days))
         groups = group_members(s, config, create=False)
-        items = without_paused(queries.open_items(s, groups, active_only=True), pause_spans(s), today)
+        items = without_paused(open_items(s, groups, active_only=True), pause_spans(s), today)
         digests = [d for d in compose_digests(items, {}, rules, now, closing=closing)
                    if d.department_id == dep_id]
         names = queries.department_names(s)
@@ -301,6 +460,8 @@ def drop_stale_digests(s: Session, today) -> int:  # noqa: ANN001
     ids = list(s.scalars(select(StoredDigest.id).where(StoredDigest.kind.in_(("reminder", "escalation")),
                                                        StoredDigest.day < today, ~started)))
     if ids:
+        # Those departments are due again: their reminders fire anew, today.
+        due_index.mark(s, s.scalars(select(StoredDigest.department_id).where(StoredDigest.id.in_(ids))))
         # Explicit child deletes: the same on SQLite and PostgreSQL, cascade or not.
         s.execute(delete(ReminderLog).where(ReminderLog.digest_id.in_(ids)))
         s.execute(delete(Delivery).where(Delivery.digest_id.in_(ids)))
@@ -338,68 +499,12 @@ def log_horizon(rules: Rules, now: datetime) -> datetime:
     return now.astimezone(UTC).replace(tzinfo=None) - timedelta(days=days)
 
 
-def candidate_items(s: Session, rules: Rules, expand: dict[int, tuple[int, ...]],
-                    now: datetime) -> tuple[list[Item], dict[tuple[int, str], datetime]]:
-    """The open items and the reminder log the planner needs at ``now``, and no more.
-
-    - every overdue item (overdue and escalation series);
-    - every item due up to ``horizon`` (its own reminders can fire);
-    - every item of a plan whose nearest cutoff has a reminder due for a lead department that
-      has not had it yet: that message lists all the department's open items in the plan,
-      including those due after the cutoff (the progress request).
-    The series names below are the planner's (planning/schedule.py)."""
-    today = now.astimezone(rules.tz).date()
-    now_utc = now.astimezone(UTC).replace(tzinfo=None)
-    until = horizon(rules, now)
-    logged = queries.reminder_log(s, since=log_horizon(rules, now), upto=now_utc + CLOCK_SKEW)
-    nearest: dict[int, date] = {}
-    for pid, start, end, issued in queries.active_plans(s, today):
-        upcoming = [c for c in cutoffs(PlanInfo(pid, "", None, start, end, issued), rules.cutoff_months) if c >= today]
-        if upcoming and upcoming[0] <= until:
-            nearest[pid] = upcoming[0]
-    full: set[int] = set()
-    for pid, dep in queries.plan_lead_departments(s, nearest):
-        c = nearest[pid]
-        due = [t for t in before_triggers(c, rules) if t <= now_utc]
-        if not due:
-            continue
-        for d in expand.get(dep, (dep,)):
-            seen = logged.get((d, f"cutoff:{pid}:{c}"))
-            if seen is None or due[-1] > seen:
-                full.add(pid)
-    items = queries.open_items(s, expand, due_until=until, full_plans=full, active_only=True)
-    return items, logged
-
-
 def next_reminder(s: Session, config: Config, now: datetime) -> datetime | None:
-    """When the next reminder trigger comes (aware, local time), for the daemon's status line.
-
-    A planned time, not a promise: a trigger for an item with no lead, or one that a
-    later import changes, still counts. Reads dates only, never the items' text."""
-    rules = rules_for(s, config)
-    today = now.astimezone(rules.tz).date()
-    now_utc = now.astimezone(UTC).replace(tzinfo=None)
-    lookahead = today + timedelta(days=max(rules.lead_days) + 60)
-    dates = set(queries.open_due_dates(s, lookahead))
-    for _mid, rule, start, end in queries.open_recurring(s):
-        dates.update(d for d in occurrences(rule, start, end) if d <= lookahead)
-    candidates: list[datetime] = []
-    past = [d for d in dates if d < today]
-    if past:  # the next overdue notice of someone, at the latest (a planned time, not a promise)
-        first = min(past) + timedelta(days=1)
-        candidates.append(next_due(OverdueState(first, today), rules.overdue, rules))
-    candidates += [t for d in dates if d >= today for t in before_triggers(d, rules)]
-    for pid, start, end, issued in queries.active_plans(s, today):
-        for c in cutoffs(PlanInfo(pid, "", None, start, end, issued), rules.cutoff_months):
-            if c >= today:
-                candidates += before_triggers(c, rules)
-    future = [t for t in candidates if t > now_utc]
-    if not future:
-        later = queries.first_open_due_after(s, lookahead)
-        future = [t for t in before_triggers(later, rules) if t > now_utc] if later else []
-    if not future:
-        return None
-    return min(future).replace(tzinfo=UTC).astimezone(config.timezone)
+    """When a department is next due (aware, local time), for the daemon's status line: the
+    due index's earliest time after ``now``. A planned time, not a promise (a wake-up may find
+    nothing to send)."""
+    at = due_index.next_time(s, after=now.astimezone(UTC).replace(tzinfo=None))
+    return at.replace(tzinfo=UTC).astimezone(config.timezone) if at is not None else None
 
 
 def _aliases(s: Session) -> dict[int, list[str]]:

@@ -203,3 +203,8 @@ def backup(engine: Engine, target: Path) -> int:
         raw.close()
         tmp.unlink(missing_ok=True)
     return target.stat().st_size
+
+
+# The due index's session hook (every ORM change that can move a reminder marks its
+# departments due) is registered with the module; every session of the project comes from here.
+import notifier.due_index  # noqa: E402,F401

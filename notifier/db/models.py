@@ -355,3 +355,28 @@ class GradeStep(Base):
     digest_key: Mapped[str] = mapped_column(String(64))
     stepped_on: Mapped[date] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class DepartmentDue(Base):
+    """When the planning pass must next look at a department (the due index, migration 0009).
+
+    Written only by ``notifier/due_index.py``: a change to a department's items sets
+    ``next_due_at`` to ``DUE_NOW`` and bumps ``version``; a pass that planned the department
+    writes the next time it can fire, unless ``version`` moved meanwhile."""
+
+    __tablename__ = "department_due"
+    __table_args__ = (Index("ix_department_due_next", "next_due_at"),)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id", ondelete="CASCADE"),
+                                               primary_key=True)
+    next_due_at: Mapped[datetime | None] = mapped_column(DateTime)  # naive UTC; None: nothing open
+    version: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DueIndexState(Base):
+    """One row: the fingerprint of the rules the due index was computed with (a config
+    change marks every department due; ``notifier/due_index.py``)."""
+
+    __tablename__ = "due_index_state"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    planned_at: Mapped[datetime | None] = mapped_column(DateTime)  # naive UTC: the latest pass's ``now``

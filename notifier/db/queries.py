@@ -3,81 +3,106 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, case, func, select
 from sqlalchemy.orm import Session
 
 from notifier.db.models import (Contact, Delivery, Department, Digest, Milestone, OccurrenceDone, Plan,
                                 PlanStatus, ReminderLog, Task, TaskDepartment)
 from notifier.planning.recurrence import occurrences
-from notifier.planning.schedule import Item, PlanInfo
+from notifier.planning.items import MilestoneRow
+from notifier.planning.schedule import PlanInfo
 
 
-def open_items(session: Session, expand: dict[int, tuple[int, ...]] | None = None, *,
-               due_until: date | None = None, full_plans: Iterable[int] = (),
-               active_only: bool = False) -> list[Item]:
-    """Open milestone occurrences with their plan, task and lead departments.
+_ROW_COLS = (Milestone.id, Milestone.due_on, Milestone.text, Milestone.recurrence,
+             Task.id, Task.number, Task.title,
+             Plan.id, Plan.name, Plan.doc_number, Plan.starts_on, Plan.ends_on, Plan.issued_on, Plan.status,
+             Task.position, Milestone.position)
 
-    ``expand`` maps a group department (各县区政府) to the members the config names.
-    Without ``due_until``: every open occurrence. With it (the planning pass): only those due
-    on or before ``due_until`` (overdue ones included), plus every open occurrence of the plans
-    in ``full_plans``; each part is an indexed range, so the cost follows what can be due, not
-    the size of the database."""
-    expand = expand or {}
-    cols = (Milestone.id, Milestone.due_on, Milestone.text, Milestone.recurrence,
-            Task.id, Task.number, Task.title,
-            Plan.id, Plan.name, Plan.doc_number, Plan.starts_on, Plan.ends_on,
-            Task.position, Milestone.position, Plan.issued_on, Plan.status)
-    base = (select(*cols).join(Task, Task.id == Milestone.task_id).join(Plan, Plan.id == Task.plan_id)
+
+def _row(r: Row) -> MilestoneRow:
+    (mid, due, text, rule, tid, tnum, title, pid, pname, doc, start, end, issued, status, tpos, mpos) = r
+    plan = PlanInfo(pid, pname, doc, start, end, issued, status == PlanStatus.CLOSED)
+    return MilestoneRow(mid, due, text, rule, tid, tnum, title, plan, tpos, mpos)
+
+
+def open_milestones(session: Session, *, departments: Collection[int] | None = None,
+                    roles: Collection[str] | None = None, until: date | None = None,
+                    plans: Collection[int] = (), active_only: bool = False) -> list[MilestoneRow]:
+    """Open milestones with their task and plan, one row each (no expansion: see
+    ``planning/items.py``).
+
+    ``departments`` (with ``roles``): only tasks where one of them holds one of those roles.
+    ``until``: one-off milestones due on or before it (overdue ones included), every recurring
+    one, and every milestone of ``plans``; each part is an indexed range, so the cost follows
+    what can be due, not the size of the database."""
+    base = (select(*_ROW_COLS).join(Task, Task.id == Milestone.task_id).join(Plan, Plan.id == Task.plan_id)
             .where(Milestone.status == "open"))
     if active_only:
         base = base.where(Plan.status == PlanStatus.ACTIVE)
-    full_plans = set(full_plans)
-    if due_until is None:
-        rows = session.execute(base).all()
-    else:
-        found: dict[int, Row] = {}
-        queries = [base.where(Milestone.recurrence.is_(None), Milestone.due_on <= due_until),
-                   base.where(Milestone.recurrence.is_not(None))]
-        queries += [base.where(Task.plan_id.in_(chunk)) for chunk in _chunks(sorted(full_plans))]
-        for q in queries:
-            for r in session.execute(q):
-                found[r[0]] = r
-        rows = list(found.values())
-    rows.sort(key=lambda r: (r[7], r[12], r[13]))  # plan, task position, milestone position
-    task_ids = sorted({r[4] for r in rows})
-    roles: dict[tuple[int, str], list[int]] = defaultdict(list)  # (task, role) -> departments
-    for chunk in _chunks(task_ids) if due_until is not None else [None]:
-        q = (select(TaskDepartment.task_id, TaskDepartment.role, TaskDepartment.department_id)
-             .order_by(TaskDepartment.task_id, TaskDepartment.position))
-        if chunk is not None:
-            q = q.where(TaskDepartment.task_id.in_(chunk))
-        for task_id, role, dep_id in session.execute(q):
-            for d in expand.get(dep_id, (dep_id,)):
-                if d not in roles[(task_id, role)]:
-                    roles[(task_id, role)].append(d)
+    if departments is not None:
+        holds = select(TaskDepartment.task_id).where(TaskDepartment.task_id == Task.id,
+                                                     TaskDepartment.department_id.in_(sorted(departments)))
+        if roles is not None:
+            holds = holds.where(TaskDepartment.role.in_(sorted(roles)))
+        base = base.where(holds.exists())
+    if until is None:
+        return [_row(r) for r in session.execute(base)]
+    found: dict[int, MilestoneRow] = {}
+    parts = [base.where(Milestone.recurrence.is_(None), Milestone.due_on <= until),
+             base.where(Milestone.recurrence.is_not(None))]
+    parts += [base.where(Task.plan_id.in_(chunk)) for chunk in _chunks(sorted(plans))]
+    for q in parts:
+        for r in session.execute(q):
+            found[r[0]] = _row(r)
+    return list(found.values())
+
+
+def task_roles(session: Session, task_ids: Iterable[int] | None = None) -> list[tuple[int, str, int]]:
+    """(task, role, department) as stored, in each task's order; every task's without ``task_ids``."""
+    q = (select(TaskDepartment.task_id, TaskDepartment.role, TaskDepartment.department_id)
+         .order_by(TaskDepartment.task_id, TaskDepartment.position))
+    if task_ids is None:
+        return [tuple(r) for r in session.execute(q)]
+    out: list[tuple[int, str, int]] = []
+    for chunk in _chunks(sorted(set(task_ids))):
+        out += [tuple(r) for r in session.execute(q.where(TaskDepartment.task_id.in_(chunk)))]
+    return out
+
+
+def done_occurrences(session: Session, milestone_ids: Iterable[int]) -> dict[int, set[date]]:
+    """The occurrences of these recurring milestones marked done."""
     done: dict[int, set[date]] = defaultdict(set)
-    recurring = sorted(r[0] for r in rows if r[3])
-    for chunk in _chunks(recurring):
+    for chunk in _chunks(sorted(set(milestone_ids))):
         for mid, occ in session.execute(select(OccurrenceDone.milestone_id, OccurrenceDone.occurrence)
                                         .where(OccurrenceDone.milestone_id.in_(chunk))):
             done[mid].add(occ)
-    plans: dict[int, PlanInfo] = {}
-    items = []
-    for mid, due, text, rule, tid, tnum, title, pid, pname, doc, start, end, _tpos, _mpos, issued, status in rows:
-        plan = plans.setdefault(pid, PlanInfo(pid, pname, doc, start, end, issued, status == PlanStatus.CLOSED))
-        task_leads = tuple(roles.get((tid, "lead"), ()))
-        others = tuple(roles.get((tid, "responsible"), ())), tuple(roles.get((tid, "cooperating"), ()))
-        dates = occurrences(rule, start, end) if rule else [due]
-        if rule and due_until is not None and pid not in full_plans:
-            dates = [d for d in dates if d <= due_until]
-        for occ in dates:
-            if occ not in done[mid]:
-                items.append(Item(mid, occ, plan, tid, tnum, title, text, task_leads, rule, *others))
-    return items
+    return done
+
+
+def department_plans(session: Session, departments: Collection[int], roles: Collection[str],
+                     after: date) -> list[tuple[int, PlanInfo, date | None]]:
+    """(department, plan, its first open one-off date after ``after``) for each active plan in
+    which one of ``departments`` holds one of ``roles`` in a task with an open milestone: the
+    plans whose cutoffs can concern it, and where its reminders beyond the loaded window start."""
+    later = func.min(case((Milestone.due_on > after, Milestone.due_on), else_=None))
+    q = (select(TaskDepartment.department_id, Plan.id, Plan.name, Plan.doc_number, Plan.starts_on, Plan.ends_on,
+                Plan.issued_on, later)
+         .join(Task, Task.id == TaskDepartment.task_id).join(Plan, Plan.id == Task.plan_id)
+         .join(Milestone, Milestone.task_id == Task.id)
+         .where(TaskDepartment.role.in_(sorted(roles)), Plan.status == PlanStatus.ACTIVE,
+                Milestone.status == "open")
+         .group_by(TaskDepartment.department_id, Plan.id, Plan.name, Plan.doc_number, Plan.starts_on,
+                   Plan.ends_on, Plan.issued_on))
+    out = []
+    for chunk in _chunks(sorted(departments)):
+        for dep, pid, name, doc, start, end, issued, first_later in session.execute(
+                q.where(TaskDepartment.department_id.in_(chunk))):
+            out.append((dep, PlanInfo(pid, name, doc, start, end, issued), first_later))
+    return out
 
 
 def _chunks(values: list, size: int = 5000) -> Iterator[list]:
@@ -199,16 +224,19 @@ def open_recurring(session: Session) -> list[tuple[int, str, date, date]]:
                                 .where(Milestone.status == "open", Milestone.recurrence.is_not(None))).all())
 
 
-def reminder_log(session: Session, since: datetime | None = None,
-                 upto: datetime | None = None) -> dict[tuple[int, str], datetime]:
+def reminder_log(session: Session, since: datetime | None = None, upto: datetime | None = None,
+                 departments: Collection[int] | None = None) -> dict[tuple[int, str], datetime]:
     """Latest logged trigger per (department, series). With ``since`` only triggers from then on
     (an indexed range: the planning pass needs no older ones, see reminders.log_horizon); with
-    ``upto`` (naive UTC) later triggers are left out (they were logged while the clock ran ahead)."""
+    ``upto`` (naive UTC) later triggers are left out (they were logged while the clock ran ahead);
+    with ``departments`` only theirs."""
     q = select(ReminderLog.department_id, ReminderLog.series, func.max(ReminderLog.trigger_at))
     if since is not None:
         q = q.where(ReminderLog.trigger_at >= since)
     if upto is not None:
         q = q.where(ReminderLog.trigger_at <= upto)
+    if departments is not None:
+        q = q.where(ReminderLog.department_id.in_(sorted(departments)))
     return {(d, s): t for d, s, t in session.execute(q.group_by(ReminderLog.department_id, ReminderLog.series))}
 
 

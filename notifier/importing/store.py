@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from notifier import due_index
 from notifier.config import Config
 from notifier.db.engine import utcnow
 from notifier.db.models import (Department, DepartmentAlias, Milestone, Plan, Task,
@@ -225,6 +226,7 @@ def store_plan(session: Session, spec: PlanSpec, config: Config) -> ImportSummar
     task_ids = _write_tasks(session, plan.id, spec.tasks)
     done_kept = _write_milestones(session, plan.id, task_ids, spec.tasks)
     _write_roles(session, task_ids, spec.tasks, index)
+    due_index.mark_plans(session, [plan.id])  # bulk statements: no session hook sees them
     session.expire(plan)  # its tasks changed underneath the ORM
     return _summary(plan, spec, config, action, done_kept, index)
 

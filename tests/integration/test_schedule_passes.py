@@ -17,6 +17,7 @@ from notifier import cli
 from notifier.daemon import Daemon
 from notifier.db import queries
 from notifier.db.engine import transaction
+from notifier.reminders import open_items
 from notifier.db.models import Delivery, Digest, ReminderLog
 from notifier.delivery.dispatcher import Dispatcher
 from tests.schedule_kit import Recorder, local, make_world, ms, plan, task, utc_naive
@@ -48,7 +49,7 @@ def quarterly(tmp_path: Path):
 
 def test_quarterly_report_has_four_open_occurrences(quarterly):
     with transaction(quarterly.engine) as s:
-        items = queries.open_items(s)
+        items = open_items(s)
     assert [i.occurrence for i in items] == [date(2025, 3, 31), date(2025, 6, 30), date(2025, 9, 30),
                                              date(2025, 12, 31)]
     assert len({i.milestone_id for i in items}) == 1

@@ -38,7 +38,7 @@ from notifier.importing.departments import is_group
 from notifier.importing.readers import read_plan
 from notifier.importing.store import store_plan
 from notifier.marks import apply_mark
-from notifier.reminders import calendar_of, run_pass
+from notifier.reminders import calendar_of, open_items, run_pass
 from notifier.rendering import Renderer
 from tests.conftest import PLANS
 
@@ -86,7 +86,7 @@ def year(tmp_path_factory, request):  # noqa: ANN001, ANN201
     upgrade(engine)
     with transaction(engine) as s:
         store_plan(s, spec, cfg)
-        occurrences = queries.open_items(s)  # every occurrence, with its lead departments
+        occurrences = open_items(s)  # every occurrence, with its lead departments
         names_by_id = queries.department_names(s)
     address = {d.name: d.email[0] for d in cfg.departments}
     marks: dict[date, list] = defaultdict(list)
