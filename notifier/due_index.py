@@ -22,9 +22,9 @@ import hashlib
 from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime, timedelta
 from itertools import chain
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, and_, bindparam, event, func, literal, select, true, update
+from sqlalchemy import Select, Table, and_, bindparam, event, func, literal, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -43,7 +43,7 @@ def _chunks(values: list[int], size: int = 500) -> Iterable[list[int]]:
 
 def _mark_select(s: Session, ids: Select[Any]) -> None:
     """Upsert ``DUE_NOW`` (and a new version) for the department ids ``ids`` selects."""
-    table = DepartmentDue.__table__
+    table = cast(Table, DepartmentDue.__table__)
     insert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
     # ``WHERE true``: SQLite cannot tell an upsert's ON CONFLICT from a join without it.
     rows = select(ids.subquery().c[0], literal(DUE_NOW, DepartmentDue.next_due_at.type), literal(0))
@@ -87,7 +87,7 @@ def due(s: Session, now_utc: datetime) -> dict[int, int]:
 def record(s: Session, versions: Mapping[int, int], next_due: Mapping[int, datetime | None]) -> int:
     """Write each planned department's next time, unless it was marked since ``versions`` was
     read (compare and set); how many were written."""
-    table = DepartmentDue.__table__
+    table = cast(Table, DepartmentDue.__table__)
     rows = [{"dep": d, "ver": versions[d], "at": at} for d, at in next_due.items() if d in versions]
     if not rows:
         return 0
@@ -104,7 +104,7 @@ def next_time(s: Session, after: datetime) -> datetime | None:
 def ensure(s: Session, department_ids: Iterable[int]) -> None:
     """Give these departments a row (due now) if they have none: a group's member or an
     escalation department may never have been marked itself."""
-    table = DepartmentDue.__table__
+    table = cast(Table, DepartmentDue.__table__)
     insert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
     for chunk in _chunks(sorted(set(department_ids))):
         rows = select(Department.id, literal(DUE_NOW, DepartmentDue.next_due_at.type), literal(0)).where(
@@ -171,7 +171,6 @@ def _changed(session: Session) -> tuple[set[int], set[int], set[int], set[int]]:
 
 def _after_flush(session: Session, _context: object) -> None:
     tasks, plans, deps, milestones = _changed(session)
-    tasks.discard(None)  # type: ignore[arg-type]  # an object flushed without its task
     if milestones:
         tasks.update(session.connection().scalars(select(Milestone.task_id).where(Milestone.id.in_(milestones))))
     if tasks:

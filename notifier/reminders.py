@@ -51,7 +51,7 @@ from notifier.plan_life import close_plan
 from notifier.planning.due import next_due_at, wakeups
 from notifier.planning.items import expand_roles, items_of
 from notifier.planning.schedule import (Cadence, Digest, Item, PlanInfo, Rules, before_triggers, by_department,
-                                        compose_digests, cutoffs, next_due)
+                                        compose_digests, cutoffs)
 from notifier.rendering import LinkMaker, Rendered, Renderer, notice_context
 from notifier.web.links import LinkSigner, signer_of
 
@@ -297,7 +297,8 @@ def _plan_page(s: Session, config: Config, renderer: Renderer, rules: Rules, pag
                                           outcomes_of(s, digest, config))
         reported.update(p.id for p in digest.closing)
         if _queue(s, DigestRow.of(digest, config.timezone), rendered, contacts, due_at):
-            result.queued.append(Queued(name, digest.kind, rendered, contacts, len(digest.entries) + len(digest.closing)))
+            result.queued.append(Queued(name, digest.kind, rendered, contacts,
+                                        len(digest.entries) + len(digest.closing)))
         else:
             result.already += 1
         logged.update({(digest.department_id, series): at for series, at in digest.fired})

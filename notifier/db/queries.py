@@ -66,10 +66,10 @@ def task_roles(session: Session, task_ids: Iterable[int] | None = None) -> list[
     q = (select(TaskDepartment.task_id, TaskDepartment.role, TaskDepartment.department_id)
          .order_by(TaskDepartment.task_id, TaskDepartment.position))
     if task_ids is None:
-        return [tuple(r) for r in session.execute(q)]
+        return [(t, r, d) for t, r, d in session.execute(q)]
     out: list[tuple[int, str, int]] = []
     for chunk in _chunks(sorted(set(task_ids))):
-        out += [tuple(r) for r in session.execute(q.where(TaskDepartment.task_id.in_(chunk)))]
+        out += [(t, r, d) for t, r, d in session.execute(q.where(TaskDepartment.task_id.in_(chunk)))]
     return out
 
 
@@ -97,7 +97,7 @@ def department_plans(session: Session, departments: Collection[int], roles: Coll
                 Milestone.status == "open")
          .group_by(TaskDepartment.department_id, Plan.id, Plan.name, Plan.doc_number, Plan.starts_on,
                    Plan.ends_on, Plan.issued_on))
-    out = []
+    out: list[tuple[int, PlanInfo, date | None]] = []
     for chunk in _chunks(sorted(departments)):
         for dep, pid, name, doc, start, end, issued, first_later in session.execute(
                 q.where(TaskDepartment.department_id.in_(chunk))):

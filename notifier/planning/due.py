@@ -25,8 +25,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 
-from notifier.planning.schedule import (Item, OverdueState, PlanInfo, Rules, before_triggers, cutoffs, grace_end, issued,
-                                        next_due)
+from notifier.planning.schedule import (Item, OverdueState, PlanInfo, Rules, before_triggers, cutoffs, grace_end,
+                                        issued, next_due)
 
 
 def _utc(day: date, at: time, rules: Rules) -> datetime:

@@ -29,8 +29,8 @@ from notifier.importing.store import store_plan, sync_departments
 from notifier.office.actions import extend_deadline
 from notifier.office.pauses import end_pause, pause_spans, start_pause
 from notifier.plan_life import close_plan, reopen_plan
-from notifier.planning.schedule import plan_digests
-from notifier.progress import apply_mark
+from notifier.planning.schedule import compose_digests
+from notifier.marks import apply_mark
 from notifier.reminders import (CLOCK_SKEW, group_members, open_items, outcomes_of, rules_for, run_pass,
                                 without_paused)
 from notifier.rendering import Renderer
@@ -99,7 +99,7 @@ def _expected(engine, cfg: config_mod.Config, renderer: Renderer, now: datetime)
         items = without_paused(open_items(s, group_members(s, cfg), active_only=True), pause_spans(s), today)
         logged = queries.reminder_log(s, upto=now.astimezone(UTC).replace(tzinfo=None) + CLOCK_SKEW)
         closing = queries.plans_to_close(s, today - timedelta(days=rules.after_end_days))
-        digests = plan_digests(items, logged, rules, now, closing=closing,
+        digests = compose_digests(items, logged, rules, now, closing=closing,
                                sent_today=queries.departments_sent_today(s, today))
         names = queries.department_names(s)
         out = {d.key: (names[d.department_id], d.kind,
