@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from notifier import __version__
 from notifier import config as config_mod
 from notifier.config import Config, ConfigError
+from notifier.office.grades import Light
 
 try:
     from sqlalchemy.exc import OperationalError
@@ -777,14 +778,24 @@ def cmd_progress(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_history(args: argparse.Namespace, cfg: Config) -> int:
-    from notifier.status import history_rows
+    from notifier.status import history_rows, step_rows
 
-    rows = history_rows(_engine(cfg), cfg, milestone=args.milestone, limit=args.limit)
+    engine = _engine(cfg)
+    rows = history_rows(engine, cfg, milestone=args.milestone, limit=args.limit)
+    steps = step_rows(engine, cfg, milestone=args.milestone, limit=args.limit)
     data = {"schema": "notifier/history/1",
-            "events": [{**answer_json(r.answer), "task_number": r.task_number, "text": r.text} for r in rows]}
-    lines = [f"#{r.answer.milestone_id:<5}{f' {r.answer.occurrence}期' if r.answer.occurrence else ''} "
-             f"任务{r.task_number} {r.text[:30]}：{describe_answer(r.answer)}" for r in rows]
-    _say(args, data, *lines, f"（共{len(rows)}条记录）")
+            "events": [{**answer_json(r.answer), "task_number": r.task_number, "text": r.text} for r in rows],
+            "grade_steps": [{"milestone_id": st.milestone_id, "occurrence": st.occurrence, "department": st.department,
+                             "grade": st.grade, "on": st.on, "at": st.at, "task_number": st.task_number,
+                             "text": st.text} for st in steps]}
+    dated = [(r.answer.at, f"#{r.answer.milestone_id:<5}{f' {r.answer.occurrence}期' if r.answer.occurrence else ''} "
+                           f"任务{r.task_number} {r.text[:30]}：{describe_answer(r.answer)}") for r in rows]
+    for st in steps:
+        g = Light(st.grade)
+        dated.append((st.at, f"#{st.milestone_id:<5} 任务{st.task_number} {st.text[:30]}（{st.occurrence}）："
+                             f"{st.at:%Y-%m-%d %H:%M} 升级为{g.label}色{g.word}单（{st.department}）"))
+    lines = [line for _, line in sorted(dated, key=lambda d: d[0], reverse=True)[:args.limit]]
+    _say(args, data, *lines, f"（共{len(lines)}条记录）")
     return 0
 
 
@@ -883,13 +894,14 @@ def milestone_line(r: MilestoneRow, department: str | None) -> str:
         last = "（尚无答复）"
     else:
         last = f"（最近：{describe_answer(r.last)}）" if r.last else ""
-    return f"#{r.id:<5} {r.due}{rule} {flag}  {role}任务{r.task_number}（牵头：{leads}）：{r.text[:50]}{last}"
+    grade = f"[{Light(r.grade).label}] " if r.grade != "green" and r.plan_status != "closed" else ""
+    return f"#{r.id:<5} {r.due}{rule} {grade}{flag}  {role}任务{r.task_number}（牵头：{leads}）：{r.text[:50]}{last}"
 
 
 def milestone_json(r: MilestoneRow) -> dict[str, Any]:
     return {"id": r.id, "plan": r.plan, "plan_status": r.plan_status, "task_number": r.task_number, "task_title": r.task_title, "text": r.text,
             "due": r.due, "recurrence": r.recurrence, "status": r.status, "days_late": r.days_late,
-            "leads": r.leads, "roles": r.roles, "last": answer_json(r.last)}
+            "leads": r.leads, "roles": r.roles, "last": answer_json(r.last), "grade": r.grade}
 
 
 def failure_lines(failures: list[FailedDigest]) -> list[str]:
@@ -948,6 +960,13 @@ def status_lines(r: StatusReport) -> list[str]:
         for c in r.broken_contacts:
             since = f"自 {c.since:%Y-%m-%d %H:%M} 起" if c.since else ""
             lines.append(f"  {c.channel}:{c.recipient} {since}：{c.error}")
+    if any(r.grades.values()):
+        lines.append("督办等级（进行中的方案、未办结的时间节点）：" + "，".join(
+            f"{Light(g).label}（{Light(g).meaning}）{n}" for g, n in r.grades.items()))
+    if r.not_signed:
+        lines.append(f"未按时签收（{len(r.not_signed)}项）：")
+        lines += [f"  {n.department} #{n.milestone_id} 任务{n.task_number} {n.text[:30]}（{n.occurrence}）："
+                  f"{n.asked_on}提醒，应于{n.sign_by}前签收" for n in r.not_signed]
     lines += gap_lines(r.contact_gaps)
     lines += [f"warning: {w}" for w in r.warnings]
     return lines
@@ -965,7 +984,9 @@ def status_json(r: StatusReport) -> dict[str, Any]:
             "plans_closed": [{"id": p.id, "name": p.name, "ends_on": p.ends_on, "closed_at": p.closed_at}
                              for p in r.plans_closed],
             "without_contact": r.contact_gaps.departments, "collective_names": r.contact_gaps.collective,
-            "warnings": r.warnings}
+            "warnings": r.warnings, "grades": r.grades,
+            "not_signed": [{"department": n.department, "milestone_id": n.milestone_id, "occurrence": n.occurrence,
+                            "asked_on": n.asked_on, "sign_by": n.sign_by} for n in r.not_signed]}
 
 
 def cmd_test_contact(args: argparse.Namespace, cfg: Config) -> int:

@@ -180,13 +180,15 @@ def _split_host_port(listen: str) -> tuple[str, int]:
 
 @dataclass(frozen=True)
 class GradesConfig:
-    """The ledger's traffic lights (notifier/office/grades.py): 红 overdue; 黄 behind (no answer
-    to the last cutoff's progress request, or ``silent_workdays`` working days without any
-    answer); 蓝 due within ``lead_days``; else 绿."""
+    """The grade ladder and the ledger's lights (notifier/office/grades.py): 红 督办 overdue;
+    黄 催办 behind (not signed for within ``sign_within_days`` working days, no answer to the last
+    cutoff's progress request, or - when set - ``silent_workdays`` working days without any
+    answer); 蓝 提醒 inside the ``lead_days`` window; else 绿."""
 
     lead_days: int = 7
-    silent_workdays: int = 20  # 0: never yellow for silence alone
+    silent_workdays: int = 0  # 0: never yellow for silence alone
     cutoff_answer_days: int = 30  # an answer this many days before a cutoff, or after it, answers it
+    sign_within_days: int = 2  # working days a department has to sign for (签收) a reminder
 
 
 @dataclass(frozen=True)
@@ -384,6 +386,7 @@ LIMITS: dict[str, tuple[float, float]] = {
     "email.connections": (1, 64),
     "webhooks.*.timeout": (0, 600),
     "web.link_days": (1, 3650),
+    "grades.sign_within_days": (1, 60),
 }
 DEFAULT_LIMIT = (0, 1_000_000)  # a number no table above names
 
@@ -564,10 +567,11 @@ def _folder(r: _Reader, data: dict, path: Path) -> tuple[Path, bool, tuple[str, 
 
 
 def _grades(r: _Reader, data: dict) -> GradesConfig:
-    g = r.table(data, "grades", {"lead_days", "silent_workdays", "cutoff_answer_days"})
+    g = r.table(data, "grades", {"lead_days", "silent_workdays", "cutoff_answer_days", "sign_within_days"})
     return GradesConfig(lead_days=_positive(r, g, "grades", "lead_days", int, 7),
-                        silent_workdays=int(_non_negative(r, g, "grades", "silent_workdays", 20)),
-                        cutoff_answer_days=_positive(r, g, "grades", "cutoff_answer_days", int, 30))
+                        silent_workdays=int(_non_negative(r, g, "grades", "silent_workdays", 0)),
+                        cutoff_answer_days=_positive(r, g, "grades", "cutoff_answer_days", int, 30),
+                        sign_within_days=_positive(r, g, "grades", "sign_within_days", int, 2))
 
 
 def _report(r: _Reader, data: dict, known: set[str]) -> ReportConfig:

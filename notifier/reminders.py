@@ -38,8 +38,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from notifier import due_index
-from notifier.config import Config
+from notifier import due_index, grade_log, signing
+from notifier.config import Config, GradesConfig
 from notifier.db import queries
 from notifier.db.engine import read_session, transaction, utcnow
 from notifier.db.models import Contact, Delivery, Department, ReminderLog
@@ -47,6 +47,7 @@ from notifier.db.models import Digest as StoredDigest
 from notifier.importing.store import DepartmentIndex, sync_departments
 from notifier.office.pauses import PauseSpan, pause_spans
 from notifier.planning.calendar import WorkCalendar
+from notifier.planning.ladder import Facts, Key, Ladder
 from notifier.plan_life import close_plan
 from notifier.planning.due import next_due_at, wakeups
 from notifier.planning.items import expand_roles, items_of
@@ -147,7 +148,8 @@ def rules_for(session: Session, config: Config, *, create: bool = True) -> Rules
         cadence = Cadence(e.every_days or s.overdue_every_days, e.weekday)
     return Rules(tz=config.timezone, cutoff_months=s.cutoff_months, lead_days=s.lead_days, send_at=s.send_at,
                  overdue_every_days=s.overdue_every_days, escalation_to=esc, calendar=calendar_of(config),
-                 escalation=cadence, after_end_days=s.after_end_days, notify_roles=s.notify_roles)
+                 escalation=cadence, after_end_days=s.after_end_days, notify_roles=s.notify_roles,
+                 sign_within_days=config.grades.sign_within_days)
 
 
 def group_members(session: Session, config: Config, *, create: bool = True) -> dict[int, tuple[int, ...]]:
@@ -268,6 +270,7 @@ def rules_basis(config: Config, rules: Rules, names: dict[int, str], aliases: di
     return (str(rules.tz), rules.cutoff_months, rules.lead_days, rules.send_at.isoformat(),
             rules.overdue_every_days, rules.escalation_to, rules.escalation, rules.after_end_days,
             rules.notify_roles, sorted(config.holidays), sorted(config.workdays), type(cal).__name__,
+            config.grades,
             sorted(members.items()), reachable)
 
 
@@ -281,7 +284,8 @@ def _plan_page(s: Session, config: Config, renderer: Renderer, rules: Rules, pag
     loaded = load_page(s, rules, members, page, now, escalation=bool(rules.escalation_to))
     items = without_paused(loaded.items, spans, today)
     sent_today = queries.departments_sent_today(s, today) & page
-    digests = [d for d in compose_digests(items, loaded.logged, rules, now, closing=closing, sent_today=sent_today)
+    digests = [d for d in compose_digests(items, loaded.logged, rules, now, closing=closing, sent_today=sent_today,
+                                          ladder=ladder_of(s, config, items, today))
                if d.department_id in page]
     logged = dict(loaded.logged)
     waiting: set[int] = set()  # planned, not queued: no contact; due again at the next pass
@@ -297,12 +301,14 @@ def _plan_page(s: Session, config: Config, renderer: Renderer, rules: Rules, pag
                                           outcomes_of(s, digest, config))
         reported.update(p.id for p in digest.closing)
         if _queue(s, DigestRow.of(digest, config.timezone), rendered, contacts, due_at):
+            record_ladder(s, digest, now)
             result.queued.append(Queued(name, digest.kind, rendered, contacts,
                                         len(digest.entries) + len(digest.closing)))
         else:
             result.already += 1
         logged.update({(digest.department_id, series): at for series, at in digest.fired})
     theirs = by_department(loaded.items, rules)
+    asked = signing.sign_days(s, page)
     tomorrow = _local_start(today + timedelta(days=1), config)
     nexts: dict[int, datetime | None] = {}
     for d in page:
@@ -312,6 +318,8 @@ def _plan_page(s: Session, config: Config, renderer: Renderer, rules: Rules, pag
         extra = [tomorrow] if d in sent_today else []  # what waited for tomorrow's message
         extra += [_local_start(p.ends_on + timedelta(days=1), config) for p in spans
                   if not p.resumed and p.ends_on >= today and _pauses(p, d, theirs.get(d, []))]
+        extra += [_local_start(day, config) for day in ladder_wakeups(
+            d, theirs.get(d, []), loaded.plans.get(d, ()), asked.get(d, ()), config.grades, rules, today)]
         nexts[d] = next_due_at(wakeups(d, [it for it, _ in theirs.get(d, [])], logged, rules, now,
                                        plans=loaded.plans.get(d, ()), later=loaded.later.get(d)) + extra, now)
     due_index.record(s, versions, nexts)
@@ -335,6 +343,12 @@ class PageLoad:
     plans: dict[int, list[PlanInfo]]  # department -> the active plans it has open items in
 
 
+# For this long after a cutoff a pass loads all of the plan's open items: those whose progress
+# report the cutoff asked for and did not get step up to 黄 (催办). A later pass sees them
+# again once they come near their date; the ledger shows them 黄 all along.
+LADDER_CATCH_UP = timedelta(days=10)
+
+
 def load_page(s: Session, rules: Rules, members: dict[int, tuple[int, ...]], page: set[int], now: datetime, *,
               escalation: bool = False) -> PageLoad:
     """The open items and the reminder log of the departments of ``page``:
@@ -343,7 +357,9 @@ def load_page(s: Session, rules: Rules, members: dict[int, tuple[int, ...]], pag
     - every item of a plan whose nearest cutoff has a reminder due for one of them that it has
       not had yet: that message lists all its open items in the plan (the progress request);
     - every recurring report (few; their occurrences are expanded in ``planning/items.py``);
-    - with ``escalation`` (an escalation department is on the page): every overdue item.
+    - with ``escalation`` (an escalation department is on the page): every overdue item;
+    - every item of a plan whose cutoff passed less than ``LADDER_CATCH_UP`` ago (the ladder's
+      黄 for a progress report the cutoff did not get).
     A group's items count for its members (``members``). The series names below are the
     planner's (planning/schedule.py)."""
     today = now.astimezone(rules.tz).date()
@@ -359,11 +375,14 @@ def load_page(s: Session, rules: Rules, members: dict[int, tuple[int, ...]], pag
             plans[d].append(plan)
             if first_later is not None:
                 later[d] = min(later.get(d, first_later), first_later)
-            c = next((c for c in cutoffs(plan, rules.cutoff_months) if c >= today), None)
+            plan_cutoffs = cutoffs(plan, rules.cutoff_months)
+            c = next((c for c in plan_cutoffs if c >= today), None)
             due = [t for t in before_triggers(c, rules) if t <= now_utc] if c is not None else []
             seen = logged.get((d, f"cutoff:{plan.id}:{c}"))
             if due and (seen is None or due[-1] > seen):
                 full.add(plan.id)
+            if any(today - LADDER_CATCH_UP < c < today for c in plan_cutoffs):
+                full.add(plan.id)  # its items not answered at the cutoff step up to 黄 (the ladder)
     rows = {r.milestone_id: r for r in queries.open_milestones(s, departments=keys, roles=rules.notify_roles,
                                                                 until=until, plans=full, active_only=True)}
     if escalation:
@@ -381,6 +400,55 @@ def open_items(s: Session, members: dict[int, tuple[int, ...]] | None = None, *,
     roles = expand_roles(queries.task_roles(s), members or {})
     done = queries.done_occurrences(s, [r.milestone_id for r in rows if r.recurrence])
     return items_of(rows, roles, done)
+
+
+def ladder_of(s: Session, config: Config, items: list[Item], today: date) -> Ladder:
+    """The facts the grade ladder needs about ``items``: their answers, the 签收 requests not
+    signed for in time, the last grade recorded for each department, when each plan began
+    to be followed."""
+    tz = config.timezone
+    mids = {it.milestone_id for it in items}
+    answers = queries.answer_days(s, mids, tz)
+    late: dict[Key, date] = {}
+    for r in signing.unsigned(s, today=today):
+        key = (r.department_id, r.milestone_id, r.occurrence)
+        late[key] = min(late.get(key, r.sign_by), r.sign_by)
+    last = grade_log.last_grades(s, mids)
+    facts: dict[Key, Facts] = {}
+    for it in items:
+        said = tuple(answers.get((it.milestone_id, it.occurrence if it.recurrence else None), ()))
+        for dept in dict.fromkeys((*it.leads, *it.responsible, *it.cooperating)):
+            key = (dept, it.milestone_id, it.occurrence)
+            if said or key in late or key in last:
+                facts[key] = Facts(said, late.get(key), last.get(key, Facts().last))
+    return Ladder(config.grades, calendar_of(config).is_workday, config.schedule.cutoff_months, facts,
+                  queries.followed_from(s, {it.plan.id for it in items}, tz))
+
+
+def record_ladder(s: Session, digest: Digest, now: datetime) -> None:
+    """A queued digest's 签收 requests and grade steps (next to the outbox, not inside it)."""
+    at = now.astimezone(UTC).replace(tzinfo=None)
+    if digest.asks and digest.sign_by is not None:
+        signing.ask(s, department_id=digest.department_id, items=digest.asks, digest_key=digest.key,
+                    asked_on=digest.day, sign_by=digest.sign_by)
+    if digest.steps:
+        grade_log.record(s, digest.steps, digest_key=digest.key, on=digest.day, at=at)
+
+
+def ladder_wakeups(dept: int, its: list[tuple[Item, str]], plans: Iterable[PlanInfo], asked: Iterable[date],
+                   grades: GradesConfig, rules: Rules, today: date) -> list[date]:
+    """The days the grade ladder may step one of the department's items up (the due index's
+    facts for the ladder; each errs early): the day after a 签收 request's last day, the day
+    its lead window opens, the day after its date (红), the day after each cutoff (黄 for a
+    progress report not made)."""
+    out = [d + timedelta(days=1) for d in asked]
+    for it, role in its:
+        if role != "lead" or it.occurrence < today:
+            continue
+        out += [rules.calendar.on_or_before(it.occurrence - timedelta(days=grades.lead_days)),
+                it.occurrence + timedelta(days=1)]
+    out += [c + timedelta(days=1) for p in plans for c in cutoffs(p, rules.cutoff_months) if c >= today]
+    return [d for d in out if d >= today]
 
 
 def without_paused(items: Iterable[Item], spans: list[PauseSpan], today: date) -> list[Item]:
@@ -417,7 +485,8 @@ def preview(engine: Engine, config: Config, renderer: Renderer, department: str,
         closing = queries.plans_to_close(s, today - timedelta(days=rules.after_end_days))
         groups = group_members(s, config, create=False)
         items = without_paused(open_items(s, groups, active_only=True), pause_spans(s), today)
-        digests = [d for d in compose_digests(items, {}, rules, now, closing=closing)
+        digests = [d for d in compose_digests(items, {}, rules, now, closing=closing,
+                                              ladder=ladder_of(s, config, items, today))
                    if d.department_id == dep_id]
         names = queries.department_names(s)
         out = [renderer.render_digest(d, dep_name, now, names, links_for(signer, d, now), outcomes_of(s, d, config))
@@ -458,9 +527,13 @@ def drop_stale_digests(s: Session, today) -> int:  # noqa: ANN001
     planner fires those series again now, once, with today's numbers."""
     started = exists().where(Delivery.digest_id == StoredDigest.id,
                              or_(Delivery.status != "pending", Delivery.attempts > 0))
-    ids = list(s.scalars(select(StoredDigest.id).where(StoredDigest.kind.in_(("reminder", "escalation")),
-                                                       StoredDigest.day < today, ~started)))
+    stale = s.execute(select(StoredDigest.id, StoredDigest.key).where(
+        StoredDigest.kind.in_(("reminder", "escalation")), StoredDigest.day < today, ~started)).all()
+    ids = [i for i, _ in stale]
     if ids:
+        # What they asked and stepped was never said: asked and stepped again when re-planned.
+        signing.withdraw(s, [k for _, k in stale])
+        grade_log.forget(s, [k for _, k in stale])
         # Those departments are due again: their reminders fire anew, today.
         due_index.mark(s, s.scalars(select(StoredDigest.department_id).where(StoredDigest.id.in_(ids))))
         # Explicit child deletes: the same on SQLite and PostgreSQL, cascade or not.

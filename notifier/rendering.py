@@ -20,6 +20,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from notifier.config import Config, OfficeConfig
 from notifier.markup import markdown_context
+from notifier.office.grades import Light
 from notifier.planning.schedule import Digest, Entry, Item, PlanInfo
 
 KINDS = ("reminder", "escalation", "notice")
@@ -106,6 +107,9 @@ class Renderer:
                                          office=self.office, max_items=self.max_items)
                 self.render(kind, context)
                 self.render(kind, add_links(context, lambda mid, occ: f"https://notifier.example.cn/r/{mid}-{occ}"))
+                for graded in sample_steps(sample):  # each grade's 督办单: its band and sentences
+                    self.render(kind, digest_context(graded, "市发改委", datetime(2018, 6, 20, 9, 0), {1: "市发改委"},
+                                                     office=self.office, max_items=self.max_items))
             except TemplateError as exc:
                 where = getattr(exc, "filename", None) or getattr(exc, "name", None) or kind
                 line = getattr(exc, "lineno", None)
@@ -152,6 +156,8 @@ def _entry(e: Entry, names: dict[int, str]) -> dict[str, Any]:
         status = f"已逾期{e.days}天"
     else:
         status = "今天到期" if e.days == 0 else f"还剩{e.days}天"
+    if e.reason:  # urged (催办): why
+        status += f"，{e.reason}"
     return {
         "milestone_id": it.milestone_id,
         "plan": it.plan.name,
@@ -183,9 +189,9 @@ def digest_context(digest: Digest, department: str, now: datetime, names: dict[i
                    outcomes: Mapping[int, list[Any]] | None = None) -> dict[str, Any]:
     office = office or OfficeConfig()
     sections = {s: [_entry(e, names) for e in digest.section(s)]
-                for s in ("overdue", "cutoff", "upcoming", "progress", "escalation")}
+                for s in ("overdue", "urged", "cutoff", "upcoming", "progress", "escalation")}
     # "Other open tasks": a task already listed above is not asked about again.
-    listed = {(e["plan"], e["task_number"]) for s in ("overdue", "cutoff", "upcoming") for e in sections[s]}
+    listed = {(e["plan"], e["task_number"]) for s in ("overdue", "urged", "cutoff", "upcoming") for e in sections[s]}
     progress_tasks: dict[tuple[str, str], dict[str, Any]] = {}
     for e in sections["progress"]:
         if (e["plan"], e["task_number"]) in listed:
@@ -212,6 +218,12 @@ def digest_context(digest: Digest, department: str, now: datetime, names: dict[i
                         "departments": rows, "done": sum(r["done"] for r in rows),
                         "late": sum(r["late"] for r in rows), "open": sum(r["open"] for r in rows)})
     ptasks = list(progress_tasks.values())
+    # Steps of the department's own items set the 督办单's grade; a 红 copied to the
+    # escalation department marks its 逾期通报 lines instead.
+    copied = {(st.milestone_id, st.occurrence) for st in digest.steps if st.copy}
+    for e in sections["escalation"]:
+        if (e["milestone_id"], e["due"]) in copied:
+            e["status"] += "，新列入红色督办"
     roles = {e.role for e in digest.entries if e.section != "escalation"}
     context = {
         "kind": digest.kind,
@@ -224,6 +236,9 @@ def digest_context(digest: Digest, department: str, now: datetime, names: dict[i
         "show_roles": not roles <= {"lead"},
         "inspection": bool(office.inspection and office.name and cutoff),
         "overdue": sections["overdue"],
+        "urged": sections["urged"],
+        "grade": grade_context(digest.grade, [names.get(d, "") for d in digest.copy_to]),
+        "sign_by": digest.sign_by,
         "due_by_cutoff": sections["cutoff"],
         "upcoming": sections["upcoming"],
         "progress_tasks": ptasks,
@@ -232,6 +247,7 @@ def digest_context(digest: Digest, department: str, now: datetime, names: dict[i
         "closing": closing,
         "sections": [
             _section("overdue", "已逾期未完成", sections["overdue"], max_items),
+            _section("urged", "催办：未按时签收或报送进展", sections["urged"], max_items),
             _section("cutoff", f"{cn_date(cutoff)}前须完成" if cutoff else "", sections["cutoff"], max_items),
             _section("upcoming", "即将到期的工作节点", sections["upcoming"], max_items),
             _section("progress", f"请于{cn_date(cutoff)}前报送阶段性进展" if cutoff else "", ptasks, max_items),
@@ -241,6 +257,24 @@ def digest_context(digest: Digest, department: str, now: datetime, names: dict[i
         "office": office_context(office),
     }
     return finish(context)
+
+
+GRADE_SENTENCES = {
+    "blue": "以下事项即将到期，请按时完成。",
+    "yellow": "以下事项未按时签收或报送进展，现予催办，请即签收并报送进展。",
+    "red": "以下事项已逾期未完成，现予督办，请抓紧办理并说明原因。",
+}
+
+
+def grade_context(grade: Light | None, copied_to: list[str]) -> dict[str, Any] | None:
+    """The 督办单 a digest is written in (its highest step up), or None for a plain reminder:
+    its word for the subject and robot title, its colour band and the sentence that opens it."""
+    if grade is None or grade is Light.GREEN:
+        return None
+    copied = [n for n in copied_to if n]
+    sentence = GRADE_SENTENCES[grade.value] + (f"本单抄报{'、'.join(copied)}。" if copied else "")
+    return {"key": grade.value, "label": grade.label, "word": grade.word, "band": grade.band,
+            "title": f"{grade.label}色{grade.word}单", "sentence": sentence, "copied_to": copied}
 
 
 def finish(context: dict[str, Any]) -> dict[str, Any]:
@@ -257,6 +291,8 @@ def finish(context: dict[str, Any]) -> dict[str, Any]:
         answer = "已完成的事项和工作进展请回复本消息说明"
         progress = "请回复本消息报送进展情况"
     context["answer"] = answer + "；如有困难请及时报告。"
+    sign_by = context.get("sign_by")
+    context["sign_how"] = f"请于{cn_date(sign_by)}前签收（确认收到）本通知所列事项。" if sign_by else ""
     context["progress_how"] = progress + "。"
     return context
 
@@ -267,7 +303,7 @@ LinkMaker = Callable[[int, date], str]  # (milestone id, occurrence) -> its sign
 def add_links(context: dict[str, Any], links: LinkMaker) -> dict[str, Any]:
     """Give every milestone the department leads its reply link (in place; returned for
     chaining). Items it only cooperates on get none: their lead answers for them."""
-    entries = [*context["overdue"], *context["due_by_cutoff"], *context["upcoming"]]
+    entries = [*context["overdue"], *context["urged"], *context["due_by_cutoff"], *context["upcoming"]]
     for t in context["progress_tasks"]:
         entries += [t, *t["milestones"]]
     for e in entries:
@@ -293,6 +329,17 @@ def context_data(context: dict[str, Any]) -> dict[str, Any]:
             return [clean(x) for x in v]
         return v
     return clean(context)
+
+
+def sample_steps(sample: Digest) -> list[Digest]:
+    """The sample digest written in each grade (a 黄 item urged, asked to sign by a day)."""
+    from dataclasses import replace
+
+    from notifier.planning.ladder import Step
+
+    urged = Entry(sample.entries[1].item, "urged", 10, reason="未按时签收")
+    return [replace(sample, entries=[*sample.entries, urged], steps=[Step(1, 2, date(2018, 6, 30), g, "未按时签收")],
+                    copy_to=(1,), sign_by=date(2018, 6, 22)) for g in (Light.BLUE, Light.YELLOW, Light.RED)]
 
 
 def sample_digest() -> Digest:

@@ -1,10 +1,10 @@
 """签收: a reminder asks a department to sign for the items it carries; the department signs.
 
 The state of a request changes only here: ``ask`` records the requests of a queued digest
-(state ``asked``), ``sign`` records a department's 签收 of an item (``asked`` -> ``signed``,
-every open request of that department and item at once: a clerk signs for the item, not for
-one message). ``open_requests`` and ``unsigned`` read them for the department's page,
-``status`` and the ledger.
+(state ``asked``; ``withdraw`` drops those of a digest that never left), ``sign`` records a
+department's 签收 of an item (``asked`` -> ``signed``, every open request of that department
+and item at once: a clerk signs for the item, not for one message). ``open_requests`` and
+``unsigned`` read them for the department's page, ``status`` and the ledger.
 
 A request is due by ``sign_by`` (inclusive): the pass sets it ``[grades] sign_within_days``
 working days after the day it asked. An item not signed for by then steps up to 黄 (催办)
@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import and_, delete, exists, select, update
 from sqlalchemy.orm import Session
 
 from notifier.db.models import Milestone, OccurrenceDone
@@ -71,6 +71,15 @@ def ask(s: Session, *, department_id: int, items: Iterable[tuple[int, date]], di
     return len(new)
 
 
+def withdraw(s: Session, digest_keys: Iterable[str]) -> None:
+    """Drop the requests of digests that never left (the pass re-plans them with today's
+    numbers, and asks again then): nobody was asked."""
+    keys = list(digest_keys)
+    if keys:
+        s.execute(delete(SignRequestRow).where(SignRequestRow.digest_key.in_(keys),
+                                               SignRequestRow.status == SignState.ASKED))
+
+
 def sign(s: Session, *, department_id: int, milestone_id: int, occurrence: date, by: str, at: datetime) -> int:
     """``department_id`` signs for one item: every request of it still open is signed, by
     ``by`` at ``at`` (naive UTC). Returns the requests signed; 0 if nothing was asked (or
@@ -91,6 +100,19 @@ def open_requests(s: Session, department_id: int) -> list[SignRequest]:
     rows = s.scalars(select(SignRequestRow).where(SignRequestRow.department_id == department_id,
                                                   SignRequestRow.status == SignState.ASKED).order_by(*_ORDER))
     return [SignRequest.of(r) for r in rows]
+
+
+def sign_days(s: Session, department_ids: Iterable[int]) -> dict[int, list[date]]:
+    """Each department's days to sign by, of its requests not signed yet (the planning pass
+    wakes the department the day after each: an item not signed for steps up to 黄)."""
+    out: dict[int, list[date]] = {}
+    ids = sorted(set(department_ids))
+    for i in range(0, len(ids), 500):
+        q = (select(SignRequestRow.department_id, SignRequestRow.sign_by).distinct()
+             .where(SignRequestRow.department_id.in_(ids[i:i + 500]), SignRequestRow.status == SignState.ASKED))
+        for dept, day in s.execute(q):
+            out.setdefault(dept, []).append(day)
+    return out
 
 
 def unsigned(s: Session, *, today: date) -> list[SignRequest]:

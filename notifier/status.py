@@ -28,6 +28,8 @@ from notifier.db import queries
 from notifier.db.engine import read_session
 from notifier.db.models import (Department, DepartmentAlias, Milestone, OccurrenceDone, Plan, PlanStatus,
                                 HistoryEvent, Task, TaskDepartment)
+from notifier.office.grades import Light
+from notifier.office.ledger import NotSigned, load_rows, not_signed
 from notifier.planning.recurrence import occurrences
 from notifier.reminders import ContactGaps, calendar_of, contact_gaps
 
@@ -148,6 +150,8 @@ class StatusReport:
     plans_closed: list[PlanState] = field(default_factory=list)  # nothing is sent about them
     contact_gaps: ContactGaps = field(default_factory=ContactGaps)  # the same answer as import and send-due
     warnings: list[str] = field(default_factory=list)
+    grades: dict[str, int] = field(default_factory=dict)  # grade (red|yellow|blue|green) -> open items of active plans
+    not_signed: list[NotSigned] = field(default_factory=list)  # who has not signed for what, by its day
 
     @property
     def healthy(self) -> bool:
@@ -185,9 +189,22 @@ def status_report(engine: Engine, cfg: Config, now: datetime) -> StatusReport:
         r.plans_closed = [PlanState(p.id, p.name, p.status, p.ends_on, local_time(p.closed_at, tz)) for p in
                           s.scalars(select(Plan).where(Plan.status == PlanStatus.CLOSED).order_by(Plan.id))]
         r.contact_gaps = contact_gaps(s, cfg)
+        r.grades, _ = item_grades(s, cfg, today)
+        r.not_signed = not_signed(s, today)
         years = calendar_years(s, today)
     r.warnings = calendar_of(cfg).warnings(years)
     return r
+
+
+def item_grades(s: Session, cfg: Config, today: date) -> tuple[dict[str, int], dict[int, Light]]:
+    """The grade ladder as the ledger shows it (one source: notifier.office.grades): the count
+    of open items of active plans per grade, and each milestone's grade."""
+    rows = load_rows(s, cfg, today)
+    counts = {g.value: 0 for g in Light}
+    for row in rows:
+        if row.item.plan_active and not row.item.done:
+            counts[row.light.value] += 1
+    return counts, {row.item.milestone_id: row.light for row in rows}
 
 
 # ------------------------------------------------------------------------------ departments
@@ -239,6 +256,7 @@ class MilestoneRow:
     leads: list[str]
     roles: list[str]  # with a department filter: its roles on the task (lead, responsible, cooperating)
     last: Answer | None  # the latest answer about it (about this date, for an overdue row)
+    grade: str = "green"  # the ledger's grade of the milestone today (red|yellow|blue|green)
 
 
 def milestone_rows(engine: Engine, cfg: Config, today: date, *, department: str | None = None,
@@ -277,10 +295,12 @@ def milestone_rows(engine: Engine, cfg: Config, today: date, *, department: str 
         for mid, occ in overdue_occurrences(s, today):
             late_dates[mid].append(occ)
         events = last_events(s)
+        _, grades = item_grades(s, cfg, today)
         out: list[MilestoneRow] = []
         for mid, due, st, text, rule, tnum, title, tid, pname, pstatus in s.execute(q).all():
             base = dict(id=mid, plan=pname, plan_status=str(pstatus), task_number=tnum, task_title=title, text=text, recurrence=rule,
-                        leads=leads.get(tid, []), roles=sorted(roles.get(tid, []), key=ROLES.index))
+                        leads=leads.get(tid, []), roles=sorted(roles.get(tid, []), key=ROLES.index),
+                        grade=grades.get(mid, Light.GREEN).value)
             late = sorted(late_dates.get(mid, []))
             if status == "overdue":
                 for occ in late:
@@ -306,6 +326,36 @@ class HistoryRow:
     answer: Answer
     task_number: str
     text: str
+
+
+@dataclass(frozen=True)
+class StepRow:
+    """A grade step up, as history shows it: the item went ``grade`` for ``department`` on
+    ``on`` (the day its message was queued)."""
+
+    milestone_id: int
+    occurrence: date
+    department: str
+    grade: str  # blue | yellow | red
+    on: date
+    at: datetime  # aware, configured zone
+    task_number: str
+    text: str
+
+
+def step_rows(engine: Engine, cfg: Config, *, milestone: int | None = None, limit: int = 50) -> list[StepRow]:
+    """The grade steps recorded (notifier.grade_log), newest first."""
+    from notifier import grade_log
+
+    with read_session(engine) as s:
+        steps = grade_log.history(s, milestone, limit)
+        names = dict(s.execute(select(Department.id, Department.name)).all())
+        what = {mid: (num, text) for mid, num, text in s.execute(
+            select(Milestone.id, Task.number, Milestone.text).join(Task, Task.id == Milestone.task_id)
+            .where(Milestone.id.in_({st.milestone_id for st in steps})))}
+    return [StepRow(st.milestone_id, st.occurrence, names.get(st.department_id, "?"), st.grade.value, st.on,
+                    local_time(st.at, cfg.timezone), *what.get(st.milestone_id, ("?", "")))
+            for st in steps]
 
 
 def history_rows(engine: Engine, cfg: Config, *, milestone: int | None = None, limit: int = 50) -> list[HistoryRow]:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import Row, case, func, select
 from sqlalchemy.orm import Session
 
-from notifier.db.models import (Contact, Delivery, Department, Digest, Milestone, OccurrenceDone, Plan,
+from notifier.db.models import (Contact, Delivery, Department, Digest, HistoryEvent, Milestone, OccurrenceDone, Plan,
                                 PlanStatus, ReminderLog, Task, TaskDepartment)
 from notifier.planning.recurrence import occurrences
 from notifier.planning.items import MilestoneRow
@@ -311,3 +311,25 @@ def digest_failures(session: Session, delivery_ids: list[int] | None = None, lim
         if status == "failed" and (wanted is None or did in wanted):
             head.failed.append((did, channel, recipient, error))
     return [heads[i] for i in digest_ids]
+
+
+def answer_days(session: Session, milestone_ids: Iterable[int], tz) -> dict[tuple[int, date | None], list[date]]:  # noqa: ANN001
+    """The local days of every answer (progress note or report, done mark) about these
+    milestones, by (milestone, occurrence; None for a one-off milestone)."""
+    out: dict[tuple[int, date | None], list[date]] = defaultdict(list)
+    for chunk in _chunks(sorted(set(milestone_ids))):
+        q = (select(HistoryEvent.milestone_id, HistoryEvent.occurrence, HistoryEvent.at)
+             .where(HistoryEvent.milestone_id.in_(chunk), HistoryEvent.action.in_(("progress", "done"))))
+        for mid, occ, at in session.execute(q):
+            out[(mid, occ)].append(at.replace(tzinfo=UTC).astimezone(tz).date())
+    return out
+
+
+def followed_from(session: Session, plan_ids: Iterable[int], tz) -> dict[int, date]:  # noqa: ANN001
+    """When the office started to follow each plan: its start, or its import when later."""
+    out = {}
+    for chunk in _chunks(sorted(set(plan_ids))):
+        for pid, start, imported in session.execute(select(Plan.id, Plan.starts_on, Plan.imported_at)
+                                                    .where(Plan.id.in_(chunk))):
+            out[pid] = max(start, imported.replace(tzinfo=UTC).astimezone(tz).date())
+    return out

@@ -1,11 +1,15 @@
-"""The ledger's traffic lights, as a pure function of an item, the rules and ``today``.
+"""The grade ladder (督办单: 蓝 提醒 -> 黄 催办 -> 红 督办), as a pure function of an item, its
+facts, the rules and ``today``. The ledger's light and the messages' step-ups both read it.
 
-Each light is a named step, tried from the most severe down; the first that holds wins:
+Each grade is a named step, tried from the most severe down; the first that holds wins:
 
-- 红 ``overdue``: its date has passed and it is not reported done;
-- 黄 ``behind``: the progress report asked for at the last cutoff is missing, or it has gone
-  ``[grades] silent_workdays`` working days without any answer (progress or done);
-- 蓝 ``due_soon``: due within ``[grades] lead_days`` days and not reported done;
+- 红 (督办) ``overdue``: its date has passed and it is not reported done;
+- 黄 (催办) ``behind``: a reminder asked for 签收 and nobody signed by its ``sign_by``
+  (``unsigned``); or the progress report asked for at the last cutoff is missing
+  (``missed_cutoff_report``); or, when ``[grades] silent_workdays`` is set, that many working
+  days went by without any answer (``silent``, off by default);
+- 蓝 (提醒) ``due_soon``: it has entered its lead window: from the working day its
+  ``[grades] lead_days`` reminder goes out (a weekend moves it earlier, as the reminder) to its date;
 - 绿 otherwise (done items are 绿 too).
 
 Yellow ranks above blue: an item both near its date and behind is shown as behind, since that
@@ -20,7 +24,7 @@ from datetime import date, timedelta
 from enum import StrEnum
 
 from notifier.config import GradesConfig
-from notifier.planning.schedule import month_end
+from notifier.planning.calendar import month_end
 
 
 class Light(StrEnum):
@@ -35,7 +39,22 @@ class Light(StrEnum):
 
     @property
     def meaning(self) -> str:
-        return {"red": "逾期", "yellow": "滞后", "blue": "临期", "green": "正常"}[self.value]
+        return {"red": "逾期督办", "yellow": "滞后催办", "blue": "临期提醒", "green": "正常"}[self.value]
+
+    @property
+    def word(self) -> str:
+        """The 督办单's word: in the subject, the robot title and the colour band."""
+        return {"red": "督办", "yellow": "催办", "blue": "提醒", "green": ""}[self.value]
+
+    @property
+    def rank(self) -> int:
+        """Higher is more severe: a grade above the last recorded one is a step up."""
+        return {"green": 0, "blue": 1, "yellow": 2, "red": 3}[self.value]
+
+    @property
+    def band(self) -> str:
+        """The colour band of a message in this grade (HTML)."""
+        return {"red": "#C62828", "yellow": "#F9A825", "blue": "#1565C0", "green": "#2E7D32"}[self.value]
 
     @property
     def rgb(self) -> str:
@@ -49,6 +68,7 @@ class GradeItem:
     done: bool
     answers: tuple[date, ...] = ()  # local dates of every answer: progress notes and done marks
     since: date | None = None  # when the office started to follow it (plan start or import); silence counts from here
+    sign_by: date | None = None  # the earliest deadline of a 签收 request still not signed for
 
 
 @dataclass(frozen=True)
@@ -85,12 +105,37 @@ def silent(item: GradeItem, c: Context) -> bool:
     return workdays_between(last, c.today, c.is_workday, stop_at=n) >= n
 
 
+def unsigned(item: GradeItem, c: Context) -> bool:
+    """A reminder asked for 签收 and the day to sign by has passed."""
+    return not item.done and item.sign_by is not None and item.sign_by < c.today
+
+
+BEHIND: tuple[tuple[str, Callable[[GradeItem, Context], bool]], ...] = (
+    ("未按时签收", unsigned),
+    ("未按时报送进展", missed_cutoff_report),
+    ("长期未反馈", silent),
+)
+
+
+def behind_reason(item: GradeItem, c: Context) -> str:
+    """Why the item is 黄 (the words a 催办 gives), or "" when it is not behind."""
+    return next((why for why, holds in BEHIND if holds(item, c)), "")
+
+
 def behind(item: GradeItem, c: Context) -> bool:
-    return missed_cutoff_report(item, c) or silent(item, c)
+    return bool(behind_reason(item, c))
 
 
 def due_soon(item: GradeItem, c: Context) -> bool:
-    return not item.done and 0 <= (item.due - c.today).days <= c.rules.lead_days
+    """Inside the lead window: from the working day of the ``lead_days`` reminder on."""
+    if item.done or item.due < c.today:
+        return False
+    opens = item.due - timedelta(days=c.rules.lead_days)
+    for _ in range(40):  # as WorkCalendar.on_or_before: the reminder goes out on the working day before
+        if c.is_workday(opens):
+            break
+        opens -= timedelta(days=1)
+    return opens <= c.today
 
 
 STEPS: tuple[tuple[Light, Callable[[GradeItem, Context], bool]], ...] = (

@@ -8,6 +8,7 @@ one per occurrence); everything after it is pure and takes ``today``.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
@@ -22,6 +23,7 @@ from notifier.office.grades import Context, GradeItem, Light, grade, plan_cutoff
 from notifier.office.pauses import PauseSpan, pause_spans, paused
 from notifier.planning.recurrence import occurrences
 from notifier.reminders import calendar_of
+from notifier.signing import unsigned
 
 ROLES = ("lead", "responsible", "cooperating")
 
@@ -135,9 +137,54 @@ def load_items(s: Session, cfg: Config, task_id: int | None = None) -> list[Item
     return out
 
 
-def ledger_rows(items: list[Item], cfg: Config, today: date, pauses: list[PauseSpan] = ()) -> list[Row]:  # noqa: B006
+def unsigned_by_item(s: Session, today: date) -> dict[tuple[int, date], date]:
+    """(milestone, date) -> the earliest day to sign by of its 签收 requests nobody signed for
+    in time (``signing.unsigned``): the ledger's 黄 for 未按时签收."""
+    out: dict[tuple[int, date], date] = {}
+    for r in unsigned(s, today=today):
+        key = (r.milestone_id, r.occurrence)
+        out[key] = min(out.get(key, r.sign_by), r.sign_by)
+    return out
+
+
+@dataclass(frozen=True)
+class NotSigned:
+    """A department that has not signed for (签收) an item by its day: ``status`` and the ledger."""
+
+    department: str
+    milestone_id: int
+    task_number: str
+    text: str
+    occurrence: date
+    asked_on: date
+    sign_by: date
+
+
+def not_signed(s: Session, today: date) -> list[NotSigned]:
+    """Who has not signed for what: one line per department and item (its earliest request)."""
+    reqs = unsigned(s, today=today)
+    if not reqs:
+        return []
+    names = dict(s.execute(select(Department.id, Department.name)).all())
+    ids = sorted({r.milestone_id for r in reqs})
+    what = {mid: (num, text) for mid, num, text in s.execute(
+        select(Milestone.id, Task.number, Milestone.text).join(Task, Task.id == Milestone.task_id)
+        .where(Milestone.id.in_(ids)))}
+    out: dict[tuple[int, int, date], NotSigned] = {}
+    for r in reqs:  # ordered by sign_by: the first is the earliest
+        key = (r.department_id, r.milestone_id, r.occurrence)
+        if key not in out:
+            num, text = what[r.milestone_id]
+            out[key] = NotSigned(names.get(r.department_id, "?"), r.milestone_id, num, text, r.occurrence,
+                                 r.asked_on, r.sign_by)
+    return sorted(out.values(), key=lambda n: (n.sign_by, n.department, n.milestone_id, n.occurrence))
+
+
+def ledger_rows(items: list[Item], cfg: Config, today: date, pauses: list[PauseSpan] = (),  # noqa: B006
+                late_signs: Mapping[tuple[int, date], date] | None = None) -> list[Row]:
     """One row per milestone: a recurring report is shown by its earliest occurrence not done
-    (overdue first), or its last one when all are done."""
+    (overdue first), or its last one when all are done. ``late_signs``: see ``unsigned_by_item``."""
+    late_signs = late_signs or {}
     cal = calendar_of(cfg)
     cutoffs: dict[int, tuple[date, ...]] = {}
     by_milestone: dict[int, list[Item]] = defaultdict(list)
@@ -153,7 +200,8 @@ def ledger_rows(items: list[Item], cfg: Config, today: date, pauses: list[PauseS
             cutoffs[it.plan_id] = plan_cutoffs(it.plan_starts, it.plan_ends, cfg.schedule.cutoff_months)
         cuts = cutoffs[it.plan_id]
         ctx = Context(today, cfg.grades, cuts, cal.is_workday)
-        light = grade(GradeItem(it.due, it.done, tuple(a.on for a in it.answers), it.followed_from), ctx)
+        light = grade(GradeItem(it.due, it.done, tuple(a.on for a in it.answers), it.followed_from,
+                                late_signs.get((it.milestone_id, it.due))), ctx)
         late = ((it.done_on or today) - it.due).days
         out.append(Row(it, light, max(late, 0),
                        paused(pauses, today, task_id=it.task_id, department_ids=it.department_ids)))
@@ -268,4 +316,4 @@ def department_counts(rows: list[Row], today: date) -> list[DepartmentCount]:
 
 
 def load_rows(s: Session, cfg: Config, today: date) -> list[Row]:
-    return ledger_rows(load_items(s, cfg), cfg, today, pause_spans(s))
+    return ledger_rows(load_items(s, cfg), cfg, today, pause_spans(s), unsigned_by_item(s, today))

@@ -41,7 +41,8 @@ from notifier.office import actions, audit, exports
 from notifier.office.accounts import LoginRefused, Signer, Who, log_in, log_out, session_user
 from notifier.office.grades import Light
 from notifier.office.history import task_history
-from notifier.office.ledger import Filters, department_counts, filter_rows, ledger_rows, load_items, load_rows
+from notifier.office.ledger import (Filters, department_counts, filter_rows, ledger_rows, load_items, load_rows,
+                                    not_signed, unsigned_by_item)
 from notifier.office.pauses import PauseError, end_pause, pause_spans, start_pause
 from notifier.office.report import Period, PeriodError, build_report, percent
 from notifier.rendering import cn_date
@@ -220,6 +221,7 @@ def make_office_app(engine: Engine, cfg: Config, *,
         with transaction(engine) as s:
             rows = load_rows(s, cfg, today())
             plans = list(s.execute(select(Plan.id, Plan.name).order_by(Plan.id)))
+            late_signs = not_signed(s, today())
         shown = filter_rows(rows, filters, open_only=True)
         counts = department_counts(filter_rows(rows, Filters(plan=filters.plan), open_only=True), today())
         departments = sorted({n for r in rows for n in r.item.names("lead") + r.item.names("responsible")
@@ -229,7 +231,7 @@ def make_office_app(engine: Engine, cfg: Config, *,
         page = min(filters.page, pages)
         return dict(rows=shown[(page - 1) * PAGE_ROWS:page * PAGE_ROWS], shown_count=len(shown), page=page,
                     pages=pages, counts=counts, plans=plans, departments=departments, f=filters, totals=totals,
-                    today=today(), all_count=len(rows))
+                    today=today(), all_count=len(rows), not_signed=late_signs)
 
     async def ledger(request: Request, who: Who) -> Response:
         data = await run_in_threadpool(ledger_data, Filters.of(request.query_params))
@@ -241,7 +243,7 @@ def make_office_app(engine: Engine, cfg: Config, *,
             if task is None:
                 raise Refused(404, "该任务不存在（方案可能已更新）。")
             items = load_items(s, cfg, task_id)
-            rows = ledger_rows(items, cfg, today(), pause_spans(s))
+            rows = ledger_rows(items, cfg, today(), pause_spans(s), unsigned_by_item(s, today()))
             occurrences: dict[int, list] = {}
             for it in items:
                 if it.recurrence:

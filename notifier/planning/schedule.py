@@ -22,8 +22,15 @@ The planner works per *department* and runs these named steps (``compose_digests
    those it is itself reminded about;
 6. ``close`` - each plan past its end plus ``after_end_days`` gets one closing report, to the
    escalation departments;
-7. ``one_per_day`` - a department that already got a message today gets nothing more today:
-   what would fire waits for tomorrow's message (it fires then, with tomorrow's numbers).
+7. ``step_up`` - an item a department leads whose grade (蓝 提醒 / 黄 催办 / 红 督办, see
+   ``planning/ladder.py``) rose above the last one recorded for it joins the department's
+   digest of the day, or makes one (listing every overdue item, as any message does): a 黄
+   item is listed under 催办 with the reason; the digest is written in its highest step's grade;
+8. ``one_per_day`` - a department that already got a message today gets nothing more today:
+   what would fire (steps included) waits for tomorrow's message (it fires then, with
+   tomorrow's numbers);
+9. ``ask`` - a reminder that carries items due by their plan's next cutoff, or overdue ones,
+   asks its department to sign for (签收) those it leads within ``sign_within_days`` working days.
 
 Everything for one department in one pass is one digest (its own items, the escalation, the
 closing reports). A series fires when its latest trigger not in the future is newer than the
@@ -33,7 +40,6 @@ once, and a repeated pass fires nothing.
 
 from __future__ import annotations
 
-import calendar
 import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -41,7 +47,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from notifier.planning.calendar import WorkCalendar
+from notifier.office.grades import Light
+from notifier.planning.calendar import WorkCalendar, month_end
+from notifier.planning.ladder import Ladder, Step, sign_items, top_grade
 
 
 @dataclass(frozen=True)
@@ -119,6 +127,7 @@ class Rules:
     escalation: Cadence | None = None  # None: every overdue_every_days working days
     after_end_days: int = 30
     notify_roles: tuple[str, ...] = ("lead",)
+    sign_within_days: int = 2  # [grades]: working days to sign for a reminder
 
     @property
     def overdue(self) -> Cadence:
@@ -132,10 +141,11 @@ class Rules:
 @dataclass(frozen=True)
 class Entry:
     item: Item
-    section: str  # overdue | cutoff | upcoming | progress | escalation
+    section: str  # overdue | urged | cutoff | upcoming | progress | escalation
     days: int  # days left until the date, or days late for overdue and escalation
     cutoff: date | None = None
     role: str = "lead"
+    reason: str = ""  # urged (催办): why the item is behind
 
 
 @dataclass
@@ -146,13 +156,24 @@ class Digest:
     entries: list[Entry] = field(default_factory=list)
     fired: list[tuple[str, datetime]] = field(default_factory=list)  # (series, trigger, naive UTC)
     closing: list[PlanInfo] = field(default_factory=list)  # plans whose closing report this is
+    steps: list[Step] = field(default_factory=list)  # grade step-ups this digest says (recorded when queued)
+    asks: list[tuple[int, date]] = field(default_factory=list)  # (milestone, occurrence) to sign for
+    sign_by: date | None = None  # the last day to sign for ``asks``
+    copy_to: tuple[int, ...] = ()  # a 红 step copies the escalation departments ([escalation] to)
 
     @property
     def key(self) -> str:
-        """Same department and same fired triggers -> same key, whichever pass made it."""
+        """Same department, fired triggers and steps -> same key, whichever pass made it."""
         basis = f"{self.department_id}|{self.kind}|" + "|".join(
             f"{s}@{t.isoformat()}" for s, t in sorted(self.fired))
+        if self.steps:  # a digest made by step-ups alone fires no trigger
+            basis += "|" + "|".join(sorted(f"step:{s.milestone_id}:{s.occurrence}:{s.grade}" for s in self.steps))
         return hashlib.sha256(basis.encode()).hexdigest()[:32]
+
+    @property
+    def grade(self) -> Light | None:
+        """The grade the digest is written in: its highest step, or None (a plain reminder)."""
+        return top_grade(self.steps)
 
     def section(self, name: str) -> list[Entry]:
         return [e for e in self.entries if e.section == name]
@@ -160,10 +181,6 @@ class Digest:
     @property
     def cutoffs(self) -> list[date]:
         return sorted({e.cutoff for e in self.entries if e.cutoff})
-
-
-def month_end(year: int, month: int) -> date:
-    return date(year, month, calendar.monthrange(year, month)[1])
 
 
 def cutoffs(plan: PlanInfo, months: Iterable[int]) -> list[date]:
@@ -241,18 +258,20 @@ def compose_digests(
     *,
     closing: Iterable[PlanInfo] = (),
     sent_today: Iterable[int] = (),
+    ladder: Ladder | None = None,
 ) -> list[Digest]:
     """The digests to create at ``now`` (an aware datetime).
 
     ``logged`` maps (department id, series) to the latest trigger already turned into a
     digest. Items must be open (done ones are simply not passed in). ``closing``: plans past
     their end plus grace that have not been closed yet; ``sent_today``: departments that
-    already got a message today."""
+    already got a message today; ``ladder``: the facts the grades need (None: no step-ups)."""
     local = now.astimezone(rules.tz)
     at = _Moment(rules, local.date(), now.astimezone(UTC).replace(tzinfo=None), logged)
     live = [it for it in items if issued(it) and is_live(it.plan, rules, at.today)]
     digests: dict[int, Digest] = {}
-    for dept, its in sorted(by_department(live, rules).items()):
+    departments = by_department(live, rules)
+    for dept, its in sorted(departments.items()):
         d = department_digest(dept, its, at)
         if d is not None:
             digests[dept] = d
@@ -260,12 +279,15 @@ def compose_digests(
         escalate(digests, esc, live, at)
     for plan in closing:
         close(digests, plan, at)
+    if ladder is not None:
+        step_up(digests, departments, ladder, at)
     for dept in one_per_day(digests, sent_today):
         del digests[dept]
     out = []
     for d in digests.values():
         d.entries = _dedupe_sorted(d.entries)
         d.kind = "reminder" if any(e.section != "escalation" for e in d.entries) else "escalation"
+        ask(d, at)
         out.append(d)
     out.sort(key=lambda d: (d.department_id, d.kind))
     return out
@@ -373,12 +395,70 @@ def close(digests: dict[int, Digest], plan: PlanInfo, at: _Moment) -> None:
             d.closing.append(plan)
 
 
+def step_up(digests: dict[int, Digest], departments: Mapping[int, list[tuple[Item, str]]], ladder: Ladder,
+            at: _Moment) -> None:
+    """Each item whose grade rose joins its department's digest of the day, or makes one."""
+    today = at.today
+    for dept, its in sorted(departments.items()):
+        steps = ladder.steps(dept, its, today)
+        if not steps:
+            continue
+        d = digests.setdefault(dept, Digest(dept, "reminder", today))
+        if not any(e.section == "overdue" for e in d.entries):
+            overdue = [(it, role) for it, role in its if it.occurrence < today]
+            if overdue:  # whatever the reason for today's message, it lists every overdue item
+                d.fired.append(("overdue", at.send_time))
+                d.entries += [Entry(it, "overdue", (today - it.occurrence).days, role=role) for it, role in overdue]
+        listed = {(e.item.milestone_id, e.item.occurrence) for e in d.entries if e.section != "escalation"}
+        by_key = {(it.milestone_id, it.occurrence): (it, role) for it, role in its}
+        for st in steps:
+            d.steps.append(st)
+            it, role = by_key[(st.milestone_id, st.occurrence)]
+            days = (it.occurrence - today).days
+            if st.grade is Light.YELLOW:
+                d.entries.append(Entry(it, "urged", days, role=role, reason=st.reason))
+            elif (it.milestone_id, it.occurrence) not in listed:  # 蓝 on a day its reminder did not list it
+                d.entries.append(Entry(it, "upcoming", days, role=role))
+        if d.grade is Light.RED:
+            d.copy_to = tuple(e for e in at.rules.escalation_to if e != dept)
+    for esc in at.rules.escalation_to:
+        copy_red(digests.get(esc), esc, ladder)
+
+
+def copy_red(d: Digest | None, esc: int, ladder: Ladder) -> None:
+    """The 红 step copies the escalation department: an overdue item its 逾期通报 lists for the
+    first time since it went 红 is marked as newly 督办 there (a step of the escalation
+    department, recorded once). The copy rides in the escalation department's own message,
+    on its own cadence: one message a day at most, whatever number of departments went 红."""
+    if d is None:
+        return
+    for e in d.entries:
+        if e.section == "escalation" and ladder.last(esc, e.item) is not Light.RED:
+            d.steps.append(Step(esc, e.item.milestone_id, e.item.occurrence, Light.RED, copy=True))
+
+
+def ask(d: Digest, at: _Moment) -> None:
+    """The items a reminder asks its department to sign for, and by when."""
+    if d.kind != "reminder":
+        return
+    nearest: dict[int, date | None] = {}
+
+    def next_cutoff(it: Item) -> date | None:
+        if it.plan.id not in nearest:
+            nearest[it.plan.id] = next((c for c in cutoffs(it.plan, at.rules.cutoff_months) if c >= at.today), None)
+        return nearest[it.plan.id]
+
+    d.asks = sign_items(d.entries, next_cutoff)
+    if d.asks:
+        d.sign_by = at.rules.calendar.add_workdays(at.today, at.rules.sign_within_days)
+
+
 def one_per_day(digests: dict[int, Digest], sent_today: Iterable[int]) -> list[int]:
     """The departments whose digest waits for tomorrow: they already got today's message."""
     return [dept for dept in set(sent_today) if dept in digests]
 
 
-_ORDER = {"overdue": 0, "cutoff": 1, "upcoming": 2, "progress": 3, "escalation": 4}
+_ORDER = {"overdue": 0, "urged": 1, "cutoff": 2, "upcoming": 3, "progress": 4, "escalation": 5}
 
 
 def _dedupe_sorted(entries: list[Entry]) -> list[Entry]:

@@ -253,7 +253,8 @@ def test_json_output_follows_the_documented_schema(tmp_path: Path, capsys):
     assert status["schema"] == "notifier/status/1"
     assert set(status) == {"schema", "now", "healthy", "plans", "tasks", "milestones", "overdue_dates",
                            "recent_answers", "deliveries", "next_attempt", "failed_digests", "broken_contacts",
-                           "plans_closed", "without_contact", "collective_names", "warnings"}
+                           "plans_closed", "without_contact", "collective_names", "warnings",
+                           "grades", "not_signed"}  # the grade ladder's keys, added within version 1
     assert status["milestones"] == {"open": 3, "done": 0, "overdue": 2} and status["overdue_dates"] == 3
     assert status["now"] == "2025-07-03T10:00:00+08:00"
     [answer] = status["recent_answers"]
@@ -264,12 +265,13 @@ def test_json_output_follows_the_documented_schema(tmp_path: Path, capsys):
     assert set(listing) == {"schema", "today", "department", "status", "milestones"}
     row = listing["milestones"][0]
     assert set(row) == {"id", "plan", "plan_status", "task_number", "task_title", "text", "due", "recurrence", "status",
-                        "days_late", "leads", "roles", "last"}
+                        "days_late", "leads", "roles", "last", "grade"}
     assert (row["text"], row["due"], row["status"], row["days_late"], row["roles"], row["leads"]) == (
         "完成泊位验收", "2025-06-10", "overdue", 23, ["cooperating"], ["市港口与口岸局"])
 
     history = _json(capsys, "--config", cfg, "history", "--json")
     assert history["schema"] == "notifier/history/1"
+    assert set(history) == {"schema", "events", "grade_steps"}
     assert set(history["events"][0]) == {"milestone_id", "occurrence", "action", "at", "source", "actor", "note",
                                          "task_number", "text"}
 

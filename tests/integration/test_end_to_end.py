@@ -191,7 +191,8 @@ def test_preview_prints_a_department_digest_without_sending(config, smtp_server,
     capsys.readouterr()
     assert run(config, "preview", "--department", "市发改委", "--at", "2018-06-20 09:00") == 0
     out = capsys.readouterr().out
-    assert "Subject: 【督办提醒】市发展和改革委员会" in out
+    # Its overdue item goes 红 that day (nothing recorded yet): the preview is the 督办单.
+    assert "Subject: 【督办】市发展和改革委员会" in out
     assert smtp_server.received == []
 
 

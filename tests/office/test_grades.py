@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from notifier.config import GradesConfig
-from notifier.office.grades import Context, GradeItem, Light, grade, plan_cutoffs, workdays_between
+from notifier.office.grades import Context, GradeItem, Light, behind_reason, grade, plan_cutoffs, workdays_between
 
-RULES = GradesConfig(lead_days=7, silent_workdays=20, cutoff_answer_days=30)
+RULES = GradesConfig(lead_days=7, silent_workdays=20, cutoff_answer_days=30)  # silence on: its rule is tested too
 CUTOFFS = plan_cutoffs(date(2025, 1, 1), date(2025, 12, 31), (6, 9, 12))
 
 
@@ -65,3 +65,26 @@ def test_behind_ranks_above_due_soon():
 
 def test_working_days_skip_weekends():
     assert workdays_between(date(2025, 8, 1), date(2025, 8, 8), weekdays, stop_at=99) == 5
+
+
+def test_a_reminder_not_signed_for_by_its_day_is_yellow_and_says_why():
+    today = date(2025, 6, 10)
+    item = GradeItem(date(2025, 6, 30), False, (today,), date(2025, 6, 1), sign_by=date(2025, 6, 11))
+    ctx = Context(today, RULES, CUTOFFS, weekdays)
+    assert grade(item, ctx) is Light.GREEN  # still in time on the last day and before it
+    late = Context(date(2025, 6, 12), RULES, CUTOFFS, weekdays)
+    assert grade(item, late) is Light.YELLOW
+    assert behind_reason(item, late) == "未按时签收"
+
+
+def test_the_lead_window_opens_on_the_working_day_its_reminder_goes_out():
+    # 7 days before Monday 2025-06-16 is Monday 06-09; before Sunday 06-22 it is Sunday 06-15,
+    # whose reminder goes out on Friday 06-13.
+    assert light(date(2025, 6, 16), date(2025, 6, 9), answers=[date(2025, 6, 9)]) is Light.BLUE
+    assert light(date(2025, 6, 22), date(2025, 6, 13), answers=[date(2025, 6, 13)]) is Light.BLUE
+    assert light(date(2025, 6, 22), date(2025, 6, 12), answers=[date(2025, 6, 12)]) is Light.GREEN
+
+
+def test_grades_rank_up_the_ladder_with_their_words():
+    assert [g.rank for g in (Light.GREEN, Light.BLUE, Light.YELLOW, Light.RED)] == [0, 1, 2, 3]
+    assert [g.word for g in (Light.BLUE, Light.YELLOW, Light.RED)] == ["提醒", "催办", "督办"]

@@ -10,7 +10,7 @@ from tests.schedule_kit import write_config
 
 def test_grades_and_report_default_when_absent(tmp_path):
     cfg = write_config(tmp_path)
-    assert cfg.grades == GradesConfig(lead_days=7, silent_workdays=20, cutoff_answer_days=30)
+    assert cfg.grades == GradesConfig(lead_days=7, silent_workdays=0, cutoff_answer_days=30, sign_within_days=2)
     assert cfg.report == ReportConfig(to=(), every="monthly", day=5)
 
 
@@ -18,14 +18,15 @@ def test_grades_and_report_are_read(tmp_path):
     cfg = write_config(tmp_path, """
         [grades]
         lead_days = 10
-        silent_workdays = 0
+        silent_workdays = 5
         cutoff_answer_days = 15
+        sign_within_days = 3
         [report]
         to = ["市政府督查室"]
         every = "cutoff"
         day = 3
         """)
-    assert cfg.grades == GradesConfig(10, 0, 15)
+    assert cfg.grades == GradesConfig(10, 5, 15, 3)
     assert cfg.report == ReportConfig(("市政府督查室",), "cutoff", 3)
 
 

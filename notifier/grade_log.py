@@ -1,0 +1,68 @@
+"""The record of grade steps (``grade_steps``): which item stepped up to which grade for which
+department, and in which digest. The pass records a digest's steps when it queues the digest,
+so a step is said once; the planner compares today's grade with the last one recorded here.
+Rows change only through this module (``record``, ``forget``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from notifier.db.models import GradeStep
+from notifier.office.grades import Light
+from notifier.planning.ladder import Key, Step
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A step as history shows it."""
+
+    department_id: int
+    milestone_id: int
+    occurrence: date
+    grade: Light
+    on: date
+    at: datetime  # naive UTC
+
+
+def record(s: Session, steps: Iterable[Step], *, digest_key: str, on: date, at: datetime) -> int:
+    """Record the steps a queued digest says. Returns how many were recorded."""
+    rows = [GradeStep(department_id=st.department_id, milestone_id=st.milestone_id, occurrence=st.occurrence,
+                      grade=st.grade.value, digest_key=digest_key, stepped_on=on, created_at=at) for st in steps]
+    s.add_all(rows)
+    s.flush()
+    return len(rows)
+
+
+def forget(s: Session, digest_keys: Iterable[str]) -> None:
+    """Drop the steps of digests that never left (re-planned with today's numbers)."""
+    keys = list(digest_keys)
+    if keys:
+        s.execute(delete(GradeStep).where(GradeStep.digest_key.in_(keys)))
+
+
+def last_grades(s: Session, milestone_ids: Iterable[int]) -> dict[Key, Light]:
+    """The last grade recorded for each (department, milestone, occurrence) of these milestones."""
+    out: dict[Key, Light] = {}
+    ids = sorted(set(milestone_ids))
+    for i in range(0, len(ids), 5000):
+        q = (select(GradeStep.department_id, GradeStep.milestone_id, GradeStep.occurrence, GradeStep.grade)
+             .where(GradeStep.milestone_id.in_(ids[i:i + 5000])).order_by(GradeStep.id))
+        for dept, mid, occ, grade in s.execute(q):
+            out[(dept, mid, occ)] = Light(grade)  # ordered by id: the latest wins
+    return out
+
+
+def history(s: Session, milestone_id: int | None = None, limit: int | None = None) -> list[Recorded]:
+    """Recorded steps, newest first (``notifier history``)."""
+    q = select(GradeStep).order_by(GradeStep.created_at.desc(), GradeStep.id.desc())
+    if milestone_id is not None:
+        q = q.where(GradeStep.milestone_id == milestone_id)
+    if limit is not None:
+        q = q.limit(limit)
+    return [Recorded(r.department_id, r.milestone_id, r.occurrence, Light(r.grade), r.stepped_on, r.created_at)
+            for r in s.scalars(q)]
