@@ -33,7 +33,8 @@ from notifier.db.models import (DeadlineExtension, Department, DepartmentDue, Du
                                 Pause, Plan, Task, TaskDepartment)
 
 DUE_NOW = datetime(1970, 1, 1)  # a marked department: due at the next pass, whatever the time
-LOGIC_VERSION = 1  # bump when what a next-due time means changes: every department is then marked
+LOGIC_VERSION = 2  # bump when what a next-due time means changes: every department is then marked
+# (2: the grade ladder's wake-ups)
 
 
 def _chunks(values: list[int], size: int = 500) -> Iterable[list[int]]:
