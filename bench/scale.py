@@ -35,11 +35,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from notifier import config as config_mod  # noqa: E402
-from notifier.db import queries  # noqa: E402
 from notifier.db.engine import make_engine, transaction, upgrade, utcnow  # noqa: E402
 from notifier.db.models import (Base, Delivery, Department, Digest, Milestone, Plan,  # noqa: E402
                                 ReminderLog, Task, TaskDepartment)
+from notifier.delivery import outbox  # noqa: E402
 from notifier.delivery.dispatcher import Dispatcher  # noqa: E402
+from notifier.delivery.outbox import DeliveryStatus  # noqa: E402
 from notifier.reminders import run_pass  # noqa: E402
 from notifier.rendering import Renderer  # noqa: E402
 
@@ -136,11 +137,11 @@ def tick_ms(engine) -> float:  # noqa: ANN001
     """The daemon's idle tick: the outbox probe, then the status line's counts."""
     def tick() -> None:
         with transaction(engine) as s:
-            if queries.anything_due(s, utcnow()):
+            if outbox.anything_due(s, utcnow()):
                 raise SystemExit("bench: something is due; the idle tick needs an idle outbox")
         with transaction(engine) as s:
-            queries.count_status(s, "failed")
-            queries.count_status(s, "pending")
+            outbox.count_status(s, DeliveryStatus.FAILED)
+            outbox.count_status(s, DeliveryStatus.PENDING)
     for _ in range(3):
         tick()
     samples = [timed(tick)[1] * 1000 for _ in range(30)]

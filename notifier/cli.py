@@ -364,8 +364,9 @@ def cmd_check_config(args: argparse.Namespace, cfg: Config) -> int:
     for w in (*cfg.deprecations, *calendar_of(cfg).warnings(_calendar_years(cfg))):
         print(f"warning: {w}", file=sys.stderr)
     where = cfg.path or "built-in defaults"
+    divert = f", all messages to the folder {cfg.folder_dir}" if cfg.folder_divert else ""
     print(f"{where}: ok ({len(cfg.departments)} departments, {len(cfg.webhooks)} webhooks, "
-          f"email {'on' if cfg.email else 'off'}{', all messages to the folder ' + str(cfg.folder_dir) if cfg.folder_divert else ''})")
+          f"email {'on' if cfg.email else 'off'}{divert})")
     return 0
 
 
@@ -603,12 +604,12 @@ def cmd_send_due(args: argparse.Namespace, cfg: Config) -> int:
     if counts.unrecorded:  # sent (or tried) but not written: never a silent "sent 0"
         lines.append(counts.unrecorded_note())
     if counts.failed_ids:
-        from notifier.db import queries
         from notifier.db.engine import transaction
+        from notifier.delivery.outbox import digest_failures
         from notifier.status import failed_digests
 
         with transaction(engine) as s:
-            failures = failed_digests(queries.digest_failures(s, counts.failed_ids, limit=50))
+            failures = failed_digests(digest_failures(s, counts.failed_ids, limit=50))
         report["delivery"]["failed_digests"] = [failed_json(f) for f in failures]
         lines += failure_lines(failures)
     _say(args, report, *lines)
@@ -743,14 +744,14 @@ def cmd_milestones(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_retry(args: argparse.Namespace, cfg: Config) -> int:
-    from notifier.marks import MarkError, requeue
+    from notifier.delivery.outbox import UnknownDeliveryError, requeue
 
     if not args.failed and args.delivery_id is None:
         raise UsageError("retry: give a DELIVERY_ID or --failed")
     engine = _engine(cfg)
     try:
         n, expired = requeue(engine, None if args.failed else args.delivery_id)
-    except MarkError as exc:
+    except UnknownDeliveryError as exc:
         raise UsageError(str(exc)) from None
     print(f"已重新排队 {n} 个投递" + (f"；{expired} 个仍为失败：已过期（其日期已过）" if expired else ""))
     return 0 if n else 1

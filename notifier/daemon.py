@@ -48,9 +48,10 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from notifier import config as config_mod
 from notifier import logging_setup, metrics
 from notifier.config import Config, ConfigError
-from notifier.db import queries
 from notifier.db.engine import make_engine, transaction, upgrade, utcnow
+from notifier.delivery import outbox
 from notifier.delivery.dispatcher import Dispatcher
+from notifier.delivery.outbox import DeliveryStatus
 from notifier.delivery.routes import STOP_GRACE_SECONDS, Routes
 from notifier.health import PassRecord
 from notifier.reminders import drop_stale_digests, is_send_time, next_reminder, run_pass, why_not_send_time
@@ -220,7 +221,7 @@ class Daemon:
                 self._run_pass(cfg, self.renderer, local_now)
         try:
             with transaction(self.engine) as s:
-                due = queries.anything_due(s, at or utcnow())
+                due = outbox.anything_due(s, at or utcnow())
         except Exception:  # noqa: BLE001 - e.g. the database is briefly unreachable
             log.exception("tick: cannot read the outbox")
             return
@@ -291,8 +292,8 @@ class Daemon:
 
     def status_line(self) -> str:
         with transaction(self.engine) as s:
-            failed = queries.count_status(s, "failed")
-            waiting = queries.count_status(s, "pending")
+            failed = outbox.count_status(s, DeliveryStatus.FAILED)
+            waiting = outbox.count_status(s, DeliveryStatus.PENDING)
         parts = []
         if self.next_reminder is not None:
             parts.append(f"next reminder {self.next_reminder:%Y-%m-%d %H:%M}")

@@ -1,4 +1,4 @@
-"""Done marks (done / reopen), progress notes and re-queued deliveries: the admin's and departments' answers.
+"""Done marks (done / reopen) and progress notes: the admin's and departments' answers.
 
 Every change is recorded in ``progress_events`` with its source (cli, import, link), actor
 and time, so ``status`` and ``milestones`` can tell who answered what, and when. These
@@ -14,12 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from notifier.db.engine import transaction, utcnow
-from notifier.db.models import Delivery, Milestone, OccurrenceDone, Plan, HistoryEvent, Task
+from notifier.db.models import Milestone, OccurrenceDone, Plan, HistoryEvent, Task
 from notifier.planning.recurrence import occurrences
 
 
@@ -143,23 +143,3 @@ def note(engine: Engine, milestone_id: int, text: str, *, occurrence: date | Non
          source: str = "cli", actor: str | None = None) -> Marked:
     with transaction(engine) as s:
         return apply_note(s, milestone_id, text, occurrence=occurrence, source=source, actor=actor)
-
-
-def requeue(engine: Engine, delivery_id: int | None) -> tuple[int, int]:
-    """Failed deliveries back to pending, attempts reset. ``None``: all failed ones.
-
-    Returns (re-queued, left expired): a reminder past its ``expires_at`` (its cutoff is over)
-    stays failed, since it would only expire again."""
-    now = utcnow()
-    with transaction(engine) as s:
-        if delivery_id is not None and s.get(Delivery, delivery_id) is None:
-            raise MarkError(f"no delivery {delivery_id}")
-        failed = Delivery.status == "failed"
-        if delivery_id is not None:
-            failed = and_(failed, Delivery.id == delivery_id)
-        live = or_(Delivery.expires_at.is_(None), Delivery.expires_at > now)
-        n = s.execute(update(Delivery).where(failed, live)
-                      .values(status="pending", attempts=0, next_attempt_at=now, lease_until=None, last_error=None)
-                      .execution_options(synchronize_session=False)).rowcount
-        expired = s.scalar(select(func.count()).select_from(Delivery).where(failed, ~live)) or 0
-    return n, expired

@@ -15,8 +15,9 @@
 - Quiet hours: nothing is planned outside working days and ``[schedule] send_window``
   (``is_send_time``), unless forced; the dispatcher tick applies the same gate.
 - Catch-up: a digest of an earlier day none of whose deliveries was ever attempted (the
-  daemon was down, or the window closed) is dropped with its log rows before planning, so
-  its reminders go out once, today, with today's numbers instead of stale ones.
+  daemon was down, or the window closed) is dropped with its log rows before planning
+  (``outbox.drop_stale_digests``), so its reminders go out once, today, with today's numbers
+  instead of stale ones.
 - Pacing: the delivery rows one pass queues are due ``stagger_seconds`` apart.
 - Reply links: with ``[web] base_url`` and a secret, each reminder entry carries a signed link.
 """
@@ -31,23 +32,23 @@ from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, exists, or_, select
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from notifier import due_index, grade_log, signing
 from notifier.config import Config, GradesConfig
 from notifier.db import queries
-from notifier.db.engine import read_session, transaction, utcnow
-from notifier.db.models import Contact, Delivery, Department, ReminderLog
-from notifier.db.models import Digest as StoredDigest
+from notifier.db.engine import read_session, transaction
+from notifier.db.models import Contact, Delivery, Department
+from notifier.delivery import outbox
+from notifier.delivery.outbox import DigestRow
 from notifier.importing.store import DepartmentIndex, sync_departments
 from notifier.office.pauses import PauseSpan, pause_spans
 from notifier.planning.calendar import WorkCalendar
 from notifier.planning.ladder import Facts, Key, Ladder
+from notifier.planning.horizons import horizon, log_horizon
 from notifier.plan_life import close_plan
 from notifier.planning.due import next_due_at, wakeups
 from notifier.planning.items import expand_roles, items_of
@@ -300,7 +301,7 @@ def _plan_page(s: Session, config: Config, renderer: Renderer, rules: Rules, pag
         rendered = renderer.render_digest(digest, name, now, names, links_for(signer, digest, now),
                                           outcomes_of(s, digest, config))
         reported.update(p.id for p in digest.closing)
-        if _queue(s, DigestRow.of(digest, config.timezone), rendered, contacts, due_at):
+        if outbox.queue(s, DigestRow.of(digest, config.timezone), rendered, contacts, due_at):
             record_ladder(s, digest, now)
             result.queued.append(Queued(name, digest.kind, rendered, contacts,
                                         len(digest.entries) + len(digest.closing)))
@@ -521,56 +522,17 @@ def links_for(signer: LinkSigner | None, digest: Digest, now: datetime) -> LinkM
     return lambda milestone_id, occurrence: signer.url(milestone_id, occurrence, digest.department_id, now)
 
 
-def drop_stale_digests(s: Session, today) -> int:  # noqa: ANN001
-    """Delete reminder/escalation digests of days before ``today`` that never left: every
-    delivery still pending and never attempted. Their reminder_log rows go too, so the
-    planner fires those series again now, once, with today's numbers."""
-    started = exists().where(Delivery.digest_id == StoredDigest.id,
-                             or_(Delivery.status != "pending", Delivery.attempts > 0))
-    stale = s.execute(select(StoredDigest.id, StoredDigest.key).where(
-        StoredDigest.kind.in_(("reminder", "escalation")), StoredDigest.day < today, ~started)).all()
-    ids = [i for i, _ in stale]
-    if ids:
-        # What they asked and stepped was never said: asked and stepped again when re-planned.
-        signing.withdraw(s, [k for _, k in stale])
-        grade_log.forget(s, [k for _, k in stale])
-        # Those departments are due again: their reminders fire anew, today.
-        due_index.mark(s, s.scalars(select(StoredDigest.department_id).where(StoredDigest.id.in_(ids))))
-        # Explicit child deletes: the same on SQLite and PostgreSQL, cascade or not.
-        s.execute(delete(ReminderLog).where(ReminderLog.digest_id.in_(ids)))
-        s.execute(delete(Delivery).where(Delivery.digest_id.in_(ids)))
-        s.execute(delete(StoredDigest).where(StoredDigest.id.in_(ids)))
-        log.info("dropped %d digests of earlier days that were never sent; re-planning them", len(ids))
-    return len(ids)
-
-
-def horizon(rules: Rules, now: datetime) -> date:
-    """The last due date whose earliest reminder is not in the future at ``now``.
-
-    A one-off milestone due later cannot fire yet. The earliest trigger of a date is
-    ``max(lead_days)`` before it, moved back to a working day (at most 40 days, the
-    calendar's own limit), so the search is bounded."""
-    today = now.astimezone(rules.tz).date()
-    now_utc = now.astimezone(UTC).replace(tzinfo=None)
-    last = today
-    for n in range(max(rules.lead_days) + 42):
-        day = today + timedelta(days=n)
-        if before_triggers(day, rules)[0] <= now_utc:
-            last = day
-    return last
-
-
-def log_horizon(rules: Rules, now: datetime) -> datetime:
-    """Logged triggers older than this cannot stop a series that can fire at ``now``.
-
-    Every series the planner evaluates has its latest past trigger after this point (a
-    milestone's or cutoff's lead days back from today, an overdue cycle back from today,
-    each moved by at most 40 days of holidays), so an older log entry is older than that
-    trigger and the series fires either way."""
-    cadences = [rules.overdue, rules.escalation_cadence]
-    # An overdue cadence's last listing is at most 2*N working days (plus holidays) back.
-    days = max(max(rules.lead_days), *(7 if c.weekday else 2 * c.every_days for c in cadences)) + 50
-    return now.astimezone(UTC).replace(tzinfo=None) - timedelta(days=days)
+def drop_stale_digests(s: Session, today: date) -> int:
+    """The outbox drops the never-sent digests of earlier days (``outbox.drop_stale_digests``);
+    what they asked and stepped was never said (asked and stepped again when re-planned), and
+    their departments are due again: their reminders fire anew, today. Returns how many."""
+    dropped = outbox.drop_stale_digests(s, today)
+    if dropped:
+        keys = [d.key for d in dropped]
+        signing.withdraw(s, keys)
+        grade_log.forget(s, keys)
+        due_index.mark(s, [d.department_id for d in dropped])
+    return len(dropped)
 
 
 def next_reminder(s: Session, config: Config, now: datetime) -> datetime | None:
@@ -588,67 +550,6 @@ def _aliases(s: Session) -> dict[int, list[str]]:
     for dep_id, alias in s.execute(select(DepartmentAlias.department_id, DepartmentAlias.alias)):
         out.setdefault(dep_id, []).append(alias)
     return out
-
-
-def expires_at(digest: Digest, tz: ZoneInfo) -> datetime | None:
-    """When a reminder becomes pointless: the end of the latest date it is about (the cutoff,
-    an upcoming milestone's date), as naive UTC. ``None`` for a digest of overdue items only
-    and for escalations: those stay true after any date."""
-    if digest.kind != "reminder" or digest.closing or any(e.section == "escalation" for e in digest.entries):
-        return None
-    days = [e.cutoff or e.item.occurrence for e in digest.entries if e.section in ("cutoff", "progress", "upcoming")]
-    if not days:
-        return None
-    end = datetime.combine(max(days) + timedelta(days=1), time(0), tzinfo=tz)
-    return end.astimezone(UTC).replace(tzinfo=None)
-
-
-def delivery_key(digest_key: str, channel: str, recipient: str) -> str:
-    return "ntf_" + hashlib.sha256(f"{digest_key}|{channel}|{recipient}".encode()).hexdigest()[:32]
-
-
-@dataclass(frozen=True)
-class DigestRow:
-    """What one digest inserts: the digest, the reminder-log rows of the triggers it answers
-    (none for a notice), and one delivery per contact."""
-
-    key: str
-    department_id: int
-    kind: str
-    day: date
-    fired: tuple[tuple[str, datetime], ...] = ()
-    expires: datetime | None = None
-
-    @classmethod
-    def of(cls, digest: Digest, tz) -> DigestRow:  # noqa: ANN001
-        return cls(digest.key, digest.department_id, digest.kind, digest.day, tuple(digest.fired),
-                   expires_at(digest, tz))
-
-
-def _queue(s: Session, row: DigestRow, rendered: Rendered, contacts: list[tuple[str, str]],
-           due_at: Callable[[], datetime]) -> bool:
-    """Insert one digest with its log rows and deliveries; False when the same digest (same
-    key) is already queued, by an earlier pass or another instance."""
-    try:
-        with s.begin_nested():
-            digest = StoredDigest(key=row.key, department_id=row.department_id, kind=row.kind, day=row.day,
-                                  created_at=utcnow(), subject=rendered.subject, text=rendered.text,
-                                  html=rendered.html, markdown=rendered.markdown, data=rendered.data_json())
-            s.add(digest)
-            s.flush()
-            for series, trigger in row.fired:
-                s.add(ReminderLog(department_id=row.department_id, series=series, trigger_at=trigger,
-                                  digest_id=digest.id))
-            for channel, recipient in contacts:
-                at = due_at()  # staggered: a big digest day is spread, not burst
-                s.add(Delivery(key=delivery_key(row.key, channel, recipient), digest_id=digest.id,
-                               department_id=row.department_id, channel=channel, recipient=recipient,
-                               status="pending", attempts=0, due_at=at, next_attempt_at=at,
-                               expires_at=row.expires, created_at=utcnow()))
-            s.flush()
-    except IntegrityError:
-        return False
-    return True
 
 
 def _broken_contacts_to_notify(s: Session) -> list[Contact]:
@@ -676,7 +577,7 @@ def _broken_contact_notices(s: Session, config: Config, renderer: Renderer, rule
             key = hashlib.sha256(f"notice|{esc}|{contact.id}|{contact.broken_at}".encode()).hexdigest()[:32]
             told = True  # queued now, or by an earlier pass (same key)
             row = DigestRow(key, esc, "notice", now.astimezone(config.timezone).date())
-            if _queue(s, row, rendered, esc_contacts, due_at):
+            if outbox.queue(s, row, rendered, esc_contacts, due_at):
                 out.append(Queued(names.get(esc, ""), "notice", rendered, esc_contacts, 1))
         if told:  # else: no escalation department can be reached yet; try again next pass
             contact.notified_at = now.astimezone(UTC).replace(tzinfo=None)

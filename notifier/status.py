@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from notifier.config import Config
 from notifier.db import queries
+from notifier.delivery import outbox
 from notifier.db.engine import read_session
 from notifier.db.models import (Department, DepartmentAlias, Milestone, OccurrenceDone, Plan, PlanStatus,
                                 HistoryEvent, Task, TaskDepartment)
@@ -159,7 +160,7 @@ class StatusReport:
         return not self.failures and not self.broken_contacts
 
 
-def failed_digests(failures: list[queries.DigestFailures]) -> list[FailedDigest]:
+def failed_digests(failures: list[outbox.DigestFailures]) -> list[FailedDigest]:
     return [FailedDigest(f.department, f.kind, f.day, f.subject, f.total, list(f.failed)) for f in failures]
 
 
@@ -181,9 +182,9 @@ def status_report(engine: Engine, cfg: Config, now: datetime) -> StatusReport:
         r.recent_answers = [Answer.of(e, tz) for e in s.scalars(
             select(HistoryEvent).where(HistoryEvent.at >= since)
             .order_by(HistoryEvent.at.desc(), HistoryEvent.id.desc()))]
-        r.deliveries = queries.delivery_counts(s)
-        r.next_attempt = local_time(queries.next_pending(s), tz)
-        r.failures = failed_digests(queries.digest_failures(s))
+        r.deliveries = outbox.delivery_counts(s)
+        r.next_attempt = local_time(outbox.next_pending(s), tz)
+        r.failures = failed_digests(outbox.digest_failures(s))
         r.broken_contacts = [BrokenContact(c.channel, c.recipient, local_time(c.broken_at, tz), c.last_error)
                              for c in queries.broken_contacts(s)]
         r.plans_closed = [PlanState(p.id, p.name, p.status, p.ends_on, local_time(p.closed_at, tz)) for p in

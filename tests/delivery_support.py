@@ -31,7 +31,7 @@ from sqlalchemy.engine import Engine
 
 from notifier.db.engine import make_engine, upgrade
 from notifier.db.models import Delivery, Department, Digest
-from notifier.reminders import delivery_key
+from notifier.delivery.outbox import delivery_key
 
 # --- SMTP -------------------------------------------------------------------------------
 

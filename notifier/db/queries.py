@@ -227,7 +227,7 @@ def open_recurring(session: Session) -> list[tuple[int, str, date, date]]:
 def reminder_log(session: Session, since: datetime | None = None, upto: datetime | None = None,
                  departments: Collection[int] | None = None) -> dict[tuple[int, str], datetime]:
     """Latest logged trigger per (department, series). With ``since`` only triggers from then on
-    (an indexed range: the planning pass needs no older ones, see reminders.log_horizon); with
+    (an indexed range: the planning pass needs no older ones, see planning/horizons.log_horizon); with
     ``upto`` (naive UTC) later triggers are left out (they were logged while the clock ran ahead);
     with ``departments`` only theirs."""
     q = select(ReminderLog.department_id, ReminderLog.series, func.max(ReminderLog.trigger_at))
@@ -244,10 +244,6 @@ def department_names(session: Session) -> dict[int, str]:
     return dict(session.execute(select(Department.id, Department.name)).all())
 
 
-def delivery_counts(session: Session) -> dict[str, int]:
-    return dict(session.execute(select(Delivery.status, func.count()).group_by(Delivery.status)).all())
-
-
 def failed_deliveries(session: Session, limit: int = 20) -> list[Delivery]:
     return list(session.scalars(select(Delivery).where(Delivery.status == "failed")
                                 .order_by(Delivery.id.desc()).limit(limit)))
@@ -255,62 +251,6 @@ def failed_deliveries(session: Session, limit: int = 20) -> list[Delivery]:
 
 def broken_contacts(session: Session) -> list[Contact]:
     return list(session.scalars(select(Contact).where(Contact.broken.is_(True)).order_by(Contact.id)))
-
-
-def count_status(session: Session, status: str) -> int:
-    """Deliveries in one status: an index range, not a scan of the outbox."""
-    return session.scalar(select(func.count()).select_from(Delivery).where(Delivery.status == status)) or 0
-
-
-def anything_due(session: Session, now: datetime) -> bool:
-    """Is there a delivery to claim at ``now``? Two indexed probes; the tick's fast path."""
-    pending = select(Delivery.id).where(Delivery.status == "pending", Delivery.next_attempt_at <= now).limit(1)
-    expired = select(Delivery.id).where(Delivery.status == "sending", Delivery.lease_until < now).limit(1)
-    return session.scalar(pending) is not None or session.scalar(expired) is not None
-
-
-def next_pending(session: Session) -> datetime | None:
-    return session.scalar(select(func.min(Delivery.next_attempt_at)).where(Delivery.status == "pending"))
-
-
-@dataclass
-class DigestFailures:
-    """The failed deliveries of one digest, against how many it had: "2 of 3 failed"."""
-
-    digest_id: int
-    department: str
-    kind: str
-    day: date
-    subject: str
-    total: int
-    failed: list[tuple[int, str, str, str | None]]  # (delivery id, channel, recipient, last error)
-
-    @property
-    def headline(self) -> str:
-        return f"{self.department} {self.kind} {self.day}: {len(self.failed)} of {self.total} failed"
-
-
-def digest_failures(session: Session, delivery_ids: list[int] | None = None, limit: int = 20) -> list[DigestFailures]:
-    """Failed deliveries grouped by digest, newest digest first; ``delivery_ids`` narrows the
-    failures looked at (e.g. those of one pass), ``limit`` the digests listed."""
-    q = select(Delivery.digest_id).where(Delivery.status == "failed")
-    if delivery_ids is not None:
-        q = q.where(Delivery.id.in_(delivery_ids))
-    digest_ids = [r[0] for r in session.execute(q.distinct().order_by(Delivery.digest_id.desc()).limit(limit))]
-    if not digest_ids:
-        return []
-    wanted = set(delivery_ids) if delivery_ids is not None else None
-    heads = {i: DigestFailures(i, name, kind, day, subject, 0, []) for i, name, kind, day, subject in session.execute(
-        select(Digest.id, Department.name, Digest.kind, Digest.day, Digest.subject)
-        .join(Department, Department.id == Digest.department_id).where(Digest.id.in_(digest_ids)))}
-    for digest_id, did, channel, recipient, status, error in session.execute(
-            select(Delivery.digest_id, Delivery.id, Delivery.channel, Delivery.recipient, Delivery.status,
-                   Delivery.last_error).where(Delivery.digest_id.in_(digest_ids)).order_by(Delivery.id)):
-        head = heads[digest_id]
-        head.total += 1
-        if status == "failed" and (wanted is None or did in wanted):
-            head.failed.append((did, channel, recipient, error))
-    return [heads[i] for i in digest_ids]
 
 
 def answer_days(session: Session, milestone_ids: Iterable[int], tz) -> dict[tuple[int, date | None], list[date]]:  # noqa: ANN001

@@ -1,26 +1,22 @@
-"""Claim -> send -> record, with the one retry policy.
+"""Claim -> send -> record, with the one retry policy. The rows and their states are the
+outbox's (``notifier.delivery.outbox``: its docstring states the guarantees); the dispatcher
+decides what each send did to its row and calls the outbox's named functions.
 
-- **expire**: a row whose ``expires_at`` passed (the cutoff it reminds of is over) is marked
-  ``failed`` with the reason "expired" instead of being sent.
-- **claim**: one statement marks a batch of due rows ``sending`` with a lease and ``attempts + 1``
-  (the attempt is written before the network call). On PostgreSQL the inner select is
-  ``FOR UPDATE SKIP LOCKED`` so several instances never claim the same row; a row whose lease
-  expired (its instance died mid-send) is claimable again.
+- **expire**: rows past their ``expires_at`` fail unsent (``outbox.expire``);
+- **claim**: a batch of due rows, leased to this dispatcher (``outbox.claim``); claimed only a
+  few rounds of sends ahead, and given back unsent when stopping (``outbox.release``);
 - **send**: no transaction is open while channels talk to the network. At most ``concurrency``
   messages are between "sent" and "recorded" at any moment, so a crash repeats at most that
-  many messages (each with its stable idempotency key / Message-ID).
-- **record**: results are written as they come, in groups (group commit: one transaction and
-  one ``executemany`` for a few outcomes, after at most a few milliseconds' wait), with a
-  compare-and-set on (id, lease) so an instance whose lease was taken over cannot overwrite the
-  newer outcome. Retry later -> ``pending`` with a new ``next_attempt_at``; failed for good, out of
-  attempts or past ``expires_at`` -> ``failed``, and the contact is marked broken when it (not the
-  route) was at fault.
+  many messages (each with its stable idempotency key / Message-ID);
+- **record**: the retry policy turns each result into an ``Outcome`` (sent; retry at a time;
+  failed for good, out of attempts or expired), and outcomes are written as they come, in
+  groups (group commit: ``outbox.record``, one transaction for a few outcomes after at most a
+  few milliseconds' wait).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
 import random
@@ -28,26 +24,35 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, Update, and_, bindparam, case, literal, or_, select, update
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 from notifier import metrics
-from notifier.db import queries
 from notifier.db.engine import transaction, utcnow
-from notifier.db.models import Contact, Delivery, Department, Digest
+from notifier.delivery import outbox
 from notifier.delivery.message import (
     MAX_RETRY_AFTER_SECONDS,
     Channel,
     FailedForGood,
-    Message,
+    Paced,
     RetryLater,
     Sent,
     SendResult,
 )
+from notifier.delivery.outbox import Claimed, DeliveryStatus, Outcome
 
 log = logging.getLogger(__name__)
 
-PACED = "paced"  # the reason robots give when their own rate pacer says "not yet"
+
+@dataclass(frozen=True)
+class Retry:
+    at: datetime  # naive UTC
+    reason: str
+
+
+@dataclass(frozen=True)
+class GiveUp:
+    reason: str
+    expired: bool = False  # the row's expires_at comes before any further attempt
 
 
 @dataclass(frozen=True)
@@ -90,19 +95,22 @@ class RetryPolicy:
             return 0.0
         return min(max(0.0, seconds), self.max_retry_after_seconds)
 
-    def decide(self, now: datetime, attempts: int, result: RetryLater, expires_at: datetime | None,
-               rand: Callable[[], float] = random.random) -> tuple[datetime | None, str]:
-        """``(next attempt, reason)``; ``(None, why)`` when retrying is over."""
-        if result.reason == PACED:
-            delay: float | None = self.paced_delay(result.after_seconds, rand)
+    def decide(self, now: datetime, attempts: int, result: RetryLater | Paced, expires_at: datetime | None,
+               rand: Callable[[], float] = random.random) -> Retry | GiveUp:
+        """Try again when, or give up why (out of attempts; expired, when the next attempt
+        could only come after ``expires_at``)."""
+        if isinstance(result, Paced):
+            delay = self.paced_delay(result.after_seconds, rand)
         else:
-            delay = self.delay(attempts, result.after_seconds, rand)
-            if delay is None:
-                return None, f"gave up after {attempts} attempts: {result.reason}"
+            backoff = self.delay(attempts, result.after_seconds, rand)
+            if backoff is None:
+                return GiveUp(f"gave up after {attempts} attempts: {result.reason}")
+            delay = backoff
         at = now + timedelta(seconds=delay)
         if expires_at is not None and at >= expires_at:
-            return None, f"expired (no attempt possible before {expires_at:%Y-%m-%d %H:%M} UTC): {result.reason}"
-        return at, result.reason
+            return GiveUp(f"expired (no attempt possible before {expires_at:%Y-%m-%d %H:%M} UTC): {result.reason}",
+                          expired=True)
+        return Retry(at, result.reason)
 
 
 @dataclass
@@ -148,87 +156,7 @@ class Counts:
                 f"Message-ID/webhook-id 再次发送")
 
 
-@dataclass(frozen=True)
-class Claimed:
-    id: int
-    channel: str
-    attempts: int
-    lease_until: datetime
-    expires_at: datetime | None
-    digest_id: int
-    message: Message
-
-    @property
-    def recipient(self) -> str:
-        return self.message.recipient
-
-    @property
-    def department(self) -> str:
-        return self.message.department
-
-
 ChannelLookup = Callable[[str, str], Channel | None]  # (channel, recipient) -> channel
-
-
-class _LeaseLost(Exception):
-    """An optimistic record matched fewer rows than it wrote: another instance took one over."""
-
-
-# One statement for every outcome, run with executemany; it writes only a row that is still
-# ours (the compare-and-set on id and lease).
-_RECORD = (
-    update(Delivery.__table__)
-    .where(Delivery.__table__.c.id == bindparam("b_id"), Delivery.__table__.c.status == "sending",
-           Delivery.__table__.c.lease_until == bindparam("b_lease"))
-    .values(status=bindparam("b_status"), attempts=bindparam("b_attempts"),
-            next_attempt_at=bindparam("b_next"), last_error=bindparam("b_error"),
-            sent_at=bindparam("b_sent"), lease_until=None)
-)
-
-
-_T = Delivery.__table__.c
-# Which rows are still ours (the compare-and-set), checked inside the write transaction.
-_HELD = select(_T.id, _T.lease_until).where(_T.id.in_(bindparam("ids", expanding=True)), _T.status == "sending")
-_HELD_LOCKED = _HELD.with_for_update()
-
-
-def _claiming(due: Select) -> Update:
-    """Mark the rows ``due`` selects ``sending`` with a lease, counting the attempt."""
-    return (update(Delivery.__table__).where(_T.id.in_(due.scalar_subquery()))
-            .values(status="sending", attempts=_T.attempts + 1, lease_until=bindparam("lease"))
-            .returning(_T.id))
-
-
-# Built once: claims run every few milliseconds during a large pass.
-_CLAIM_DUE = _claiming(select(_T.id).where(_T.status == "pending", _T.next_attempt_at <= bindparam("due"))
-                       .order_by(_T.next_attempt_at, _T.id).limit(bindparam("n"))
-                       .with_for_update(skip_locked=True))
-_CLAIM_LAPSED = _claiming(select(_T.id).where(_T.status == "sending", _T.lease_until < bindparam("now"))
-                          .order_by(_T.lease_until, _T.id).limit(bindparam("n"))
-                          .with_for_update(skip_locked=True))
-_CLAIMED = (select(_T.id, _T.key, _T.channel, _T.recipient, _T.attempts, _T.expires_at, _T.digest_id,
-                   Department.name, Digest.subject, Digest.text, Digest.html, Digest.markdown, Digest.data)
-            .join(Digest, Digest.id == _T.digest_id).join(Department, Department.id == _T.department_id)
-            .where(_T.id.in_(bindparam("ids", expanding=True))).order_by(_T.id))
-_UPSERTS: dict[str, tuple] = {}  # dialect name -> (contact works, contact broken): built once
-
-
-def _upserts(dialect: str) -> tuple:
-    if dialect not in _UPSERTS:
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        t = Contact.__table__
-        ok, bad = insert(t), insert(t)
-        _UPSERTS[dialect] = (
-            ok.on_conflict_do_update(index_elements=[t.c.channel, t.c.recipient],
-                                     set_={"broken": False, "last_ok_at": ok.excluded.last_ok_at}),
-            bad.on_conflict_do_update(index_elements=[t.c.channel, t.c.recipient], set_={
-                "broken": True, "last_error": bad.excluded.last_error,
-                "broken_at": case((t.c.broken.is_(True), t.c.broken_at), else_=bad.excluded.broken_at),
-                "notified_at": case((t.c.broken.is_(True), t.c.notified_at), else_=None)}))
-    return _UPSERTS[dialect]
 
 
 class Dispatcher:
@@ -256,64 +184,6 @@ class Dispatcher:
         self.rand = rand
         self.stopping = False  # set by SIGTERM: finish what is in flight, claim nothing new
 
-    # -- expire -----------------------------------------------------------------------------
-    def expire(self, now: datetime) -> list[int]:
-        """Rows past their ``expires_at`` become ``failed`` ("expired") without being sent."""
-        d = Delivery.__table__.c
-        reason = literal("expired") + case(
-            (d.last_error.is_(None), literal(" before it could be sent")),
-            else_=literal(" (last error: ") + d.last_error + literal(")"))
-        with self.engine.begin() as conn:
-            ids = [r[0] for r in conn.execute(
-                update(Delivery.__table__)
-                .where(d.expires_at.is_not(None), d.expires_at <= now,
-                       or_(d.status == "pending", and_(d.status == "sending", d.lease_until < now)))
-                .values(status="failed", lease_until=None, last_error=reason)
-                .returning(d.id))]
-        for i in ids:
-            log.warning("delivery %s expired before it could be sent", i, extra={"delivery": i})
-        metrics.deliveries_expired(len(ids))
-        return ids
-
-    # -- claim ------------------------------------------------------------------------------
-    def claim(self, now: datetime, limit: int, due_by: datetime | None = None) -> list[Claimed]:
-        """Up to ``limit`` rows whose lease expired or that are due by ``due_by`` (default
-        ``now``), in that order. Two index seeks (lapsed leases among the rows in flight,
-        pending rows in ``next_attempt_at`` order) rather than one OR over both, which sorted
-        every due row at each claim."""
-        lease_until = now + self.lease
-        with self.engine.begin() as conn:
-            ids = [r[0] for r in conn.execute(_CLAIM_LAPSED, {"now": now, "n": limit, "lease": lease_until})]
-            if len(ids) < limit:
-                ids += [r[0] for r in conn.execute(_CLAIM_DUE, {"due": due_by or now, "n": limit - len(ids),
-                                                                 "lease": lease_until})]
-            if not ids:
-                return []
-            rows = conn.execute(_CLAIMED, {"ids": ids}).all()
-        parsed: dict[int, dict] = {}  # a digest's JSON is parsed once, whatever its contacts
-        out = []
-        for (i, key, channel, recipient, attempts, expires, digest_id, dep,
-             subject, text, html, markdown, data) in rows:
-            if digest_id not in parsed:
-                parsed[digest_id] = json.loads(data)
-            out.append(Claimed(i, channel, attempts, lease_until, expires, digest_id, Message(
-                key=key, recipient=recipient, subject=subject, text=text, html=html,
-                markdown=markdown, data=parsed[digest_id], department=dep)))
-        return out
-
-    def release(self, claimed: list[Claimed]) -> None:
-        """Give back rows claimed but not sent (stopping, or the lease ran out while they
-        waited): pending again, the attempt not counted."""
-        if not claimed:
-            return
-        d = Delivery.__table__.c
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(Delivery.__table__)
-                .where(d.id == bindparam("b_id"), d.status == "sending", d.lease_until == bindparam("b_lease"))
-                .values(status="pending", attempts=d.attempts - 1, lease_until=None),
-                [{"b_id": c.id, "b_lease": c.lease_until} for c in claimed])
-
     # -- send -------------------------------------------------------------------------------
     async def send_one(self, c: Claimed) -> SendResult:
         try:
@@ -327,117 +197,72 @@ class Dispatcher:
             return RetryLater(f"internal error: {type(exc).__name__}", contact_fault=False)
 
     # -- record -----------------------------------------------------------------------------
-    def outcome(self, c: Claimed, result: SendResult, now: datetime) -> dict:
-        """The row's new values for one result (pure: no I/O)."""
-        row = {"b_id": c.id, "b_attempts": c.attempts, "b_next": None, "b_sent": None}
+    def outcome(self, c: Claimed, result: SendResult, now: datetime) -> Outcome:
+        """What ``result`` does to the row (pure: the retry policy decides, no I/O)."""
         if isinstance(result, Sent):
-            row.update(b_status="sent", b_error=None, b_sent=now)
-        elif isinstance(result, RetryLater):
-            if result.reason == PACED:
-                row["b_attempts"] = c.attempts - 1  # pacing is not a failed attempt
-            at, why = self.policy.decide(now, row["b_attempts"], result, c.expires_at, self.rand)
-            if at is None:
-                row.update(b_status="failed", b_error=why)
-            else:
-                row.update(b_status="pending", b_error=why, b_next=at)
-        else:
-            row.update(b_status="failed", b_error=result.reason)
-        return row
+            return Outcome(c, DeliveryStatus.SENT, c.attempts, now, sent_at=now)
+        if isinstance(result, FailedForGood):
+            return Outcome(c, DeliveryStatus.FAILED, c.attempts, now, result.reason,
+                           contact_fault=result.contact_fault)
+        # A paced answer is not a failed attempt: the claim's count is given back.
+        attempts = c.attempts - 1 if isinstance(result, Paced) else c.attempts
+        decision = self.policy.decide(now, attempts, result, c.expires_at, self.rand)
+        if isinstance(decision, GiveUp):
+            return Outcome(c, DeliveryStatus.FAILED, attempts, now, decision.reason, expired=decision.expired,
+                           contact_fault=isinstance(result, RetryLater) and result.contact_fault)
+        return Outcome(c, DeliveryStatus.PENDING, attempts, decision.at, decision.reason)
 
     def record(self, results: list[tuple[Claimed, SendResult]], now: datetime) -> Counts:
-        """Write a group of outcomes in one transaction; returns what happened.
-
-        The compare-and-set is optimistic where the driver counts the rows of an
-        ``executemany``: one UPDATE per outcome guarded by (id, 'sending', lease), and when
-        every row matched (the usual case) that is the whole transaction. When one did not,
-        the transaction is rolled back and the group is written again after reading which
-        rows are still ours, so each lost lease is named in the log."""
-        if not results:
-            return Counts()
-        if self.engine.dialect.supports_sane_multi_rowcount:
-            try:
-                return self._record(results, now, optimistic=True)
-            except _LeaseLost:
-                pass
-        return self._record(results, now, optimistic=False)
-
-    def _record(self, results: list[tuple[Claimed, SendResult]], now: datetime, *, optimistic: bool) -> Counts:
+        """Decide each result's outcome and write the group in one transaction
+        (``outbox.record``); returns what happened, logs and counts it."""
         counts = Counts()
-        with self.engine.begin() as conn:
-            if optimistic:
-                held = {c.id: c.lease_until for c, _ in results}
-            else:
-                query = _HELD_LOCKED if conn.dialect.name == "postgresql" else _HELD
-                held = dict(conn.execute(query, {"ids": [c.id for c, _ in results]}).all())
-            rows, contacts, done = [], {}, []
-            for c, result in results:
-                if held.get(c.id) != c.lease_until:
-                    counts.lost_lease += 1
-                    log.warning("delivery %s: lease lost before the outcome was recorded", c.id)
-                    continue
-                row = self.outcome(c, result, now)
-                # 'sending' rows keep their old next_attempt_at when not retried
-                if row["b_next"] is None:
-                    row["b_next"] = now
-                row["b_lease"] = c.lease_until
-                rows.append(row)
-                done.append((c, row, result))
-                if row["b_status"] == "sent":
-                    # Once per pass is enough: every record would otherwise write the same
-                    # contact row, and instances would queue on its lock.
-                    if (c.channel, c.recipient) not in self._healthy:
-                        contacts[(c.channel, c.recipient)] = None
-                elif row["b_status"] == "failed" and result.contact_fault \
-                        and not row["b_error"].startswith("expired"):
-                    contacts[(c.channel, c.recipient)] = row["b_error"]
-            if rows:
-                matched = conn.execute(_RECORD, rows).rowcount
-                if optimistic and matched != len(rows):
-                    raise _LeaseLost  # rolls the transaction back; the careful path follows
-            if contacts:
-                self._contacts(conn, contacts, now)
-        for c, row, result in done:
-            self._count(counts, c, row, result)
+        if not results:
+            return counts
+        recorded = outbox.record(self.engine, [self.outcome(c, r, now) for c, r in results], now,
+                                 known_working=self._healthy)
+        for o in recorded.lost:
+            counts.lost_lease += 1
+            log.warning("delivery %s: lease lost before the outcome was recorded", o.claimed.id)
+        for o in recorded.written:
+            self._count(counts, o)
         # After the commit: only what was recorded is counted.
-        metrics.deliveries_recorded([(c.channel, row["b_status"], row["b_attempts"]) for c, row, _ in done])
-        for key, error in contacts.items():
+        metrics.deliveries_recorded([(o.claimed.channel, o.status, o.attempts) for o in recorded.written])
+        for key, error in recorded.contacts.items():
             (self._healthy.add if error is None else self._healthy.discard)(key)
         return counts
 
-    def _count(self, counts: Counts, c: Claimed, row: dict, result: SendResult) -> None:
+    @staticmethod
+    def _count(counts: Counts, o: Outcome) -> None:
+        c = o.claimed
         extra = {"delivery": c.id, "department": c.department, "channel": c.channel}
-        status = row["b_status"]
-        if status == "sent":
+        if o.status == DeliveryStatus.SENT:
             counts.sent += 1
             log.info("delivery %s sent to %s via %s", c.id, c.department, c.channel, extra=extra)
-        elif status == "pending":
+        elif o.status == DeliveryStatus.PENDING:
             counts.retry += 1
             log.warning("delivery %s to %s via %s: retry at %s: %s", c.id, c.department, c.channel,
-                        row["b_next"].isoformat(timespec="seconds"), row["b_error"], extra=extra)
+                        o.next_attempt_at.isoformat(timespec="seconds"), o.error, extra=extra)
         else:
             counts.failed += 1
-            counts.expired += row["b_error"].startswith("expired")
+            counts.expired += o.expired
             counts.failed_ids.append(c.id)
-            counts.errors.append(f"{c.department} {c.channel}:{c.recipient}: {row['b_error']}")
+            counts.errors.append(f"{c.department} {c.channel}:{c.recipient}: {o.error}")
             log.error("delivery %s to %s via %s failed for good: %s", c.id, c.department, c.channel,
-                      row["b_error"], extra=extra)
+                      o.error, extra=extra)
 
-    @staticmethod
-    def _contacts(conn: Connection, contacts: dict[tuple[str, str], str | None], now: datetime) -> None:
-        """Upsert contact health: ``None`` -> works (un-broken); a string -> broken with that
-        error. A contact that was not broken before gets ``notified_at`` cleared, so the
-        supervision office is told once per breakage."""
-        works, broken = _upserts(conn.dialect.name)
-        # One order for every instance: two recording at once then never deadlock on PostgreSQL.
-        ordered = sorted(contacts.items())
-        ok = [{"channel": ch, "recipient": r, "broken": False, "last_ok_at": now}
-              for (ch, r), err in ordered if err is None]
-        bad = [{"channel": ch, "recipient": r, "broken": True, "last_error": err, "broken_at": now}
-               for (ch, r), err in ordered if err is not None]
-        if ok:
-            conn.execute(works, ok)
-        if bad:
-            conn.execute(broken, bad)
+    # -- expire, claim, release: the outbox's, with this dispatcher's lease --------------------
+    def expire(self, now: datetime) -> list[int]:
+        ids = outbox.expire(self.engine, now)
+        for i in ids:
+            log.warning("delivery %s expired before it could be sent", i, extra={"delivery": i})
+        metrics.deliveries_expired(len(ids))
+        return ids
+
+    def claim(self, now: datetime, limit: int, due_by: datetime | None = None) -> list[Claimed]:
+        return outbox.claim(self.engine, now, limit, now + self.lease, due_by)
+
+    def release(self, claimed: list[Claimed]) -> None:
+        outbox.release(self.engine, claimed)
 
     # -- the pass ---------------------------------------------------------------------------
     async def run_paced(self, until: datetime,
@@ -448,7 +273,7 @@ class Dispatcher:
         while not self.stopping:
             total += await self.run_once()
             with transaction(self.engine) as s:
-                nxt = queries.next_pending(s)
+                nxt = outbox.next_pending(s)
             if nxt is None or nxt > until:
                 break
             await sleep(max(0.0, (nxt - self.clock()).total_seconds()))

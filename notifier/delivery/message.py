@@ -1,7 +1,7 @@
 """The message a channel sends and the result it gives back.
 
 A channel knows nothing of the database or of retries: it gets a ``Message`` and answers
-with exactly one of ``Sent``, ``RetryLater`` or ``FailedForGood``. The dispatcher owns
+with exactly one of ``Sent``, ``RetryLater``, ``Paced`` or ``FailedForGood``. The dispatcher owns
 what happens next (record, back off, mark the contact broken).
 """
 
@@ -67,12 +67,21 @@ class RetryLater:
 
 
 @dataclass(frozen=True)
+class Paced:
+    """Not sent: the channel's own rate pacer (a chat robot's messages per minute) says "not
+    yet". Not a failed attempt: no backoff, and the attempt is not counted."""
+
+    after_seconds: float | None = None  # when the pacer has room again
+    reason = "paced"  # what the row's last_error shows meanwhile
+
+
+@dataclass(frozen=True)
 class FailedForGood:
     reason: str
     contact_fault: bool = True  # see RetryLater.contact_fault
 
 
-SendResult = Sent | RetryLater | FailedForGood
+SendResult = Sent | RetryLater | Paced | FailedForGood
 
 
 class Channel(Protocol):

@@ -119,7 +119,8 @@ class Routes:
             _, ch = self._email
             self._email = None
             await ch.aclose()
-        if (old.folder_dir, old.email and old.email.sender) != (config.folder_dir, config.email and config.email.sender):
+        sender = (config.email and config.email.sender, old.email and old.email.sender)
+        if old.folder_dir != config.folder_dir or sender[0] != sender[1]:
             self._build_folder()
 
     async def aclose(self) -> None:

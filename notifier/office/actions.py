@@ -9,7 +9,6 @@ the document's date again; extend again after it if the document was not changed
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -18,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from notifier.config import Config
 from notifier.db.models import DeadlineExtension, Delivery, Department, Digest, Milestone, Task
+from notifier.delivery import outbox
 from notifier.importing.model import PlanSpec
 from notifier.importing.store import ImportSummary, store_plan
 from notifier.office import audit
@@ -83,12 +83,7 @@ def resend_latest(s: Session, department_id: int, *, actor: str, now: datetime) 
                                             .where(Delivery.digest_id == digest.id).order_by(Delivery.id)).all()))
     if not contacts:
         raise ActionError(f"{dep.name}的最近一次提醒没有收件方")
-    stamp = now.isoformat()
-    for channel, recipient in contacts:
-        key = "ntf_" + hashlib.sha256(f"{digest.key}|resend|{stamp}|{channel}|{recipient}".encode()).hexdigest()[:32]
-        s.add(Delivery(key=key, digest_id=digest.id, department_id=department_id, channel=channel,
-                       recipient=recipient, status="pending", attempts=0, due_at=now, next_attempt_at=now,
-                       created_at=now))
+    outbox.resend(s, digest, contacts, now)
     audit.record(s, actor, "resend", f"{dep.name}：{digest.subject}", now=now)
     s.flush()
     return Resent(digest.subject, [f"{c}:{r}" for c, r in contacts])

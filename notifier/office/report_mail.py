@@ -5,28 +5,29 @@ the 通报 of the period just ended is queued: ``every = "monthly"`` sends the p
 ``every = "cutoff"`` sends, after a cutoff month (``[schedule] cutoff_months``), the report up
 to that cutoff. Each department in ``to`` gets one digest (kind ``report``) keyed by the period,
 so a second pass, a restart or a second instance queue nothing more; the dispatcher sends it
-like any reminder (retries, the outbox folder when diverted). Only e-mail contacts receive it.
+like any reminder (retries, the folder channel when diverted). Only e-mail contacts receive it.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 
 from notifier.config import Config
-from notifier.db.engine import transaction, utcnow
-from notifier.db.models import Delivery, Department, Digest
+from notifier.db.engine import transaction
+from notifier.db.models import Department, Digest
+from notifier.delivery import outbox
+from notifier.delivery.outbox import DigestRow
 from notifier.importing.store import sync_departments
 from notifier.office.exports import report_title
 from notifier.office.ledger import load_items
 from notifier.office.report import Period, Report, build_report, percent
 from notifier.planning.schedule import month_end
-from notifier.reminders import contacts_of, delivery_key
+from notifier.reminders import contacts_of
+from notifier.rendering import Rendered
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,11 @@ def queue_due_reports(engine: Engine, cfg: Config, now: datetime) -> list[str]:
         link = f"{cfg.web.base_url}/office/report?{period.param}" if cfg.web.base_url else None
         text = render_text(report, link)
         subject = report_title(report)
+        at = now.astimezone(UTC).replace(tzinfo=None)  # the pass's time: simulated runs send it
+
+        def due_at() -> datetime:
+            return at
+
         for name in cfg.report.to:
             conf = cfg.department(name)  # `to` may name an alias
             dep_id = s.scalar(select(Department.id).where(Department.name == (conf.name if conf else name)))
@@ -88,21 +94,8 @@ def queue_due_reports(engine: Engine, cfg: Config, now: datetime) -> list[str]:
             key = f"report:{period.param}:{dep_id}"
             if s.scalar(select(Digest.id).where(Digest.key == key)) is not None:
                 continue
-            try:
-                with s.begin_nested():
-                    at = now.astimezone(UTC).replace(tzinfo=None)  # the pass's time: simulated runs send it
-                    digest = Digest(key=key, department_id=dep_id, kind="report", day=today, created_at=utcnow(),
-                                    subject=subject, text=text, html=render_html(text), markdown=text,
-                                    data=json.dumps({"period": period.param, "today": today.isoformat()},
-                                                    ensure_ascii=False))
-                    s.add(digest)
-                    s.flush()
-                    for channel, recipient in contacts:
-                        s.add(Delivery(key=delivery_key(key, channel, recipient), digest_id=digest.id,
-                                       department_id=dep_id, channel=channel, recipient=recipient, status="pending",
-                                       attempts=0, due_at=at, next_attempt_at=at, created_at=utcnow()))
-                    s.flush()
-            except IntegrityError:  # another instance queued it at the same moment
-                continue
-            queued.append(name)
+            rendered = Rendered(subject, text, render_html(text), text,
+                                {"period": period.param, "today": today.isoformat()})
+            if outbox.queue(s, DigestRow(key, dep_id, "report", today), rendered, contacts, due_at):
+                queued.append(name)  # else another instance queued it at the same moment
     return queued

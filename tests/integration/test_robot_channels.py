@@ -28,7 +28,7 @@ from notifier.delivery.channels.dingtalk import DingTalkChannel
 from notifier.delivery.channels.feishu import FeishuChannel
 from notifier.delivery.channels.robot_common import RatePacer
 from notifier.delivery.channels.wecom import WeComChannel
-from notifier.delivery.message import FailedForGood, Message, RetryLater, Sent
+from notifier.delivery.message import FailedForGood, Message, Paced, RetryLater, Sent
 from notifier.delivery.routes import Routes
 
 TOKEN = "tok-0123456789abcdef"
@@ -238,7 +238,7 @@ def test_dingtalk_throttle_answer_holds_the_robot_so_the_next_send_is_paced(serv
     results, _ = send_many({}, "dingtalk", url_for("dingtalk", server.base),
                            [message(key="a"), message(key="b")])
     assert isinstance(results[0], RetryLater)
-    assert results[1].reason == "paced" and results[1].after_seconds > 590
+    assert isinstance(results[1], Paced) and results[1].after_seconds > 590
     assert len(server.requests) == 1
 
 
@@ -501,7 +501,7 @@ def test_a_digest_longer_than_the_window_is_paced_mid_way_and_resumes_where_it_s
             return first, second
 
     first, second = asyncio.run(go())
-    assert first.reason == "paced" and first.after_seconds > 0
+    assert isinstance(first, Paced) and first.after_seconds > 0
     assert isinstance(second, Sent)
     numbers = [int(HEADER.match(sent_text("wecom", r.body)).group(1)) for r in server.requests]
     assert numbers == list(range(1, len(numbers) + 1))  # each part once, in order
@@ -543,7 +543,7 @@ def test_full_window_returns_paced_retry_without_any_request(server, kind, per_m
             return await channel.send(message())
 
     result = asyncio.run(go())
-    assert result.reason == "paced" and result.after_seconds > 0
+    assert isinstance(result, Paced) and result.after_seconds > 0
     assert server.requests == []
 
 
@@ -559,5 +559,5 @@ def test_feishu_five_per_second_limit_paces_the_sixth_send(server):
 
     results = asyncio.run(go())
     assert all(isinstance(r, Sent) for r in results[:5])
-    assert results[5].reason == "paced" and 0 < results[5].after_seconds <= 1.0
+    assert isinstance(results[5], Paced) and 0 < results[5].after_seconds <= 1.0
     assert len(server.requests) == 5

@@ -15,8 +15,8 @@ from sqlalchemy import func, select, update
 
 from delivery_support import queue_rows, rows, statuses
 from notifier.db.models import Contact, Delivery
-from notifier.delivery.dispatcher import Dispatcher, RetryPolicy
-from notifier.delivery.message import FailedForGood, Message, RetryLater, Sent
+from notifier.delivery.dispatcher import Dispatcher, GiveUp, RetryPolicy
+from notifier.delivery.message import FailedForGood, Message, Paced, RetryLater, Sent
 
 T0 = datetime(2018, 6, 20, 1, 0)  # naive UTC, as the columns store it
 NO_JITTER = RetryPolicy(max_attempts=5, base_seconds=60, cap_seconds=600, jitter=False)
@@ -82,8 +82,7 @@ def test_an_infinite_or_absurd_retry_after_is_clamped_to_one_day_and_nan_is_igno
     assert p.delay(1, retry_after=math.nan) == 60
     assert p.delay(1, retry_after=-5) == 60
     assert p.paced_delay(math.inf) == 86400
-    at, _ = p.decide(T0, 1, RetryLater("HTTP 429", after_seconds=1e300), expires_at=None)
-    assert at == T0 + timedelta(days=1)
+    assert p.decide(T0, 1, RetryLater("HTTP 429", after_seconds=1e300), expires_at=None).at == T0 + timedelta(days=1)
 
 
 def test_an_infinite_retry_after_does_not_keep_the_rest_of_its_group_unrecorded(engine) -> None:  # noqa: ANN001
@@ -101,8 +100,8 @@ def test_an_infinite_retry_after_does_not_keep_the_rest_of_its_group_unrecorded(
 
 
 def test_a_retry_that_would_land_after_expiry_gives_up_as_expired() -> None:
-    at, why = NO_JITTER.decide(T0, 1, RetryLater("HTTP 503"), expires_at=T0 + timedelta(seconds=30))
-    assert at is None and why.startswith("expired") and "HTTP 503" in why
+    decision = NO_JITTER.decide(T0, 1, RetryLater("HTTP 503"), expires_at=T0 + timedelta(seconds=30))
+    assert isinstance(decision, GiveUp) and decision.expired and "HTTP 503" in decision.reason
 
 
 # --- claim, send, record -----------------------------------------------------------------
@@ -207,7 +206,7 @@ def test_a_route_fault_fails_the_row_without_marking_the_address_broken(engine) 
 
 def test_a_robot_pacing_answer_is_not_counted_as_an_attempt_and_waits_only_the_pacer(engine) -> None:  # noqa: ANN001
     queue_rows(engine, [("webhook", "robot")])
-    ch = Recorder({"robot": [RetryLater("paced", after_seconds=3), Sent()]})
+    ch = Recorder({"robot": [Paced(after_seconds=3), Sent()]})
     run(dispatcher(engine, ch), T0)
     (row,) = rows(engine)
     assert (row.status, row.attempts, row.next_attempt_at) == ("pending", 0, T0 + timedelta(seconds=3))
@@ -270,7 +269,7 @@ def test_a_reminder_expires_at_the_end_of_its_cutoff_day_and_overdue_ones_never(
     from zoneinfo import ZoneInfo
 
     from notifier.planning.schedule import Digest, Entry, Item, PlanInfo
-    from notifier.reminders import expires_at
+    from notifier.planning.horizons import expires_at
 
     tz = ZoneInfo("Asia/Shanghai")
     plan = PlanInfo(1, "方案", None, date(2018, 1, 1), date(2018, 12, 31))

@@ -3,7 +3,7 @@
 - ``split_markdown``: cut a long markdown message into numbered parts at line boundaries,
   each within a platform's byte limit ("（1/3）" header on every part); nothing is dropped.
 - ``RatePacer``: a per-robot sliding-window counter. It only *tells* how long to wait; the
-  channel answers ``RetryLater(reason="paced")`` instead of sleeping (the dispatcher owns
+  channel answers ``Paced(after_seconds=wait)`` instead of sleeping (the dispatcher owns
   waiting and retrying).
 - ``classify_response``: map an HTTP answer to ``Sent`` / ``RetryLater`` / ``FailedForGood``.
   All three platforms answer HTTP 200 with the error in the JSON body, so the body decides
@@ -37,7 +37,7 @@ from notifier.delivery.channels.http_results import (
     result_for_exception,
     transient_status,
 )
-from notifier.delivery.message import FailedForGood, Message, RetryLater, SendResult, Sent
+from notifier.delivery.message import FailedForGood, Message, Paced, RetryLater, SendResult, Sent
 from notifier.markup import one_line
 from notifier.redaction import Redactor, public_url, url_secrets
 
@@ -274,7 +274,7 @@ class RobotChannel:
     ``_request`` (part -> URL and JSON body, signed if a secret is set).
 
     ``send`` never raises for a delivery problem, never sleeps and never retries: when the
-    pacer's window is full it answers ``RetryLater(reason="paced", after_seconds=wait)``
+    pacer's window is full it answers ``Paced(after_seconds=wait)``
     without a request. Parts go in order; the result is ``Sent`` only when every part was
     accepted, and a retry resumes after the last accepted part (see ``AcceptedParts``).
     """
@@ -346,7 +346,7 @@ class RobotChannel:
         for index in range(start, total):
             wait = self.pacer.delay_needed()
             if wait > 0:
-                return RetryLater(reason="paced", after_seconds=wait)
+                return Paced(after_seconds=wait)
             url, body = self._request(message, parts, index)
             content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
             self.pacer.record()
