@@ -32,6 +32,7 @@ from notifier import __version__
 from notifier import config as config_mod
 from notifier.config import Config, ConfigError
 from notifier.office.grades import Light
+from notifier.terms import Source
 
 try:
     from sqlalchemy.exc import OperationalError
@@ -708,7 +709,7 @@ def cmd_done(args: argparse.Namespace, cfg: Config) -> int:
     engine = _engine(cfg)
     try:
         r = mark(engine, args.milestone_id, done=not args.reopen, note=args.note, occurrence=args.occurrence,
-                 source="cli", actor=os.environ.get("USER"), done_at=done_at)
+                 source=Source.CLI, actor=os.environ.get("USER"), done_at=done_at)
     except MarkError as exc:
         raise UsageError(str(exc)) from None
     state = "已办结" if not args.reopen else "已重新打开"
@@ -770,7 +771,7 @@ def cmd_progress(args: argparse.Namespace, cfg: Config) -> int:
 
     engine = _engine(cfg)
     try:
-        r = note(engine, args.milestone_id, args.note, occurrence=args.occurrence, source="cli",
+        r = note(engine, args.milestone_id, args.note, occurrence=args.occurrence, source=Source.CLI,
                  actor=os.environ.get("USER"))
     except MarkError as exc:
         raise UsageError(str(exc)) from None

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from notifier.delivery.message import header_problem as _header_problem
+from notifier.terms import ROLES, Role
 
 DEFAULT_PATH = Path("/etc/notifier/config.toml")
 
@@ -72,7 +73,7 @@ class ScheduleConfig:
     # At most this many lines per section of a message, then "及其他N项".
     max_items: int = 30
     # Which roles in a task get reminded: "lead", "responsible", "cooperating".
-    notify_roles: tuple[str, ...] = ("lead",)
+    notify_roles: tuple[Role, ...] = (Role.LEAD,)
 
 
 @dataclass(frozen=True)
@@ -431,7 +432,6 @@ def _close(key: str, allowed: set[str]) -> str | None:
 TOP_KEYS = {"timezone", "database", "schedule", "escalation", "departments", "email",
             "webhooks", "folder", "outbox", "templates", "delivery", "calendar", "log", "web", "office", "groups",
             "grades", "report", "metrics"}
-ROLES = ("lead", "responsible", "cooperating")
 
 
 def load(path: Path | str | None = None) -> Config:
@@ -704,11 +704,11 @@ def _schedule(r: _Reader, s: dict) -> ScheduleConfig:
 
 
 def _roles(r: _Reader, s: dict, p: str) -> tuple[str, ...]:
-    roles = r.str_list(s, p, "notify_roles") if "notify_roles" in s else ("lead",)
+    roles = r.str_list(s, p, "notify_roles") if "notify_roles" in s else (Role.LEAD,)
     bad = [x for x in roles if x not in ROLES]
     if bad or not roles:
         r.bad(f"{p}.notify_roles", f'must be a non-empty list of "lead", "responsible", "cooperating", got {list(roles)!r}')
-        return ("lead",)
+        return (Role.LEAD,)
     return tuple(x for x in ROLES if x in roles)
 
 

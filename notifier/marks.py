@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from notifier.db.engine import transaction, utcnow
 from notifier.db.models import Milestone, OccurrenceDone, Plan, HistoryEvent, Task
 from notifier.planning.recurrence import occurrences
+from notifier.terms import HistoryAction, Source
 
 
 class MarkError(Exception):
@@ -33,7 +34,7 @@ class Marked:
     task_number: str
     text: str
     occurrence: date | None  # the date of a recurring report this answer is about
-    action: str  # done | reopen | progress
+    action: HistoryAction
     event_id: int
     changed: bool  # False: it already was in that state (the event is still recorded)
     at: datetime  # naive UTC: when the work was done (done --on) or the answer recorded
@@ -76,7 +77,7 @@ def is_done(s: Session, m: Milestone, occurrence: date | None) -> bool:
 
 
 def apply_mark(s: Session, milestone_id: int, *, done: bool = True, note: str | None = None,
-               occurrence: date | None = None, source: str = "cli", actor: str | None = None,
+               occurrence: date | None = None, source: Source = Source.CLI, actor: str | None = None,
                now: datetime | None = None, done_at: datetime | None = None) -> Marked:
     """Mark a milestone (or one occurrence of a recurring one) done, or reopen it, inside
     the caller's transaction. ``done_at`` (naive UTC, not after ``now``): when the work was
@@ -107,7 +108,7 @@ def apply_mark(s: Session, milestone_id: int, *, done: bool = True, note: str | 
             m.done_at = done_at  # the date is being corrected
         if note is not None:
             m.note = note
-    event = HistoryEvent(milestone_id=m.id, occurrence=occurrence, action="done" if done else "reopen",
+    event = HistoryEvent(milestone_id=m.id, occurrence=occurrence, action=HistoryAction.DONE if done else HistoryAction.REOPEN,
                           note=note, source=source, actor=actor, at=when)
     s.add(event)
     s.flush()
@@ -115,7 +116,7 @@ def apply_mark(s: Session, milestone_id: int, *, done: bool = True, note: str | 
 
 
 def apply_note(s: Session, milestone_id: int, note: str, *, occurrence: date | None = None,
-               source: str = "cli", actor: str | None = None, now: datetime | None = None) -> Marked:
+               source: Source = Source.CLI, actor: str | None = None, now: datetime | None = None) -> Marked:
     """Record a progress report (not done yet): reminders go on."""
     if not note or not note.strip():
         raise MarkError("进展说明不能为空")
@@ -124,14 +125,14 @@ def apply_note(s: Session, milestone_id: int, note: str, *, occurrence: date | N
         raise MarkError(f"没有编号为 {milestone_id} 的时间节点")
     check_occurrence(s, m, occurrence)
     event = HistoryEvent(milestone_id=m.id, occurrence=occurrence if m.recurrence else None,
-                          action="progress", note=note.strip(), source=source, actor=actor, at=now or utcnow())
+                          action=HistoryAction.PROGRESS, note=note.strip(), source=source, actor=actor, at=now or utcnow())
     s.add(event)
     s.flush()
     return _marked(s, m, event, True)
 
 
 def mark(engine: Engine, milestone_id: int, *, done: bool = True, note: str | None = None,
-         occurrence: date | None = None, source: str = "cli", actor: str | None = None,
+         occurrence: date | None = None, source: Source = Source.CLI, actor: str | None = None,
          done_at: datetime | None = None) -> Marked:
     """Mark a milestone (or one occurrence of a recurring one) done, or reopen it."""
     with transaction(engine) as s:
@@ -140,6 +141,6 @@ def mark(engine: Engine, milestone_id: int, *, done: bool = True, note: str | No
 
 
 def note(engine: Engine, milestone_id: int, text: str, *, occurrence: date | None = None,
-         source: str = "cli", actor: str | None = None) -> Marked:
+         source: Source = Source.CLI, actor: str | None = None) -> Marked:
     with transaction(engine) as s:
         return apply_note(s, milestone_id, text, occurrence=occurrence, source=source, actor=actor)

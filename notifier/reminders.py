@@ -55,6 +55,7 @@ from notifier.planning.items import expand_roles, items_of
 from notifier.planning.schedule import (Cadence, Digest, Item, PlanInfo, Rules, before_triggers, by_department,
                                         compose_digests, cutoffs)
 from notifier.rendering import LinkMaker, Rendered, Renderer, notice_context
+from notifier.terms import DigestKind
 from notifier.web.links import LinkSigner, signer_of
 
 log = logging.getLogger(__name__)
@@ -516,7 +517,7 @@ def close_ended_plans(s: Session, closing: list[PlanInfo], reported: set[int], e
 
 def links_for(signer: LinkSigner | None, digest: Digest, now: datetime) -> LinkMaker | None:
     """The reply links of a reminder digest, or None (no [web] links; escalation copies)."""
-    if signer is None or digest.kind != "reminder":
+    if signer is None or digest.kind != DigestKind.REMINDER:
         return None
     # Bound to the digest's department: only the recipient's link confirms for it.
     return lambda milestone_id, occurrence: signer.url(milestone_id, occurrence, digest.department_id, now)
@@ -576,9 +577,9 @@ def _broken_contact_notices(s: Session, config: Config, renderer: Renderer, rule
                                                                 contact.last_error or "", now))
             key = hashlib.sha256(f"notice|{esc}|{contact.id}|{contact.broken_at}".encode()).hexdigest()[:32]
             told = True  # queued now, or by an earlier pass (same key)
-            row = DigestRow(key, esc, "notice", now.astimezone(config.timezone).date())
+            row = DigestRow(key, esc, DigestKind.NOTICE, now.astimezone(config.timezone).date())
             if outbox.queue(s, row, rendered, esc_contacts, due_at):
-                out.append(Queued(names.get(esc, ""), "notice", rendered, esc_contacts, 1))
+                out.append(Queued(names.get(esc, ""), DigestKind.NOTICE, rendered, esc_contacts, 1))
         if told:  # else: no escalation department can be reached yet; try again next pass
             contact.notified_at = now.astimezone(UTC).replace(tzinfo=None)
     return out

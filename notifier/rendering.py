@@ -22,8 +22,9 @@ from notifier.config import Config, OfficeConfig
 from notifier.markup import markdown_context
 from notifier.office.grades import Light
 from notifier.planning.schedule import Digest, Entry, Item, PlanInfo
+from notifier.terms import DigestKind, Section
 
-KINDS = ("reminder", "escalation", "notice")
+KINDS = (DigestKind.REMINDER, DigestKind.ESCALATION, DigestKind.NOTICE)  # the templates each has
 PARTS = ("subject.txt", "txt", "html", "md")
 WEEKDAYS = "一二三四五六日"
 
@@ -100,7 +101,7 @@ class Renderer:
         """Render every template with sample data; returns the problems found."""
         problems = []
         sample = sample_digest()
-        for kind in ("reminder", "escalation"):
+        for kind in (DigestKind.REMINDER, DigestKind.ESCALATION):
             sample.kind = kind
             try:
                 context = digest_context(sample, "市发改委", datetime(2018, 6, 20, 9, 0), {1: "市发改委"},
@@ -152,7 +153,7 @@ def item_label(task_number: str, task_title: str, text: str) -> str:
 
 def _entry(e: Entry, names: dict[int, str]) -> dict[str, Any]:
     it = e.item
-    if e.section in ("overdue", "escalation"):
+    if e.section in (Section.OVERDUE, Section.ESCALATION):
         status = f"已逾期{e.days}天"
     else:
         status = "今天到期" if e.days == 0 else f"还剩{e.days}天"
@@ -189,9 +190,10 @@ def digest_context(digest: Digest, department: str, now: datetime, names: dict[i
                    outcomes: Mapping[int, list[Any]] | None = None) -> dict[str, Any]:
     office = office or OfficeConfig()
     sections = {s: [_entry(e, names) for e in digest.section(s)]
-                for s in ("overdue", "urged", "cutoff", "upcoming", "progress", "escalation")}
+                for s in Section}
     # "Other open tasks": a task already listed above is not asked about again.
-    listed = {(e["plan"], e["task_number"]) for s in ("overdue", "urged", "cutoff", "upcoming") for e in sections[s]}
+    listed = {(e["plan"], e["task_number"])
+              for s in (Section.OVERDUE, Section.URGED, Section.CUTOFF, Section.UPCOMING) for e in sections[s]}
     progress_tasks: dict[tuple[str, str], dict[str, Any]] = {}
     for e in sections["progress"]:
         if (e["plan"], e["task_number"]) in listed:
@@ -199,7 +201,7 @@ def digest_context(digest: Digest, department: str, now: datetime, names: dict[i
         progress_tasks.setdefault((e["plan"], e["task_number"]), {**e, "milestones": []})["milestones"].append(e)
     plans = []
     for e in digest.entries:
-        if e.section == "escalation":
+        if e.section == Section.ESCALATION:
             continue
         label = e.item.plan.name + (f"（{e.item.plan.doc_number}）" if e.item.plan.doc_number else "")
         if label not in plans:
@@ -224,7 +226,7 @@ def digest_context(digest: Digest, department: str, now: datetime, names: dict[i
     for e in sections["escalation"]:
         if (e["milestone_id"], e["due"]) in copied:
             e["status"] += "，新列入红色督办"
-    roles = {e.role for e in digest.entries if e.section != "escalation"}
+    roles = {e.role for e in digest.entries if e.section != Section.ESCALATION}
     context = {
         "kind": digest.kind,
         "department": department,
@@ -337,7 +339,7 @@ def sample_steps(sample: Digest) -> list[Digest]:
 
     from notifier.planning.ladder import Step
 
-    urged = Entry(sample.entries[1].item, "urged", 10, reason="未按时签收")
+    urged = Entry(sample.entries[1].item, Section.URGED, 10, reason="未按时签收")
     return [replace(sample, entries=[*sample.entries, urged], steps=[Step(1, 2, date(2018, 6, 30), g, "未按时签收")],
                     copy_to=(1,), sign_by=date(2018, 6, 22)) for g in (Light.BLUE, Light.YELLOW, Light.RED)]
 
@@ -348,12 +350,12 @@ def sample_digest() -> Digest:
 
     def item(mid: int, due: date, text: str) -> Item:
         return Item(mid, due, plan, 3, "3", "提升港口能力能级", text, (1,))
-    d = Digest(1, "reminder", date(2018, 6, 20))
+    d = Digest(1, DigestKind.REMINDER, date(2018, 6, 20))
     d.entries = [
-        Entry(item(1, date(2018, 5, 31), "召开粮食物流产业大会"), "overdue", 20),
-        Entry(item(2, date(2018, 6, 30), "完成301#油品泊位配套建设"), "cutoff", 10, date(2018, 6, 30)),
-        Entry(item(3, date(2018, 7, 31), "禹王新材料产业园4个项目开工建设"), "upcoming", 41),
+        Entry(item(1, date(2018, 5, 31), "召开粮食物流产业大会"), Section.OVERDUE, 20),
+        Entry(item(2, date(2018, 6, 30), "完成301#油品泊位配套建设"), Section.CUTOFF, 10, date(2018, 6, 30)),
+        Entry(item(3, date(2018, 7, 31), "禹王新材料产业园4个项目开工建设"), Section.UPCOMING, 41),
         Entry(Item(4, date(2018, 9, 30), plan, 5, "5", "增强港口辐射带动作用", "完成与招商局集团合作计划", (1,)),
-              "progress", 102, date(2018, 6, 30)),
+              Section.PROGRESS, 102, date(2018, 6, 30)),
     ]
     return d

@@ -86,9 +86,9 @@ class Answer:
 
     milestone_id: int
     occurrence: date | None
-    action: str  # done | reopen | progress
+    action: str  # a terms.HistoryAction value
     at: datetime  # aware, configured zone
-    source: str  # cli | import | link
+    source: str  # a terms.Source value
     actor: str | None
     note: str | None
 

@@ -89,7 +89,7 @@ class TaskDepartment(Base):
     __tablename__ = "task_departments"
     task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True)
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), primary_key=True, index=True)
-    role: Mapped[str] = mapped_column(String(20), primary_key=True)  # lead | responsible | cooperating
+    role: Mapped[str] = mapped_column(String(20), primary_key=True)  # a terms.Role
     position: Mapped[int] = mapped_column(Integer, default=0)
     task: Mapped[Task] = relationship(back_populates="roles")
     department: Mapped[Department] = relationship()
@@ -134,9 +134,9 @@ class HistoryEvent(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     milestone_id: Mapped[int] = mapped_column(ForeignKey("milestones.id", ondelete="CASCADE"), index=True)
     occurrence: Mapped[date | None] = mapped_column(Date)
-    action: Mapped[str] = mapped_column(String(20))  # done | reopen | progress
+    action: Mapped[str] = mapped_column(String(20))  # a terms.HistoryAction
     note: Mapped[str | None] = mapped_column(Text)
-    source: Mapped[str] = mapped_column(String(20))  # cli | import | link
+    source: Mapped[str] = mapped_column(String(20))  # a terms.Source
     actor: Mapped[str | None] = mapped_column(String(200))
     at: Mapped[datetime] = mapped_column(DateTime)
 
@@ -148,7 +148,7 @@ class Digest(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(64), unique=True)
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(20))  # reminder | escalation | notice
+    kind: Mapped[str] = mapped_column(String(20))  # a terms.DigestKind
     day: Mapped[date] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     subject: Mapped[str] = mapped_column(String(500))
@@ -189,7 +189,7 @@ class Delivery(Base):
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
     channel: Mapped[str] = mapped_column(String(20))  # email | webhook
     recipient: Mapped[str] = mapped_column(String(300))  # address or webhook name
-    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending|sending|sent|failed
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # an outbox.DeliveryStatus
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     due_at: Mapped[datetime] = mapped_column(DateTime)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime)

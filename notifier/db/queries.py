@@ -15,6 +15,7 @@ from notifier.db.models import (Contact, Delivery, Department, Digest, HistoryEv
 from notifier.planning.recurrence import occurrences
 from notifier.planning.items import MilestoneRow
 from notifier.planning.schedule import PlanInfo
+from notifier.terms import DigestKind
 
 
 _ROW_COLS = (Milestone.id, Milestone.due_on, Milestone.text, Milestone.recurrence,
@@ -191,7 +192,7 @@ def notified_departments(session: Session, roles: Iterable[str],
 def departments_sent_today(session: Session, today: date) -> set[int]:
     """Departments that already have today's reminder or escalation message."""
     return set(session.scalars(select(Digest.department_id).distinct()
-                               .where(Digest.day == today, Digest.kind.in_(("reminder", "escalation")))))
+                               .where(Digest.day == today, Digest.kind.in_((DigestKind.REMINDER, DigestKind.ESCALATION)))))
 
 
 def plan_lead_departments(session: Session, plan_ids: Iterable[int]) -> list[tuple[int, int]]:

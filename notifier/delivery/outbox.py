@@ -46,6 +46,7 @@ from notifier.db.models import Contact, Delivery, Department, Digest, ReminderLo
 from notifier.delivery.message import Message
 from notifier.planning.horizons import expires_at
 from notifier.planning.schedule import Digest as ComposedDigest
+from notifier.terms import DigestKind
 
 if TYPE_CHECKING:
     from notifier.rendering import Rendered
@@ -138,7 +139,7 @@ def drop_stale_digests(s: Session, today: date) -> list[StaleDigest]:
     started = exists().where(Delivery.digest_id == Digest.id,
                              or_(Delivery.status != DeliveryStatus.PENDING, Delivery.attempts > 0))
     stale = s.execute(select(Digest.id, Digest.key, Digest.department_id)
-                      .where(Digest.kind.in_(("reminder", "escalation")), Digest.day < today, ~started)).all()
+                      .where(Digest.kind.in_((DigestKind.REMINDER, DigestKind.ESCALATION)), Digest.day < today, ~started)).all()
     ids = [i for i, _, _ in stale]
     if ids:
         # Explicit child deletes: the same on SQLite and PostgreSQL, cascade or not.

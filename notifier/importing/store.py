@@ -26,8 +26,8 @@ from notifier.db.models import (Department, DepartmentAlias, Milestone, Plan, Ta
                                 TaskDepartment)
 from notifier.importing.departments import aliases_of, is_group
 from notifier.importing.model import PlanSpec, TaskSpec
+from notifier.terms import ROLES
 
-ROLES = ("lead", "responsible", "cooperating")
 
 
 @dataclass

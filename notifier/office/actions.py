@@ -22,8 +22,9 @@ from notifier.importing.model import PlanSpec
 from notifier.importing.store import ImportSummary, store_plan
 from notifier.office import audit
 from notifier.marks import MarkError, apply_mark
+from notifier.terms import Source
 
-SOURCE = "office"  # progress_events.source of the office pages
+SOURCE = Source.OFFICE  # progress_events.source of the office pages
 
 
 class ActionError(Exception):

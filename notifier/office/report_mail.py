@@ -28,6 +28,7 @@ from notifier.office.report import Period, Report, build_report, percent
 from notifier.planning.schedule import month_end
 from notifier.reminders import contacts_of
 from notifier.rendering import Rendered
+from notifier.terms import DigestKind
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,6 @@ def queue_due_reports(engine: Engine, cfg: Config, now: datetime) -> list[str]:
                 continue
             rendered = Rendered(subject, text, render_html(text), text,
                                 {"period": period.param, "today": today.isoformat()})
-            if outbox.queue(s, DigestRow(key, dep_id, "report", today), rendered, contacts, due_at):
+            if outbox.queue(s, DigestRow(key, dep_id, DigestKind.REPORT, today), rendered, contacts, due_at):
                 queued.append(name)  # else another instance queued it at the same moment
     return queued

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from notifier.planning.schedule import Digest, Rules, before_triggers
+from notifier.terms import DigestKind, Section
 
 
 def horizon(rules: Rules, now: datetime) -> date:
@@ -49,9 +50,11 @@ def expires_at(digest: Digest, tz: ZoneInfo) -> datetime | None:
     """When a reminder becomes pointless: the end of the latest date it is about (the cutoff,
     an upcoming milestone's date), as naive UTC. ``None`` for a digest of overdue items only
     and for escalations: those stay true after any date."""
-    if digest.kind != "reminder" or digest.closing or any(e.section == "escalation" for e in digest.entries):
+    if digest.kind != DigestKind.REMINDER or digest.closing or any(e.section == Section.ESCALATION
+                                                                   for e in digest.entries):
         return None
-    days = [e.cutoff or e.item.occurrence for e in digest.entries if e.section in ("cutoff", "progress", "upcoming")]
+    days = [e.cutoff or e.item.occurrence for e in digest.entries
+            if e.section in (Section.CUTOFF, Section.PROGRESS, Section.UPCOMING)]
     if not days:
         return None
     end = datetime.combine(max(days) + timedelta(days=1), time(0), tzinfo=tz)

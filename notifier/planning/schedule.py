@@ -50,6 +50,7 @@ from zoneinfo import ZoneInfo
 from notifier.office.grades import Light
 from notifier.planning.calendar import WorkCalendar, month_end
 from notifier.planning.ladder import Ladder, Step, sign_items, top_grade
+from notifier.terms import DigestKind, Role, Section
 
 
 @dataclass(frozen=True)
@@ -79,11 +80,11 @@ class Item:
     responsible: tuple[int, ...] = ()
     cooperating: tuple[int, ...] = ()
 
-    def role_of(self, department: int, roles: tuple[str, ...]) -> str | None:
+    def role_of(self, department: int, roles: tuple[Role, ...]) -> Role | None:
         """The first of ``roles`` ``department`` holds in this item's task, or None."""
         for role in roles:
-            if department in {"lead": self.leads, "responsible": self.responsible,
-                              "cooperating": self.cooperating}[role]:
+            if department in {Role.LEAD: self.leads, Role.RESPONSIBLE: self.responsible,
+                              Role.COOPERATING: self.cooperating}[role]:
                 return role
         return None
 
@@ -126,7 +127,7 @@ class Rules:
     calendar: WorkCalendar = field(default_factory=WorkCalendar)
     escalation: Cadence | None = None  # None: every overdue_every_days working days
     after_end_days: int = 30
-    notify_roles: tuple[str, ...] = ("lead",)
+    notify_roles: tuple[Role, ...] = (Role.LEAD,)
     sign_within_days: int = 2  # [grades]: working days to sign for a reminder
 
     @property
@@ -141,17 +142,17 @@ class Rules:
 @dataclass(frozen=True)
 class Entry:
     item: Item
-    section: str  # overdue | urged | cutoff | upcoming | progress | escalation
+    section: Section
     days: int  # days left until the date, or days late for overdue and escalation
     cutoff: date | None = None
-    role: str = "lead"
+    role: Role = Role.LEAD
     reason: str = ""  # urged (催办): why the item is behind
 
 
 @dataclass
 class Digest:
     department_id: int
-    kind: str  # reminder | escalation
+    kind: DigestKind
     day: date
     entries: list[Entry] = field(default_factory=list)
     fired: list[tuple[str, datetime]] = field(default_factory=list)  # (series, trigger, naive UTC)
@@ -286,7 +287,7 @@ def compose_digests(
     out = []
     for d in digests.values():
         d.entries = _dedupe_sorted(d.entries)
-        d.kind = "reminder" if any(e.section != "escalation" for e in d.entries) else "escalation"
+        d.kind = DigestKind.REMINDER if any(e.section != Section.ESCALATION for e in d.entries) else DigestKind.ESCALATION
         ask(d, at)
         out.append(d)
     out.sort(key=lambda d: (d.department_id, d.kind))
@@ -309,9 +310,9 @@ def is_live(plan: PlanInfo, rules: Rules, today: date) -> bool:
     return issued_by and not plan.closed and today <= grace_end(plan, rules)
 
 
-def by_department(items: Iterable[Item], rules: Rules) -> dict[int, list[tuple[Item, str]]]:
+def by_department(items: Iterable[Item], rules: Rules) -> dict[int, list[tuple[Item, Role]]]:
     """Each department's items with its role in them, for the roles ``notify_roles`` lists."""
-    out: dict[int, list[tuple[Item, str]]] = defaultdict(list)
+    out: dict[int, list[tuple[Item, Role]]] = defaultdict(list)
     for it in items:
         for dept in dict.fromkeys((*it.leads, *it.responsible, *it.cooperating)):
             role = it.role_of(dept, rules.notify_roles)
@@ -320,11 +321,11 @@ def by_department(items: Iterable[Item], rules: Rules) -> dict[int, list[tuple[I
     return out
 
 
-def department_digest(dept: int, its: list[tuple[Item, str]], at: _Moment) -> Digest | None:
+def department_digest(dept: int, its: list[tuple[Item, Role]], at: _Moment) -> Digest | None:
     rules, today = at.rules, at.today
-    d = Digest(dept, "reminder", today)
+    d = Digest(dept, DigestKind.REMINDER, today)
     overdue = [(it, role) for it, role in its if it.occurrence < today]
-    by_plan: dict[int, list[tuple[Item, str]]] = defaultdict(list)
+    by_plan: dict[int, list[tuple[Item, Role]]] = defaultdict(list)
     for it, role in its:
         by_plan[it.plan.id].append((it, role))
     for pid, plan_its in by_plan.items():
@@ -336,7 +337,7 @@ def department_digest(dept: int, its: list[tuple[Item, str]], at: _Moment) -> Di
                 trig = at.fires(dept, series, _latest_due(before_triggers(it.occurrence, rules), at.now_utc))
                 if trig:
                     d.fired.append((series, trig))
-                    d.entries.append(Entry(it, "upcoming", (it.occurrence - today).days, role=role))
+                    d.entries.append(Entry(it, Section.UPCOMING, (it.occurrence - today).days, role=role))
         # The nearest cutoff whose reminder is due: one message for the whole plan.
         c = next((c for c in plan_cutoffs if c >= today), None)
         if c is None:
@@ -346,9 +347,9 @@ def department_digest(dept: int, its: list[tuple[Item, str]], at: _Moment) -> Di
         if not trig:
             continue
         ask = (dept, f"progress:{pid}:{c}") not in at.logged  # once per cutoff, whichever trigger
-        due = [Entry(it, "cutoff", (it.occurrence - today).days, c, role)
+        due = [Entry(it, Section.CUTOFF, (it.occurrence - today).days, c, role)
                for it, role in plan_its if today <= it.occurrence <= c]
-        later = [Entry(it, "progress", (it.occurrence - today).days, c, role)
+        later = [Entry(it, Section.PROGRESS, (it.occurrence - today).days, c, role)
                  for it, role in plan_its if it.occurrence > c] if ask else []
         if not due and not later:
             continue  # nothing to say about this cutoff: no message for it (overdue ones keep their cadence)
@@ -362,7 +363,7 @@ def department_digest(dept: int, its: list[tuple[Item, str]], at: _Moment) -> Di
         if d.fired or at.fires(dept, "overdue", next_due(state, rules.overdue, rules)):
             # Whatever the reason for today's message, it lists every overdue item.
             d.fired.append(("overdue", at.send_time))
-            d.entries += [Entry(it, "overdue", (today - it.occurrence).days, role=role) for it, role in overdue]
+            d.entries += [Entry(it, Section.OVERDUE, (today - it.occurrence).days, role=role) for it, role in overdue]
     return d if d.fired else None
 
 
@@ -376,9 +377,9 @@ def escalate(digests: dict[int, Digest], esc: int, items: list[Item], at: _Momen
     state = OverdueState(min(it.occurrence for it in overdue) + timedelta(days=1), at.last_day(esc, "escalation"))
     if not at.fires(esc, "escalation", next_due(state, rules.escalation_cadence, rules)):
         return
-    d = digests.setdefault(esc, Digest(esc, "escalation", today))
+    d = digests.setdefault(esc, Digest(esc, DigestKind.ESCALATION, today))
     d.fired.append(("escalation", at.send_time))
-    d.entries += [Entry(it, "escalation", (today - it.occurrence).days) for it in overdue]
+    d.entries += [Entry(it, Section.ESCALATION, (today - it.occurrence).days) for it in overdue]
 
 
 def close(digests: dict[int, Digest], plan: PlanInfo, at: _Moment) -> None:
@@ -390,12 +391,12 @@ def close(digests: dict[int, Digest], plan: PlanInfo, at: _Moment) -> None:
     series = f"closing:{plan.id}"
     for esc in at.rules.escalation_to:
         if (esc, series) not in at.logged:  # once; the caller then marks the plan closed
-            d = digests.setdefault(esc, Digest(esc, "escalation", at.today))
+            d = digests.setdefault(esc, Digest(esc, DigestKind.ESCALATION, at.today))
             d.fired.append((series, trigger))
             d.closing.append(plan)
 
 
-def step_up(digests: dict[int, Digest], departments: Mapping[int, list[tuple[Item, str]]], ladder: Ladder,
+def step_up(digests: dict[int, Digest], departments: Mapping[int, list[tuple[Item, Role]]], ladder: Ladder,
             at: _Moment) -> None:
     """Each item whose grade rose joins its department's digest of the day, or makes one."""
     today = at.today
@@ -403,22 +404,22 @@ def step_up(digests: dict[int, Digest], departments: Mapping[int, list[tuple[Ite
         steps = ladder.steps(dept, its, today)
         if not steps:
             continue
-        d = digests.setdefault(dept, Digest(dept, "reminder", today))
-        if not any(e.section == "overdue" for e in d.entries):
+        d = digests.setdefault(dept, Digest(dept, DigestKind.REMINDER, today))
+        if not any(e.section == Section.OVERDUE for e in d.entries):
             overdue = [(it, role) for it, role in its if it.occurrence < today]
             if overdue:  # whatever the reason for today's message, it lists every overdue item
                 d.fired.append(("overdue", at.send_time))
-                d.entries += [Entry(it, "overdue", (today - it.occurrence).days, role=role) for it, role in overdue]
-        listed = {(e.item.milestone_id, e.item.occurrence) for e in d.entries if e.section != "escalation"}
+                d.entries += [Entry(it, Section.OVERDUE, (today - it.occurrence).days, role=role) for it, role in overdue]
+        listed = {(e.item.milestone_id, e.item.occurrence) for e in d.entries if e.section != Section.ESCALATION}
         by_key = {(it.milestone_id, it.occurrence): (it, role) for it, role in its}
         for st in steps:
             d.steps.append(st)
             it, role = by_key[(st.milestone_id, st.occurrence)]
             days = (it.occurrence - today).days
             if st.grade is Light.YELLOW:
-                d.entries.append(Entry(it, "urged", days, role=role, reason=st.reason))
+                d.entries.append(Entry(it, Section.URGED, days, role=role, reason=st.reason))
             elif (it.milestone_id, it.occurrence) not in listed:  # 蓝 on a day its reminder did not list it
-                d.entries.append(Entry(it, "upcoming", days, role=role))
+                d.entries.append(Entry(it, Section.UPCOMING, days, role=role))
         if d.grade is Light.RED:
             d.copy_to = tuple(e for e in at.rules.escalation_to if e != dept)
     for esc in at.rules.escalation_to:
@@ -433,13 +434,13 @@ def copy_red(d: Digest | None, esc: int, ladder: Ladder) -> None:
     if d is None:
         return
     for e in d.entries:
-        if e.section == "escalation" and ladder.last(esc, e.item) is not Light.RED:
+        if e.section == Section.ESCALATION and ladder.last(esc, e.item) is not Light.RED:
             d.steps.append(Step(esc, e.item.milestone_id, e.item.occurrence, Light.RED, copy=True))
 
 
 def ask(d: Digest, at: _Moment) -> None:
     """The items a reminder asks its department to sign for, and by when."""
-    if d.kind != "reminder":
+    if d.kind != DigestKind.REMINDER:
         return
     nearest: dict[int, date | None] = {}
 
@@ -458,7 +459,8 @@ def one_per_day(digests: dict[int, Digest], sent_today: Iterable[int]) -> list[i
     return [dept for dept in set(sent_today) if dept in digests]
 
 
-_ORDER = {"overdue": 0, "urged": 1, "cutoff": 2, "upcoming": 3, "progress": 4, "escalation": 5}
+_ORDER = {Section.OVERDUE: 0, Section.URGED: 1, Section.CUTOFF: 2, Section.UPCOMING: 3, Section.PROGRESS: 4,
+          Section.ESCALATION: 5}
 
 
 def _dedupe_sorted(entries: list[Entry]) -> list[Entry]:
@@ -466,9 +468,9 @@ def _dedupe_sorted(entries: list[Entry]) -> list[Entry]:
     sections stays in the most urgent one."""
     best: dict[tuple[bool, int, date], Entry] = {}
     for e in entries:
-        k = (e.section == "escalation", e.item.milestone_id, e.item.occurrence)
+        k = (e.section == Section.ESCALATION, e.item.milestone_id, e.item.occurrence)
         if k not in best or _ORDER[e.section] < _ORDER[best[k].section]:
             best[k] = e
     return sorted(best.values(), key=lambda e: (
-        _ORDER[e.section], -e.days if e.section in ("overdue", "escalation") else e.days,
+        _ORDER[e.section], -e.days if e.section in (Section.OVERDUE, Section.ESCALATION) else e.days,
         e.item.plan.id, e.item.task_id, e.item.occurrence))

@@ -31,6 +31,7 @@ from notifier.marks import MarkError, apply_mark, apply_note, check_occurrence, 
 from notifier.rendering import Renderer, cn_date
 from notifier.web.guard import GuardedStarlette
 from notifier.web.links import Link, LinkError, LinkSigner
+from notifier.terms import Source
 
 log = logging.getLogger(__name__)
 
@@ -179,12 +180,12 @@ def make_app(engine: Engine, signer: LinkSigner, *, timezone: Any = UTC,
                     left = set(item["members"]) - confirmed(s, m, link.occurrence) - {link.department_id}
                 if left:
                     r = apply_note(s, m.id, f"本单位确认已完成。{note}".strip(), occurrence=occurrence,
-                                   source="link", actor=actor, now=now)
+                                   source=Source.LINK, actor=actor, now=now)
                 elif action == "done":
                     r = apply_mark(s, m.id, done=True, note=note or None, occurrence=occurrence,
-                                   source="link", actor=actor, now=now)
+                                   source=Source.LINK, actor=actor, now=now)
                 else:
-                    r = apply_note(s, m.id, note, occurrence=occurrence, source="link", actor=actor, now=now)
+                    r = apply_note(s, m.id, note, occurrence=occurrence, source=Source.LINK, actor=actor, now=now)
                 s.add(LinkUse(token_id=link.signature, milestone_id=m.id, occurrence=occurrence,
                               department_id=link.department_id, action=action, used_at=now,
                               progress_event_id=r.event_id))

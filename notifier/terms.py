@@ -1,0 +1,56 @@
+"""The domain's fixed words as ``StrEnum``s: one type per kind of value, so a typo is an
+attribute error, not a silent mismatch. Each member's value is the word stored in the database
+and seen by templates (a ``StrEnum`` compares equal to it), so these types change no data.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class DigestKind(StrEnum):
+    """What a digest (one message to one department) is."""
+
+    REMINDER = "reminder"  # a department's own items: cutoff, milestone, overdue, progress request
+    ESCALATION = "escalation"  # 逾期通报 / closing report to the supervision office
+    NOTICE = "notice"  # a contact broke: told to the supervision office once
+    REPORT = "report"  # the 通报 by e-mail ([report])
+
+
+class Role(StrEnum):
+    """A department's part in a task (牵头 / 责任 / 配合)."""
+
+    LEAD = "lead"
+    RESPONSIBLE = "responsible"
+    COOPERATING = "cooperating"
+
+
+ROLES: tuple[Role, ...] = tuple(Role)  # in the order tables and messages list them
+
+
+class Section(StrEnum):
+    """Where an item stands in a digest."""
+
+    OVERDUE = "overdue"
+    URGED = "urged"  # 催办: a yellow-grade item the ladder urges
+    CUTOFF = "cutoff"  # due by the plan's next 6/9/12-month cutoff
+    UPCOMING = "upcoming"  # a milestone date that is not a cutoff
+    PROGRESS = "progress"  # the request to report progress (进展) on the department's other open items
+    ESCALATION = "escalation"
+
+
+class HistoryAction(StrEnum):
+    """What a history event (``progress_events``) records."""
+
+    DONE = "done"
+    REOPEN = "reopen"
+    PROGRESS = "progress"  # a progress note or report (进展): the milestone stays open
+
+
+class Source(StrEnum):
+    """Through what an answer came."""
+
+    CLI = "cli"
+    IMPORT = "import"
+    LINK = "link"  # a department's reply page
+    OFFICE = "office"  # the office ledger's pages
