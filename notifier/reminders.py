@@ -412,17 +412,21 @@ def ladder_of(s: Session, config: Config, items: list[Item], today: date) -> Lad
     mids = {it.milestone_id for it in items}
     answers = queries.answer_days(s, mids, tz)
     late: dict[Key, date] = {}
-    for r in signing.unsigned(s, today=today):
+    for r in signing.unsigned(s, today=today, milestone_ids=mids):
         key = (r.department_id, r.milestone_id, r.occurrence)
         late[key] = min(late.get(key, r.sign_by), r.sign_by)
     last = grade_log.last_grades(s, mids)
     facts: dict[Key, Facts] = {}
-    for it in items:
+    by_item = {(it.milestone_id, it.occurrence): it for it in items}
+    # Every department the item is about, and every one a step was recorded for (an escalation
+    # department's copy of a 红 is one of those).
+    keys = {(d, mid, occ) for (mid, occ), it in by_item.items() for d in (*it.leads, *it.responsible, *it.cooperating)}
+    keys |= {k for k in last if (k[1], k[2]) in by_item}
+    for key in keys:
+        it = by_item[(key[1], key[2])]
         said = tuple(answers.get((it.milestone_id, it.occurrence if it.recurrence else None), ()))
-        for dept in dict.fromkeys((*it.leads, *it.responsible, *it.cooperating)):
-            key = (dept, it.milestone_id, it.occurrence)
-            if said or key in late or key in last:
-                facts[key] = Facts(said, late.get(key), last.get(key, Facts().last))
+        if said or key in late or key in last:
+            facts[key] = Facts(said, late.get(key), last.get(key, Facts().last))
     return Ladder(config.grades, calendar_of(config).is_workday, config.schedule.cutoff_months, facts,
                   queries.followed_from(s, {it.plan.id for it in items}, tz))
 

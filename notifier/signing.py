@@ -115,13 +115,20 @@ def sign_days(s: Session, department_ids: Iterable[int]) -> dict[int, list[date]
     return out
 
 
-def unsigned(s: Session, *, today: date) -> list[SignRequest]:
+def unsigned(s: Session, *, today: date, milestone_ids: Iterable[int] | None = None) -> list[SignRequest]:
     """Requests past their ``sign_by`` and still not signed, for items still open: who has not
-    signed for what (``status``, the ledger). An item done meanwhile needs no 签收 any more."""
+    signed for what (``status``, the ledger). An item done meanwhile needs no 签收 any more.
+    ``milestone_ids``: of those milestones only (the planning pass's page)."""
     done_occurrence = exists().where(OccurrenceDone.milestone_id == SignRequestRow.milestone_id,
                                      OccurrenceDone.occurrence == SignRequestRow.occurrence)
-    rows = s.scalars(select(SignRequestRow).join(Milestone, Milestone.id == SignRequestRow.milestone_id).where(
+    q = select(SignRequestRow).join(Milestone, Milestone.id == SignRequestRow.milestone_id).where(
         SignRequestRow.status == SignState.ASKED, SignRequestRow.sign_by < today,
         Milestone.status == "open", ~and_(Milestone.recurrence.is_not(None), done_occurrence),
-    ).order_by(*_ORDER))
-    return [SignRequest.of(r) for r in rows]
+    )
+    if milestone_ids is None:
+        return [SignRequest.of(r) for r in s.scalars(q.order_by(*_ORDER))]
+    ids = sorted(set(milestone_ids))
+    out = []
+    for i in range(0, len(ids), 500):
+        out += [SignRequest.of(r) for r in s.scalars(q.where(SignRequestRow.milestone_id.in_(ids[i:i + 500])))]
+    return sorted(out, key=lambda r: (r.sign_by, r.department_id, r.milestone_id, r.occurrence, r.id))

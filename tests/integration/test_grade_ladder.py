@@ -98,9 +98,11 @@ def test_one_item_walks_up_the_whole_ladder_blue_yellow_red_one_message_each(tmp
     (07-09), 黄 when the 签收 is two working days late (Monday 07-14, a message of its own), 红
     the day after its date (07-17), copied to the supervision office in its 逾期通报 that day."""
     y = Year(tmp_path, smtp, [_task("1", FGW, date(2025, 7, 16), "完成港口一期")])
-    y.live(date(2025, 7, 1), date(2025, 7, 18))
+    y.live(date(2025, 7, 1), date(2025, 7, 23))
     days = sorted(d for d, got in y.mail.items() if any(r.rcpt == ADDRESS[FGW] for r in got))
-    assert days == [date(2025, 7, 9), date(2025, 7, 14), date(2025, 7, 17)]
+    # ... and then its overdue cadence, every 3 working days: no step, a plain reminder.
+    assert days == [date(2025, 7, 9), date(2025, 7, 14), date(2025, 7, 17), date(2025, 7, 22)]
+    assert str(y.to(FGW, date(2025, 7, 22))[0]["Subject"]).startswith("【督办提醒】")
 
     [blue] = y.to(FGW, date(2025, 7, 9))
     subject, text, html = _parts(blue)
@@ -123,6 +125,9 @@ def test_one_item_walks_up_the_whole_ladder_blue_yellow_red_one_message_each(tmp
     [copy] = y.to(OFFICE, date(2025, 7, 17))
     subject, text, _ = _parts(copy)
     assert subject.startswith("【逾期通报】1项") and "完成港口一期" in text and "新列入红色督办" in text
+    # The office's next 逾期通报 lists the item again, no longer as newly 督办.
+    [later] = y.to(OFFICE, date(2025, 7, 22))
+    assert "完成港口一期" in _parts(later)[1] and "新列入红色督办" not in _parts(later)[1]
     # Nothing more is said of the steps: one row each, the copy included.
     with transaction(y.engine) as s:
         grades = [(g.grade, g.department_id) for g in s.scalars(select(GradeStep).order_by(GradeStep.id))]
