@@ -254,13 +254,18 @@ def broken_contacts(session: Session) -> list[Contact]:
     return list(session.scalars(select(Contact).where(Contact.broken.is_(True)).order_by(Contact.id)))
 
 
+# The history actions that answer a request for progress: a progress note or report, a done
+# mark, a done request (申请办结, under review). A reopening or the office's return does not.
+ANSWERS = ("progress", "done", "request")
+
+
 def answer_days(session: Session, milestone_ids: Iterable[int], tz) -> dict[tuple[int, date | None], list[date]]:  # noqa: ANN001
-    """The local days of every answer (progress note or report, done mark) about these
-    milestones, by (milestone, occurrence; None for a one-off milestone)."""
+    """The local days of every answer (``ANSWERS``) about these milestones, by (milestone,
+    occurrence; None for a one-off milestone)."""
     out: dict[tuple[int, date | None], list[date]] = defaultdict(list)
     for chunk in _chunks(sorted(set(milestone_ids))):
         q = (select(HistoryEvent.milestone_id, HistoryEvent.occurrence, HistoryEvent.at)
-             .where(HistoryEvent.milestone_id.in_(chunk), HistoryEvent.action.in_(("progress", "done"))))
+             .where(HistoryEvent.milestone_id.in_(chunk), HistoryEvent.action.in_(ANSWERS)))
         for mid, occ, at in session.execute(q):
             out[(mid, occ)].append(at.replace(tzinfo=UTC).astimezone(tz).date())
     return out
