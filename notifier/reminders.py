@@ -151,7 +151,7 @@ def rules_for(session: Session, config: Config, *, create: bool = True) -> Rules
     return Rules(tz=config.timezone, cutoff_months=s.cutoff_months, lead_days=s.lead_days, send_at=s.send_at,
                  overdue_every_days=s.overdue_every_days, escalation_to=esc, calendar=calendar_of(config),
                  escalation=cadence, after_end_days=s.after_end_days, notify_roles=s.notify_roles,
-                 sign_within_days=config.grades.sign_within_days)
+                 sign_within_days=config.grades.sign_within_days, copy_to=esc)
 
 
 def group_members(session: Session, config: Config, *, create: bool = True) -> dict[int, tuple[int, ...]]:

@@ -129,6 +129,8 @@ class Rules:
     after_end_days: int = 30
     notify_roles: tuple[Role, ...] = (Role.LEAD,)
     sign_within_days: int = 2  # [grades]: working days to sign for a reminder
+    copy_to: tuple[int, ...] = ()  # who a 红 step is copied to: every [escalation] department,
+    # also when the pass plans them on another page than ``escalation_to`` holds
 
     @property
     def overdue(self) -> Cadence:
@@ -421,7 +423,7 @@ def step_up(digests: dict[int, Digest], departments: Mapping[int, list[tuple[Ite
             elif (it.milestone_id, it.occurrence) not in listed:  # 蓝 on a day its reminder did not list it
                 d.entries.append(Entry(it, Section.UPCOMING, days, role=role))
         if d.grade is Light.RED:
-            d.copy_to = tuple(e for e in at.rules.escalation_to if e != dept)
+            d.copy_to = tuple(e for e in (at.rules.copy_to or at.rules.escalation_to) if e != dept)
     for esc in at.rules.escalation_to:
         copy_red(digests.get(esc), esc, ladder)
 

@@ -31,8 +31,8 @@ from notifier.office.pauses import end_pause, pause_spans, start_pause
 from notifier.plan_life import close_plan, reopen_plan
 from notifier.planning.schedule import compose_digests
 from notifier.marks import apply_mark
-from notifier.reminders import (CLOCK_SKEW, group_members, open_items, outcomes_of, rules_for, run_pass,
-                                without_paused)
+from notifier.reminders import (CLOCK_SKEW, group_members, ladder_of, open_items, outcomes_of, rules_for,
+                                run_pass, without_paused)
 from notifier.rendering import Renderer
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -100,7 +100,8 @@ def _expected(engine, cfg: config_mod.Config, renderer: Renderer, now: datetime)
         logged = queries.reminder_log(s, upto=now.astimezone(UTC).replace(tzinfo=None) + CLOCK_SKEW)
         closing = queries.plans_to_close(s, today - timedelta(days=rules.after_end_days))
         digests = compose_digests(items, logged, rules, now, closing=closing,
-                               sent_today=queries.departments_sent_today(s, today))
+                                  sent_today=queries.departments_sent_today(s, today),
+                                  ladder=ladder_of(s, cfg, items, today))  # the grade ladder's step ups
         names = queries.department_names(s)
         out = {d.key: (names[d.department_id], d.kind,
                        renderer.render_digest(d, names[d.department_id], now, names, None,
