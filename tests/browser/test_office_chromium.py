@@ -24,7 +24,7 @@ from tests.office.kit import PASSWORD, cheap_argon2, start_office  # noqa: F401 
 def office(tmp_path: Path, cheap_argon2):  # noqa: F811
     o = start_office(tmp_path)
     yield o
-    o.server.stop()
+    o.stop()
 
 
 def test_the_office_works_in_chromium(browser, office, tmp_path: Path):  # noqa: F811

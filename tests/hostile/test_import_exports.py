@@ -46,7 +46,8 @@ def test_csv_export_quotes_formula_cells_and_reimports_unchanged(hostile_plan, c
                                                                   write_config):
     out = tmp_path / "out.csv"
     assert main(["--config", str(config), "export", str(out)]) == 0
-    cells = [c for row in csv.reader(out.open(encoding="utf-8-sig")) for c in row]
+    with out.open(encoding="utf-8-sig") as f:
+        cells = [c for row in csv.reader(f) for c in row]
     assert not [c for c in cells if c.startswith(("=", "+", "-", "@", "\t", "\r"))]
     assert "'=cmd|' /C calc'!A0" in cells and "'@SUM(A1:A9)" in cells
     other = write_config(f'[database]\nurl = "sqlite:///{tmp_path}/o.db"\n', name="o.toml")

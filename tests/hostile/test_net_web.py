@@ -151,6 +151,7 @@ def test_three_parallel_300mb_posts_leave_the_server_small(tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
+        proc.stdout.close()
 
 
 def test_a_path_with_its_own_limit_takes_a_larger_body_and_nothing_beyond_it():

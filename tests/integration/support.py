@@ -144,6 +144,7 @@ class DaemonProcess:
             self.proc.kill()
             rc = self.proc.wait()
         self._thread.join(5)
+        self.proc.stdout.close()
         return rc
 
 

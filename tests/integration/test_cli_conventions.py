@@ -63,10 +63,10 @@ def test_global_options_work_after_the_command(tmp_path: Path):
 def test_a_closed_pipe_is_a_quiet_exit(tmp_path: Path):
     w = world(tmp_path)
     # the reader is gone before the first line is written: every write meets a closed pipe
-    proc = notifier("--config", str(w.cfg.path), "milestones")
-    proc.stdout.close()
-    err = proc.stderr.read()
-    assert proc.wait(timeout=120) == 0
+    with notifier("--config", str(w.cfg.path), "milestones") as proc:
+        proc.stdout.close()
+        err = proc.stderr.read()
+        assert proc.wait(timeout=120) == 0
     assert err == ""
     # as a person types it
     shell = subprocess.run(["bash", "-o", "pipefail", "-c",

@@ -227,3 +227,4 @@ def test_run_with_web_enabled_serves_beside_the_scheduler_and_stops_on_sigterm(t
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        proc.stdout.close()

@@ -16,4 +16,4 @@ def _cheap_hashing(cheap_argon2):  # noqa: ANN001, ANN202, F811
 def office(tmp_path):  # noqa: ANN001, ANN201
     o = start_office(tmp_path)
     yield o
-    o.server.stop()
+    o.stop()

@@ -4,7 +4,7 @@ accounts, served by uvicorn in a thread with a pinned clock, and an HTTP client 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
@@ -48,15 +48,26 @@ class Office:
     world: World
     base: str
     server: WebThread
+    clients: list[httpx.Client] = field(default_factory=list)
 
     def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.base, follow_redirects=False, timeout=30)
+        """A new HTTP client (its own cookies); closed by ``stop``."""
+        c = httpx.Client(base_url=self.base, follow_redirects=False, timeout=30)
+        self.clients.append(c)
+        return c
 
     def login(self, name: str = "office", password: str = PASSWORD) -> httpx.Client:
         c = self.client()
         r = login(c, name, password)
         assert r.status_code == 303, r.text
         return c
+
+    def stop(self) -> None:
+        """Close every client's connections, then the server (warnings are errors in the tests)."""
+        for c in self.clients:
+            c.close()
+        self.server.stop()
+        self.world.engine.dispose()
 
 
 def csrf_of(html: str) -> str:

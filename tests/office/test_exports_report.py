@@ -60,7 +60,7 @@ def reported(tmp_path):  # noqa: ANN001, ANN201
             if done:  # 04:00 UTC is noon in Asia/Shanghai: the same local day
                 apply_mark(s, ids[i], done=True, source="cli", now=datetime(done.year, done.month, done.day, 4, 0))
     yield o
-    o.server.stop()
+    o.stop()
 
 
 def page_figures(html: str) -> dict[str, tuple[int, int, int, int]]:

@@ -108,7 +108,7 @@ def test_login_sets_an_httponly_strict_cookie_secure_under_https(tmp_path):
         assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
         assert "Secure" in cookie and "Path=/office" in cookie
     finally:
-        o.server.stop()
+        o.stop()
 
 
 def test_login_cookie_is_not_secure_under_plain_http(office):

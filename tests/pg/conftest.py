@@ -11,7 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
+
+from notifier.db.engine import make_engine
 
 ENV = "NOTIFIER_TEST_PG_URL"
 
@@ -56,6 +58,17 @@ def pg_url(pg_server: str) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def pg_engine(pg_url: str) -> Iterator[Engine]:
+    """notifier's engine on the test database, disposed before the database is dropped: a pooled
+    connection left open would be closed by the server and then collected with a ResourceWarning."""
+    engine = make_engine(pg_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 # tests/integration/support.py: the HTTP receiver, notify socket and process helpers

@@ -9,10 +9,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
 from tests.integration.support import queue_deliveries, run_cli
 
 from notifier import config as config_mod
-from notifier.db.engine import make_engine, transaction
+from notifier.db.engine import transaction
 from notifier.db.models import Delivery, Digest, ReminderLog
 from notifier.delivery.dispatcher import Dispatcher
 from notifier.reminders import run_pass
@@ -22,14 +23,14 @@ FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "panjin-2018.csv"
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo.toml"
 
 
-def test_racing_planning_passes_queue_each_digest_once(pg_url: str, tmp_path: Path) -> None:
+def test_racing_planning_passes_queue_each_digest_once(pg_url: str, pg_engine: Engine, tmp_path: Path) -> None:
     text = DEMO.read_text(encoding="utf-8").replace('url = "sqlite:///../var/demo/notifier.db"', f'url = "{pg_url}"')
     text = text.replace('"demo-web.secret"', f'"{DEMO.parent / "demo-web.secret"}"')  # the copy lives elsewhere
     cfg_path = tmp_path / "demo.toml"
     cfg_path.write_text(text.replace('"../var/demo/outbox"', f'"{tmp_path}/outbox"'), encoding="utf-8")
     run_cli(cfg_path, "import", str(FIXTURE), "--active", "--year", "2018", "--plan", "方案", check=True)
     cfg = config_mod.load(cfg_path)
-    engine = make_engine(pg_url)
+    engine = pg_engine
     now = datetime(2018, 6, 20, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
     barrier = threading.Barrier(4)
     results, errors = [], []
@@ -60,8 +61,8 @@ def test_racing_planning_passes_queue_each_digest_once(pg_url: str, tmp_path: Pa
     assert len(run_pass(engine, cfg, Renderer(), now, force=True).queued) == 0
 
 
-def test_concurrent_claims_never_share_a_row(pg_url: str) -> None:
-    engine = make_engine(pg_url)
+def test_concurrent_claims_never_share_a_row(pg_engine: Engine) -> None:
+    engine = pg_engine
     from notifier.db.engine import upgrade
 
     upgrade(engine)

@@ -10,16 +10,17 @@ import time
 from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
 from tests.integration.support import always_open, open_calendar, DaemonProcess, HookReceiver, queue_deliveries, wait_for
 
-from notifier.db.engine import make_engine, transaction, upgrade
+from notifier.db.engine import transaction, upgrade
 from notifier.db.models import Delivery
 
 N = 5000
 BATCH = 200  # the dispatcher's batch size: the most rows one instance holds at a time
 
 
-def test_three_daemons_one_sigkilled_deliver_each_reminder(pg_url: str, tmp_path: Path) -> None:
+def test_three_daemons_one_sigkilled_deliver_each_reminder(pg_url: str, pg_engine: Engine, tmp_path: Path) -> None:
     receiver = HookReceiver(delay=0.002)
     cfg = tmp_path / "config.toml"
     cfg.write_text(f"""
@@ -38,7 +39,7 @@ webhooks = ["robot"]
 kind = "json"
 url = "{receiver.base}/hook"
 """, encoding="utf-8")
-    engine = make_engine(pg_url)
+    engine = pg_engine
     upgrade(engine)
     keys = queue_deliveries(engine, "robot", N)
     daemons = [DaemonProcess(cfg) for _ in range(3)]
