@@ -132,7 +132,7 @@ class Receiver:
 
 
 def queue(engine, channel: str, recipient: str, n: int, tag: str) -> None:  # noqa: ANN001
-    from delivery_support import queue_rows
+    from tests.support.outbox import queue_rows
 
     # one digest per delivery, bodies of a realistic size (a few KB of Chinese text)
     queue_rows(engine, [(channel, recipient)], n=n, now=NOW, tag=tag)
@@ -219,8 +219,7 @@ def main() -> int:
     p.add_argument("--channels", default="webhook,email", help="which channels to measure (comma-separated)")
     args = p.parse_args()
     logging.basicConfig(level=logging.ERROR)
-    sys.path.insert(0, str(ROOT / "tests"))
-    from delivery_support import sqlite_engine
+    from tests.support.outbox import sqlite_engine
 
     from notifier.config import Config, DeliveryConfig, EmailConfig, Secret, WebhookConfig
 

@@ -3,35 +3,27 @@
 from __future__ import annotations
 
 from pathlib import Path
-from textwrap import dedent
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT / "tests" / "fixtures"
-PLANS = FIXTURES / "plans"  # two public plans of the Panjin city government (docs/domain.md)
+from tests.support.config import write_toml
+from tests.support.outbox import sqlite_engine
+from tests.support.paths import ROOT
+from tests.support.servers import HTTPReceiver, Reply, SMTPServer
+
 
 
 @pytest.fixture
 def smtp_server():
-    """A real SMTP server (aiosmtpd on 127.0.0.1); see delivery_support.SMTPServer."""
-    from delivery_support import SMTPServer
-
+    """A real SMTP server (aiosmtpd on 127.0.0.1); see tests.support.servers.SMTPServer."""
     server = SMTPServer()
     yield server
     server.stop()
 
 
-def mails(server, address: str) -> list:  # noqa: ANN001
-    """The messages ``server`` accepted for ``address``, parsed (decoded headers, get_body)."""
-    return [r.parsed for r in server.to(address)]
-
-
 @pytest.fixture
 def http_server():
     """A real HTTP server on 127.0.0.1; ``.script`` holds status codes to answer before 200s."""
-    from delivery_support import HTTPReceiver, Reply
-
     server = HTTPReceiver(lambda req: Reply(status=server.script.pop(0) if server.script else 200))
     server.script = []
     yield server
@@ -41,8 +33,6 @@ def http_server():
 @pytest.fixture
 def engine(tmp_path):  # noqa: ANN001, ANN201
     """A migrated SQLite file database in tmp_path."""
-    from delivery_support import sqlite_engine
-
     return sqlite_engine(tmp_path / "n.db")
 
 
@@ -51,11 +41,18 @@ def write_config(tmp_path):
     """Write a config file (TOML text, dedented) into tmp_path and return its path."""
 
     def write(text: str, name: str = "config.toml") -> Path:
-        path = tmp_path / name
-        path.write_text(dedent(text), encoding="utf-8")
-        return path
+        return write_toml(tmp_path, text, name)
 
     return write
+
+
+@pytest.fixture
+def cheap_argon2(monkeypatch):  # noqa: ANN001, ANN201
+    """Real argon2id with small costs: each login of a test takes milliseconds, not a second of
+    the two shared cores (the production parameters are argon2-cffi's defaults)."""
+    from argon2 import PasswordHasher
+
+    monkeypatch.setattr("notifier.office.accounts._hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 def pytest_collection_modifyitems(config, items) -> None:  # noqa: ANN001

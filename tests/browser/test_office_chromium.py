@@ -15,19 +15,19 @@ from sqlalchemy import func, select
 from notifier.db.engine import transaction
 from notifier.db.models import Plan
 from notifier.office.grades import Light
-from tests.browser.test_reply_link_chromium import browser  # noqa: F401 - the shared Chromium fixture
-from tests.conftest import ROOT
-from tests.office.kit import PASSWORD, cheap_argon2, start_office  # noqa: F401 - a fixture
+
+from tests.support.office import PASSWORD, start_office
+from tests.support.paths import ROOT
 
 
 @pytest.fixture
-def office(tmp_path: Path, cheap_argon2):  # noqa: F811
+def office(tmp_path: Path, cheap_argon2):  # noqa: ANN001, ANN201
     o = start_office(tmp_path)
     yield o
     o.stop()
 
 
-def test_the_office_works_in_chromium(browser, office, tmp_path: Path):  # noqa: F811
+def test_the_office_works_in_chromium(browser, office, tmp_path: Path):
     from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from notifier import cli
-from tests.integration.support import env
+
+from tests.support.processes import env
 
 BASE = """
 timezone = "Asia/Shanghai"

@@ -8,13 +8,14 @@ from email import message_from_bytes, policy
 
 import pytest
 
-from delivery_support import queue_rows, rows
 from notifier.config import Config, ConfigError, EmailConfig, load
 from notifier.delivery.channels.email import EmailChannel, email_bytes
 from notifier.delivery.channels.folder import FolderChannel
 from notifier.delivery.dispatcher import Dispatcher, RetryPolicy
 from notifier.delivery.message import FailedForGood, HeaderError, Message, Sent
 from notifier.delivery.routes import Routes
+
+from tests.support.outbox import queue_rows, rows
 
 INJECTED = "Ops\r\nBcc: spy@evil.example\r\nX-Injected: yes"
 

@@ -10,13 +10,14 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import event
 
-from delivery_support import queue_rows, rows
 from notifier.config import Config, EmailConfig
 from notifier.delivery.channels import folder
 from notifier.delivery.channels.folder import FolderChannel
 from notifier.delivery.dispatcher import Counts, Dispatcher, RetryPolicy
 from notifier.delivery.message import Message, RetryLater, Sent
 from notifier.delivery.routes import Routes
+
+from tests.support.outbox import queue_rows, rows
 
 
 def message(department: str = "市发展和改革委员会") -> Message:

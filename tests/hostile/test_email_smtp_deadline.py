@@ -10,12 +10,13 @@ import time
 
 import pytest
 
-from delivery_support import queue_rows, rows
 from notifier.config import Config, EmailConfig
 from notifier.delivery.channels.email import EmailChannel
 from notifier.delivery.dispatcher import Dispatcher, RetryPolicy
 from notifier.delivery.message import Message, RetryLater
 from notifier.delivery.routes import Routes
+
+from tests.support.outbox import queue_rows, rows
 
 TIMEOUT = 1.0
 

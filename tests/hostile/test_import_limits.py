@@ -11,17 +11,8 @@ import docx
 import pytest
 
 from notifier.importing.limits import MAX_CELL_CHARS, MAX_ROWS
-from tests.hostile.import_files import (
-    docx_bytes,
-    entity_bomb,
-    inline_row,
-    replace_part,
-    rezip,
-    run_child,
-    task_sheet,
-    write,
-    xlsx_bytes,
-)
+
+from tests.support.hostile_files import docx_bytes, entity_bomb, inline_row, replace_part, rezip, run_child, task_sheet, write, xlsx_bytes
 
 SHEET = "xl/worksheets/sheet1.xml"
 # A child that imports nothing much (Python, SQLAlchemy, openpyxl loaded) takes about 60-90 MB.

@@ -8,14 +8,8 @@ import sqlite3
 import pytest
 
 from notifier.cli import main
-from tests.hostile.import_files import (
-    damage_compressed,
-    docx_bytes,
-    replace_part,
-    rezip,
-    write,
-    xlsx_bytes,
-)
+
+from tests.support.hostile_files import damage_compressed, docx_bytes, replace_part, rezip, write, xlsx_bytes
 
 SHEET = "xl/worksheets/sheet1.xml"
 DOCUMENT = "word/document.xml"

@@ -16,7 +16,8 @@ from notifier.config import defaults
 from notifier.db.engine import transaction
 from notifier.importing.model import MilestoneSpec, PlanSpec, TaskSpec
 from notifier.importing.store import DepartmentIndex, store_plan
-from tests.hostile.import_files import run_child
+
+from tests.support.hostile_files import run_child
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 

@@ -1,7 +1,7 @@
 """Hostile receivers: a webhook or robot receiver that trickles its answer, or answers without
 end, cannot hold a pass; SIGTERM stops `send-due` and the daemon within 5 s and loses nothing.
 
-Real servers on 127.0.0.1 (delivery_support.HTTPReceiver) and real `notifier` subprocesses."""
+Real servers on 127.0.0.1 (tests.support.servers.HTTPReceiver) and real `notifier` subprocesses."""
 
 from __future__ import annotations
 
@@ -15,8 +15,6 @@ import time
 
 import httpx
 import pytest
-from delivery_support import HTTPReceiver, Reply, queue_rows, rows, sqlite_engine, statuses
-from tests.integration.support import DaemonProcess, always_open, env, open_calendar, queue_deliveries, wait_for
 
 from notifier.db.engine import utcnow
 from notifier.delivery.channels.dingtalk import DingTalkChannel
@@ -25,6 +23,10 @@ from notifier.delivery.channels.http_results import RESPONSE_CAP_BYTES, Interrup
 from notifier.delivery.channels.webhook import WebhookChannel
 from notifier.delivery.channels.wecom import WeComChannel
 from notifier.delivery.message import Message, RetryLater
+
+from tests.support.outbox import queue_rows, rows, sqlite_engine, statuses
+from tests.support.processes import DaemonProcess, always_open, env, open_calendar, wait_for
+from tests.support.servers import HTTPReceiver, Reply
 
 TRICKLE = Reply(trickle=2.0, body=b'{"errcode":0,"errmsg":"ok"}')
 CHANNELS = {"json": WebhookChannel, "dingtalk": DingTalkChannel, "wecom": WeComChannel, "feishu": FeishuChannel}
@@ -119,7 +121,7 @@ webhooks = ["oa"]
 def test_send_due_against_a_trickling_receiver_ends_after_the_timeout_and_keeps_the_row(tmp_path, trickler):
     cfg = _config(tmp_path, trickler.url, 3)
     engine = sqlite_engine(tmp_path / "n.db")
-    queue_deliveries(engine, "oa")
+    queue_rows(engine, [("webhook", "oa")], now=utcnow())
     proc = subprocess.run([sys.executable, "-m", "notifier", "--config", str(cfg), "send-due"],
                           capture_output=True, text=True, env=env(), timeout=60)
     ended = time.time()
@@ -136,7 +138,7 @@ def test_send_due_against_a_trickling_receiver_ends_after_the_timeout_and_keeps_
 def test_sigterm_stops_send_due_within_5s_and_the_row_is_retried_later(tmp_path, trickler):
     cfg = _config(tmp_path, trickler.url, 600)
     engine = sqlite_engine(tmp_path / "n.db")
-    queue_deliveries(engine, "oa")
+    queue_rows(engine, [("webhook", "oa")], now=utcnow())
     proc = subprocess.Popen([sys.executable, "-m", "notifier", "--config", str(cfg), "send-due"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env())
     try:
@@ -157,7 +159,7 @@ def test_sigterm_stops_send_due_within_5s_and_the_row_is_retried_later(tmp_path,
 def test_sigterm_stops_the_daemon_within_5s_whatever_the_receiver_does(tmp_path, trickler):
     cfg = _config(tmp_path, trickler.url, 600)
     engine = sqlite_engine(tmp_path / "n.db")
-    queue_deliveries(engine, "oa")
+    queue_rows(engine, [("webhook", "oa")], now=utcnow())
     daemon = DaemonProcess(cfg)
     try:
         wait_for(lambda: trickler.count(), what="the daemon's request to reach the receiver")

@@ -15,7 +15,8 @@ from sqlalchemy import select
 from notifier.db.engine import transaction
 from notifier.db.models import Milestone, HistoryEvent
 from notifier.web.server import WebThread, make_server
-from tests.schedule_kit import local, make_world, ms, plan, task
+
+from tests.support.world import local, make_world, ms, plan, task
 
 GROUP = """
 [[departments]]

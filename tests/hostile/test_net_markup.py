@@ -11,7 +11,6 @@ from datetime import date
 
 import httpx
 import pytest
-from delivery_support import HTTPReceiver, Reply
 from sqlalchemy import select
 
 from notifier.db.engine import transaction
@@ -23,7 +22,9 @@ from notifier.delivery.channels.wecom import WeComChannel
 from notifier.delivery.message import FailedForGood, Message
 from notifier.markup import md_text
 from notifier.web.server import WebThread, make_server
-from tests.schedule_kit import local, make_world, ms, plan, task
+
+from tests.support.servers import HTTPReceiver, Reply
+from tests.support.world import local, make_world, ms, plan, task
 
 EVIL_TITLE = "[点我](http://evil.example/phish)"
 EVIL_TEXT = "![图](http://evil.example/x.png)<font color=red>紧急</font> 见 http://evil.example **粗** `code`\n# 标题"

@@ -16,8 +16,9 @@ import pytest
 from sqlalchemy import text
 
 from notifier.db.engine import make_engine, read_session, transaction
-from tests.conftest import FIXTURES
-from tests.integration.support import env
+
+from tests.support.paths import FIXTURES
+from tests.support.processes import env
 
 
 @pytest.fixture

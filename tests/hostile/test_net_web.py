@@ -17,8 +17,9 @@ import pytest
 
 from notifier.web.app import HEADERS
 from notifier.web.server import WebThread, make_server
-from tests.integration.support import env, wait_for
-from tests.schedule_kit import local, make_world, ms, plan, task
+
+from tests.support.processes import env, wait_for
+from tests.support.world import local, make_world, ms, plan, task
 
 PORT_TASK = task("1", "港口建设", "市港口与口岸局", ms(date(2025, 6, 30), "单一窗口上线"))
 

@@ -17,13 +17,15 @@ from freezegun import freeze_time
 from sqlalchemy import select
 
 from notifier import cli
-from notifier.db.engine import transaction
+from notifier.db.engine import transaction, utcnow
 from notifier.db.models import Contact, Milestone, OccurrenceDone
 from notifier.importing.readers import read_plan
 from notifier.importing.store import store_plan
 from notifier.status import nearest
-from tests.integration.support import env, queue_deliveries
-from tests.schedule_kit import local, make_world, ms, plan, task, utc_naive
+
+from tests.support.outbox import queue_rows
+from tests.support.processes import env
+from tests.support.world import local, make_world, ms, plan, task, utc_naive
 
 PLAN_2018 = Path(__file__).resolve().parents[1] / "fixtures" / "plans" / "panjin-2018-coastal-economic-belt.txt"
 
@@ -177,7 +179,7 @@ def test_status_counts_say_what_they_count(tmp_path: Path, capsys):
 
 def test_every_time_shown_is_in_the_configured_zone(tmp_path: Path, capsys):
     w = world(tmp_path)
-    queue_deliveries(w.engine, "gk@example.gov.cn", 1)
+    queue_rows(w.engine, [("webhook", "gk@example.gov.cn")], now=utcnow())
     with transaction(w.engine) as s:
         from notifier.db.models import Delivery
 

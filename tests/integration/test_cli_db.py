@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.support import queue_deliveries, run_cli
+from notifier.db.engine import head_revision, make_engine, revisions, upgrade, utcnow
 
-from notifier.db.engine import head_revision, make_engine, revisions, upgrade
+from tests.support.outbox import queue_rows
+from tests.support.processes import run_cli
 
 
 def _config(tmp: Path, url: str = "sqlite:///notifier.db") -> Path:
@@ -54,12 +55,12 @@ def test_backup_while_writing_and_restore(tmp_path: Path) -> None:
     cfg = _config(tmp_path)
     run_cli(cfg, "db", "upgrade", check=True)
     engine = make_engine(f"sqlite:///{tmp_path}/notifier.db")
-    queue_deliveries(engine, "robot", 300)
+    queue_rows(engine, [("webhook", "robot")], n=300, now=utcnow())
     stop = threading.Event()
 
     def writer() -> None:
         while not stop.is_set():
-            queue_deliveries(engine, "robot", 20)
+            queue_rows(engine, [("webhook", "robot")], n=20, now=utcnow())
 
     t = threading.Thread(target=writer)
     t.start()

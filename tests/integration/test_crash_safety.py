@@ -24,7 +24,9 @@ from pathlib import Path
 
 import pytest
 
-from delivery_support import HTTPReceiver, Reply, SMTPServer, queue_rows, rows, sqlite_engine, statuses
+from tests.support.outbox import queue_rows, rows, sqlite_engine, statuses
+from tests.support.servers import HTTPReceiver, Reply, SMTPServer
+
 
 REMINDERS = 1000  # each to one webhook and one e-mail address: 2,000 outbox rows
 KILLS = 20

@@ -15,38 +15,15 @@ import signal
 from pathlib import Path
 
 import pytest
-from tests.integration.support import always_open, open_calendar, DaemonProcess, HookReceiver, NotifySocket, queue_deliveries, run_cli, wait_for
 
-from notifier.db.engine import current_revision, head_revision, make_engine, transaction
+from notifier.db.engine import current_revision, head_revision, make_engine, transaction, utcnow
 from notifier.db.models import Delivery
 
+from tests.support.outbox import delivery_keys, queue_rows
+from tests.support.processes import DaemonProcess, run_cli, wait_for, write_daemon_config
+from tests.support.servers import HookReceiver, NotifySocket
+
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "panjin-2018.csv"
-
-
-def write_config(path: Path, hook_url: str, *, extra: str = "") -> None:
-    path.write_text(f"""
-timezone = "Asia/Shanghai"
-{extra}
-{open_calendar()}[database]
-url = "sqlite:///notifier.db"
-
-[schedule]
-tick_seconds = 1
-{always_open()}plan_every_minutes = 600
-
-[delivery]
-backoff_seconds = 1
-lease_seconds = 5
-
-[[departments]]
-name = "市发展和改革委员会"
-aliases = ["市发改委"]
-webhooks = ["robot"]
-
-[webhooks.robot]
-kind = "json"
-url = "{hook_url}"
-""", encoding="utf-8")
 
 
 @pytest.fixture
@@ -59,11 +36,11 @@ def receiver():
 @pytest.mark.slow
 def test_ready_status_watchdog_reload_and_stop(tmp_path: Path, receiver: HookReceiver) -> None:
     cfg = tmp_path / "config.toml"
-    write_config(cfg, f"{receiver.base}/first")
+    write_daemon_config(cfg, f"{receiver.base}/first")
     run_cli(cfg, "import", str(FIXTURE), "--active", "--year", "2018", "--plan", "测试方案", check=True)
     engine = make_engine(f"sqlite:///{tmp_path}/notifier.db")
     with transaction(engine) as s:  # one failed delivery for the status line
-        queue_deliveries(engine, "robot", 1, prefix="failed")
+        queue_rows(engine, [("webhook", "robot")], now=utcnow(), tag="failed")
         s.query(Delivery).update({"status": "failed", "last_error": "HTTP 404"})
 
     notify = NotifySocket(tmp_path)
@@ -77,23 +54,23 @@ def test_ready_status_watchdog_reload_and_stop(tmp_path: Path, receiver: HookRec
         assert re.fullmatch(r"STATUS=next reminder \d{4}-\d\d-\d\d \d\d:\d\d, 1 failed deliveries.*", status[0])
         wait_for(lambda: notify.lines().count("WATCHDOG=1") >= 3, timeout=10, what="watchdog pings")
 
-        first = queue_deliveries(engine, "robot", 2, prefix="one")
+        first = delivery_keys(engine, queue_rows(engine, [("webhook", "robot")], n=2, now=utcnow(), tag="one"))
         wait_for(lambda: set(first) <= set(receiver.ids()), what="deliveries with the first config")
         assert set(receiver.paths()) == {"/first"}
 
         # A valid new config: the next delivery goes to the new URL, same process.
-        write_config(cfg, f"{receiver.base}/second")
+        write_daemon_config(cfg, f"{receiver.base}/second")
         ready_before = notify.lines().count("READY=1")
         daemon.signal(signal.SIGHUP)
         wait_for(lambda: notify.lines().count("READY=1") > ready_before, what="READY=1 after reload")
         assert any(x.startswith("RELOADING=1") for x in notify.lines())
-        second = queue_deliveries(engine, "robot", 1, prefix="two")
+        second = delivery_keys(engine, queue_rows(engine, [("webhook", "robot")], now=utcnow(), tag="two"))
         wait_for(lambda: set(second) <= set(receiver.ids()), what="delivery with the reloaded config")
         assert receiver.paths()[-1] == "/second"
         assert "reloaded config" in daemon.log()
 
         # An invalid config: refused with check-config's messages, the old one keeps working.
-        write_config(cfg, f"{receiver.base}/third", extra='timezone_typo = "x"\n')
+        write_daemon_config(cfg, f"{receiver.base}/third", extra='timezone_typo = "x"\n')
         cfg.write_text(cfg.read_text(encoding="utf-8").replace("tick_seconds = 1", "tick_seconds = 0"),
                        encoding="utf-8")
         check = run_cli(cfg, "check-config")
@@ -104,7 +81,7 @@ def test_ready_status_watchdog_reload_and_stop(tmp_path: Path, receiver: HookRec
         wait_for(lambda: "reload refused" in daemon.log(), what="the refusal")
         wait_for(lambda: all(e in daemon.log() for e in expected), what="check-config's messages in the log")
         assert any("reload refused" in x for x in notify.lines())
-        third = queue_deliveries(engine, "robot", 1, prefix="three")
+        third = delivery_keys(engine, queue_rows(engine, [("webhook", "robot")], now=utcnow(), tag="three"))
         wait_for(lambda: set(third) <= set(receiver.ids()), what="delivery after a refused reload")
         assert receiver.paths()[-1] == "/second"
         assert daemon.proc.poll() is None
@@ -125,7 +102,7 @@ def test_ready_status_watchdog_reload_and_stop(tmp_path: Path, receiver: HookRec
 @pytest.mark.slow
 def test_no_watchdog_pings_without_watchdog_usec(tmp_path: Path, receiver: HookReceiver) -> None:
     cfg = tmp_path / "config.toml"
-    write_config(cfg, f"{receiver.base}/x")
+    write_daemon_config(cfg, f"{receiver.base}/x")
     notify = NotifySocket(tmp_path)
     daemon = DaemonProcess(cfg, extra_env={"NOTIFY_SOCKET": notify.path})
     try:

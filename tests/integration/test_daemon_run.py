@@ -11,7 +11,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
+
 
 
 @pytest.mark.slow

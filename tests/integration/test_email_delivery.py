@@ -14,7 +14,6 @@ import pytest
 import trustme
 from sqlalchemy import select
 
-from delivery_support import SMTPServer, queue_rows, rows, sqlite_engine, statuses
 from notifier import cli
 from notifier.config import Config, EmailConfig
 from notifier.db.models import Contact
@@ -23,6 +22,9 @@ from notifier.delivery.channels.folder import FolderChannel
 from notifier.delivery.dispatcher import Dispatcher, RetryPolicy
 from notifier.delivery.message import FailedForGood, Message, RetryLater, Sent
 from notifier.delivery.routes import Routes
+
+from tests.support.outbox import queue_rows, rows, sqlite_engine, statuses
+from tests.support.servers import SMTPServer
 
 T0 = datetime(2018, 6, 20, 1, 0)
 POLICY = RetryPolicy(max_attempts=5, base_seconds=60, jitter=False)

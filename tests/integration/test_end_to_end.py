@@ -9,7 +9,9 @@ from email.header import decode_header, make_header
 import pytest
 
 from notifier.cli import main
-from tests.conftest import FIXTURES, mails
+
+from tests.support.paths import FIXTURES
+from tests.support.servers import mails
 
 CSV = FIXTURES / "panjin-2018.csv"
 PLAN = "盘锦市推进沿海经济带建设2018年工作实施方案"

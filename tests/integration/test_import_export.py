@@ -7,7 +7,8 @@ import sqlite3
 import pytest
 
 from notifier.cli import main
-from tests.conftest import PLANS
+
+from tests.support.paths import PLANS
 
 TEXT_2018 = PLANS / "panjin-2018-coastal-economic-belt.txt"
 TEXT_2017 = PLANS / "panjin-2017-project-construction.txt"

@@ -15,17 +15,19 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import insert
 
-from delivery_support import HTTPReceiver, Reply, queue_rows, statuses
 from notifier import __version__, metrics
 from notifier.config import Config, Secret, WebhookConfig
-from notifier.db.engine import make_engine, upgrade
+from notifier.db.engine import make_engine, upgrade, utcnow
 from notifier.db.models import Contact
 from notifier.delivery.dispatcher import Dispatcher, RetryPolicy
 from notifier.delivery.routes import Routes
 from notifier.web.server import WebThread, make_ops_server, make_server
-from tests.integration.support import DaemonProcess, HookReceiver, queue_deliveries, wait_for
-from tests.integration.test_daemon import write_config as write_daemon_config
-from tests.schedule_kit import make_world, plan
+
+from tests.support.outbox import queue_rows, statuses
+from tests.support.processes import DaemonProcess, wait_for, write_daemon_config
+from tests.support.servers import HookReceiver, HTTPReceiver, Reply
+from tests.support.world import make_world, plan
+
 
 T0 = datetime(2018, 6, 20, 1, 0)
 
@@ -169,7 +171,7 @@ def test_the_daemon_serves_healthz_and_metrics_on_its_own_listener_and_counts_it
     write_daemon_config(config, f"{receiver.base}/hook", extra=f'[metrics]\nlisten = "127.0.0.1:{port}"\n')
     engine = make_engine(f"sqlite:///{tmp_path}/notifier.db")
     upgrade(engine)
-    queue_deliveries(engine, "robot", 3)
+    queue_rows(engine, [("webhook", "robot")], n=3, now=utcnow())
     daemon = DaemonProcess(config)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -205,7 +207,7 @@ def test_the_daemon_serves_healthz_and_metrics_on_its_own_listener_and_counts_it
 
 @pytest.mark.slow
 def test_a_taken_metrics_port_stops_the_daemon_with_exit_1_and_says_why(tmp_path: Path) -> None:
-    from tests.integration.support import run_cli
+    from tests.support.processes import run_cli
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

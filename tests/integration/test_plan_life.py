@@ -11,8 +11,9 @@ from sqlalchemy import inspect, select, text
 from notifier import cli
 from notifier.db.engine import current_revision, downgrade, make_engine, transaction, upgrade
 from notifier.db.models import Plan
-from tests.conftest import PLANS
-from tests.schedule_kit import make_world, ms, plan, task
+
+from tests.support.paths import PLANS
+from tests.support.world import make_world, ms, plan, task
 
 TEXT_2018 = PLANS / "panjin-2018-coastal-economic-belt.txt"
 

@@ -14,7 +14,8 @@ from notifier.db.engine import transaction
 from notifier.db.models import HistoryEvent
 from notifier.marks import apply_mark
 from notifier.status import milestone_rows, status_report
-from tests.schedule_kit import local, make_world, ms, plan, task
+
+from tests.support.world import local, make_world, ms, plan, task
 
 
 def world(tmp_path: Path):  # noqa: ANN201

@@ -28,7 +28,8 @@ from notifier.importing.store import store_plan
 from notifier.web.app import make_app
 from notifier.web.links import signer_of
 from notifier.web.server import WebThread, make_server
-from tests.schedule_kit import local, make_world, ms, plan, task
+
+from tests.support.world import local, make_world, ms, plan, task
 
 LINK = re.compile(r"https://notifier\.example\.gov\.cn/r/([A-Za-z0-9_-]+)")
 PORT_TASK = task("1", "港口建设", "市港口与口岸局", ms(date(2025, 6, 30), "单一窗口上线"))

@@ -6,9 +6,10 @@ from datetime import datetime
 
 from sqlalchemy import update
 
-from delivery_support import queue_rows, sqlite_engine, statuses
 from notifier.cli import main
 from notifier.db.models import Delivery
+
+from tests.support.outbox import queue_rows, sqlite_engine, statuses
 
 
 def config(write_config, tmp_path):  # noqa: ANN001, ANN201
@@ -40,7 +41,7 @@ def test_a_broken_contact_stays_unannounced_until_the_supervision_office_can_be_
     from notifier.db.models import Contact
     from notifier.reminders import run_pass
     from notifier.rendering import Renderer
-    from tests.schedule_kit import local
+    from tests.support.world import local
 
     engine = sqlite_engine(tmp_path / "n.db")
     with transaction(engine) as s:

@@ -11,13 +11,14 @@ from datetime import date
 
 import httpx
 import pytest
-from delivery_support import HTTPReceiver, Reply
 
 from notifier.delivery.channels.dingtalk import DingTalkChannel
 from notifier.delivery.channels.feishu import FeishuChannel
 from notifier.delivery.channels.wecom import WeComChannel
 from notifier.delivery.message import Message, Sent
-from tests.schedule_kit import make_world, ms, plan, task
+
+from tests.support.servers import HTTPReceiver, Reply
+from tests.support.world import make_world, ms, plan, task
 
 TASKS = [task("1", "港口建设", "市港口与口岸局", ms(date(2025, 6, 30), "单一窗口上线")),
          task("2", "智慧港口", "市港口与口岸局", ms(date(2025, 7, 10), "货物申报应用率达到50%"))]

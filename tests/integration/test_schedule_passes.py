@@ -20,7 +20,9 @@ from notifier.db.engine import transaction
 from notifier.reminders import open_items
 from notifier.db.models import Delivery, Digest, ReminderLog
 from notifier.delivery.dispatcher import Dispatcher
-from tests.schedule_kit import Recorder, local, make_world, ms, plan, task, utc_naive
+
+from tests.support.channels import Recorder
+from tests.support.world import local, make_world, ms, plan, task, utc_naive
 
 PORT, FGW, NW, ESC = "市港口与口岸局", "市发展和改革委员会", "市农村经济委员会", "市政府督查室"
 

@@ -17,7 +17,9 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
-from tests.integration.support import always_open, open_calendar, DaemonProcess, HookReceiver, run_cli, wait_for
+
+from tests.support.processes import DaemonProcess, always_open, open_calendar, run_cli, wait_for
+from tests.support.servers import HookReceiver
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "panjin-2018.csv"
 

@@ -7,13 +7,14 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pytest
-from schedule_kit import make_world, ms, plan, task
 from sqlalchemy import select
 
 from notifier import marks, signing
 from notifier.db.engine import transaction
 from notifier.db.models import Department
 from notifier.signing import SignState
+
+from tests.support.world import make_world, ms, plan, task
 
 KEY = "d" * 32
 

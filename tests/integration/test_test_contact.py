@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from delivery_support import HTTPReceiver, Reply
 from notifier.cli import main
-from tests.conftest import mails
+
+from tests.support.servers import HTTPReceiver, Reply, mails
 
 
 def run(capsys, config: Path, department: str) -> tuple[int, list[str], str]:  # noqa: ANN001

@@ -15,11 +15,13 @@ import pytest
 import standardwebhooks
 from sqlalchemy import select
 
-from delivery_support import HTTPReceiver, Reply, queue_rows, rows, statuses
 from notifier.config import Config, Secret, WebhookConfig
 from notifier.db.models import Contact
 from notifier.delivery.dispatcher import Dispatcher, RetryPolicy
 from notifier.delivery.routes import Routes
+
+from tests.support.outbox import queue_rows, rows, statuses
+from tests.support.servers import HTTPReceiver, Reply
 
 T0 = datetime(2018, 6, 20, 1, 0)
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

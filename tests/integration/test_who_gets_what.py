@@ -11,8 +11,9 @@ from sqlalchemy import select
 from notifier import cli
 from notifier.db.engine import make_engine, transaction
 from notifier.db.models import Department, DepartmentAlias
-from tests.conftest import PLANS
-from tests.schedule_kit import make_world, ms, plan, task
+
+from tests.support.paths import PLANS
+from tests.support.world import make_world, ms, plan, task
 
 TEXT_2018 = PLANS / "panjin-2018-coastal-economic-belt.txt"
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.office.kit import cheap_argon2, start_office  # noqa: F401 - cheap_argon2 is a fixture
+from tests.support.office import start_office
+
 
 
 @pytest.fixture(autouse=True)
-def _cheap_hashing(cheap_argon2):  # noqa: ANN001, ANN202, F811
+def _cheap_hashing(cheap_argon2):  # noqa: ANN001, ANN202
     return None
 
 

@@ -11,8 +11,9 @@ from sqlalchemy import func, select
 from notifier.db.engine import transaction
 from notifier.db.models import AuditEntry, DeadlineExtension, Delivery, Department, Milestone, Pause, Plan, HistoryEvent
 from notifier.office.pauses import pause_spans, paused
-from tests.conftest import ROOT
-from tests.office.kit import csrf_of
+
+from tests.support.office import csrf_of
+from tests.support.paths import ROOT
 
 CSV = ROOT / "tests" / "fixtures" / "panjin-2018.csv"
 
@@ -177,7 +178,7 @@ def test_a_closed_plan_leaves_the_ledger_but_can_be_chosen(office):
 
     from notifier.importing.store import store_plan
     from notifier.plan_life import close_plan
-    from tests.schedule_kit import ms, plan, task
+    from tests.support.world import ms, plan, task
 
     w = office.world
     old = plan(2024, task("1", "旧任务", "市港口与口岸局", ms(date(2024, 6, 30), "旧节点")), name="2024年旧方案")

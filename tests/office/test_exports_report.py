@@ -16,8 +16,9 @@ from notifier import cli
 from notifier.db.engine import transaction
 from notifier.office.grades import Light
 from notifier.marks import apply_mark
-from tests.office.kit import start_office
-from tests.schedule_kit import ms, plan, task
+
+from tests.support.office import start_office
+from tests.support.world import ms, plan, task
 
 # (lead, due, done on) - the facts the 通报 is made of; today is 2025-07-10.
 FACTS = [

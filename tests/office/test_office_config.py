@@ -5,17 +5,18 @@ from __future__ import annotations
 import pytest
 
 from notifier.config import ConfigError, GradesConfig, ReportConfig
-from tests.schedule_kit import write_config
+
+from tests.support.world import world_config
 
 
 def test_grades_and_report_default_when_absent(tmp_path):
-    cfg = write_config(tmp_path)
+    cfg = world_config(tmp_path)
     assert cfg.grades == GradesConfig(lead_days=7, silent_workdays=0, cutoff_answer_days=30, sign_within_days=2)
     assert cfg.report == ReportConfig(to=(), every="monthly", day=5)
 
 
 def test_grades_and_report_are_read(tmp_path):
-    cfg = write_config(tmp_path, """
+    cfg = world_config(tmp_path, """
         [grades]
         lead_days = 10
         silent_workdays = 5
@@ -32,7 +33,7 @@ def test_grades_and_report_are_read(tmp_path):
 
 def test_bad_grades_and_report_name_the_key(tmp_path):
     with pytest.raises(ConfigError) as e:
-        write_config(tmp_path, """
+        world_config(tmp_path, """
             [grades]
             lead_days = 0
             silent = 3

@@ -10,8 +10,9 @@ from sqlalchemy import select
 from notifier.db.engine import transaction
 from notifier.db.models import Department, Digest, Task
 from notifier.office.pauses import end_pause, start_pause
-from tests.office.kit import ledger_plan
-from tests.schedule_kit import make_world
+
+from tests.support.office import ledger_plan
+from tests.support.world import make_world
 
 
 def _recipients(world, day: str) -> set[str]:  # noqa: ANN001

@@ -7,7 +7,8 @@ from datetime import date
 from notifier import cli
 from notifier.config import ReportConfig
 from notifier.office.report_mail import due_period
-from tests.schedule_kit import make_world, ms, plan, task, write_config
+
+from tests.support.world import make_world, ms, plan, task, world_config
 
 REPORT = """
 [report]
@@ -18,7 +19,7 @@ day = 5
 
 
 def test_the_monthly_report_is_due_from_its_day_on_for_the_previous_month(tmp_path):
-    cfg = write_config(tmp_path, REPORT)
+    cfg = world_config(tmp_path, REPORT)
     assert due_period(cfg, date(2025, 7, 4)) is None
     assert due_period(cfg, date(2025, 7, 5)).param == "period=2025-06"
     assert due_period(cfg, date(2025, 7, 30)).param == "period=2025-06"  # catches up later in the month
@@ -26,14 +27,14 @@ def test_the_monthly_report_is_due_from_its_day_on_for_the_previous_month(tmp_pa
 
 
 def test_the_cutoff_report_is_due_after_a_cutoff_month_only(tmp_path):
-    cfg = write_config(tmp_path, REPORT.replace('"monthly"', '"cutoff"'))
+    cfg = world_config(tmp_path, REPORT.replace('"monthly"', '"cutoff"'))
     assert due_period(cfg, date(2025, 7, 5)).param == "cutoff=2025-06-30"
     assert due_period(cfg, date(2025, 8, 5)) is None
     assert due_period(cfg, date(2025, 10, 6)).param == "cutoff=2025-09-30"
 
 
 def test_no_recipients_no_report(tmp_path):
-    cfg = write_config(tmp_path)
+    cfg = world_config(tmp_path)
     assert cfg.report == ReportConfig()
     assert due_period(cfg, date(2025, 7, 5)) is None
 

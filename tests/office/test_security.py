@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 from notifier.db.engine import transaction
 from notifier.db.models import AuditEntry, DeadlineExtension, Milestone, Pause, HistoryEvent, UserSession
 from notifier.office.accounts import ACCOUNT_LIMIT, Signer
-from tests.office.kit import LEADER_PASSWORD, PASSWORD, csrf_of, login, start_office
+
+from tests.support.office import LEADER_PASSWORD, PASSWORD, csrf_of, login, start_office
 
 PAGES = ["/office/", "/office/task/1", "/office/contacts", "/office/audit", "/office/import",
          "/office/report?period=2025-06", "/office/report.xlsx?period=2025-06", "/office/report.docx?period=2025-06",

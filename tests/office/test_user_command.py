@@ -13,12 +13,13 @@ from notifier import cli
 from notifier.db.engine import transaction
 from notifier.db.models import AuditEntry, User
 from notifier.office.accounts import LoginRefused, log_in, session_user
-from tests.schedule_kit import write_config
+
+from tests.support.world import world_config
 
 
 @pytest.fixture
 def cfg_path(tmp_path):  # noqa: ANN001, ANN201
-    return str(write_config(tmp_path).path)
+    return str(world_config(tmp_path).path)
 
 
 def run(cfg_path: str, *args: str, stdin: str = "", monkeypatch=None) -> int:  # noqa: ANN001

@@ -4,8 +4,6 @@ names (``.ci/run`` starts one). Without it the PostgreSQL tests skip locally and
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 import uuid
 from collections.abc import Iterator
 
@@ -69,7 +67,3 @@ def pg_engine(pg_url: str) -> Iterator[Engine]:
         yield engine
     finally:
         engine.dispose()
-
-
-# tests/integration/support.py: the HTTP receiver, notify socket and process helpers
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))

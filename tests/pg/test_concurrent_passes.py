@@ -10,14 +10,16 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
-from tests.integration.support import queue_deliveries, run_cli
 
 from notifier import config as config_mod
-from notifier.db.engine import transaction
+from notifier.db.engine import transaction, utcnow
 from notifier.db.models import Delivery, Digest, ReminderLog
 from notifier.delivery.dispatcher import Dispatcher
 from notifier.reminders import run_pass
 from notifier.rendering import Renderer
+
+from tests.support.outbox import queue_rows
+from tests.support.processes import run_cli
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "panjin-2018.csv"
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo.toml"
@@ -66,7 +68,7 @@ def test_concurrent_claims_never_share_a_row(pg_engine: Engine) -> None:
     from notifier.db.engine import upgrade
 
     upgrade(engine)
-    queue_deliveries(engine, "robot", 1000)
+    queue_rows(engine, [("webhook", "robot")], n=1000, now=utcnow())
     dispatchers = [Dispatcher(engine, lambda *_: None) for _ in range(4)]
     claimed: list[list[int]] = [[] for _ in dispatchers]
     barrier = threading.Barrier(len(dispatchers))

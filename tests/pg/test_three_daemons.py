@@ -11,10 +11,13 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
-from tests.integration.support import always_open, open_calendar, DaemonProcess, HookReceiver, queue_deliveries, wait_for
 
-from notifier.db.engine import transaction, upgrade
+from notifier.db.engine import transaction, upgrade, utcnow
 from notifier.db.models import Delivery
+
+from tests.support.outbox import delivery_keys, queue_rows
+from tests.support.processes import DaemonProcess, always_open, open_calendar, wait_for
+from tests.support.servers import HookReceiver
 
 N = 5000
 BATCH = 200  # the dispatcher's batch size: the most rows one instance holds at a time
@@ -41,7 +44,7 @@ url = "{receiver.base}/hook"
 """, encoding="utf-8")
     engine = pg_engine
     upgrade(engine)
-    keys = queue_deliveries(engine, "robot", N)
+    keys = delivery_keys(engine, queue_rows(engine, [("webhook", "robot")], n=N, now=utcnow()))
     daemons = [DaemonProcess(cfg) for _ in range(3)]
     try:
         wait_for(lambda: len(receiver.hits) >= N // 4, timeout=120, what="a quarter delivered")

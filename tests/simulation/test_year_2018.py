@@ -40,7 +40,8 @@ from notifier.importing.store import store_plan
 from notifier.marks import apply_mark
 from notifier.reminders import calendar_of, open_items, run_pass
 from notifier.rendering import Renderer
-from tests.conftest import PLANS
+
+from tests.support.paths import PLANS
 
 TZ = ZoneInfo("Asia/Shanghai")
 PLAN_TEXT = PLANS / "panjin-2018-coastal-economic-belt.txt"
@@ -74,7 +75,7 @@ def _done_day(i: int, occ: date) -> date | None:
 
 @pytest.fixture(scope="module")
 def year(tmp_path_factory, request):  # noqa: ANN001, ANN201
-    from delivery_support import SMTPServer
+    from tests.support.servers import SMTPServer
 
     tmp_path = tmp_path_factory.mktemp("year")
     smtp = SMTPServer()

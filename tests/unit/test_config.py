@@ -116,7 +116,7 @@ def test_check_config_exits_2_with_the_messages_and_no_traceback(write_config, c
 
 
 def test_check_config_accepts_the_example_config(monkeypatch, capsys):
-    from tests.conftest import ROOT
+    from tests.support.paths import ROOT
 
     monkeypatch.setenv("SMTP_PASSWORD", "x")
     monkeypatch.setenv("DINGTALK_SECRET", "x")

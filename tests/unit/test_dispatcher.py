@@ -13,35 +13,15 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from delivery_support import queue_rows, rows, statuses
 from notifier.db.models import Contact, Delivery
 from notifier.delivery.dispatcher import Dispatcher, GiveUp, RetryPolicy
 from notifier.delivery.message import FailedForGood, Message, Paced, RetryLater, Sent
 
+from tests.support.channels import Recorder
+from tests.support.outbox import queue_rows, rows, statuses
+
 T0 = datetime(2018, 6, 20, 1, 0)  # naive UTC, as the columns store it
 NO_JITTER = RetryPolicy(max_attempts=5, base_seconds=60, cap_seconds=600, jitter=False)
-
-
-class Recorder:
-    """In-memory channel: ``answers`` maps a recipient to a list of results (the last one
-    repeats); every call is kept."""
-
-    kind = "fake"
-
-    def __init__(self, answers: dict[str, list] | None = None, on_send=None):  # noqa: ANN001
-        self.answers = answers or {}
-        self.calls: list[Message] = []
-        self.on_send = on_send
-
-    async def send(self, message: Message):  # noqa: ANN201
-        self.calls.append(message)
-        if self.on_send:
-            self.on_send(message)
-        script = self.answers.get(message.recipient, [Sent()])
-        return script.pop(0) if len(script) > 1 else script[0]
-
-    async def aclose(self) -> None:
-        pass
 
 
 def dispatcher(engine, channel, policy=NO_JITTER, **kw) -> Dispatcher:  # noqa: ANN001
@@ -114,7 +94,7 @@ def test_sent_rows_are_recorded_and_not_sent_again(engine) -> None:  # noqa: ANN
     assert (counts.sent, counts.failed, counts.retry) == (6, 0, 0)
     assert statuses(engine) == {"sent": 6}
     assert run(dispatcher(engine, ch), T0 + timedelta(hours=1)).total == 0
-    assert len(ch.calls) == 6
+    assert len(ch.messages) == 6
 
 
 def test_each_attempt_is_written_to_the_row_and_a_new_dispatcher_resumes_from_it(engine) -> None:  # noqa: ANN001
@@ -132,7 +112,7 @@ def test_each_attempt_is_written_to_the_row_and_a_new_dispatcher_resumes_from_it
     run(dispatcher(engine, ch), T0 + timedelta(seconds=180))
     (row,) = rows(engine)
     assert (row.status, row.attempts, row.sent_at) == ("sent", 3, T0 + timedelta(seconds=180))
-    assert len(ch.calls) == 3
+    assert len(ch.messages) == 3
 
 
 def test_a_server_that_always_fails_gets_max_attempts_requests_over_a_day_of_passes(engine) -> None:  # noqa: ANN001
@@ -146,7 +126,7 @@ def test_a_server_that_always_fails_gets_max_attempts_requests_over_a_day_of_pas
             await d.run_once(T0 + timedelta(minutes=i))
 
     asyncio.run(passes())
-    assert len(ch.calls) == NO_JITTER.max_attempts
+    assert len(ch.messages) == NO_JITTER.max_attempts
     (row,) = rows(engine)
     assert row.status == "failed" and row.last_error.startswith("gave up after 5 attempts")
 
@@ -155,7 +135,7 @@ def test_a_pass_never_sends_a_row_twice_even_when_retry_after_is_zero(engine) ->
     queue_rows(engine, [("webhook", "hook")], n=5)
     ch = Recorder({"hook": [RetryLater("HTTP 429", after_seconds=0)]})
     run(dispatcher(engine, ch, RetryPolicy(base_seconds=0.001, jitter=False)), T0)
-    assert len(ch.calls) == 5
+    assert len(ch.messages) == 5
 
 
 def test_an_expired_row_is_marked_failed_expired_instead_of_being_sent(engine) -> None:  # noqa: ANN001
@@ -164,7 +144,7 @@ def test_an_expired_row_is_marked_failed_expired_instead_of_being_sent(engine) -
     ch = Recorder()
     counts = run(dispatcher(engine, ch), T0 + timedelta(days=11))
     assert (counts.sent, counts.failed, counts.expired) == (1, 1, 1)
-    assert [m.subject for m in ch.calls] == ["提醒 overdue-0"]
+    assert [m.subject for m in ch.messages] == ["提醒 overdue-0"]
     expired = [r for r in rows(engine) if r.status == "failed"]
     assert expired[0].last_error == "expired before it could be sent"
 
@@ -256,7 +236,7 @@ def test_stopping_releases_claimed_rows_that_were_not_sent(engine) -> None:  # n
     ch = Recorder(on_send=lambda m: setattr(d, "stopping", True))
     d.channels = lambda c, r: ch
     run(d, T0)
-    assert len(ch.calls) == 1
+    assert len(ch.messages) == 1
     assert statuses(engine) == {"sent": 1, "pending": 9}
     assert {r.attempts for r in rows(engine) if r.status == "pending"} == {0}
 

@@ -15,7 +15,8 @@ from notifier.planning.calendar import WorkCalendar
 from notifier.planning.schedule import Item, PlanInfo, Rules, before_triggers, compose_digests
 from notifier.reminders import calendar_of, is_send_time, why_not_send_time
 from notifier.status import calendar_years, status_report
-from tests.schedule_kit import TZ, local, make_world, ms, plan, task, utc_naive, write_config
+
+from tests.support.world import TZ, local, make_world, ms, plan, task, utc_naive, world_config
 
 PLAN_2025 = PlanInfo(1, "测试方案", None, date(2025, 1, 1), date(2025, 12, 31))
 
@@ -63,7 +64,7 @@ def test_makeup_sunday_2025_09_28_is_a_working_day():
 
 
 def test_send_gate_open_on_makeup_sunday_and_closed_in_holiday(tmp_path: Path):
-    cfg = write_config(tmp_path)
+    cfg = world_config(tmp_path)
     assert is_send_time(cfg, local("2025-09-28 09:00"))
     assert why_not_send_time(cfg, local("2025-09-28 09:00")) is None
     assert not is_send_time(cfg, local("2025-10-03 09:00"))
@@ -78,7 +79,7 @@ def test_makeup_sunday_pass_sends_in_a_full_pass(tmp_path: Path):
 
 
 def test_config_holidays_and_workdays_override_the_package(tmp_path: Path):
-    cfg = write_config(tmp_path, '[calendar]\nholidays = ["2025-09-29"]\nworkdays = ["2025-10-04"]\n')
+    cfg = world_config(tmp_path, '[calendar]\nholidays = ["2025-09-29"]\nworkdays = ["2025-10-04"]\n')
     cal = calendar_of(cfg)
     assert not cal.is_workday(date(2025, 9, 29)) and cal.is_workday(date(2025, 10, 4))
     r = rules(1, calendar=cal)

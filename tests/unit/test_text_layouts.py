@@ -253,7 +253,7 @@ def test_a_xiatong_note_stops_at_a_chapter_of_safeguards():
 
 def test_every_task_and_milestone_of_the_two_fixture_plans_records_its_line():
     from notifier.importing.readers import read_plan
-    from tests.conftest import PLANS
+    from tests.support.paths import PLANS
 
     for name in ("panjin-2017-project-construction.txt", "panjin-2018-coastal-economic-belt.txt"):
         plan = read_plan(PLANS / name)

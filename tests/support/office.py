@@ -9,14 +9,14 @@ from datetime import date, datetime
 from pathlib import Path
 
 import httpx
-import pytest
 from sqlalchemy import update
 
 from notifier.db.engine import transaction
 from notifier.db.models import Plan
 from notifier.office.accounts import add_user
 from notifier.web.server import WebThread, make_server
-from tests.schedule_kit import World, local, make_world, ms, plan, task
+
+from tests.support.world import World, local, make_world, ms, plan, task
 
 PASSWORD = "correct horse battery"
 LEADER_PASSWORD = "leader-password-42"
@@ -92,12 +92,3 @@ def start_office(tmp_path: Path, spec=None, *, base_url: str = "http://127.0.0.1
     office = Office(w, f"http://{web.address}", web)
     office.clock = clock  # type: ignore[attr-defined]
     return office
-
-
-@pytest.fixture
-def cheap_argon2(monkeypatch):  # noqa: ANN001, ANN201
-    """Real argon2id with small costs: each login of a test takes milliseconds, not a second of
-    the two shared cores (the production parameters are argon2-cffi's defaults)."""
-    from argon2 import PasswordHasher
-
-    monkeypatch.setattr("notifier.office.accounts._hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))

@@ -1,11 +1,11 @@
-"""Real servers and outbox rows for the delivery tests (and bench/delivery.py).
+"""Real peers for the tests (and bench/delivery.py), all on 127.0.0.1 with OS-chosen ports.
 
-- ``SMTPServer``: aiosmtpd on 127.0.0.1 with an OS-chosen port; counts connections, records
-  every accepted message, refuses the addresses it is told to (with their SMTP code).
-- ``HTTPReceiver``: a threaded HTTP/1.1 (keep-alive) server on 127.0.0.1 that records every
-  request and answers from a policy function (status, Retry-After, a delay, a reset).
-- ``queue_rows``: digests and outbox rows written straight into the database, as the
-  planning pass would leave them.
+- ``SMTPServer``: aiosmtpd; counts connections, records every accepted message, refuses the
+  addresses it is told to (with their SMTP code).
+- ``HTTPReceiver``: a threaded HTTP/1.1 (keep-alive) server that records every request and
+  answers from a policy function (status, Retry-After, a delay, a reset, a trickle).
+- ``HookReceiver``: the HTTP receiver as the daemon tests use it (one fixed answer).
+- ``NotifySocket``: systemd's side of sd_notify.
 """
 
 from __future__ import annotations
@@ -15,23 +15,17 @@ import socket
 import struct
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo
 from email import message_from_bytes
 from email import policy as email_policy
 from email.message import Message as EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
-from sqlalchemy import insert, select
-from sqlalchemy.engine import Engine
-
-from notifier.db.engine import make_engine, upgrade
-from notifier.db.models import Delivery, Department, Digest
-from notifier.delivery.outbox import delivery_key
 
 # --- SMTP -------------------------------------------------------------------------------
 
@@ -121,6 +115,11 @@ class SMTPServer:
 
     def stop(self) -> None:
         self.controller.stop()
+
+
+def mails(server: SMTPServer, address: str) -> list[EmailMessage]:
+    """The messages ``server`` accepted for ``address``, parsed (decoded headers, get_body)."""
+    return [r.parsed for r in server.to(address)]
 
 
 # --- HTTP -------------------------------------------------------------------------------
@@ -249,62 +248,67 @@ class HTTPReceiver:
         self.httpd.server_close()
 
 
-# --- the database -----------------------------------------------------------------------
+# --- daemon peers -----------------------------------------------------------------------
 
 
-def sqlite_engine(path) -> Engine:  # noqa: ANN001
-    engine = make_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    return engine
+class HookReceiver:
+    """The real HTTP server (HTTPReceiver) as the daemon tests use it:
+    every POST answered ``status`` (after ``delay``); with ``echo`` the answer repeats the
+    request's path and query, as a nosy server would (the secrets test checks we mask it)."""
+
+    def __init__(self, *, delay: float = 0.0, status: int = 200, echo: bool = False):
+        def answer(req) -> Reply:  # noqa: ANN001
+            body = b'{"errcode": 0, "errmsg": "ok"}'
+            if echo:
+                body = ('{"errcode": 310000, "errmsg": "bad request %s"}' % req.path).encode()
+            if delay:
+                time.sleep(delay)  # a slow receiver, per request, in its own server thread
+            return Reply(status=status, body=body)
+
+        self.server = HTTPReceiver(answer)
+        self.base = self.server.url
+
+    @property
+    def hits(self) -> list:
+        with self.server.lock:
+            return list(self.server.requests)
+
+    def ids(self) -> Counter:
+        return Counter(h.headers.get("webhook-id") for h in self.hits)
+
+    def paths(self) -> list[str]:
+        return [h.path for h in self.hits]
+
+    def close(self) -> None:
+        self.server.close()
 
 
-def department_id(engine: Engine, name: str) -> int:
-    with engine.begin() as conn:
-        found = conn.scalar(select(Department.id).where(Department.name == name))
-        if found is None:
-            found = conn.execute(insert(Department).values(name=name, is_group=False, created_at=datetime(2018, 1, 1))
-                                 .returning(Department.id)).scalar_one()
-    return found
+class NotifySocket:
+    """systemd's side of sd_notify: a datagram socket that collects what the daemon sends."""
 
+    def __init__(self, directory: Path):
+        self.path = str(directory / "notify.sock")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.sock.settimeout(0.2)
+        self.messages: list[str] = []
+        self._stop = False
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
 
-def local_day(utc_naive: datetime) -> date:
-    """The digest day a planning pass would write at this naive-UTC instant: the local date in
-    the configured zone (Asia/Shanghai). A UTC date is yesterday there from 16:00 UTC on, and a
-    pass drops never-sent digests of earlier days as stale."""
-    return utc_naive.replace(tzinfo=UTC).astimezone(ZoneInfo("Asia/Shanghai")).date()
+    def _read(self) -> None:
+        while not self._stop:
+            try:
+                self.messages.append(self.sock.recv(4096).decode())
+            except TimeoutError:
+                continue
+            except OSError:
+                return
 
+    def lines(self) -> list[str]:
+        return [line for m in list(self.messages) for line in m.splitlines()]
 
-def queue_rows(engine: Engine, contacts: list[tuple[str, str]], *, n: int = 1, department: str = "市发展和改革委员会",
-               now: datetime = datetime(2018, 6, 20, 1, 0), expires_at: datetime | None = None,
-               kind: str = "reminder", tag: str = "d") -> list[int]:
-    """``n`` digests for ``department``, each with one outbox row per contact; returns the
-    digest ids. Subjects are "提醒 {tag}-{i}", unique per digest."""
-    dep = department_id(engine, department)
-    day = local_day(now)
-    with engine.begin() as conn:
-        digest_rows = [{
-            "key": f"{tag}-{i}-{now.isoformat()}", "department_id": dep, "kind": kind, "day": day,
-            "created_at": now, "subject": f"提醒 {tag}-{i}", "text": f"请于6月30日前完成第{i}项工作。",
-            "html": f"<p>请于6月30日前完成第{i}项工作。</p>", "markdown": f"**请于6月30日前完成第{i}项工作。**",
-            "data": json.dumps({"kind": kind, "today": now.date().isoformat(), "i": i}, ensure_ascii=False),
-        } for i in range(n)]
-        ids = [r[0] for r in conn.execute(insert(Digest).returning(Digest.id, sort_by_parameter_order=True),
-                                          digest_rows)]
-        conn.execute(insert(Delivery), [{
-            "key": delivery_key(d["key"], ch, rcpt), "digest_id": digest_id, "department_id": dep,
-            "channel": ch, "recipient": rcpt, "status": "pending", "attempts": 0, "due_at": now,
-            "next_attempt_at": now, "expires_at": expires_at, "created_at": now,
-        } for d, digest_id in zip(digest_rows, ids) for ch, rcpt in contacts])
-    return ids
-
-
-def statuses(engine: Engine) -> dict[str, int]:
-    from sqlalchemy import func
-
-    with engine.begin() as conn:
-        return dict(conn.execute(select(Delivery.status, func.count()).group_by(Delivery.status)).all())
-
-
-def rows(engine: Engine) -> list:
-    with engine.begin() as conn:
-        return conn.execute(select(Delivery).order_by(Delivery.id)).all()
+    def close(self) -> None:
+        self._stop = True
+        self._thread.join(2)
+        self.sock.close()

@@ -1,5 +1,6 @@
-"""Builders for the schedule, catch-up and reply-link tests: a config on disk, a migrated
-SQLite database in tmp_path and small plans made in code. Time is always passed in."""
+"""A world to test a pass in: a config on disk (``world_config``), a migrated SQLite database in
+tmp_path, a small plan made in code (``plan``, ``task``, ``ms``) and a recorder channel that
+takes what the pass queued. Time is always passed in (``local``)."""
 
 from __future__ import annotations
 
@@ -17,11 +18,13 @@ from notifier.config import Config
 from notifier.db.engine import make_engine, transaction, upgrade
 from notifier.db.models import Delivery, Digest, Milestone
 from notifier.delivery.dispatcher import Dispatcher
-from notifier.delivery.message import Message, Sent
 from notifier.importing.model import MilestoneSpec, PlanSpec, TaskSpec
 from notifier.importing.store import store_plan
 from notifier.reminders import PassResult, run_pass
 from notifier.rendering import Renderer
+
+from tests.support.channels import Recorder
+from tests.support.config import write_toml
 
 TZ = ZoneInfo("Asia/Shanghai")
 SECRET = "test-link-secret-0123456789abcdef"
@@ -59,7 +62,10 @@ def utc_naive(dt: datetime) -> datetime:
     return dt.astimezone(UTC).replace(tzinfo=None)
 
 
-def write_config(tmp_path: Path, extra: str = "", *, schedule: str = "", web: bool = False) -> Config:
+def world_config(tmp_path: Path, extra: str = "", *, schedule: str = "", web: bool = False) -> Config:
+    """The world's config: Asia/Shanghai, SQLite and the folder channel in ``tmp_path/var``, four
+    departments with e-mail contacts, the schedule's defaults unless ``schedule`` sets them, the
+    reply-link pages with ``web``, and ``extra`` TOML after it all."""
     (tmp_path / "link.secret").write_text(SECRET)
     web_toml = dedent("""
         [web]
@@ -79,9 +85,7 @@ def write_config(tmp_path: Path, extra: str = "", *, schedule: str = "", web: bo
         dir = "var/outbox"
         divert = true
         """) + DEPARTMENTS + web_toml + dedent(extra)
-    path = tmp_path / "notifier.toml"
-    path.write_text(text, encoding="utf-8")
-    return config_mod.load(path)
+    return config_mod.load(write_toml(tmp_path, text, "notifier.toml"))
 
 
 def task(number: str, title: str, lead: str, *milestones: MilestoneSpec) -> TaskSpec:
@@ -96,22 +100,6 @@ def plan(year: int, *tasks: TaskSpec, name: str | None = None) -> PlanSpec:
     return PlanSpec(name=name or f"测试市{year}年重点工作实施方案", year=year, starts_on=date(year, 1, 1),
                     ends_on=date(year, 12, 31), doc_number=f"测政办发〔{year}〕1号", tasks=list(tasks),
                     source_hash=f"hash-{year}-{len(tasks)}")
-
-
-class Recorder:
-    """An in-memory channel: remembers each message, always sends."""
-
-    kind = "recorder"
-
-    def __init__(self):
-        self.messages: list[Message] = []
-
-    async def send(self, message: Message) -> Sent:
-        self.messages.append(message)
-        return Sent()
-
-    async def aclose(self) -> None:
-        pass
 
 
 @dataclass
@@ -155,7 +143,7 @@ class World:
 
 
 def make_world(tmp_path: Path, spec: PlanSpec, **config_kw) -> World:  # noqa: ANN003
-    cfg = write_config(tmp_path, **config_kw)
+    cfg = world_config(tmp_path, **config_kw)
     engine = make_engine(cfg.database_url)
     upgrade(engine)
     with transaction(engine) as s:
