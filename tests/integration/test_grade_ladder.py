@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from delivery_support import SMTPServer
 from notifier import config as config_mod
 from notifier import signing
 from notifier.cli import deliver
@@ -22,6 +21,8 @@ from notifier.importing.model import MilestoneSpec, PlanSpec, TaskSpec
 from notifier.importing.store import store_plan
 from notifier.reminders import run_pass
 from notifier.rendering import Renderer
+
+from tests.support.servers import SMTPServer
 
 TZ = ZoneInfo("Asia/Shanghai")
 OFFICE, FGW, NW = "市政府督查室", "市发展和改革委员会", "市农村经济委员会"
