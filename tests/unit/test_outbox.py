@@ -7,11 +7,12 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from delivery_support import department_id, queue_rows, rows, statuses
 from notifier.db.engine import transaction
 from notifier.delivery import outbox
 from notifier.delivery.outbox import DeliveryStatus, DigestRow, UnknownDeliveryError, delivery_key
 from notifier.rendering import Rendered
+
+from tests.support.outbox import department_id, queue_rows, rows, statuses
 
 T0 = datetime(2018, 6, 20, 1, 0)  # naive UTC
 LEASE = timedelta(minutes=5)
