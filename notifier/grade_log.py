@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from notifier.db.models import GradeStep
@@ -31,10 +31,10 @@ class Recorded:
 
 def record(s: Session, steps: Iterable[Step], *, digest_key: str, on: date, at: datetime) -> int:
     """Record the steps a queued digest says. Returns how many were recorded."""
-    rows = [GradeStep(department_id=st.department_id, milestone_id=st.milestone_id, occurrence=st.occurrence,
-                      grade=st.grade.value, digest_key=digest_key, stepped_on=on, created_at=at) for st in steps]
-    s.add_all(rows)
-    s.flush()
+    rows = [{"department_id": st.department_id, "milestone_id": st.milestone_id, "occurrence": st.occurrence,
+             "grade": st.grade.value, "digest_key": digest_key, "stepped_on": on, "created_at": at} for st in steps]
+    if rows:
+        s.execute(insert(GradeStep), rows)
     return len(rows)
 
 

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import and_, delete, exists, select, update
+from sqlalchemy import and_, delete, exists, insert, select, update
 from sqlalchemy.orm import Session
 
 from notifier.db.models import Milestone, OccurrenceDone
@@ -65,9 +65,10 @@ def ask(s: Session, *, department_id: int, items: Iterable[tuple[int, date]], di
     have = {(m, occ) for m, occ in s.execute(select(SignRequestRow.milestone_id, SignRequestRow.occurrence).where(
         SignRequestRow.department_id == department_id, SignRequestRow.digest_key == digest_key))}
     new = [(m, occ) for m, occ in wanted if (m, occ) not in have]
-    s.add_all(SignRequestRow(department_id=department_id, milestone_id=m, occurrence=occ, digest_key=digest_key,
-                             asked_on=asked_on, sign_by=sign_by, status=SignState.ASKED) for m, occ in new)
-    s.flush()
+    if new:  # one executemany: a cutoff day asks about thousands of items
+        s.execute(insert(SignRequestRow), [
+            {"department_id": department_id, "milestone_id": m, "occurrence": occ, "digest_key": digest_key,
+             "asked_on": asked_on, "sign_by": sign_by, "status": SignState.ASKED.value} for m, occ in new])
     return len(new)
 
 
