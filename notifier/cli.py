@@ -670,7 +670,7 @@ def deliver(engine, cfg: Config, now: datetime | None = None, until: datetime | 
 
 def cmd_preview(args: argparse.Namespace, cfg: Config) -> int:
     from notifier.reminders import preview
-    from notifier.status import check_department
+    from notifier.departments import check_department
 
     now = now_of(args, cfg)
     engine = _engine(cfg)
@@ -687,11 +687,11 @@ def cmd_preview(args: argparse.Namespace, cfg: Config) -> int:
 def known_department(check: Callable[..., T], *args: Any) -> T:
     """Run a step that names a department; an unknown name is bad input (exit 2), with the
     nearest known names."""
-    from notifier.status import UnknownDepartment
+    from notifier.departments import UnknownDepartmentError
 
     try:
         return check(*args)
-    except UnknownDepartment as exc:
+    except UnknownDepartmentError as exc:
         hint = f"；相近的名称：{'、'.join(exc.suggestions)}" if exc.suggestions else ""
         raise UsageError(f"没有名为「{exc.name}」的部门（配置和已导入的方案中都没有）{hint}") from None
 

@@ -44,7 +44,7 @@ from notifier.db.engine import read_session, transaction
 from notifier.db.models import Contact, Delivery, Department
 from notifier.delivery import outbox
 from notifier.delivery.outbox import DigestRow
-from notifier.importing.store import DepartmentIndex, sync_departments
+from notifier.departments import DepartmentIndex, departments_in_sync, ids_of, sync_departments
 from notifier.office.pauses import PauseSpan, pause_spans
 from notifier.planning.calendar import WorkCalendar
 from notifier.planning.ladder import Facts, Key, Ladder
@@ -118,31 +118,8 @@ def contact_gaps(s: Session, config: Config, plan_ids: list[int] | None = None) 
     return gaps
 
 
-def departments_in_sync(s: Session, config: Config) -> bool:
-    """Does every configured department exist, with its aliases pointing at it? Two queries,
-    so a pass (every day, every hour) does not redo ``sync_departments``' per-name work."""
-    names = dict(s.execute(select(Department.name, Department.id)).all())
-    from notifier.db.models import DepartmentAlias
-
-    aliases = dict(s.execute(select(DepartmentAlias.alias, DepartmentAlias.department_id)).all())
-    for d in config.departments:
-        dep_id = names.get(d.name)
-        if dep_id is None or any(aliases.get(a) != dep_id for a in d.aliases):
-            return False
-    return True
-
-
-def department_ids(session: Session, config: Config, names: Iterable[str], *, create: bool) -> list[int]:
-    """The ids of the departments ``names`` mean. ``create``: the missing ones are inserted
-    (a pass); otherwise they are left out (a read such as ``preview``: nothing is written)."""
-    index = DepartmentIndex(session, config)
-    if create:
-        return [index.get_or_create(n).id for n in names]
-    return [d.id for d in map(index.find, names) if d is not None]
-
-
 def rules_for(session: Session, config: Config, *, create: bool = True) -> Rules:
-    esc = tuple(department_ids(session, config, config.escalation_to, create=create))
+    esc = tuple(ids_of(session, config, config.escalation_to, create=create))
     s = config.schedule
     e = config.escalation
     cadence = None
@@ -158,8 +135,8 @@ def group_members(session: Session, config: Config, *, create: bool = True) -> d
     out = {}
     for d in config.departments:
         if d.members:
-            for group in department_ids(session, config, [d.name], create=create):
-                out[group] = tuple(department_ids(session, config, d.members, create=create))
+            for group in ids_of(session, config, [d.name], create=create):
+                out[group] = tuple(ids_of(session, config, d.members, create=create))
     return out
 
 

@@ -13,7 +13,6 @@ Counting words (each means one thing, see README "Status"):
 
 from __future__ import annotations
 
-import difflib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -25,9 +24,10 @@ from sqlalchemy.orm import Session
 
 from notifier.config import Config
 from notifier.db import queries
+from notifier.departments import ids_named
 from notifier.delivery import outbox
 from notifier.db.engine import read_session
-from notifier.db.models import (Department, DepartmentAlias, Milestone, OccurrenceDone, Plan, PlanStatus,
+from notifier.db.models import (Department, Milestone, OccurrenceDone, Plan, PlanStatus,
                                 HistoryEvent, Task, TaskDepartment)
 from notifier.office.grades import Light
 from notifier.office.ledger import NotSigned, load_rows, not_signed
@@ -35,15 +35,6 @@ from notifier.planning.recurrence import occurrences
 from notifier.reminders import ContactGaps, calendar_of, contact_gaps
 
 ROLES = ("lead", "responsible", "cooperating")  # strongest first
-
-
-class UnknownDepartment(Exception):
-    """A department name that neither the config nor any imported plan knows."""
-
-    def __init__(self, name: str, suggestions: list[str]):
-        super().__init__(name)
-        self.name = name
-        self.suggestions = suggestions
 
 
 def local_time(naive_utc: datetime | None, tz: ZoneInfo) -> datetime | None:
@@ -210,34 +201,6 @@ def item_grades(s: Session, cfg: Config, today: date) -> tuple[dict[str, int], d
 
 # ------------------------------------------------------------------------------ departments
 
-def department_ids(s: Session, cfg: Config, name: str) -> set[int]:
-    """The stored departments ``name`` means: by name or alias, in the database or the config.
-    Raises UnknownDepartment, with the nearest known names, when nothing knows it."""
-    conf = cfg.department(name)
-    names = {name} | ({conf.name, *conf.aliases} if conf else set())
-    ids = set(s.scalars(select(Department.id).where(Department.name.in_(names))))
-    ids |= set(s.scalars(select(DepartmentAlias.department_id).where(DepartmentAlias.alias.in_(names))))
-    if not ids and conf is None:
-        known = {d.name for d in cfg.departments} | {a for d in cfg.departments for a in d.aliases}
-        known |= set(s.scalars(select(Department.name))) | set(s.scalars(select(DepartmentAlias.alias)))
-        raise UnknownDepartment(name, nearest(name, known))
-    return ids
-
-
-def nearest(name: str, known: set[str], n: int = 5) -> list[str]:
-    """The known names closest to ``name``: difflib's ratio, and names containing it or
-    contained in it (发改委 -> 市发改委), which a short name needs."""
-    close = difflib.get_close_matches(name, sorted(known), n=n, cutoff=0.5)
-    inside = sorted((k for k in known if name in k or (len(k) >= 2 and k in name)), key=len)
-    return list(dict.fromkeys([*close, *inside]))[:n]
-
-
-def check_department(engine: Engine, cfg: Config, name: str) -> None:
-    """Raise UnknownDepartment unless the config or an imported plan knows ``name``."""
-    with read_session(engine) as s:  # reads only: no write lock, works on a read-only file
-        department_ids(s, cfg, name)
-
-
 # ------------------------------------------------------------------------------ milestones
 
 @dataclass(frozen=True)
@@ -274,7 +237,7 @@ def milestone_rows(engine: Engine, cfg: Config, today: date, *, department: str 
              .order_by(Milestone.due_on, Plan.id, Task.position, Milestone.position))
         roles: dict[int, list[str]] = defaultdict(list)
         if department:
-            dep_ids = department_ids(s, cfg, department)
+            dep_ids = ids_named(s, cfg, department)
             for tid, role in s.execute(select(TaskDepartment.task_id, TaskDepartment.role)
                                        .where(TaskDepartment.department_id.in_(dep_ids))):
                 if role not in roles[tid]:

@@ -21,7 +21,7 @@ from notifier.db.engine import transaction
 from notifier.db.models import Department, Digest
 from notifier.delivery import outbox
 from notifier.delivery.outbox import DigestRow
-from notifier.importing.store import sync_departments
+from notifier.departments import sync_departments
 from notifier.office.exports import report_title
 from notifier.office.ledger import load_items
 from notifier.office.report import Period, Report, build_report, percent

@@ -15,7 +15,8 @@ from notifier.cli import main
 from notifier.config import defaults
 from notifier.db.engine import transaction
 from notifier.importing.model import MilestoneSpec, PlanSpec, TaskSpec
-from notifier.importing.store import DepartmentIndex, store_plan
+from notifier.departments import DepartmentIndex
+from notifier.importing.store import store_plan
 
 from tests.support.hostile_files import run_child
 

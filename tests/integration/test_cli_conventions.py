@@ -21,7 +21,7 @@ from notifier.db.engine import transaction, utcnow
 from notifier.db.models import Contact, Milestone, OccurrenceDone
 from notifier.importing.readers import read_plan
 from notifier.importing.store import store_plan
-from notifier.status import nearest
+from notifier.departments import nearest
 
 from tests.support.outbox import queue_rows
 from tests.support.processes import env

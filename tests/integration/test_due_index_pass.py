@@ -25,7 +25,8 @@ from notifier.db import queries
 from notifier.db.engine import make_engine, transaction, upgrade, utcnow
 from notifier.db.models import Delivery, Department, DepartmentDue, Digest, Milestone, Plan, Task, TaskDepartment
 from notifier.importing.readers import read_plan
-from notifier.importing.store import store_plan, sync_departments
+from notifier.departments import sync_departments
+from notifier.importing.store import store_plan
 from notifier.office.actions import extend_deadline
 from notifier.office.pauses import end_pause, pause_spans, start_pause
 from notifier.plan_life import close_plan, reopen_plan
