@@ -193,6 +193,14 @@ class GradesConfig:
 
 
 @dataclass(frozen=True)
+class ReviewConfig:
+    """A department's done request (申请办结, notifier/review.py): with ``required`` it waits for
+    the office's approval (its reminders stop meanwhile); without, it closes the item at once."""
+
+    required: bool = True
+
+
+@dataclass(frozen=True)
 class ReportConfig:
     """The 通报 by e-mail: to these departments, on ``day`` of the month after each period."""
 
@@ -225,6 +233,7 @@ class Config:
     grades: GradesConfig = field(default_factory=GradesConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
     deprecations: tuple[str, ...] = ()  # old keys still read; check-config prints each
+    review: ReviewConfig = field(default_factory=ReviewConfig)
 
     def department(self, name: str) -> Department | None:
         """The configured department that ``name`` is, by name or alias."""
@@ -431,7 +440,7 @@ def _close(key: str, allowed: set[str]) -> str | None:
 
 TOP_KEYS = {"timezone", "database", "schedule", "escalation", "departments", "email",
             "webhooks", "folder", "outbox", "templates", "delivery", "calendar", "log", "web", "office", "groups",
-            "grades", "report", "metrics"}
+            "grades", "report", "metrics", "review"}
 
 
 def load(path: Path | str | None = None) -> Config:
@@ -537,6 +546,8 @@ def parse(data: dict, path: Path) -> Config:
     metrics = MetricsConfig(listen=_listen(r, m, "metrics", None), on_web=r.get(m, "metrics", "on_web", bool, False))
 
     grades, report = _grades(r, data), _report(r, data, known)
+    rv = r.table(data, "review", {"required"})
+    review = ReviewConfig(required=r.get(rv, "review", "required", bool, True))
 
     if r.problems:
         raise ConfigError(r.problems)
@@ -548,6 +559,7 @@ def parse(data: dict, path: Path) -> Config:
         templates_dir=templates_dir, delivery=delivery, holidays=holidays,
         workdays=workdays, log_level=level, web=web, metrics=metrics, grades=grades, report=report,
         deprecations=deprecations,
+        review=review,
     )
 
 

@@ -4,8 +4,9 @@ A pass plans only the departments whose ``next_due_at`` has come (an index seek)
 each one's next time, computed by the pure ``planning.due.next_due_at``. The guarantees:
 
 - **Never late.** Any change that can make a department due earlier sets it due now: every
-  ORM change to a milestone, a done occurrence, a 延期, a plan (close, reopen, dates), a role or
-  a pause marks the departments of the tasks concerned, from a session hook (``after_flush``),
+  ORM change to a milestone, a done occurrence, a 延期, a done request (made or decided: the
+  review gate), a plan (close, reopen, dates), a role or a pause marks the departments of the
+  tasks concerned, from a session hook (``after_flush``),
   whatever module made it; the importer's bulk statements mark the plan's departments itself
   (``mark_plans``). A pass may therefore plan a department too early, never too late.
 - **No lost mark.** A mark bumps ``version``; a pass writes its answer only where the version
@@ -29,8 +30,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from notifier.db.models import (DeadlineExtension, Department, DepartmentDue, DueIndexState, Milestone, OccurrenceDone,
-                                Pause, Plan, Task, TaskDepartment)
+from notifier.db.models import (DeadlineExtension, Department, DepartmentDue, DoneRequest, DueIndexState, Milestone,
+                                OccurrenceDone, Pause, Plan, Task, TaskDepartment)
 
 DUE_NOW = datetime(1970, 1, 1)  # a marked department: due at the next pass, whatever the time
 LOGIC_VERSION = 2  # bump when what a next-due time means changes: every department is then marked
@@ -155,7 +156,7 @@ def _changed(session: Session) -> tuple[set[int], set[int], set[int], set[int]]:
     for obj in chain(session.new, session.dirty, session.deleted):
         if isinstance(obj, Milestone):
             tasks.add(obj.task_id)
-        elif isinstance(obj, OccurrenceDone | DeadlineExtension):
+        elif isinstance(obj, OccurrenceDone | DeadlineExtension | DoneRequest):  # DoneRequest: the review gate
             milestones.add(obj.milestone_id)
         elif isinstance(obj, Plan):
             plans.add(obj.id)

@@ -55,6 +55,7 @@ from notifier.planning.items import expand_roles, items_of
 from notifier.planning.schedule import (Cadence, Digest, Item, PlanInfo, Rules, before_triggers, by_department,
                                         compose_digests, cutoffs)
 from notifier.rendering import LinkMaker, Rendered, Renderer, notice_context
+from notifier.review import mark_told, pending_keys, returns_to_tell, without_requested
 from notifier.terms import DigestKind
 from notifier.web.links import LinkSigner, signer_of
 
@@ -261,7 +262,9 @@ def _plan_page(s: Session, config: Config, renderer: Renderer, rules: Rules, pag
     today = now.astimezone(config.timezone).date()
     versions = due_index.versions(s, page)
     loaded = load_page(s, rules, members, page, now, escalation=bool(rules.escalation_to))
-    items = without_paused(loaded.items, spans, today)
+    reviewed = without_requested(loaded.items, pending_keys(s))  # the review gate (notifier.review)
+    items = without_paused(reviewed, spans, today)
+    returns = returns_to_tell(s)
     sent_today = queries.departments_sent_today(s, today) & page
     digests = [d for d in compose_digests(items, loaded.logged, rules, now, closing=closing, sent_today=sent_today,
                                           ladder=ladder_of(s, config, items, today))
@@ -276,17 +279,23 @@ def _plan_page(s: Session, config: Config, renderer: Renderer, rules: Rules, pag
             (result.collective if group else result.without_contact).append(name)
             waiting.add(digest.department_id)
             continue  # not logged: once a contact is configured the latest reminder goes out
+        told = returns.get(digest.department_id, []) if digest.kind == "reminder" else []
         rendered = renderer.render_digest(digest, name, now, names, links_for(signer, digest, now),
-                                          outcomes_of(s, digest, config))
+                                          outcomes_of(s, digest, config),
+                                          page_url=page_url_for(signer, digest, now), returned=told)
         reported.update(p.id for p in digest.closing)
-        if outbox.queue(s, DigestRow.of(digest, config.timezone), rendered, contacts, due_at):
+        row = DigestRow.of(digest, config.timezone)
+        if outbox.queue(s, row, rendered, contacts, due_at):
             record_ladder(s, digest, now)
             result.queued.append(Queued(name, digest.kind, rendered, contacts,
                                         len(digest.entries) + len(digest.closing)))
+            stored = s.scalar(select(StoredDigest.id).where(StoredDigest.key == row.key))
+            if told and stored is not None:
+                mark_told(s, [r.id for r in told], stored)
         else:
             result.already += 1
         logged.update({(digest.department_id, series): at for series, at in digest.fired})
-    theirs = by_department(loaded.items, rules)
+    theirs = by_department(reviewed, rules)  # an item waiting for review wakes no one (a decision marks them)
     asked = signing.sign_days(s, page)
     tomorrow = _local_start(today + timedelta(days=1), config)
     nexts: dict[int, datetime | None] = {}
@@ -468,11 +477,15 @@ def preview(engine: Engine, config: Config, renderer: Renderer, department: str,
         closing = queries.plans_to_close(s, today - timedelta(days=rules.after_end_days))
         groups = group_members(s, config, create=False)
         items = without_paused(open_items(s, groups, active_only=True), pause_spans(s), today)
+        items = without_requested(items, pending_keys(s))
         digests = [d for d in compose_digests(items, {}, rules, now, closing=closing,
                                               ladder=ladder_of(s, config, items, today))
                    if d.department_id == dep_id]
         names = queries.department_names(s)
-        out = [renderer.render_digest(d, dep_name, now, names, links_for(signer, d, now), outcomes_of(s, d, config))
+        told = returns_to_tell(s).get(dep_id, [])
+        out = [renderer.render_digest(d, dep_name, now, names, links_for(signer, d, now), outcomes_of(s, d, config),
+                                      page_url=page_url_for(signer, d, now),
+                                      returned=told if d.kind == "reminder" else ())
                for d in digests]
     return out
 
@@ -502,6 +515,13 @@ def links_for(signer: LinkSigner | None, digest: Digest, now: datetime) -> LinkM
         return None
     # Bound to the digest's department: only the recipient's link confirms for it.
     return lambda milestone_id, occurrence: signer.url(milestone_id, occurrence, digest.department_id, now)
+
+
+def page_url_for(signer: LinkSigner | None, digest: Digest, now: datetime) -> str:
+    """The department's own page (/d/…) a reminder digest links to, or "" (no [web] links)."""
+    if signer is None or digest.kind != "reminder":
+        return ""
+    return signer.page_url(digest.department_id, now)
 
 
 def drop_stale_digests(s: Session, today: date) -> int:

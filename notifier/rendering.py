@@ -8,7 +8,7 @@ data so a broken template fails at start, not at the first reminder.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from importlib import resources
@@ -90,11 +90,15 @@ class Renderer:
 
     def render_digest(self, digest: Digest, department: str, now: datetime,
                       names: dict[int, str] | None = None, links: LinkMaker | None = None,
-                      outcomes: Mapping[int, list[Any]] | None = None) -> Rendered:
+                      outcomes: Mapping[int, list[Any]] | None = None, *, page_url: str = "",
+                      returned: Iterable[Any] = ()) -> Rendered:
+        """``page_url``: the department's own page (/d/…); ``returned``: its done requests the
+        office sent back (notifier.review.Returned), told with their reasons."""
         context = digest_context(digest, department, now, names or {}, office=self.office,
                                  max_items=self.max_items, outcomes=outcomes)
         if links is not None:
             add_links(context, links)
+        add_department_parts(context, page_url, returned)
         return self.render(digest.kind, context)
 
     def check(self) -> list[str]:
@@ -107,6 +111,7 @@ class Renderer:
                 context = digest_context(sample, "市发改委", datetime(2018, 6, 20, 9, 0), {1: "市发改委"},
                                          office=self.office, max_items=self.max_items)
                 self.render(kind, context)
+                add_department_parts(context, "https://notifier.example.cn/d/1-1-x", [_SampleReturn()])
                 self.render(kind, add_links(context, lambda mid, occ: f"https://notifier.example.cn/r/{mid}-{occ}"))
                 for graded in sample_steps(sample):  # each grade's 督办单: its band and sentences
                     self.render(kind, digest_context(graded, "市发改委", datetime(2018, 6, 20, 9, 0), {1: "市发改委"},
@@ -257,6 +262,8 @@ def digest_context(digest: Digest, department: str, now: datetime, names: dict[i
         "count": len(digest.entries) - len(sections["progress"]) - len(sections["escalation"]),
         "links": False,
         "office": office_context(office),
+        "page_url": "",  # the department's page, see add_department_parts
+        "returned": [],
     }
     return finish(context)
 
@@ -300,6 +307,24 @@ def finish(context: dict[str, Any]) -> dict[str, Any]:
 
 
 LinkMaker = Callable[[int, date], str]  # (milestone id, occurrence) -> its signed reply link
+
+
+def add_department_parts(context: dict[str, Any], page_url: str, returned: Iterable[Any]) -> dict[str, Any]:
+    """The department's page link and its returned done requests (退回: label, reason, who,
+    when), in place; returned for chaining."""
+    context["page_url"] = page_url
+    context["returned"] = [{"milestone_id": r.milestone_id, "label": r.label, "reason": r.reason,
+                            "by": r.decided_by, "at": r.decided_at} for r in returned]
+    return context
+
+
+@dataclass(frozen=True)
+class _SampleReturn:
+    milestone_id: int = 2
+    label: str = "任务3「提升港口能力能级」：完成301#油品泊位配套建设"
+    reason: str = "请补充竣工验收材料"
+    decided_by: str = "张三"
+    decided_at: datetime = datetime(2018, 6, 19, 2, 0)
 
 
 def add_links(context: dict[str, Any], links: LinkMaker) -> dict[str, Any]:

@@ -45,6 +45,8 @@ class HistoryAction(StrEnum):
     DONE = "done"
     REOPEN = "reopen"
     PROGRESS = "progress"  # a progress note or report (进展): the milestone stays open
+    REQUEST = "request"  # a department asks for 办结 (notifier.review): waits for the office
+    RETURN = "return"  # the office sends a done request back; the note is the reason
 
 
 class Source(StrEnum):
@@ -54,3 +56,4 @@ class Source(StrEnum):
     IMPORT = "import"
     LINK = "link"  # a department's reply page
     OFFICE = "office"  # the office ledger's pages
+    PAGE = "page"  # a department's own page (/d/…)

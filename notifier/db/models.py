@@ -139,6 +139,37 @@ class HistoryEvent(Base):
     source: Mapped[str] = mapped_column(String(20))  # a terms.Source
     actor: Mapped[str | None] = mapped_column(String(200))
     at: Mapped[datetime] = mapped_column(DateTime)
+    percent: Mapped[int | None] = mapped_column(Integer)  # a progress report's 0-100 (migration 0008)
+
+
+class RequestState(enum.StrEnum):
+    """A done request (申请办结); changed only through notifier.review."""
+
+    PENDING = "pending"  # waits for the office; the item's reminders stop meanwhile
+    APPROVED = "approved"  # the item is done
+    RETURNED = "returned"  # back to the department with a reason; reminders resume
+
+
+class DoneRequest(Base):
+    """A department's request that an item be closed (申请办结), and the office's decision
+    (migration 0008). ``occurrence`` is set for a recurring report, as in progress_events."""
+
+    __tablename__ = "done_requests"
+    __table_args__ = (Index("ix_done_requests_state", "state", "department_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    milestone_id: Mapped[int] = mapped_column(ForeignKey("milestones.id", ondelete="CASCADE"), index=True)
+    occurrence: Mapped[date | None] = mapped_column(Date)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    state: Mapped[str] = mapped_column(String(10), default=RequestState.PENDING, server_default="pending")
+    note: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(20))  # page | link | cli
+    requested_by: Mapped[str] = mapped_column(String(200))
+    requested_at: Mapped[datetime] = mapped_column(DateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime)
+    reason: Mapped[str | None] = mapped_column(Text)  # why it was returned
+    # The digest that told the department of the return; NULL again if that digest is dropped unsent.
+    told_digest_id: Mapped[int | None] = mapped_column(ForeignKey("digests.id", ondelete="SET NULL"))
 
 
 class Digest(Base):

@@ -27,7 +27,8 @@ from starlette.types import ASGIApp
 from notifier.db.engine import transaction, utcnow
 from notifier.db.models import Department, LinkUse, Milestone, Plan, Task, TaskDepartment
 from notifier.markup import clean_note, one_line, plain_line
-from notifier.marks import MarkError, apply_mark, apply_note, check_occurrence, is_done
+from notifier.marks import MarkError, apply_note, check_occurrence, is_done
+from notifier.review import RequestState, ReviewError, pending_request, request_done
 from notifier.rendering import Renderer, cn_date
 from notifier.web.guard import GuardedStarlette
 from notifier.web.links import Link, LinkError, LinkSigner
@@ -71,7 +72,7 @@ Groups = Callable[[Session], dict[int, tuple[int, ...]]]  # group department id 
 def make_app(engine: Engine, signer: LinkSigner, *, timezone: Any = UTC,
              clock: Callable[[], datetime] = lambda: datetime.now(UTC),
              renderer: Renderer | None = None, groups: Groups | None = None,
-             office: ASGIApp | None = None) -> GuardedStarlette:
+             office: ASGIApp | None = None, review_required: bool = True) -> GuardedStarlette:
     """``clock`` (aware) decides whether a link has expired; tests pin it. ``office``: the
     office ledger's pages (notifier.office.web), mounted under /office.
 
@@ -79,7 +80,10 @@ def make_app(engine: Engine, signer: LinkSigner, *, timezone: Any = UTC,
     answer the links it was sent: reminders for 各县区政府 go to its members, signed for each.
     A member's answer counts for that member: its progress note is recorded under its name,
     and its "done" is its own confirmation; the milestone is done once every member of the
-    group has confirmed (or the office marks it done)."""
+    group has confirmed (or the office marks it done).
+
+    ``review_required`` (``[review] required``): "确认已完成" is a done request that waits for
+    the office (notifier.review), its reminders stopped meanwhile; else it closes the item."""
     groups = groups or (lambda s: {})
     renderer = renderer or Renderer()
     template = renderer.env.get_template("reply.html")
@@ -140,6 +144,8 @@ def make_app(engine: Engine, signer: LinkSigner, *, timezone: Any = UTC,
                                "如需再次报送，请使用下一次提醒中的链接。", item))
         if is_done(s, m, link.occurrence if m.recurrence else None):
             raise Refused(Page(200, "该事项已办结", "ok", "该工作节点已标记为完成，无需再次确认，后续不会再就此提醒。", item))
+        if pending_request(s, m.id, link.occurrence if m.recurrence else None) is not None:
+            raise Refused(Page(200, "已申请办结", "ok", "该事项已申请办结，正在等待督查室审核；审核期间不再就此事项提醒。", item))
         if group is not None and link.department_id in confirmed(s, m, link.occurrence):
             raise Refused(Page(200, "本单位已确认完成", "ok",
                                f"{dep.name}已确认完成该事项，无需再次确认；待{item['group']}各成员单位均确认后办结。", item))
@@ -178,25 +184,34 @@ def make_app(engine: Engine, signer: LinkSigner, *, timezone: Any = UTC,
                 if action == "done" and "group" in item:
                     # A member's confirmation; the milestone is done with the last member's.
                     left = set(item["members"]) - confirmed(s, m, link.occurrence) - {link.department_id}
+                requested = None
                 if left:
-                    r = apply_note(s, m.id, f"本单位确认已完成。{note}".strip(), occurrence=occurrence,
-                                   source=Source.LINK, actor=actor, now=now)
+                    event_id = apply_note(s, m.id, f"本单位确认已完成。{note}".strip(), occurrence=occurrence,
+                                          source=Source.LINK, actor=actor, now=now).event_id
                 elif action == "done":
-                    r = apply_mark(s, m.id, done=True, note=note or None, occurrence=occurrence,
-                                   source=Source.LINK, actor=actor, now=now)
+                    requested = request_done(s, milestone_id=m.id, occurrence=occurrence,
+                                             department_id=link.department_id, note=note, by=actor,
+                                             source=Source.LINK, at=now, required=review_required)
+                    event_id = requested.event_id
                 else:
-                    r = apply_note(s, m.id, note, occurrence=occurrence, source=Source.LINK, actor=actor, now=now)
+                    event_id = apply_note(s, m.id, note, occurrence=occurrence, source=Source.LINK, actor=actor,
+                                          now=now).event_id
                 s.add(LinkUse(token_id=link.signature, milestone_id=m.id, occurrence=occurrence,
                               department_id=link.department_id, action=action, used_at=now,
-                              progress_event_id=r.event_id))
+                              progress_event_id=event_id))
                 s.flush()
         except IntegrityError:  # the same link used at the same moment by another request
             raise Refused(Page(409, "此链接已使用", "bad", "该链接刚刚已被使用，本次未作任何更改。")) from None
+        except ReviewError as exc:
+            raise Refused(Page(409, "未能办理", "bad", f"{exc}，本次未作任何更改。")) from None
         log.info("reply link: %s %s milestone %s (%s) by %s", action, item["due"], m.id,
                  one_line(item["text"][:30]), one_line(actor))
         if action == "done" and left:
             return Page(200, "已确认完成", "ok", f"已记录{dep}确认完成（{_local(now, timezone)}）。该事项由"
                         f"{item['group']}牵头，尚有{len(left)}个成员单位未确认，全部确认后办结。谢谢！", item)
+        if requested is not None and requested.state == RequestState.PENDING:
+            return Page(200, "已申请办结", "ok", f"已记录{dep}的办结申请（{_local(now, timezone)}），待督查室审核；"
+                        "审核期间不再就此事项提醒，如被退回将在下一次提醒中说明原因。谢谢！", item)
         if action == "done":
             return Page(200, "已确认完成", "ok", f"已记录{dep}确认该事项完成（{_local(now, timezone)}），"
                         "后续不再就此事项提醒。谢谢！", item)

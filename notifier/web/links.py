@@ -6,6 +6,11 @@ and binds it to that department: changing any field breaks the signature. The si
 also identifies the link, so the web app can refuse a second use (``link_uses``).
 
 Token: ``MILESTONE-YYYYMMDD-DEPARTMENT-EXPIRES-SIGNATURE`` (URL-safe, no padding).
+
+A department's page (``/d/<token>``, every reminder digest carries one) is signed the same way
+with a key of its own: ``DEPARTMENT-EXPIRES-SIGNATURE``. Its forms carry a CSRF token that is
+an HMAC of the page token (a third key), so a form can only be posted by someone who has the
+page; all three are compared in constant time.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from datetime import UTC, date, datetime, timedelta
 from notifier.config import Config
 
 _TOKEN = re.compile(r"^(\d{1,12})-(\d{8})-(\d{1,12})-(\d{1,12})-([A-Za-z0-9_-]{22})$")
+_PAGE_TOKEN = re.compile(r"^(\d{1,12})-(\d{1,12})-([A-Za-z0-9_-]{22})$")
 
 
 class LinkError(Exception):
@@ -48,18 +54,35 @@ class Link:
         return datetime.fromtimestamp(self.expires, UTC)
 
 
+@dataclass(frozen=True)
+class PageLink:
+    """A department's page: which department, until when."""
+
+    department_id: int
+    expires: int  # Unix seconds
+    signature: str
+
+    @property
+    def token(self) -> str:
+        return f"{self.department_id}-{self.expires}-{self.signature}"
+
+
+def _mac(key: bytes, msg: str) -> str:
+    return base64.urlsafe_b64encode(hmac.new(key, msg.encode(), hashlib.sha256).digest()[:16]).rstrip(b"=").decode()
+
+
 class LinkSigner:
     def __init__(self, secret: str, base_url: str = "", lifetime: timedelta = timedelta(days=60)):
         if not secret:
             raise ValueError("a link secret is required")
         self._key = hashlib.sha256(b"notifier reply link v1\0" + secret.encode()).digest()
+        self._page_key = hashlib.sha256(b"notifier department page v1\0" + secret.encode()).digest()
+        self._csrf_key = hashlib.sha256(b"notifier department page csrf v1\0" + secret.encode()).digest()
         self.base_url = base_url.rstrip("/")
         self.lifetime = lifetime
 
     def _sign(self, milestone_id: int, occurrence: date, department_id: int, expires: int) -> str:
-        msg = f"{milestone_id}|{occurrence.isoformat()}|{department_id}|{expires}".encode()
-        mac = hmac.new(self._key, msg, hashlib.sha256).digest()[:16]
-        return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+        return _mac(self._key, f"{milestone_id}|{occurrence.isoformat()}|{department_id}|{expires}")
 
     def make(self, milestone_id: int, occurrence: date, department_id: int, now: datetime) -> Link:
         """A link valid from ``now`` (aware) for the configured lifetime."""
@@ -88,6 +111,35 @@ class LinkSigner:
         if now.timestamp() >= link.expires:
             raise LinkError("expired", f"expired at {link.expires_at:%Y-%m-%d %H:%M} UTC")
         return link
+
+    # -- the department's page
+
+    def page(self, department_id: int, now: datetime) -> PageLink:
+        """The department's page, valid from ``now`` (aware) for the configured lifetime."""
+        expires = int((now + self.lifetime).timestamp())
+        return PageLink(department_id, expires, _mac(self._page_key, f"{department_id}|{expires}"))
+
+    def page_url(self, department_id: int, now: datetime) -> str:
+        return f"{self.base_url}/d/{self.page(department_id, now).token}"
+
+    def verify_page(self, token: str, now: datetime) -> PageLink:
+        """The page ``token`` stands for, or ``LinkError`` (forged before expired)."""
+        m = _PAGE_TOKEN.match(token or "")
+        if not m:
+            raise LinkError("forged", "malformed page link")
+        dep, exp, sig = m.groups()
+        if not hmac.compare_digest(_mac(self._page_key, f"{int(dep)}|{int(exp)}"), sig):
+            raise LinkError("forged", "bad signature")
+        if now.timestamp() >= int(exp):
+            raise LinkError("expired", f"expired at {datetime.fromtimestamp(int(exp), UTC):%Y-%m-%d %H:%M} UTC")
+        return PageLink(int(dep), int(exp), sig)
+
+    def page_csrf(self, token: str) -> str:
+        """The CSRF token of the page ``token``'s forms: only a holder of the page can post."""
+        return _mac(self._csrf_key, token)
+
+    def page_csrf_ok(self, token: str, csrf: str | None) -> bool:
+        return bool(csrf) and hmac.compare_digest(self.page_csrf(token), csrf or "")
 
 
 def signer_of(config: Config) -> LinkSigner | None:

@@ -33,7 +33,8 @@ def make_server(engine: Engine, config: Config, *, host: str | None = None, port
     from notifier.reminders import group_members
 
     app = make_app(engine, signer, timezone=config.timezone, clock=clock, renderer=Renderer.of(config),
-                   office=make_office_app(engine, config, clock=clock), groups=lambda s: group_members(s, config))
+                   office=make_office_app(engine, config, clock=clock), groups=lambda s: group_members(s, config),
+                   review_required=config.review.required)
     app.router.routes.extend(ops_routes(engine, timezone=config.timezone, daemon=daemon,
                                         with_metrics=config.metrics.on_web))
     h, p = config.web.host_port

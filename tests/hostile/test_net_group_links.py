@@ -71,16 +71,23 @@ def test_a_members_progress_is_recorded_under_its_name(world):
     assert history(world) == [("progress", "盘山县政府（张三）")]
 
 
-def test_the_milestone_is_done_when_every_member_has_confirmed(world):
+def test_the_last_members_confirmation_is_the_groups_done_request_and_approval_closes_it(world):
     first = httpx.post(f"{world.base}/r/{world.links['盘山县政府']}", data={"action": "done"})
     assert first.status_code == 200 and "尚有1个成员单位未确认" in first.text
     assert status(world) == "open"
     again = httpx.get(f"{world.base}/r/{world.links['盘山县政府']}")
     assert again.status_code == 409  # the link was used
     last = httpx.post(f"{world.base}/r/{world.links['大洼区政府']}", data={"action": "done"})
-    assert last.status_code == 200 and "后续不再就此事项提醒" in last.text
+    assert last.status_code == 200 and "待督查室审核" in last.text  # [review] required (the default)
+    assert status(world) == "open"
+    assert history(world) == [("progress", "盘山县政府"), ("request", "大洼区政府")]
+    from notifier.review import approve, requests
+
+    with transaction(world.engine) as s:
+        [req] = requests(s)
+        approve(s, req.id, by="督查室王五", source="cli", at=local("2025-06-25 10:00").replace(tzinfo=None))
     assert status(world) == "done"
-    assert history(world) == [("progress", "盘山县政府"), ("done", "大洼区政府")]
+    assert history(world)[-1] == ("done", "督查室王五")
 
 
 def test_a_department_outside_the_group_is_still_refused(world, tmp_path):

@@ -42,8 +42,10 @@ def world(tmp_path: Path):
     return make_world(tmp_path, plan(2025, PORT_TASK, FGW_TASK, PORT_TASK_2), web=True)
 
 
-def client(w, when: str = "2025-06-24 10:00") -> TestClient:  # noqa: ANN001
-    return TestClient(make_app(w.engine, signer_of(w.cfg), timezone=w.cfg.timezone, clock=lambda: local(when)))
+def client(w, when: str = "2025-06-24 10:00", review: bool = False) -> TestClient:  # noqa: ANN001
+    """The reply pages; ``review``: ``[review] required`` (its own tests are tests/integration/test_review.py)."""
+    return TestClient(make_app(w.engine, signer_of(w.cfg), timezone=w.cfg.timezone, clock=lambda: local(when),
+                               review_required=review))
 
 
 def links_in(text: str) -> list[str]:
@@ -103,6 +105,18 @@ def test_post_done_records_who_and_when_and_stops_the_next_reminder(world):
     [e] = events(world)
     assert (e.action, e.source, e.actor, e.note) == ("done", "link", "市港口与口岸局（张三）", "已上线运行")
     # The 1-day cutoff reminder (06-27) no longer lists it: only the September item's progress request.
+    later = [q for q in world.pass_at("2025-06-27 09:00").queued if q.department == "市港口与口岸局"]
+    assert all("单一窗口上线" not in q.rendered.text for q in later)
+
+
+def test_with_review_a_done_click_is_a_request_that_waits_and_stops_reminders(world):
+    queued = world.pass_at("2025-06-23 09:00").queued
+    token = links_in(next(q for q in queued if q.department == "市港口与口岸局").rendered.text)[0]
+    page = client(world, review=True).post(f"/r/{token}", data={"action": "done", "note": "见附件"})
+    assert page.status_code == 200 and "已申请办结" in page.text and "待督查室审核" in page.text
+    assert status(world, "单一窗口上线") == "open"
+    [e] = events(world)
+    assert (e.action, e.source, e.note) == ("request", "link", "见附件")
     later = [q for q in world.pass_at("2025-06-27 09:00").queued if q.department == "市港口与口岸局"]
     assert all("单一窗口上线" not in q.rendered.text for q in later)
 
