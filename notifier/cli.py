@@ -255,6 +255,22 @@ def build_parser() -> argparse.ArgumentParser:
     up_.add_argument("--password-file", type=Path)
     up_.set_defaults(func=cmd_user, user_action="passwd")
 
+    # -- the department's side (issue 11): done requests under review --
+    rv = cmd("review", None, "done requests (申请办结) waiting for the office: list, approve, return")
+    rvsub = rv.add_subparsers(metavar="ACTION", required=True)
+    rl = rvsub.add_parser("list", help="the requests waiting for review (--all: every request)", parents=[common])
+    rl.add_argument("--all", action="store_true", help="also the approved and returned ones")
+    rl.set_defaults(func=cmd_review, review_action="list")
+    ra = rvsub.add_parser("approve", help="approve a request: the item is done as of the request", parents=[common])
+    ra.add_argument("request_id", type=int)
+    ra.add_argument("--note", default="", help="the office's remark, kept in the history")
+    ra.set_defaults(func=cmd_review, review_action="approve")
+    rr = rvsub.add_parser("return", help="return a request with a reason: reminders resume, the department's "
+                          "next digest tells the reason", parents=[common])
+    rr.add_argument("request_id", type=int)
+    rr.add_argument("--reason", required=True)
+    rr.set_defaults(func=cmd_review, review_action="return")
+
     tc = cmd("test-contact", cmd_test_contact, "send a test message to each contact of a department, now, "
              "and report each result")
     tc.add_argument("department", help="name or alias in [[departments]] (a group: its members' contacts)")
@@ -835,13 +851,52 @@ def cmd_user(args: argparse.Namespace, cfg: Config) -> int:
     return 0
 
 
+def cmd_review(args: argparse.Namespace, cfg: Config) -> int:
+    from notifier.db.engine import transaction
+    from notifier.markup import one_line
+    from notifier.review import RequestState, ReviewError, approve, requests, return_request
+
+    engine = _engine(cfg)
+    actor = os.environ.get("USER") or "cli"
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with transaction(engine) as s:
+        try:
+            if args.review_action == "approve":
+                r = approve(s, args.request_id, by=actor, source="cli", at=now, note=args.note)
+                print(f"办结申请 {r.id}：已通过，时间节点#{r.milestone_id} 已办结")
+                return 0
+            if args.review_action == "return":
+                r = return_request(s, args.request_id, reason=args.reason, by=actor, source="cli", at=now)
+                print(f"办结申请 {r.id}：已退回，恢复提醒；退回原因将在该单位的下一次提醒中说明")
+                return 0
+        except ReviewError as exc:
+            raise UsageError(f"review {args.review_action}: {exc}") from None
+        rows = requests(s, None if args.all else RequestState.PENDING)
+    if not rows:
+        print("没有待审核的办结申请" if not args.all else "没有办结申请")
+    for r in rows:
+        occ = f" {r.occurrence}期" if r.occurrence else ""
+        state = REVIEW_CN[r.state] + (f"（{r.decided_by}：{one_line(r.reason or '')}）" if r.reason else "")
+        print(f"{r.id}  {state}  {r.department}  时间节点#{r.milestone_id}{occ}（任务{r.task_number}：{r.text[:40]}）"
+              f"  时限 {r.due}  申请 {local_time(r.requested_at, cfg)} {one_line(r.requested_by)}"
+              + (f"：{one_line(r.note[:60])}" if r.note else ""))
+    return 0
+
+
+def local_time(at: datetime, cfg: Config) -> str:
+    """A stored naive-UTC time as the office reads it (configured zone)."""
+    return f"{at.replace(tzinfo=UTC).astimezone(cfg.timezone):%Y-%m-%d %H:%M}"
+
+
 # ------------------------------------------------------------------------------ output
 
 # The office's words for what it reads (README "Status and listings"); JSON keeps the codes.
 STATUS_CN = {"open": "未办结", "done": "已办结"}
 ROLE_CN = {"lead": "牵头", "responsible": "责任", "cooperating": "配合"}
-ACTION_CN = {"done": "办结", "reopen": "重新打开", "progress": "报送进展"}
-SOURCE_CN = {"cli": "命令行", "import": "导入", "link": "链接"}
+ACTION_CN = {"done": "办结", "reopen": "重新打开", "progress": "报送进展", "request": "申请办结",
+             "return": "退回办结申请"}
+SOURCE_CN = {"cli": "命令行", "import": "导入", "link": "链接", "page": "单位页面", "office": "督办台账"}
+REVIEW_CN = {"pending": "待审核", "approved": "已通过", "returned": "已退回"}
 KIND_CN = {"reminder": "提醒", "escalation": "督办通报", "notice": "联系方式失效通知"}
 DELIVERY_CN = {"pending": "待发送", "sending": "发送中", "sent": "已发送", "failed": "失败"}
 PLAN_CN = {"active": "进行中", "closed": "已结束"}

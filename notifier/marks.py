@@ -116,16 +116,21 @@ def apply_mark(s: Session, milestone_id: int, *, done: bool = True, note: str | 
 
 
 def apply_note(s: Session, milestone_id: int, note: str, *, occurrence: date | None = None,
-               source: Source = Source.CLI, actor: str | None = None, now: datetime | None = None) -> Marked:
-    """Record a progress report (not done yet): reminders go on."""
+               source: Source = Source.CLI, actor: str | None = None, now: datetime | None = None,
+               percent: int | None = None) -> Marked:
+    """Record a progress report (not done yet): reminders go on. ``percent``: how far along
+    (0-100) the department says it is (报送进展 on its page)."""
     if not note or not note.strip():
         raise MarkError("进展说明不能为空")
+    if percent is not None and not 0 <= percent <= 100:
+        raise MarkError("完成进度应为0到100之间的整数")
     m = s.get(Milestone, milestone_id)
     if m is None:
         raise MarkError(f"没有编号为 {milestone_id} 的时间节点")
     check_occurrence(s, m, occurrence)
     event = HistoryEvent(milestone_id=m.id, occurrence=occurrence if m.recurrence else None,
-                          action=HistoryAction.PROGRESS, note=note.strip(), source=source, actor=actor, at=now or utcnow())
+                          action=HistoryAction.PROGRESS, note=note.strip(), source=source, actor=actor,
+                          at=now or utcnow(), percent=percent)
     s.add(event)
     s.flush()
     return _marked(s, m, event, True)

@@ -133,6 +133,12 @@ class Renderer:
                       "due": date(2018, 6, 30), "recurring": False, "days_late": 2})
         except TemplateError as exc:
             problems.append(f"template reply.html: {exc.message or exc}")
+        try:  # the department's page (notifier.web.department)
+            self.env.get_template("department.html").render(
+                title="市发改委督办事项", department="市发改委", items=[], sections=[], token="1-1-x", csrf="x",  # noqa: S106
+                message="", tone="", form={}, today=date(2018, 6, 20), at="")
+        except TemplateError as exc:
+            problems.append(f"template department.html: {exc.message or exc}")
         return problems
 
 

@@ -29,7 +29,7 @@ from notifier.planning.schedule import Item
 from notifier.marks import MarkError, apply_mark, check_occurrence, is_done
 from notifier.rendering import item_label
 
-__all__ = ["RequestState", "ReviewError", "approve", "request_done", "return_request"]
+__all__ = ["DoneRequest", "RequestState", "ReviewError", "approve", "request_done", "return_request"]
 
 REQUEST = "request"  # progress_events.action of a done request
 RETURN = "return"  # progress_events.action of a return (the note is the reason)
@@ -141,8 +141,9 @@ def _pending(s: Session, request_id: int) -> DoneRequest:
 def approve(s: Session, request_id: int, *, by: str, source: str, at: datetime, note: str = "") -> DoneRequest:
     """The office agrees: the item is done as of the request."""
     req = _pending(s, request_id)
-    dep = s.get(Department, req.department_id)
-    text = f"审核通过{dep.name}的办结申请" + (f"：{req.note}" if req.note else "") + (f"（{note.strip()}）" if note.strip() else "")
+    name = s.scalar(select(Department.name).where(Department.id == req.department_id))
+    text = (f"审核通过{name}的办结申请" + (f"：{req.note}" if req.note else "")
+            + (f"（{note.strip()}）" if note.strip() else ""))
     try:
         apply_mark(s, req.milestone_id, done=True, note=text, occurrence=req.occurrence, source=source, actor=by,
                    now=at, done_at=min(req.requested_at, at))

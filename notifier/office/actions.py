@@ -1,5 +1,5 @@
 """What the office pages change, each through one named function that records the audit entry
-in the same transaction: done/reopen, 延期, resend, import.
+in the same transaction: done/reopen, 延期, resend, import, the review of done requests.
 
 ``extend_deadline`` is the one way a milestone's date changes after import: the planner reads
 ``Milestone.due_on``, so reminders re-plan from the new date by themselves, and the old date
@@ -20,6 +20,7 @@ from notifier.db.models import DeadlineExtension, Delivery, Department, Digest, 
 from notifier.delivery import outbox
 from notifier.importing.model import PlanSpec
 from notifier.importing.store import ImportSummary, store_plan
+from notifier import review
 from notifier.office import audit
 from notifier.marks import MarkError, apply_mark
 from notifier.terms import Source
@@ -103,3 +104,22 @@ def task_of(s: Session, task_id: int) -> Task:
     if task is None:
         raise ActionError("该任务不存在")
     return task
+
+
+def decide_request(s: Session, request_id: int, approve: bool, *, reason: str, actor: str,
+                   now: datetime) -> review.DoneRequest:
+    """Approve a department's done request, or return it with ``reason`` (notifier.review)."""
+    try:
+        if approve:
+            req = review.approve(s, request_id, by=actor, source=SOURCE, at=now, note=reason)
+        else:
+            req = review.return_request(s, request_id, reason=reason, by=actor, source=SOURCE, at=now)
+    except review.ReviewError as exc:
+        raise ActionError(f"无法办理：{exc}") from None
+    m = s.get(Milestone, req.milestone_id)
+    dep = s.get(Department, req.department_id)
+    what = f"{dep.name}：{m.text[:40]}" + (f"（{req.occurrence}期）" if req.occurrence else "")
+    audit.record(s, actor, "review_approve" if approve else "review_return",
+                 what + (f"；{reason.strip()}" if reason.strip() else ""), milestone_id=m.id, task_id=m.task_id,
+                 now=now)
+    return req

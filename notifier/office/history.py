@@ -13,8 +13,8 @@ from notifier.config import Config
 from notifier.db.models import AuditEntry, DeadlineExtension, Delivery, Department, Digest, Milestone, Pause, HistoryEvent
 
 STATUS = {"pending": "待发送", "sending": "发送中", "sent": "已发送", "failed": "发送失败"}
-ACTION = {"done": "确认完成", "reopen": "重新打开", "progress": "报送进展"}
-SOURCE = {"cli": "命令行", "import": "导入", "link": "回复链接", "office": "督办台账"}
+ACTION = {"done": "确认完成", "reopen": "重新打开", "progress": "报送进展", "request": "申请办结", "return": "退回办结申请"}
+SOURCE = {"cli": "命令行", "import": "导入", "link": "回复链接", "office": "督办台账", "page": "单位页面"}
 KIND = {"reminder": "提醒", "escalation": "督办升级", "notice": "通知", "report": "通报"}
 
 
@@ -50,7 +50,8 @@ def task_history(s: Session, cfg: Config, task_id: int) -> list[Event]:
             m = milestones[e.milestone_id]
             occ = f"（{e.occurrence}期）" if e.occurrence else ""
             out.append(Event(local(e.at), ACTION.get(e.action, e.action),
-                             f"{m.text[:40]}{occ}" + (f"：{e.note}" if e.note else "") + f"（{SOURCE.get(e.source, e.source)}）",
+                             f"{m.text[:40]}{occ}" + (f"：完成{e.percent}%" if e.percent is not None else "")
+                             + (f"：{e.note}" if e.note else "") + f"（{SOURCE.get(e.source, e.source)}）",
                              e.actor or ""))
         for x in s.scalars(select(DeadlineExtension).where(DeadlineExtension.milestone_id.in_(ids))):
             out.append(Event(local(x.at), "延期", f"{milestones[x.milestone_id].text[:40]}：{x.old_due} → {x.new_due}，"

@@ -22,6 +22,7 @@ from notifier.db.models import (DeadlineExtension, Department, Milestone, Occurr
 from notifier.office.grades import Context, GradeItem, Light, grade, plan_cutoffs
 from notifier.office.pauses import PauseSpan, pause_spans, paused
 from notifier.planning.recurrence import occurrences
+from notifier.review import RETURN
 from notifier.reminders import calendar_of
 from notifier.signing import unsigned
 
@@ -105,7 +106,8 @@ def load_items(s: Session, cfg: Config, task_id: int | None = None) -> list[Item
             .join(Department, Department.id == TaskDepartment.department_id).order_by(TaskDepartment.position)):
         deps[tid][role].append((did, name))
     answers: dict[tuple[int, date | None], list[Answer]] = defaultdict(list)
-    events = select(HistoryEvent).order_by(HistoryEvent.at, HistoryEvent.id)
+    # The office returning a done request is not an answer of the department (notifier.review).
+    events = select(HistoryEvent).where(HistoryEvent.action != RETURN).order_by(HistoryEvent.at, HistoryEvent.id)
     if task_id is not None:
         events = events.where(HistoryEvent.milestone_id.in_([r[0] for r in rows]))
     for e in s.scalars(events):

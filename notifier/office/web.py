@@ -37,6 +37,7 @@ from notifier.db.engine import transaction
 from notifier.db.models import AuditEntry, Contact, Department, Milestone, Pause, Plan, Task, TaskDepartment
 from notifier.importing.model import PlanFormatError
 from notifier.importing.readers import read_plan
+from notifier import review
 from notifier.office import actions, audit, exports
 from notifier.office.accounts import LoginRefused, Signer, Who, log_in, log_out, session_user
 from notifier.office.grades import Light
@@ -349,6 +350,29 @@ def make_office_app(engine: Engine, cfg: Config, *,
                     message=f"已将最近一次提醒「{r.subject}」重新排入发送队列（{'、'.join(r.recipients)}），"
                             "守护进程将在下一次检查时发出。", back="/office/contacts")
 
+    # ------------------------------------------------------------------ review of done requests
+
+    def review_data() -> dict[str, Any]:
+        with transaction(engine) as s:
+            waiting = review.requests(s)
+            decided = [r for r in review.requests(s, None) if r.state != review.RequestState.PENDING][-50:][::-1]
+            tasks = dict(s.execute(select(Milestone.id, Milestone.task_id)
+                                   .where(Milestone.id.in_({r.milestone_id for r in waiting + decided}))).all())
+        return dict(waiting=waiting, decided=decided, tasks=tasks)
+
+    async def review_page(request: Request, who: Who) -> Response:
+        return page("review.html", who=who, title="办结审核", **await run_in_threadpool(review_data))
+
+    async def decide(request: Request, who: Who, form: dict, files: dict) -> Response:
+        if request.path_params["verdict"] not in ("approve", "return"):
+            raise Refused(404, "没有这个操作。")
+        approve = request.path_params["verdict"] == "approve"
+        if not approve and not form.get("reason", "").strip():
+            raise Refused(400, "退回时请填写原因。")
+        await run_in_threadpool(act, actions.decide_request, request.path_params["rid"], approve,
+                                reason=form.get("reason", "")[:2000], actor=who.name, now=now_utc())
+        return RedirectResponse("/office/review", 303, headers=HEADERS)
+
     # ------------------------------------------------------------------ import
 
     async def import_form(request: Request, who: Who) -> Response:
@@ -444,6 +468,8 @@ def make_office_app(engine: Engine, cfg: Config, *,
         Route("/pause", guarded(pause, act=True), methods=["POST"]),
         Route("/pause/{pid:int}/resume", guarded(resume, act=True), methods=["POST"]),
         Route("/department/{did:int}/resend", guarded(resend, act=True), methods=["POST"]),
+        Route("/review", guarded(review_page), methods=["GET"]),
+        Route("/review/{rid:int}/{verdict:str}", guarded(decide, act=True), methods=["POST"]),
         Route("/import", guarded(import_form), methods=["GET"]),
         Route("/import", guarded(import_upload, act=True, limit=MAX_UPLOAD), methods=["POST"]),
         Route("/import/confirm", guarded(import_confirm, act=True), methods=["POST"]),

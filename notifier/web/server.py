@@ -15,7 +15,8 @@ from sqlalchemy.engine import Engine
 from notifier.config import Config
 from notifier.health import SchedulerProbe
 from notifier.rendering import Renderer
-from notifier.web.app import make_app
+from notifier.web.app import HEADERS, make_app
+from notifier.web.department import department_routes
 from notifier.web.links import signer_of
 from notifier.web.ops import ops_app, ops_routes
 
@@ -32,9 +33,11 @@ def make_server(engine: Engine, config: Config, *, host: str | None = None, port
     from notifier.office.web import make_office_app
     from notifier.reminders import group_members
 
-    app = make_app(engine, signer, timezone=config.timezone, clock=clock, renderer=Renderer.of(config),
+    renderer = Renderer.of(config)
+    app = make_app(engine, signer, timezone=config.timezone, clock=clock, renderer=renderer,
                    office=make_office_app(engine, config, clock=clock), groups=lambda s: group_members(s, config),
                    review_required=config.review.required)
+    app.router.routes.extend(department_routes(engine, config, signer, renderer, headers=HEADERS, clock=clock))
     app.router.routes.extend(ops_routes(engine, timezone=config.timezone, daemon=daemon,
                                         with_metrics=config.metrics.on_web))
     h, p = config.web.host_port

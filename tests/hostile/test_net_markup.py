@@ -29,7 +29,8 @@ from tests.support.world import local, make_world, ms, plan, task
 EVIL_TITLE = "[点我](http://evil.example/phish)"
 EVIL_TEXT = "![图](http://evil.example/x.png)<font color=red>紧急</font> 见 http://evil.example **粗** `code`\n# 标题"
 EVIL = task("1", EVIL_TITLE, "市港口与口岸局", ms(date(2025, 6, 30), EVIL_TEXT))
-LINK = re.compile(r"\[办结或报送进展\]\((https://notifier\.example\.gov\.cn/r/[A-Za-z0-9_-]+)\)")
+LINK = re.compile(r"\[办结或报送进展\]\((https://notifier\.example\.gov\.cn/r/[A-Za-z0-9_-]+)\)"
+                  r"|\[本单位全部督办事项（签收、报送进展、申请办结）\]\(https://notifier\.example\.gov\.cn/d/[A-Za-z0-9_-]+\)")
 
 
 @pytest.fixture
@@ -49,7 +50,7 @@ def test_plan_text_in_the_markdown_body_makes_no_link_image_or_html(world):
     assert_inert(md)
     assert md_text(EVIL_TITLE) in md  # still readable: ［点我］(http:／／evil.example/phish)
     assert LINK.search(md), md  # the template's own link is intact
-    assert "[" not in LINK.sub("", md)  # and it is the only one
+    assert "[" not in LINK.sub("", md)  # and they (a reply link, the department page) are the only ones
     assert EVIL_TITLE in q.rendered.text  # the plain-text part keeps the words as written
 
 

@@ -17,12 +17,13 @@ from tests.support.office import LEADER_PASSWORD, PASSWORD, csrf_of, login, star
 
 PAGES = ["/office/", "/office/task/1", "/office/contacts", "/office/audit", "/office/import",
          "/office/report?period=2025-06", "/office/report.xlsx?period=2025-06", "/office/report.docx?period=2025-06",
-         "/office/ledger.xlsx"]
+         "/office/ledger.xlsx", "/office/review"]
 ACTIONS = [("/office/milestone/1/done", {"action": "done"}),
            ("/office/milestone/1/extend", {"new_due": "2025-08-31", "reason": "施工延误"}),
            ("/office/pause", {"task_id": "1", "ends_on": "2025-08-31", "reason": "防汛"}),
            ("/office/department/2/resend", {}),
            ("/office/import/confirm", {"token": "x"}),
+           ("/office/review/1/return", {"reason": "材料不全"}),
            ("/office/logout", {})]
 
 
