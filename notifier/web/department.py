@@ -133,7 +133,7 @@ def department_items(s: Session, cfg: Config, department_id: int, today: date) -
     rules = Rules(tz=cfg.timezone, cutoff_months=cfg.schedule.cutoff_months,
                   after_end_days=cfg.schedule.after_end_days, notify_roles=cfg.schedule.notify_roles)
     mine: list[tuple[Item, str]] = []
-    for it in queries.open_items(s, group_members(s, cfg), active_only=True):
+    for it in queries.open_items(s, group_members(s, cfg, create=False), active_only=True):
         role = it.role_of(department_id, rules.notify_roles)
         if role is not None and issued(it) and is_live(it.plan, rules, today):  # what a digest would list
             mine.append((it, role))
@@ -284,7 +284,7 @@ def department_routes(engine: Engine, cfg: Config, signer: LinkSigner, renderer:
             item = next((i for i in department_items(s, cfg, department_id, today())
                          if (i.milestone_id, i.occurrence) == (milestone_id, occurrence)), None)
             if item is None:
-                if _belongs(s, department_id, milestone_id, group_members(s, cfg)):
+                if _belongs(s, department_id, milestone_id, group_members(s, cfg, create=False)):
                     raise RefusedError(409, "无需办理", "该事项已办结或已不在督办中，未作任何更改。")
                 raise RefusedError(403, "无权办理", "该事项不是本单位的督办事项，未作任何更改。")
             actor = f"{dep.name}（{person}）" if person else dep.name
