@@ -930,6 +930,7 @@ def describe_answer(a: Answer) -> str:
 
     who = f" {one_line(a.actor)}" if a.actor else ""
     return (f"{ACTION_CN.get(a.action, a.action)} {a.at:%Y-%m-%d %H:%M} 经{SOURCE_CN.get(a.source, a.source)}{who}"
+            + (f"：完成{a.percent}%" if a.percent is not None else "")
             + (f"：{one_line(a.note[:60])}" if a.note else ""))
 
 
@@ -937,7 +938,7 @@ def answer_json(a: Answer | None) -> dict[str, Any] | None:
     if a is None:
         return None
     return {"milestone_id": a.milestone_id, "occurrence": a.occurrence, "action": a.action, "at": a.at,
-            "source": a.source, "actor": a.actor, "note": a.note}
+            "source": a.source, "actor": a.actor, "note": a.note, "percent": a.percent}
 
 
 def milestone_line(r: MilestoneRow, department: str | None) -> str:
@@ -1005,6 +1006,8 @@ def status_lines(r: StatusReport) -> list[str]:
                      + "，".join(f"{SOURCE_CN.get(k, k)} {v}" for k, v in sorted(by_source.items())) + "）：")
         for a in r.recent_answers[:5]:
             lines.append(f"  #{a.milestone_id}{f' {a.occurrence}期' if a.occurrence else ''} {describe_answer(a)}")
+    if r.reviews_waiting:
+        lines.append(f"待审核的办结申请：{r.reviews_waiting} 项（notifier review list）")
     lines.append("投递：" + ("，".join(f"{DELIVERY_CN.get(k, k)} {v}" for k, v in sorted(r.deliveries.items()))
                            or "无"))
     if r.next_attempt:
@@ -1041,7 +1044,7 @@ def status_json(r: StatusReport) -> dict[str, Any]:
             "plans_closed": [{"id": p.id, "name": p.name, "ends_on": p.ends_on, "closed_at": p.closed_at}
                              for p in r.plans_closed],
             "without_contact": r.contact_gaps.departments, "collective_names": r.contact_gaps.collective,
-            "warnings": r.warnings, "grades": r.grades,
+            "warnings": r.warnings, "grades": r.grades, "reviews_waiting": r.reviews_waiting,
             "not_signed": [{"department": n.department, "milestone_id": n.milestone_id, "occurrence": n.occurrence,
                             "asked_on": n.asked_on, "sign_by": n.sign_by} for n in r.not_signed]}
 

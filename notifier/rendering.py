@@ -133,10 +133,18 @@ class Renderer:
                       "due": date(2018, 6, 30), "recurring": False, "days_late": 2})
         except TemplateError as exc:
             problems.append(f"template reply.html: {exc.message or exc}")
-        try:  # the department's page (notifier.web.department)
+        try:  # the department's page (notifier.web.department), with every part of an item shown
+            item = {"key": "2-20180630", "milestone_id": 2, "occurrence": date(2018, 6, 30), "recurring": True,
+                    "plan": "示例方案", "label": "任务3「示例任务」", "role": "responsible", "role_cn": "责任",
+                    "section": "cutoff", "status": "还剩10天", "pending": True, "request": {"note": "见附件"},
+                    "returned": {"reason": "请补充材料", "decided_by": "张三"}, "sign_asked": True,
+                    "can_request": True, "history": [{"at": datetime(2018, 6, 19, 10, 0), "what": "报送进展",
+                                                      "who": "市发改委", "note": "完成60%"}]}
+            form = {"milestone_id": "2", "occurrence": "2018-06-30", "action": "progress", "note": "x", "percent": "6"}
             self.env.get_template("department.html").render(
-                title="市发改委督办事项", department="市发改委", items=[], sections=[], token="1-1-x", csrf="x",  # noqa: S106
-                message="", tone="", form={}, today=date(2018, 6, 20), at="")
+                title="市发改委督办事项", department="市发改委", items=[item], token="1-1-x", csrf="x",  # noqa: S106
+                sections=[{"key": "cutoff", "heading": "2018年6月30日前须完成", "entries": [item]}],
+                message="已签收。", tone="ok", form=form, today=date(2018, 6, 20), at="2-20180630")
         except TemplateError as exc:
             problems.append(f"template department.html: {exc.message or exc}")
         return problems

@@ -32,6 +32,7 @@ from notifier.db.models import (Department, Milestone, OccurrenceDone, Plan, Pla
 from notifier.office.grades import Light
 from notifier.office.ledger import NotSigned, load_rows, not_signed
 from notifier.planning.recurrence import occurrences
+from notifier.review import pending_keys
 from notifier.reminders import ContactGaps, calendar_of, contact_gaps
 
 ROLES = ("lead", "responsible", "cooperating")  # strongest first
@@ -82,10 +83,12 @@ class Answer:
     source: str  # a terms.Source value
     actor: str | None
     note: str | None
+    percent: int | None = None  # a progress report's 0-100 (the department's page)
 
     @classmethod
     def of(cls, e: HistoryEvent, tz: ZoneInfo) -> Answer:
-        return cls(e.milestone_id, e.occurrence, e.action, local_time(e.at, tz), e.source, e.actor, e.note)
+        return cls(e.milestone_id, e.occurrence, e.action, local_time(e.at, tz), e.source, e.actor, e.note,
+                   e.percent)
 
 
 def last_events(session: Session) -> dict[tuple[int, date | None], HistoryEvent]:
@@ -141,6 +144,7 @@ class StatusReport:
     broken_contacts: list[BrokenContact] = field(default_factory=list)
     plans_closed: list[PlanState] = field(default_factory=list)  # nothing is sent about them
     contact_gaps: ContactGaps = field(default_factory=ContactGaps)  # the same answer as import and send-due
+    reviews_waiting: int = 0  # done requests waiting for the office (notifier review list)
     warnings: list[str] = field(default_factory=list)
     grades: dict[str, int] = field(default_factory=dict)  # grade (red|yellow|blue|green) -> open items of active plans
     not_signed: list[NotSigned] = field(default_factory=list)  # who has not signed for what, by its day
@@ -183,6 +187,7 @@ def status_report(engine: Engine, cfg: Config, now: datetime) -> StatusReport:
         r.contact_gaps = contact_gaps(s, cfg)
         r.grades, _ = item_grades(s, cfg, today)
         r.not_signed = not_signed(s, today)
+        r.reviews_waiting = len(pending_keys(s))
         years = calendar_years(s, today)
     r.warnings = calendar_of(cfg).warnings(years)
     return r

@@ -8,6 +8,7 @@ from another site, are refused and change nothing."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -140,7 +141,7 @@ def test_the_digest_link_opens_a_page_listing_exactly_the_departments_open_items
     assert site.events() == []  # opening the page changed nothing
 
 
-def test_sign_progress_and_done_request_are_recorded_with_who(site):
+def test_sign_progress_and_done_request_are_recorded_with_who(site, capsys):
     site.send("2025-06-23 09:00")
     token = site.page_token()
     mid = site.id_of("单一窗口上线")
@@ -176,6 +177,14 @@ def test_sign_progress_and_done_request_are_recorded_with_who(site):
     again = site.post(token, {"action": "request", "milestone_id": str(mid), "occurrence": "2025-06-30",
                               "note": "再次申请"})
     assert again.status_code == 409 and "等待督查室审核" in again.text
+    capsys.readouterr()
+    assert main(["--config", str(site.cfg.path), "history"]) == 0
+    out = capsys.readouterr().out
+    assert "申请办结" in out and "经单位页面" in out and "报送进展" in out and "完成60%：系统联调中" in out
+    assert main(["--config", str(site.cfg.path), "history", "--json"]) == 0
+    events = json.loads(capsys.readouterr().out)["events"]
+    assert [(e["action"], e["source"], e["percent"]) for e in events] == [("request", "page", None),
+                                                                           ("progress", "page", 60)]
 
 
 def _request(site: Site, token: str, text: str, due: str) -> int:
@@ -194,6 +203,8 @@ def test_a_returned_request_resumes_reminders_and_its_reason_is_in_the_next_dige
         assert s.get(Milestone, site.id_of("单一窗口上线")).status == "open"  # it waits for the office
     assert main(["--config", str(site.cfg.path), "review", "list"]) == 0
     assert f"{rid}  待审核  {PORT}" in capsys.readouterr().out
+    main(["--config", str(site.cfg.path), "status", "--now", "2025-06-24 10:00"])
+    assert "待审核的办结申请：1 项" in capsys.readouterr().out
     assert main(["--config", str(site.cfg.path), "review", "return", str(rid), "--reason", "请补充验收报告"]) == 0
     site.send("2025-06-27 09:00")  # the 1-day cutoff reminder (06-29 is a Sunday)
     text = site.mails()[-1]
