@@ -256,12 +256,14 @@ def test_json_output_follows_the_documented_schema(tmp_path: Path, capsys):
     assert set(status) == {"schema", "now", "healthy", "plans", "tasks", "milestones", "overdue_dates",
                            "recent_answers", "deliveries", "next_attempt", "failed_digests", "broken_contacts",
                            "plans_closed", "without_contact", "collective_names", "warnings",
-                           "grades", "not_signed"}  # the grade ladder's keys, added within version 1
+                           "grades", "not_signed",  # the grade ladder's keys, added within version 1
+                           "reviews_waiting"}  # the review of done requests, added within version 1
     assert status["milestones"] == {"open": 3, "done": 0, "overdue": 2} and status["overdue_dates"] == 3
     assert status["now"] == "2025-07-03T10:00:00+08:00"
     [answer] = status["recent_answers"]
     assert answer == {"milestone_id": w.milestone_id("完成泊位验收"), "occurrence": None, "action": "progress",
-                      "at": "2025-07-03T10:00:00+08:00", "source": "cli", "actor": answer["actor"], "note": "验收中"}
+                      "at": "2025-07-03T10:00:00+08:00", "source": "cli", "actor": answer["actor"], "note": "验收中",
+                      "percent": None}
 
     listing = _json(capsys, "--config", cfg, "milestones", "--json", "--department", "市发改委", "--now", "2025-07-03")
     assert set(listing) == {"schema", "today", "department", "status", "milestones"}
@@ -275,7 +277,7 @@ def test_json_output_follows_the_documented_schema(tmp_path: Path, capsys):
     assert history["schema"] == "notifier/history/1"
     assert set(history) == {"schema", "events", "grade_steps"}
     assert set(history["events"][0]) == {"milestone_id", "occurrence", "action", "at", "source", "actor", "note",
-                                         "task_number", "text"}
+                                         "percent", "task_number", "text"}
 
     dry = _json(capsys, "--config", cfg, "send-due", "--json", "--dry-run", "--now", "2025-07-03 09:00")
     assert set(dry) == {"schema", "now", "dry_run", "skipped_reason", "replanned", "digests", "without_contact",
