@@ -41,6 +41,7 @@ from notifier.db.engine import transaction
 from notifier.db.models import (Department, DoneRequest, HistoryEvent, Milestone, RequestState, SignRequest,
                                 TaskDepartment)
 from notifier.markup import clean_note, one_line, plain_line
+from notifier.planning.items import expand_roles, items_of
 from notifier.planning.schedule import Item, Rules, cutoffs, is_live, issued
 from notifier.marks import MarkError, apply_note
 from notifier.rendering import ROLE_CN, Renderer, cn_date, item_label
@@ -132,8 +133,13 @@ def department_items(s: Session, cfg: Config, department_id: int, today: date) -
 
     rules = Rules(tz=cfg.timezone, cutoff_months=cfg.schedule.cutoff_months,
                   after_end_days=cfg.schedule.after_end_days, notify_roles=cfg.schedule.notify_roles)
+    members = group_members(s, cfg, create=False)
+    keys = {department_id} | {g for g, ms in members.items() if department_id in ms}  # its groups' tasks too
+    rows = queries.open_milestones(s, departments=keys, roles=rules.notify_roles, active_only=True)
+    roles = expand_roles(queries.task_roles(s, {r.task_id for r in rows}), members)
+    done = queries.done_occurrences(s, [r.milestone_id for r in rows if r.recurrence])
     mine: list[tuple[Item, str]] = []
-    for it in queries.open_items(s, group_members(s, cfg, create=False), active_only=True):
+    for it in items_of(rows, roles, done):
         role = it.role_of(department_id, rules.notify_roles)
         if role is not None and issued(it) and is_live(it.plan, rules, today):  # what a digest would list
             mine.append((it, role))

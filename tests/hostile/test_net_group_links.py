@@ -101,3 +101,17 @@ def test_a_department_outside_the_group_is_still_refused(world, tmp_path):
     token = signer_of(world.cfg).make(mid, date(2025, 6, 30), other, local("2025-06-23 09:00")).token
     r = httpx.get(f"{world.base}/r/{token}")
     assert r.status_code == 403 and "无权办理" in r.text
+
+
+def test_a_members_department_page_lists_the_groups_item_and_takes_its_request(world):
+    result_text = world.digests("reminder")[-1].text
+    token = re.search(r"https://notifier\.example\.gov\.cn/d/([A-Za-z0-9_-]+)", result_text).group(1)
+    page = httpx.get(f"{world.base}/d/{token}")
+    assert page.status_code == 200 and "完成农村公路改造" in page.text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    mid = re.search(r'name="milestone_id" value="(\d+)"', page.text).group(1)
+    r = httpx.post(f"{world.base}/d/{token}", data={"csrf": csrf, "milestone_id": mid, "occurrence": "2025-06-30",
+                                                   "action": "progress", "percent": "30", "note": "已完成三成"},
+                   headers={"Origin": world.base})
+    assert r.status_code == 303
+    assert history(world)[-1][0] == "progress"
