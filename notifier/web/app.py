@@ -145,7 +145,8 @@ def make_app(engine: Engine, signer: LinkSigner, *, timezone: Any = UTC,
         if is_done(s, m, link.occurrence if m.recurrence else None):
             raise Refused(Page(200, "该事项已办结", "ok", "该工作节点已标记为完成，无需再次确认，后续不会再就此提醒。", item))
         if pending_request(s, m.id, link.occurrence if m.recurrence else None) is not None:
-            raise Refused(Page(200, "已申请办结", "ok", "该事项已申请办结，正在等待督查室审核；审核期间不再就此事项提醒。", item))
+            raise Refused(Page(200, "已申请办结", "ok",
+                               "该事项已申请办结，正在等待督查室审核；审核期间不再就此事项提醒。", item))
         if group is not None and link.department_id in confirmed(s, m, link.occurrence):
             raise Refused(Page(200, "本单位已确认完成", "ok",
                                f"{dep.name}已确认完成该事项，无需再次确认；待{item['group']}各成员单位均确认后办结。", item))
@@ -210,7 +211,8 @@ def make_app(engine: Engine, signer: LinkSigner, *, timezone: Any = UTC,
             return Page(200, "已确认完成", "ok", f"已记录{dep}确认完成（{_local(now, timezone)}）。该事项由"
                         f"{item['group']}牵头，尚有{len(left)}个成员单位未确认，全部确认后办结。谢谢！", item)
         if requested is not None and requested.state == RequestState.PENDING:
-            return Page(200, "已申请办结", "ok", f"已记录{dep}的办结申请（{_local(now, timezone)}），待督查室审核；"
+            return Page(200, "已申请办结", "ok",
+                        f"已记录{dep}的办结申请（{_local(now, timezone)}），待督查室审核；"
                         "审核期间不再就此事项提醒，如被退回将在下一次提醒中说明原因。谢谢！", item)
         if action == "done":
             return Page(200, "已确认完成", "ok", f"已记录{dep}确认该事项完成（{_local(now, timezone)}），"

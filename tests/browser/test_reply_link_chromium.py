@@ -25,7 +25,7 @@ BASE = "https://notifier.example.gov.cn"
 def served(tmp_path: Path):
     w = make_world(tmp_path, plan(2025, task("1", "港口建设", "市港口与口岸局", ms(date(2025, 6, 30), "单一窗口上线")),
                                   task("3", "智慧港口", "市港口与口岸局", ms(date(2025, 9, 30), "货物申报应用率达到50%"))),
-                   web=True, extra="[review]\nrequired = false\n")  # a click closes it, as before review
+                   web=True, extra="[review]\nrequired = false\n")  # a click closes it (no review)
     web = WebThread(make_server(w.engine, w.cfg, port=0, clock=lambda: local("2025-06-24 10:00")))
     web.start()
     yield w, f"http://{web.address}"
