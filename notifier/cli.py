@@ -862,11 +862,12 @@ def cmd_review(args: argparse.Namespace, cfg: Config) -> int:
     with transaction(engine) as s:
         try:
             if args.review_action == "approve":
-                r = approve(s, args.request_id, by=actor, source="cli", at=now, note=args.note)
+                r = approve(s, args.request_id, by=actor, source=Source.CLI, at=now, note=args.note)
                 print(f"办结申请 {r.id}：已通过，时间节点#{r.milestone_id} 已办结")
                 return 0
             if args.review_action == "return":
-                r = return_request(s, args.request_id, reason=args.reason, by=actor, source="cli", at=now)
+                r = return_request(s, args.request_id, reason=args.reason, by=actor, source=Source.CLI,
+                                   at=now)
                 print(f"办结申请 {r.id}：已退回，恢复提醒；退回原因将在该单位的下一次提醒中说明")
                 return 0
         except ReviewError as exc:

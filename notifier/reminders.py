@@ -289,9 +289,8 @@ def _plan_page(s: Session, config: Config, renderer: Renderer, rules: Rules, pag
             record_ladder(s, digest, now)
             result.queued.append(Queued(name, digest.kind, rendered, contacts,
                                         len(digest.entries) + len(digest.closing)))
-            stored = s.scalar(select(StoredDigest.id).where(StoredDigest.key == row.key))
-            if told and stored is not None:
-                mark_told(s, [r.id for r in told], stored)
+            if told:
+                mark_told(s, [r.id for r in told], row.key)
         else:
             result.already += 1
         logged.update({(digest.department_id, series): at for series, at in digest.fired})

@@ -24,15 +24,17 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from notifier.db.models import Department, DoneRequest, Milestone, HistoryEvent, RequestState, Task
+from notifier.db.models import Department, DoneRequest, HistoryEvent, Milestone, RequestState, Task
+from notifier.db.models import Digest as StoredDigest
 from notifier.planning.schedule import Item
 from notifier.marks import MarkError, apply_mark, check_occurrence, is_done
 from notifier.rendering import item_label
+from notifier.terms import HistoryAction, Source
 
 __all__ = ["DoneRequest", "RequestState", "ReviewError", "approve", "request_done", "return_request"]
 
-REQUEST = "request"  # progress_events.action of a done request
-RETURN = "return"  # progress_events.action of a return (the note is the reason)
+REQUEST = HistoryAction.REQUEST  # the history event of a done request
+RETURN = HistoryAction.RETURN  # the history event of a return (the note is the reason)
 
 
 class ReviewError(Exception):
@@ -94,7 +96,7 @@ def pending_request(s: Session, milestone_id: int, occurrence: date | None) -> D
 
 
 def request_done(s: Session, *, milestone_id: int, occurrence: date | None, department_id: int, note: str,
-                 by: str, source: str, at: datetime, required: bool) -> Requested:
+                 by: str, source: Source, at: datetime, required: bool) -> Requested:
     """Record a department's done request inside the caller's transaction. ``required``
     (``[review] required``): it waits for the office; else the item is done at once."""
     m = s.get(Milestone, milestone_id)
@@ -138,7 +140,7 @@ def _pending(s: Session, request_id: int) -> DoneRequest:
     return req
 
 
-def approve(s: Session, request_id: int, *, by: str, source: str, at: datetime, note: str = "") -> DoneRequest:
+def approve(s: Session, request_id: int, *, by: str, source: Source, at: datetime, note: str = "") -> DoneRequest:
     """The office agrees: the item is done as of the request."""
     req = _pending(s, request_id)
     name = s.scalar(select(Department.name).where(Department.id == req.department_id))
@@ -154,7 +156,8 @@ def approve(s: Session, request_id: int, *, by: str, source: str, at: datetime, 
     return req
 
 
-def return_request(s: Session, request_id: int, *, reason: str, by: str, source: str, at: datetime) -> DoneRequest:
+def return_request(s: Session, request_id: int, *, reason: str, by: str, source: Source,
+                   at: datetime) -> DoneRequest:
     """The office sends it back with a reason: the item's reminders resume, and the reason goes
     in the department's next digest."""
     reason = reason.strip()
@@ -168,9 +171,10 @@ def return_request(s: Session, request_id: int, *, reason: str, by: str, source:
     return req
 
 
-def mark_told(s: Session, request_ids: Iterable[int], digest_id: int) -> None:
-    """These returns were told in digest ``digest_id`` (they are not told again, unless that
-    digest is dropped unsent: the foreign key then clears)."""
+def mark_told(s: Session, request_ids: Iterable[int], digest_key: str) -> None:
+    """These returns were told in the queued digest ``digest_key`` (they are not told again,
+    unless that digest is dropped unsent: the foreign key then clears)."""
+    digest_id = s.scalar(select(StoredDigest.id).where(StoredDigest.key == digest_key))
     for rid in request_ids:
         req = s.get(DoneRequest, rid)
         if req is not None and req.state == RequestState.RETURNED:

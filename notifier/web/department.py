@@ -46,11 +46,12 @@ from notifier.planning.schedule import Item, Rules, cutoffs, is_live, issued
 from notifier.marks import MarkError, apply_note
 from notifier.rendering import ROLE_CN, Renderer, cn_date, item_label
 from notifier.review import REQUEST, RETURN, ReviewError, latest_requests, request_done
+from notifier.terms import Source
 from notifier.web.links import LinkError, LinkSigner
 
 log = logging.getLogger(__name__)
 
-SOURCE = "page"  # progress_events.source of this page
+SOURCE = Source.PAGE  # the history events of this page
 ACTION_CN = {"progress": "报送进展", "done": "办结", "reopen": "重新打开", REQUEST: "申请办结", RETURN: "退回办结申请",
              "sign": "签收"}
 DONE_MESSAGES = {  # ?ok=… after a redirect: fixed sentences, nothing from the request is echoed
