@@ -17,8 +17,7 @@ from notifier import signing
 from notifier.db.engine import transaction
 from notifier.db.models import Department, HistoryEvent
 from notifier.web.server import WebThread, make_server
-from tests.browser.test_reply_link_chromium import browser  # noqa: F401 - the shared Chromium fixture
-from tests.schedule_kit import local, make_world, ms, plan, task
+from tests.support.world import local, make_world, ms, plan, task
 
 BASE = "https://notifier.example.gov.cn"
 PORT = "市港口与口岸局"
@@ -37,7 +36,7 @@ def served(tmp_path: Path):
     web.stop()
 
 
-def test_a_clerk_signs_and_reports_progress_on_a_400px_wide_phone(browser, served, tmp_path: Path):  # noqa: F811
+def test_a_clerk_signs_and_reports_progress_on_a_400px_wide_phone(browser, served, tmp_path: Path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait

@@ -29,8 +29,8 @@ from notifier.importing.store import store_plan
 from notifier.reminders import run_pass
 from notifier.rendering import Renderer
 from notifier.web.server import WebThread, make_server
-from tests.conftest import mails
-from tests.schedule_kit import local, ms, plan, task, utc_naive, write_config
+from tests.support.servers import mails
+from tests.support.world import local, ms, plan, task, utc_naive, world_config
 
 PORT = "市港口与口岸局"
 PORT_MAIL = "gk@example.gov.cn"
@@ -98,7 +98,7 @@ class Site:
 
 @pytest.fixture
 def site(tmp_path: Path, smtp_server):
-    cfg = write_config(tmp_path, web=True, extra=f"""
+    cfg = world_config(tmp_path, web=True, extra=f"""
         [email]
         host = "127.0.0.1"
         port = {smtp_server.port}

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from notifier.db.engine import transaction
 from notifier.db.models import Department, DoneRequest, Milestone
 from notifier.review import approve, request_done, return_request
-from tests.schedule_kit import local, make_world, ms, plan, task, utc_naive
+from tests.support.world import local, make_world, ms, plan, task, utc_naive
 
 PORT = "市港口与口岸局"
 SPEC = plan(2025, task("1", "港口建设", PORT, ms(date(2025, 5, 31), "单一窗口上线")),

@@ -12,8 +12,8 @@ from notifier.db.engine import transaction
 from notifier.db.models import AuditEntry, DoneRequest, Milestone, TaskDepartment
 from notifier.office.ledger import load_rows
 from notifier.review import RequestState, request_done
-from tests.office.kit import LEADER_PASSWORD, csrf_of
-from tests.schedule_kit import local, utc_naive
+from tests.support.office import LEADER_PASSWORD, csrf_of
+from tests.support.world import local, utc_naive
 
 
 def _request(office, text: str) -> int:  # noqa: ANN001
