@@ -28,7 +28,7 @@ import hashlib
 import itertools
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -52,7 +52,7 @@ from notifier.planning.horizons import horizon, log_horizon
 from notifier.plan_life import close_plan
 from notifier.planning.due import next_due_at, wakeups
 from notifier.planning.items import expand_roles, items_of
-from notifier.planning.schedule import (Cadence, Digest, Item, PlanInfo, Rules, before_triggers, by_department,
+from notifier.planning.schedule import (SECTION_ORDER, Cadence, Digest, Item, PlanInfo, Rules, before_triggers, by_department,
                                         compose_digests, cutoffs)
 from notifier.rendering import LinkMaker, Rendered, Renderer, notice_context
 from notifier.review import mark_told, pending_keys, returns_to_tell, without_requested
@@ -168,7 +168,7 @@ PAGE_SIZE = 50  # departments planned per transaction: the pass's memory and its
 
 def run_pass(engine: Engine, config: Config, renderer: Renderer, now: datetime, *,
              force: bool = False, dry_run: bool = False, heartbeat: Callable[[], None] | None = None,
-             stopping: Callable[[], bool] | None = None, page_size: int = PAGE_SIZE) -> PassResult:
+             stopping: Callable[[], bool] | None = None, page_size: int | None = None) -> PassResult:
     """Plan and queue what is due at ``now`` (aware). ``dry_run`` rolls everything back.
 
     Only the departments the due index says are due are planned, ``page_size`` at a time,
@@ -214,15 +214,18 @@ def run_pass(engine: Engine, config: Config, renderer: Renderer, now: datetime, 
             closing = queries.plans_to_close(s, today - timedelta(days=rules.after_end_days))
             spans = pause_spans(s)
             result.due_departments = len(due_ids)
-        pages = [sorted(due_ids)[i:i + page_size] for i in range(0, len(due_ids), page_size)]
+        if heartbeat is not None:
+            heartbeat()
+        size = page_size or PAGE_SIZE
+        pages = [sorted(due_ids)[i:i + size] for i in range(0, len(due_ids), size)]
         reported: set[int] = set()
         for n, page in enumerate(pages):
             with tx() as s:
                 esc_here = tuple(e for e in rules.escalation_to if e in page)
                 # Closing reports go to the escalation departments: planned on their page.
                 closing_here = closing if (esc_here or (not rules.escalation_to and n == 0)) else []
-                _plan_page(s, config, renderer, replace(rules, escalation_to=esc_here), set(page), members,
-                           names, aliases, spans, closing_here, now, signer, due_at, result, reported)
+                _plan_page(s, config, renderer, rules, set(page), members, names, aliases, spans, closing_here,
+                           now, signer, due_at, result, reported, escalation=bool(esc_here))
                 if closing_here:
                     close_ended_plans(s, closing_here, reported, bool(rules.escalation_to), now)
             result.planned += len(page)
@@ -257,11 +260,15 @@ def rules_basis(config: Config, rules: Rules, names: dict[int, str], aliases: di
 def _plan_page(s: Session, config: Config, renderer: Renderer, rules: Rules, page: set[int],
                members: dict[int, tuple[int, ...]], names: dict[int, str], aliases: dict[int, list[str]],
                spans: list[PauseSpan], closing: list[PlanInfo], now: datetime, signer: LinkSigner | None,
-               due_at: Callable[[], datetime], result: PassResult, reported: set[int]) -> None:
+               due_at: Callable[[], datetime], result: PassResult, reported: set[int], *,
+               escalation: bool) -> None:
     """Plan, render and queue one page of due departments, and write their next due times."""
     today = now.astimezone(config.timezone).date()
     versions = due_index.versions(s, page)
-    loaded = load_page(s, rules, members, page, now, escalation=bool(rules.escalation_to))
+    # ``escalation``: an escalation department is on this page; its 逾期通报 reads everyone's
+    # overdue items. Digests composed for departments of other pages are dropped.
+    loaded = load_page(s, rules, members, page, now, escalation=escalation,
+                       cap=config.schedule.max_items, spans=spans, grades_lead_days=config.grades.lead_days)
     reviewed = without_requested(loaded.items, pending_keys(s))  # the review gate (notifier.review)
     items = without_paused(reviewed, spans, today)
     returns = returns_to_tell(s)
@@ -280,8 +287,11 @@ def _plan_page(s: Session, config: Config, renderer: Renderer, rules: Rules, pag
             waiting.add(digest.department_id)
             continue  # not logged: once a contact is configured the latest reminder goes out
         told = returns.get(digest.department_id, []) if digest.kind == "reminder" else []
+        hidden = loaded.hidden(digest)
         rendered = renderer.render_digest(digest, name, now, names, links_for(signer, digest, now),
-                                          outcomes_of(s, digest, config),
+                                          outcomes_of(s, digest, config), more=hidden,
+                                          more_plans=loaded.hidden_plans(digest, hidden),
+                                          listed_elsewhere=loaded.listed_tasks(digest),
                                           page_url=page_url_for(signer, digest, now), returned=told)
         reported.update(p.id for p in digest.closing)
         row = DigestRow.of(digest, config.timezone)
@@ -308,7 +318,8 @@ def _plan_page(s: Session, config: Config, renderer: Renderer, rules: Rules, pag
         extra += [_local_start(day, config) for day in ladder_wakeups(
             d, theirs.get(d, []), loaded.plans.get(d, ()), asked.get(d, ()), config.grades, rules, today)]
         nexts[d] = next_due_at(wakeups(d, [it for it, _ in theirs.get(d, [])], logged, rules, now,
-                                       plans=loaded.plans.get(d, ()), later=loaded.later.get(d)) + extra, now)
+                                       plans=loaded.plans.get(d, ()), later=loaded.later.get(d),
+                                       earliest=loaded.earliest.get(d)) + extra, now)
     due_index.record(s, versions, nexts)
 
 
@@ -328,6 +339,61 @@ class PageLoad:
     logged: dict[tuple[int, str], datetime]
     later: dict[int, date]  # department -> its first open one-off date beyond the loaded ones
     plans: dict[int, list[PlanInfo]]  # department -> the active plans it has open items in
+    ranked: queries.Ranked | None = None  # the capped sections: what was loaded of each, and the counts
+    earliest: dict[int, date] = field(default_factory=dict)  # department -> its first open one-off date from today
+
+    def hidden(self, digest: Digest) -> dict[str, int]:
+        """Per section of ``digest``, how many items were counted in SQL but not loaded (the
+        message says "及其他N项" for them): overdue, cutoff, progress (tasks)."""
+        if self.ranked is None:
+            return {}
+        dep, today = digest.department_id, digest.day
+        own = [e.item for e in digest.entries if e.section != "escalation" and e.item.recurrence is None]
+        fired: dict[str, dict[int, date]] = {"cutoff": {}, "progress": {}}  # plan -> the cutoff concerned
+        for series, _ in digest.fired:
+            if series.startswith(("cutoff:", "progress:")):
+                kind, pid, c = series.split(":")
+                fired[kind][int(pid)] = date.fromisoformat(c)
+        cut, ask = fired["cutoff"], fired["progress"]
+        out = {}
+        shown = len([it for it in own if it.plan.id in cut and today <= it.occurrence <= cut[it.plan.id]])
+        total = sum(self.ranked.total.get((dep, "cutoff", p), 0) for p in cut)
+        if total > shown:
+            out["cutoff"] = total - shown
+        # The progress request asks about the tasks not listed above: those with an item due by
+        # the cutoff (counted in SQL) or listed for another reason (a recurring report, an
+        # upcoming date), and those already loaded are not among the rest.
+        seen = {e.item.task_id for e in digest.entries if e.section != "escalation"}
+        rest = sum(len(self.ranked.later_tasks.get((dep, p), set()) - self.ranked.listed_tasks.get((dep, p), set())
+                       - seen) for p in ask)
+        if rest:
+            out["progress"] = rest
+        return out
+
+    def listed_tasks(self, digest: Digest) -> set[int]:
+        """The tasks with an item due by the cutoff of a progress request of ``digest``: listed
+        above it (loaded or counted), so the request does not ask about them."""
+        if self.ranked is None:
+            return set()
+        asked = {int(series.split(":")[1]) for series, _ in digest.fired if series.startswith("progress:")}
+        return set().union(*(self.ranked.listed_tasks.get((digest.department_id, p), set()) for p in asked))
+
+    def hidden_plans(self, digest: Digest, hidden: Mapping[str, int]) -> list[tuple[PlanInfo, tuple[int, int, int]]]:
+        """The plans of the sections with items not loaded, each with the sort key of its first
+        item there (``rendering.digest_context`` names them in the message's order)."""
+        if self.ranked is None or not hidden:
+            return []
+        infos = {p.id: p for p in self.plans.get(digest.department_id, [])}
+        out = []
+        for section in ("cutoff", "progress"):
+            if section not in hidden:
+                continue
+            order = SECTION_ORDER[section]
+            for pid, day in self.ranked.first.get((digest.department_id, section), {}).items():
+                if pid in infos:
+                    # The planner sorts overdue items by days late, descending: by date either way.
+                    out.append((infos[pid], (order, (day - digest.day).days, pid)))
+        return out
 
 
 # For this long after a cutoff a pass loads all of the plan's open items: those whose progress
@@ -337,12 +403,18 @@ LADDER_CATCH_UP = timedelta(days=10)
 
 
 def load_page(s: Session, rules: Rules, members: dict[int, tuple[int, ...]], page: set[int], now: datetime, *,
-              escalation: bool = False) -> PageLoad:
+              escalation: bool = False, cap: int = 30, spans: list[PauseSpan] = (),  # noqa: B006
+              grades_lead_days: int = 7) -> PageLoad:
     """The open items and the reminder log of the departments of ``page``:
 
-    - every item due up to ``horizon`` (its own reminders can fire), overdue ones included;
-    - every item of a plan whose nearest cutoff has a reminder due for one of them that it has
-      not had yet: that message lists all its open items in the plan (the progress request);
+    - every item due up to ``horizon`` (its own reminders can fire), overdue ones included (the
+      grade ladder steps each up to 红), except those on a cutoff date after the ladder's
+      ``[grades] lead_days``: the cutoff's message lists them;
+    - of a plan whose nearest cutoff has a reminder due for one of them that it has not had
+      yet (that message lists its open items due by the cutoff, and asks about its other
+      tasks in the plan), the ``cap`` (``[schedule] max_items``) earliest items due by the
+      cutoff and those of the ``cap`` first other tasks, the rest counted in SQL
+      (``queries.first_open``): a message lists at most that many;
     - every recurring report (few; their occurrences are expanded in ``planning/items.py``);
     - with ``escalation`` (an escalation department is on the page): every overdue item;
     - every item of a plan whose cutoff passed less than ``LADDER_CATCH_UP`` ago (the ladder's
@@ -353,31 +425,60 @@ def load_page(s: Session, rules: Rules, members: dict[int, tuple[int, ...]], pag
     now_utc = now.astimezone(UTC).replace(tzinfo=None)
     until = horizon(rules, now)
     keys = set(page) | {g for g, ms in members.items() if page & set(ms)}
+    keys_of = {d: {d} | {g for g, ms in members.items() if d in ms} for d in page}
     logged = queries.reminder_log(s, since=log_horizon(rules, now), upto=now_utc + CLOCK_SKEW, departments=page)
-    full: set[int] = set()
+    full: dict[int, date] = {}  # plan -> the cutoff being reminded: loaded capped, counted in SQL
+    ladder: set[int] = set()  # plans loaded whole for the grade ladder's catch-up after a cutoff
     later: dict[int, date] = {}
     plans: dict[int, list[PlanInfo]] = defaultdict(list)
-    for key, plan, first_later in queries.department_plans(s, keys, rules.notify_roles, until):
+    earliest: dict[int, date] = {}
+    for key, plan, first_due, first_later in queries.department_plans(s, keys, rules.notify_roles, today, until):
         for d in (m for m in members.get(key, (key,)) if m in page):
             plans[d].append(plan)
             if first_later is not None:
                 later[d] = min(later.get(d, first_later), first_later)
+            if first_due is not None:
+                earliest[d] = min(earliest.get(d, first_due), first_due)
             plan_cutoffs = cutoffs(plan, rules.cutoff_months)
             c = next((c for c in plan_cutoffs if c >= today), None)
             due = [t for t in before_triggers(c, rules) if t <= now_utc] if c is not None else []
             seen = logged.get((d, f"cutoff:{plan.id}:{c}"))
-            if due and (seen is None or due[-1] > seen):
-                full.add(plan.id)
+            if due and (seen is None or due[-1] > seen) and c is not None:
+                full[plan.id] = c
             if any(today - LADDER_CATCH_UP < c < today for c in plan_cutoffs):
-                full.add(plan.id)  # its items not answered at the cutoff step up to 黄 (the ladder)
+                ladder.add(plan.id)  # its items not answered at the cutoff step up to 黄 (the ladder)
+    # Items on a cutoff date inside the grade ladder's lead window are loaded (it steps them up
+    # to 蓝); further ones only through the cutoff's message, capped.
+    after_lead = today + timedelta(days=grades_lead_days + 1)
+    live = [p for p in spans if not p.resumed and p.starts_on <= today <= p.ends_on]
+    ranked = queries.first_open(s, keys_of, rules.notify_roles, today=today, cap=cap,
+                                live_after=today - timedelta(days=rules.after_end_days),
+                                paused_tasks={p.task_id for p in live if p.task_id is not None}, cutoffs=full)
     rows = {r.milestone_id: r for r in queries.open_milestones(s, departments=keys, roles=rules.notify_roles,
-                                                                until=until, plans=full, active_only=True)}
+                                                                until=until,
+                                                                ids=ranked.ids | asked_late(s, page, today),
+                                                                plans=ladder,
+                                                                not_cutoffs=cutoff_days(rules, after_lead, until),
+                                                                active_only=True)}
     if escalation:
         rows.update((r.milestone_id, r) for r in queries.open_milestones(s, until=today - timedelta(days=1),
                                                                          active_only=True))
     roles = expand_roles(queries.task_roles(s, {r.task_id for r in rows.values()}), members)
     done = queries.done_occurrences(s, [r.milestone_id for r in rows.values() if r.recurrence])
-    return PageLoad(items_of(rows.values(), roles, done), logged, later, plans)
+    return PageLoad(items_of(rows.values(), roles, done), logged, later, plans, ranked, earliest)
+
+
+def asked_late(s: Session, page: set[int], today: date) -> set[int]:
+    """The milestones of 签收 requests of ``page`` not signed by their day: the ladder lists them
+    (催办) whatever their date, so they are loaded whatever the window."""
+    return {r.milestone_id for r in signing.unsigned(s, today=today) if r.department_id in page}
+
+
+def cutoff_days(rules: Rules, start: date, end: date) -> list[date]:
+    """The month ends of the cutoff months from ``start`` to ``end``: the dates that can be a cutoff."""
+    return [c for year in range(start.year, end.year + 1) for c in
+            cutoffs(PlanInfo(0, "", None, date(year, 1, 1), date(year, 12, 31)), rules.cutoff_months)
+            if start <= c <= end]
 
 
 def open_items(s: Session, members: dict[int, tuple[int, ...]] | None = None, *,

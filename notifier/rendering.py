@@ -8,7 +8,7 @@ data so a broken template fails at start, not at the first reminder.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from importlib import resources
@@ -21,7 +21,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from notifier.config import Config, OfficeConfig
 from notifier.markup import markdown_context
 from notifier.office.grades import Light
-from notifier.planning.schedule import Digest, Entry, Item, PlanInfo
+from notifier.planning.schedule import SECTION_ORDER, Digest, Entry, Item, PlanInfo
 from notifier.terms import DigestKind, Section
 
 KINDS = (DigestKind.REMINDER, DigestKind.ESCALATION, DigestKind.NOTICE)  # the templates each has
@@ -91,11 +91,18 @@ class Renderer:
     def render_digest(self, digest: Digest, department: str, now: datetime,
                       names: dict[int, str] | None = None, links: LinkMaker | None = None,
                       outcomes: Mapping[int, list[Any]] | None = None, *, page_url: str = "",
-                      returned: Iterable[Any] = ()) -> Rendered:
+                      returned: Iterable[Any] = (), more: Mapping[str, int] | None = None,
+                      more_plans: Iterable[tuple[PlanInfo, tuple[int, int, int]]] = (),
+                      listed_elsewhere: Collection[int] = ()) -> Rendered:
         """``page_url``: the department's own page (/d/…); ``returned``: its done requests the
-        office sent back (notifier.review.Returned), told with their reasons."""
+        office sent back (notifier.review.Returned), told with their reasons. ``more``: per
+        section, the items counted but not loaded (the planning pass loads at most ``max_items``
+        of a long section); they are counted in the totals and "及其他N项". ``more_plans``: the
+        plans of those items; ``listed_elsewhere``: tasks with such items above the progress
+        request, which therefore does not ask about them."""
         context = digest_context(digest, department, now, names or {}, office=self.office,
-                                 max_items=self.max_items, outcomes=outcomes)
+                                 max_items=self.max_items, outcomes=outcomes, more=more, more_plans=more_plans,
+                                 listed_elsewhere=listed_elsewhere)
         if links is not None:
             add_links(context, links)
         add_department_parts(context, page_url, returned)
@@ -199,32 +206,46 @@ def _entry(e: Entry, names: dict[int, str]) -> dict[str, Any]:
     }
 
 
-def _section(key: str, heading: str, entries: list[dict[str, Any]], max_items: int) -> dict[str, Any]:
+def _plan_label(plan: PlanInfo) -> str:
+    return plan.name + (f"（{plan.doc_number}）" if plan.doc_number else "")
+
+
+def _section(key: str, heading: str, entries: list[dict[str, Any]], max_items: int, hidden: int = 0) -> dict[str, Any]:
     return {"key": key, "heading": heading, "entries": entries[:max_items],
-            "more": max(0, len(entries) - max_items), "total": len(entries)}
+            "more": max(0, len(entries) - max_items) + hidden, "total": len(entries) + hidden}
 
 
 def digest_context(digest: Digest, department: str, now: datetime, names: dict[int, str], *,
                    office: OfficeConfig | None = None, max_items: int = 30,
-                   outcomes: Mapping[int, list[Any]] | None = None) -> dict[str, Any]:
+                   outcomes: Mapping[int, list[Any]] | None = None,
+                   more: Mapping[str, int] | None = None,
+                   more_plans: Iterable[tuple[PlanInfo, tuple[int, int, int]]] = (),
+                   listed_elsewhere: Collection[int] = ()) -> dict[str, Any]:
     office = office or OfficeConfig()
+    more = more or {}
     sections = {s: [_entry(e, names) for e in digest.section(s)]
                 for s in Section}
     # "Other open tasks": a task already listed above is not asked about again.
     listed = {(e["plan"], e["task_number"])
               for s in (Section.OVERDUE, Section.URGED, Section.CUTOFF, Section.UPCOMING) for e in sections[s]}
     progress_tasks: dict[tuple[str, str], dict[str, Any]] = {}
-    for e in sections["progress"]:
-        if (e["plan"], e["task_number"]) in listed:
+    for e, raw in zip(sections["progress"], digest.section("progress"), strict=True):
+        if (e["plan"], e["task_number"]) in listed or raw.item.task_id in listed_elsewhere:
             continue
         progress_tasks.setdefault((e["plan"], e["task_number"]), {**e, "milestones": []})["milestones"].append(e)
-    plans = []
+    # The plans the message is about, in the order they first appear in it (entries are sorted
+    # by section, days, plan); ``more_plans``: those of items counted but not loaded, with the
+    # same sort key of their first item.
+    first: dict[str, tuple[int, int, int]] = {}
     for e in digest.entries:
         if e.section == Section.ESCALATION:
             continue
-        label = e.item.plan.name + (f"（{e.item.plan.doc_number}）" if e.item.plan.doc_number else "")
-        if label not in plans:
-            plans.append(label)
+        key = (SECTION_ORDER[e.section], -e.days if e.section == "overdue" else e.days, e.item.plan.id)
+        label = _plan_label(e.item.plan)
+        first[label] = min(first.get(label, key), key)
+    for plan, key in more_plans or ():
+        first[_plan_label(plan)] = min(first.get(_plan_label(plan), key), key)
+    plans = sorted(first, key=lambda label: first[label])
     cutoff = digest.cutoffs[0] if digest.cutoffs else None
     groups: dict[str, list[dict[str, Any]]] = {}
     for e in sections["escalation"]:
@@ -267,13 +288,22 @@ def digest_context(digest: Digest, department: str, now: datetime, names: dict[i
         "escalation_groups": escalation_groups,
         "closing": closing,
         "sections": [
-            _section("overdue", "已逾期未完成", sections["overdue"], max_items),
+            _section("overdue", "已逾期未完成", sections["overdue"], max_items, more.get("overdue", 0)),
             _section("urged", "催办：未按时签收或报送进展", sections["urged"], max_items),
-            _section("cutoff", f"{cn_date(cutoff)}前须完成" if cutoff else "", sections["cutoff"], max_items),
+            _section("cutoff", f"{cn_date(cutoff)}前须完成" if cutoff else "", sections["cutoff"], max_items,
+                     more.get("cutoff", 0)),
             _section("upcoming", "即将到期的工作节点", sections["upcoming"], max_items),
-            _section("progress", f"请于{cn_date(cutoff)}前报送阶段性进展" if cutoff else "", ptasks, max_items),
+            _section("progress", f"请于{cn_date(cutoff)}前报送阶段性进展" if cutoff else "", ptasks, max_items,
+                     more.get("progress", 0)),
         ],
-        "count": len(digest.entries) - len(sections["progress"]) - len(sections["escalation"]),
+        "count": len(digest.entries) - len(sections["progress"]) - len(sections["escalation"])
+        + more.get("overdue", 0) + more.get("cutoff", 0),
+        # What the subject counts: every item of each section, those not loaded included.
+        "counts": {"overdue": len(sections["overdue"]) + more.get("overdue", 0),
+                   "cutoff": len(sections["cutoff"]) + more.get("cutoff", 0),
+                   "upcoming": len(sections["upcoming"]),
+                   "progress": len(ptasks) + more.get("progress", 0),
+                   "escalation": len(sections["escalation"])},
         "links": False,
         "office": office_context(office),
         "page_url": "",  # the department's page, see add_department_parts

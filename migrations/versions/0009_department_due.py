@@ -39,11 +39,22 @@ def upgrade() -> None:
         sa.Column("planned_at", sa.DateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_due_index_state")),
     )
+    # What a pass reads must not grow with the history: today's digests (one message a day), a
+    # department's recent reminder log, and the never-attempted pending deliveries (a partial
+    # index holds only those few rows) are index ranges.
+    op.create_index("ix_digests_day", "digests", ["day"], unique=False)
+    op.create_index("ix_reminder_log_department_trigger", "reminder_log", ["department_id", "trigger_at"], unique=False)
+    op.create_index("ix_deliveries_unattempted", "deliveries", ["digest_id"], unique=False,
+                    sqlite_where=sa.text("status = 'pending' AND attempts = 0"),
+                    postgresql_where=sa.text("status = 'pending' AND attempts = 0"))
     op.execute("INSERT INTO department_due (department_id, next_due_at, version) "
                "SELECT id, '1970-01-01 00:00:00', 0 FROM departments")
 
 
 def downgrade() -> None:
+    op.drop_index("ix_deliveries_unattempted", table_name="deliveries")
+    op.drop_index("ix_reminder_log_department_trigger", table_name="reminder_log")
+    op.drop_index("ix_digests_day", table_name="digests")
     op.drop_table("due_index_state")
     op.drop_index("ix_department_due_next", table_name="department_due")
     op.drop_table("department_due")

@@ -176,6 +176,7 @@ class Digest(Base):
     """One rendered message for one department (or the supervision office) on one day."""
 
     __tablename__ = "digests"
+    __table_args__ = (Index("ix_digests_day", "day"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(64), unique=True)
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
@@ -198,7 +199,8 @@ class ReminderLog(Base):
 
     __tablename__ = "reminder_log"
     __table_args__ = (UniqueConstraint("department_id", "series", "trigger_at", name="uq_reminder_log_trigger"),
-                      Index("ix_reminder_log_trigger_at", "trigger_at"))
+                      Index("ix_reminder_log_trigger_at", "trigger_at"),
+                      Index("ix_reminder_log_department_trigger", "department_id", "trigger_at"))
     id: Mapped[int] = mapped_column(primary_key=True)
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
     series: Mapped[str] = mapped_column(String(80))
@@ -213,7 +215,11 @@ class Delivery(Base):
     __table_args__ = (Index("ix_deliveries_status_next", "status", "next_attempt_at"),
                       # partial: only rows in flight, for the expired-lease probe of every tick
                       Index("ix_deliveries_sending_lease", "lease_until",
-                            sqlite_where=text("status = 'sending'"), postgresql_where=text("status = 'sending'")))
+                            sqlite_where=text("status = 'sending'"), postgresql_where=text("status = 'sending'")),
+                      # partial: the never-attempted pending rows, the catch-up's candidates (migration 0009)
+                      Index("ix_deliveries_unattempted", "digest_id",
+                            sqlite_where=text("status = 'pending' AND attempts = 0"),
+                            postgresql_where=text("status = 'pending' AND attempts = 0")))
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(64), unique=True)  # idempotency key / webhook-id
     digest_id: Mapped[int] = mapped_column(ForeignKey("digests.id", ondelete="CASCADE"), index=True)

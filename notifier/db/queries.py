@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import Any
 
-from sqlalchemy import Row, case, func, select
+from sqlalchemy import Integer, Row, and_, case, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from notifier.db.models import (Contact, Delivery, Department, Digest, HistoryEvent, Milestone, OccurrenceDone, Plan,
@@ -31,15 +32,18 @@ def _row(r: Row) -> MilestoneRow:
 
 
 def open_milestones(session: Session, *, departments: Collection[int] | None = None,
-                    roles: Collection[str] | None = None, until: date | None = None,
-                    plans: Collection[int] = (), active_only: bool = False) -> list[MilestoneRow]:
+                    roles: Collection[str] | None = None, until: date | None = None, since: date | None = None,
+                    plans: Collection[int] = (), ids: Collection[int] = (), not_cutoffs: Collection[date] = (),
+                    active_only: bool = False) -> list[MilestoneRow]:
     """Open milestones with their task and plan, one row each (no expansion: see
     ``planning/items.py``).
 
     ``departments`` (with ``roles``): only tasks where one of them holds one of those roles.
-    ``until``: one-off milestones due on or before it (overdue ones included), every recurring
-    one, and every milestone of ``plans``; each part is an indexed range, so the cost follows
-    what can be due, not the size of the database."""
+    ``until``: one-off milestones due on or before it (from ``since`` on, else overdue ones
+    included) except those on ``not_cutoffs`` that are a cutoff of their plan, every recurring
+    one, every milestone of ``plans`` and the milestones ``ids``;
+    each part is an indexed range, so the cost follows what can be due, not the size of the
+    database."""
     base = (select(*_ROW_COLS).join(Task, Task.id == Milestone.task_id).join(Plan, Plan.id == Task.plan_id)
             .where(Milestone.status == "open"))
     if active_only:
@@ -53,13 +57,123 @@ def open_milestones(session: Session, *, departments: Collection[int] | None = N
     if until is None:
         return [_row(r) for r in session.execute(base)]
     found: dict[int, MilestoneRow] = {}
-    parts = [base.where(Milestone.recurrence.is_(None), Milestone.due_on <= until),
+    window = base.where(Milestone.recurrence.is_(None), Milestone.due_on <= until)
+    if since is not None:
+        window = window.where(Milestone.due_on >= since)
+    if not_cutoffs:
+        # A date that is one of its plan's cutoffs has no reminder of its own: such items
+        # are listed by the cutoff's message, loaded (capped) by ``first_open``.
+        window = window.where(~and_(Milestone.due_on.in_(sorted(not_cutoffs)), Plan.starts_on <= Milestone.due_on,
+                                    Plan.ends_on >= Milestone.due_on,
+                                    or_(Plan.issued_on.is_(None), Plan.issued_on <= Milestone.due_on)))
+    parts = [window,
              base.where(Milestone.recurrence.is_not(None))]
     parts += [base.where(Task.plan_id.in_(chunk)) for chunk in _chunks(sorted(plans))]
+    parts += [base.where(Milestone.id.in_(chunk)) for chunk in _chunks(sorted(ids))]
     for q in parts:
         for r in session.execute(q):
             found[r[0]] = _row(r)
     return list(found.values())
+
+
+@dataclass
+class Ranked:
+    """The first milestones of each (department, section) in date order, and how many there are."""
+
+    ids: set[int]  # the milestones to load
+    shown: dict[tuple[int, str], set[int]]  # (department, section) -> its milestones among ``ids``
+    total: dict[tuple[int, str, int], int]  # (department, section, plan or 0) -> all its open milestones (tasks
+    # for "progress"); the overdue count is over every plan (plan 0)
+    first: dict[tuple[int, str], dict[int, date]] = field(default_factory=dict)  # (department, section) ->
+    # plan -> its earliest date there: where the plan first appears in the message
+    # (department, plan) -> the tasks with items after the cutoff / due by it (a task listed above
+    # is not asked about again): task ids only, to count the progress request's tasks exactly
+    later_tasks: dict[tuple[int, int], set[int]] = field(default_factory=dict)
+    listed_tasks: dict[tuple[int, int], set[int]] = field(default_factory=dict)
+
+
+def first_open(session: Session, departments: Mapping[int, Collection[int]], roles: Collection[str], *, today: date,
+               cap: int, live_after: date, paused_tasks: Collection[int] = (),
+               cutoffs: Mapping[int, date] | None = None) -> Ranked:
+    """The at most ``cap`` earliest open one-off milestones of each department, per section, and
+    the count of all, in SQL (window functions): nothing else is loaded.
+
+    Sections: ``overdue`` (due before ``today``) in every active plan, and, for the plans of
+    ``cutoffs`` (plan -> its cutoff being reminded), ``cutoff`` (due from today to that cutoff)
+    and ``progress`` (due after it; ranked and counted by task). Only milestones the planner
+    would list: their plan issued, not ended more than ``live_after`` ago, the date not before
+    the issue, their task not in ``paused_tasks``. ``departments`` maps each department to the
+    stored departments whose tasks are its own (itself, the groups it is a member of), any of
+    which holding one of ``roles``; each milestone counts once per department."""
+    out = Ranked(set(), defaultdict(set), {})
+    pairs = [(key, dep) for dep, keys in departments.items() for key in keys]
+    if not pairs:
+        return out
+    if len(pairs) > 400:  # SQLite allows 500 terms in a compound SELECT: split the departments
+        deps = sorted(departments)
+        half = {d: departments[d] for d in deps[:len(deps) // 2]}
+        rest = {d: departments[d] for d in deps[len(deps) // 2:]}
+        for part in (first_open(session, half, roles, today=today, cap=cap, live_after=live_after,
+                                paused_tasks=paused_tasks, cutoffs=cutoffs),
+                     first_open(session, rest, roles, today=today, cap=cap, live_after=live_after,
+                                paused_tasks=paused_tasks, cutoffs=cutoffs)):
+            out.ids |= part.ids
+            out.shown.update(part.shown)
+            out.total.update(part.total)
+            out.first.update(part.first)
+            out.later_tasks.update(part.later_tasks)
+            out.listed_tasks.update(part.listed_tasks)
+        return out
+    # (stored department, department it counts for): a SELECT of literals, which SQLite and
+    # PostgreSQL both read (SQLite has no column names for a VALUES list).
+    owner = union_all(*(select(literal(k, Integer).label("key"), literal(d, Integer).label("dep"))
+                        for k, d in pairs)).subquery("owner")
+    issued_ok = or_(Plan.issued_on.is_(None), and_(Plan.issued_on <= today, Milestone.due_on >= Plan.issued_on))
+    base = (select(owner.c.dep, Milestone.id.label("mid"), Milestone.due_on.label("due"), Task.id.label("tid"),
+                   Task.plan_id.label("pid"))
+            .select_from(TaskDepartment).join(owner, owner.c.key == _unindexed(session, TaskDepartment.department_id))
+            .join(Task, Task.id == TaskDepartment.task_id).join(Plan, Plan.id == Task.plan_id)
+            .join(Milestone, Milestone.task_id == Task.id)
+            .where(TaskDepartment.role.in_(sorted(roles)),
+                   Milestone.status == "open", Milestone.recurrence.is_(None), Plan.status == PlanStatus.ACTIVE,
+                   Plan.ends_on >= live_after, issued_ok))
+    if paused_tasks:
+        base = base.where(Task.id.not_in(sorted(paused_tasks)))
+    parts: list[tuple[str, int, Any]] = []
+    for pid, c in sorted((cutoffs or {}).items()):
+        in_plan = base.where(Task.plan_id == pid)
+        parts.append(("cutoff", pid, in_plan.where(Milestone.due_on >= today, Milestone.due_on <= c)))
+        parts.append(("progress", pid, in_plan.where(Milestone.due_on > c)))
+        for store, q in ((out.later_tasks, in_plan.where(Milestone.due_on > c)),
+                         (out.listed_tasks, in_plan.where(Milestone.due_on <= c))):
+            for dep, tid in session.execute(q.with_only_columns(owner.c.dep, Task.id).distinct()):
+                store.setdefault((dep, pid), set()).add(tid)
+    for section, pid, q in parts:
+        rows = q.distinct().subquery()
+        if section == "progress":  # ranked by task: the first tasks by their earliest later date
+            first = select(rows, func.min(rows.c.due).over(partition_by=[rows.c.dep, rows.c.tid]).label("tfirst")
+                           ).subquery()
+            ranked = select(first.c.dep, first.c.mid, first.c.tid,
+                            func.dense_rank().over(partition_by=first.c.dep,
+                                                   order_by=[first.c.tfirst, first.c.tid]).label("rn")).subquery()
+            for dep, mid in session.execute(select(ranked.c.dep, ranked.c.mid).where(ranked.c.rn <= cap)):
+                out.ids.add(mid)
+                out.shown[(dep, section)].add(mid)
+            counts = select(rows.c.dep, func.count(rows.c.tid.distinct())).group_by(rows.c.dep)
+        else:
+            ranked = select(rows.c.dep, rows.c.mid, func.row_number().over(
+                partition_by=rows.c.dep, order_by=[rows.c.due, rows.c.tid, rows.c.mid]).label("rn")).subquery()
+            for dep, mid in session.execute(select(ranked.c.dep, ranked.c.mid).where(ranked.c.rn <= cap)):
+                out.ids.add(mid)
+                out.shown[(dep, section)].add(mid)
+            counts = select(rows.c.dep, func.count()).group_by(rows.c.dep)
+        for dep, n in session.execute(counts):
+            out.total[(dep, section, pid)] = n
+        for dep, plan_id, day in session.execute(select(rows.c.dep, rows.c.pid, func.min(rows.c.due))
+                                                 .group_by(rows.c.dep, rows.c.pid)):
+            firsts = out.first.setdefault((dep, section), {})
+            firsts[plan_id] = min(firsts.get(plan_id, day), day)
+    return out
 
 
 def task_roles(session: Session, task_ids: Iterable[int] | None = None) -> list[tuple[int, str, int]]:
@@ -84,25 +198,39 @@ def done_occurrences(session: Session, milestone_ids: Iterable[int]) -> dict[int
     return done
 
 
-def department_plans(session: Session, departments: Collection[int], roles: Collection[str],
-                     after: date) -> list[tuple[int, PlanInfo, date | None]]:
-    """(department, plan, its first open one-off date after ``after``) for each active plan in
-    which one of ``departments`` holds one of ``roles`` in a task with an open milestone: the
-    plans whose cutoffs can concern it, and where its reminders beyond the loaded window start."""
+def _department_in(session: Session, departments: Collection[int]) -> Any:
+    """``task_departments.department_id IN (...)``, without its index on SQLite (``_unindexed``)."""
+    return _unindexed(session, TaskDepartment.department_id).in_(sorted(departments))
+
+
+def _unindexed(session: Session, column: Any) -> Any:
+    """``column + 0`` on SQLite: the rows are then reached from the open milestones or the plan's
+    tasks, not from a department's every task of every year (SQLite's planner has no statistics
+    to tell them apart; ``+ 0`` keeps it off that column's index). PostgreSQL plans by cost."""
+    return column + 0 if session.get_bind().dialect.name == "sqlite" else column
+
+
+def department_plans(session: Session, departments: Collection[int], roles: Collection[str], today: date,
+                     after: date) -> list[tuple[int, PlanInfo, date | None, date | None]]:
+    """(department, plan, its first open one-off date from ``today`` on, its first after
+    ``after``) for each active plan in which one of ``departments`` holds one of ``roles`` in a
+    task with an open milestone: the plans whose cutoffs can concern it, when its next item
+    falls overdue, and where its reminders beyond the loaded window start."""
+    first = func.min(case((Milestone.due_on >= today, Milestone.due_on), else_=None))
     later = func.min(case((Milestone.due_on > after, Milestone.due_on), else_=None))
     q = (select(TaskDepartment.department_id, Plan.id, Plan.name, Plan.doc_number, Plan.starts_on, Plan.ends_on,
-                Plan.issued_on, later)
-         .join(Task, Task.id == TaskDepartment.task_id).join(Plan, Plan.id == Task.plan_id)
-         .join(Milestone, Milestone.task_id == Task.id)
+                Plan.issued_on, first, later)
+         .select_from(Milestone).join(Task, Task.id == Milestone.task_id).join(Plan, Plan.id == Task.plan_id)
+         .join(TaskDepartment, TaskDepartment.task_id == Task.id)
          .where(TaskDepartment.role.in_(sorted(roles)), Plan.status == PlanStatus.ACTIVE,
                 Milestone.status == "open")
          .group_by(TaskDepartment.department_id, Plan.id, Plan.name, Plan.doc_number, Plan.starts_on,
                    Plan.ends_on, Plan.issued_on))
-    out: list[tuple[int, PlanInfo, date | None]] = []
+    out: list[tuple[int, PlanInfo, date | None, date | None]] = []
     for chunk in _chunks(sorted(departments)):
-        for dep, pid, name, doc, start, end, issued, first_later in session.execute(
-                q.where(TaskDepartment.department_id.in_(chunk))):
-            out.append((dep, PlanInfo(pid, name, doc, start, end, issued), first_later))
+        for dep, pid, name, doc, start, end, issued, first_due, first_later in session.execute(
+                q.where(_department_in(session, chunk))):
+            out.append((dep, PlanInfo(pid, name, doc, start, end, issued), first_due, first_later))
     return out
 
 

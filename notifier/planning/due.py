@@ -34,11 +34,13 @@ def _utc(day: date, at: time, rules: Rules) -> datetime:
 
 
 def wakeups(dept: int, items: Iterable[Item], logged: Mapping[tuple[int, str], datetime], rules: Rules,
-            now: datetime, *, plans: Iterable[PlanInfo] = (), later: date | None = None) -> list[datetime]:
+            now: datetime, *, plans: Iterable[PlanInfo] = (), later: date | None = None,
+            earliest: date | None = None) -> list[datetime]:
     """The facts above for ``dept`` (naive UTC times, in no order). ``items`` are the
     department's loaded open items (those it is reminded about); ``plans``: every plan it has
     open items in, loaded or not (their cutoffs); ``later``: its first open date after the
-    loaded ones, if any."""
+    loaded ones, if any; ``earliest``: its first open date from today on, loaded or not (the day
+    it falls overdue)."""
     today = now.astimezone(rules.tz).date()
     out: list[datetime] = []
     live = {p.id: p for p in plans}
@@ -57,6 +59,8 @@ def wakeups(dept: int, items: Iterable[Item], logged: Mapping[tuple[int, str], d
         if p.closed or today > grace_end(p, rules):
             continue
         out += [t for c in cutoffs(p, rules.cutoff_months) if c >= today for t in before_triggers(c, rules)]
+    if earliest is not None:
+        first = earliest if first is None else min(first, earliest)
     if first is not None:  # overdue: the day after the earliest date, or the cadence's next day
         seen = logged.get((dept, "overdue"))
         last = seen.replace(tzinfo=UTC).astimezone(rules.tz).date() if seen else None

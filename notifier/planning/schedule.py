@@ -463,6 +463,7 @@ def one_per_day(digests: dict[int, Digest], sent_today: Iterable[int]) -> list[i
 
 _ORDER = {Section.OVERDUE: 0, Section.URGED: 1, Section.CUTOFF: 2, Section.UPCOMING: 3, Section.PROGRESS: 4,
           Section.ESCALATION: 5}
+SECTION_ORDER = _ORDER  # public: the renderer names a digest's plans in this order
 
 
 def _dedupe_sorted(entries: list[Entry]) -> list[Entry]:
