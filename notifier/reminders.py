@@ -52,8 +52,8 @@ from notifier.planning.horizons import horizon, log_horizon
 from notifier.plan_life import close_plan
 from notifier.planning.due import next_due_at, wakeups
 from notifier.planning.items import expand_roles, items_of
-from notifier.planning.schedule import (SECTION_ORDER, Cadence, Digest, Item, PlanInfo, Rules, before_triggers, by_department,
-                                        compose_digests, cutoffs)
+from notifier.planning.schedule import (SECTION_ORDER, Cadence, Digest, Item, PlanInfo, Rules, before_triggers,
+                                        by_department, compose_digests, cutoffs)
 from notifier.rendering import LinkMaker, Rendered, Renderer, notice_context
 from notifier.review import mark_told, pending_keys, returns_to_tell, without_requested
 from notifier.terms import DigestKind
