@@ -54,9 +54,9 @@ from notifier.planning.due import next_due_at, wakeups
 from notifier.planning.items import expand_roles, items_of
 from notifier.planning.schedule import (SECTION_ORDER, Cadence, Digest, Item, PlanInfo, Rules, before_triggers,
                                         by_department, compose_digests, cutoffs)
-from notifier.rendering import LinkMaker, Rendered, Renderer, notice_context
+from notifier.rendering import Links, Rendered, Renderer, notice_context
 from notifier.review import mark_told, pending_keys, returns_to_tell, without_requested
-from notifier.terms import DigestKind
+from notifier.terms import DigestKind, Role
 from notifier.web.links import LinkSigner, signer_of
 
 log = logging.getLogger(__name__)
@@ -288,7 +288,7 @@ def _plan_page(s: Session, config: Config, renderer: Renderer, rules: Rules, pag
             continue  # not logged: once a contact is configured the latest reminder goes out
         told = returns.get(digest.department_id, []) if digest.kind == "reminder" else []
         hidden = loaded.hidden(digest)
-        rendered = renderer.render_digest(digest, name, now, names, links_for(signer, digest, now),
+        rendered = renderer.render_digest(digest, name, now, names, links_of(signer, digest, now),
                                           outcomes_of(s, digest, config), more=hidden,
                                           more_plans=loaded.hidden_plans(digest, hidden),
                                           listed_elsewhere=loaded.listed_tasks(digest),
@@ -583,7 +583,7 @@ def preview(engine: Engine, config: Config, renderer: Renderer, department: str,
                    if d.department_id == dep_id]
         names = queries.department_names(s)
         told = returns_to_tell(s).get(dep_id, [])
-        out = [renderer.render_digest(d, dep_name, now, names, links_for(signer, d, now), outcomes_of(s, d, config),
+        out = [renderer.render_digest(d, dep_name, now, names, links_of(signer, d, now), outcomes_of(s, d, config),
                                       page_url=page_url_for(signer, d, now),
                                       returned=told if d.kind == "reminder" else ())
                for d in digests]
@@ -609,12 +609,16 @@ def close_ended_plans(s: Session, closing: list[PlanInfo], reported: set[int], e
                 log.info("plan %s closed: its end plus grace has passed", p.id)
 
 
-def links_for(signer: LinkSigner | None, digest: Digest, now: datetime) -> LinkMaker | None:
-    """The reply links of a reminder digest, or None (no [web] links; escalation copies)."""
+def links_of(signer: LinkSigner | None, digest: Digest, now: datetime) -> Links | None:
+    """The reply links of a reminder digest's items, signed before it is rendered; None without
+    [web] links and for escalation copies. Only the items the department leads get one: their
+    lead answers for the others."""
     if signer is None or digest.kind != DigestKind.REMINDER:
         return None
     # Bound to the digest's department: only the recipient's link confirms for it.
-    return lambda milestone_id, occurrence: signer.url(milestone_id, occurrence, digest.department_id, now)
+    return {(e.item.milestone_id, e.item.occurrence): signer.url(e.item.milestone_id, e.item.occurrence,
+                                                                 digest.department_id, now)
+            for e in digest.entries if e.role == Role.LEAD}
 
 
 def page_url_for(signer: LinkSigner | None, digest: Digest, now: datetime) -> str:

@@ -8,7 +8,7 @@ data so a broken template fails at start, not at the first reminder.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from importlib import resources
@@ -89,7 +89,7 @@ class Renderer:
                         html=out["html"], markdown=out["md"], data=context_data(context))
 
     def render_digest(self, digest: Digest, department: str, now: datetime,
-                      names: dict[int, str] | None = None, links: LinkMaker | None = None,
+                      names: dict[int, str] | None = None, links: Links | None = None,
                       outcomes: Mapping[int, list[Any]] | None = None, *, page_url: str = "",
                       returned: Iterable[Any] = (), more: Mapping[str, int] | None = None,
                       more_plans: Iterable[tuple[PlanInfo, tuple[int, int, int]]] = (),
@@ -119,7 +119,9 @@ class Renderer:
                                          office=self.office, max_items=self.max_items)
                 self.render(kind, context)
                 add_department_parts(context, "https://notifier.example.cn/d/1-1-x", [_SampleReturn()])
-                self.render(kind, add_links(context, lambda mid, occ: f"https://notifier.example.cn/r/{mid}-{occ}"))
+                self.render(kind, add_links(context, {(e.item.milestone_id, e.item.occurrence):
+                                                      f"https://notifier.example.cn/r/{e.item.milestone_id}"
+                                                      for e in sample.entries}))
                 for graded in sample_steps(sample):  # each grade's 督办单: its band and sentences
                     self.render(kind, digest_context(graded, "市发改委", datetime(2018, 6, 20, 9, 0), {1: "市发改委"},
                                                      office=self.office, max_items=self.max_items))
@@ -350,7 +352,9 @@ def finish(context: dict[str, Any]) -> dict[str, Any]:
     return context
 
 
-LinkMaker = Callable[[int, date], str]  # (milestone id, occurrence) -> its signed reply link
+# (milestone id, occurrence) -> its signed reply link: made by the pass before rendering, so the
+# renderer shows what it is given and never calls back into the pass.
+Links = Mapping[tuple[int, date], str]
 
 
 def add_department_parts(context: dict[str, Any], page_url: str, returned: Iterable[Any]) -> dict[str, Any]:
@@ -371,7 +375,7 @@ class _SampleReturn:
     decided_at: datetime = datetime(2018, 6, 19, 2, 0)
 
 
-def add_links(context: dict[str, Any], links: LinkMaker) -> dict[str, Any]:
+def add_links(context: dict[str, Any], links: Links) -> dict[str, Any]:
     """Give every milestone the department leads its reply link (in place; returned for
     chaining). Items it only cooperates on get none: their lead answers for them."""
     entries = [*context["overdue"], *context["urged"], *context["due_by_cutoff"], *context["upcoming"]]
@@ -379,7 +383,7 @@ def add_links(context: dict[str, Any], links: LinkMaker) -> dict[str, Any]:
         entries += [t, *t["milestones"]]
     for e in entries:
         if e["role"] == "lead":
-            e["link"] = links(e["milestone_id"], e["due"])
+            e["link"] = links.get((e["milestone_id"], e["due"]), "")
     context["links"] = any(e["link"] for e in entries)  # the answer sentence speaks of links only then
     return finish(context)
 

@@ -51,7 +51,8 @@ def test_text_html_and_markdown_carry_the_same_items_and_sentences():
 def test_the_same_holds_with_reply_links():
     r = Renderer(office=OFFICE)
     out = r.render_digest(sample_digest(), "市发改委", datetime(2018, 6, 20, 9), {1: "市发改委"},
-                          links=lambda mid, occ: f"https://n.example.cn/r/{mid}")
+                          links={(e.item.milestone_id, e.item.occurrence): f"https://n.example.cn/r/{e.item.milestone_id}"
+                                 for e in sample_digest().entries})
     links = lambda s: sorted(re.findall(r"https://n\.example\.cn/r/\d+", s))  # noqa: E731
     assert links(out.text) == links(out.html) == links(out.markdown) and links(out.text)
     strip = lambda s: [x for x in sentences(s.replace("办结或报送进展：", "")) if "https://" not in x]  # noqa: E731
@@ -98,7 +99,7 @@ def test_a_department_reminded_in_another_role_sees_its_role_in_every_form():
     d.entries = [Entry(Item(1, date(2018, 5, 31), plan, 1, "1", "港口建设", "完成验收", (1,), None, (), (3,)),
                      "upcoming", 7, role="cooperating")]
     out = Renderer().render_digest(d, "市财政局", datetime(2018, 5, 24, 9), {1: "市发改委", 3: "市财政局"},
-                                   links=lambda mid, occ: "https://n.example.cn/r/1")
+                                   links={(1, date(2018, 5, 31)): "https://n.example.cn/r/1"})
     for part in (out.text, out.html, out.markdown):
         assert "[配合]任务1「港口建设」：完成验收" in part and "现将贵单位承担的工作" in part
     assert "https://" not in out.text and "链接" not in out.text  # the lead answers for it: no reply link
