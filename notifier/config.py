@@ -480,9 +480,9 @@ def parse(data: dict, path: Path) -> Config:
     tz = _timezone(r, r.get(data, "", "timezone", str, "Asia/Shanghai"))
 
     db = r.table(data, "database", {"url"})
-    db_url = r.get(db, "database", "url", str, "sqlite:///var/notifier.db")
+    db_url = r.get(db, "database", "url", str, Config.database_url)
     if not _database_url(r, db_url):
-        db_url = "sqlite:///var/notifier.db"
+        db_url = Config.database_url
     if db_url.startswith("sqlite:///") and not db_url.startswith("sqlite:////"):
         # A relative SQLite path is taken relative to the config file, not the cwd,
         # so a service and an admin's shell open the same file.
@@ -523,11 +523,12 @@ def parse(data: dict, path: Path) -> Config:
     dl = r.table(data, "delivery", {"max_attempts", "backoff_seconds", "backoff_cap_seconds",
                                     "concurrency", "lease_seconds"})
     delivery = DeliveryConfig(
-        max_attempts=_positive(r, dl, "delivery", "max_attempts", int, 8),
-        backoff_seconds=_positive(r, dl, "delivery", "backoff_seconds", float, 60.0),
-        backoff_cap_seconds=_positive(r, dl, "delivery", "backoff_cap_seconds", float, 3600.0),
-        concurrency=_positive(r, dl, "delivery", "concurrency", int, 16),
-        lease_seconds=_positive(r, dl, "delivery", "lease_seconds", int, 300),
+        max_attempts=_positive(r, dl, "delivery", "max_attempts", int, DeliveryConfig.max_attempts),
+        backoff_seconds=_positive(r, dl, "delivery", "backoff_seconds", float, DeliveryConfig.backoff_seconds),
+        backoff_cap_seconds=_positive(r, dl, "delivery", "backoff_cap_seconds", float,
+                                      DeliveryConfig.backoff_cap_seconds),
+        concurrency=_positive(r, dl, "delivery", "concurrency", int, DeliveryConfig.concurrency),
+        lease_seconds=_positive(r, dl, "delivery", "lease_seconds", int, DeliveryConfig.lease_seconds),
     )
 
     cal = r.table(data, "calendar", {"holidays", "workdays"})
@@ -535,7 +536,7 @@ def parse(data: dict, path: Path) -> Config:
     workdays = _dates(r, cal, "calendar", "workdays")
 
     log = r.table(data, "log", {"level"})
-    level = r.get(log, "log", "level", str, "INFO").upper()
+    level = r.get(log, "log", "level", str, Config.log_level).upper()
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         r.bad("log.level", f"must be DEBUG, INFO, WARNING or ERROR, got {level!r}")
         level = "INFO"
@@ -580,10 +581,13 @@ def _folder(r: _Reader, data: dict, path: Path) -> tuple[Path, bool, tuple[str, 
 
 def _grades(r: _Reader, data: dict) -> GradesConfig:
     g = r.table(data, "grades", {"lead_days", "silent_workdays", "cutoff_answer_days", "sign_within_days"})
-    return GradesConfig(lead_days=_positive(r, g, "grades", "lead_days", int, 7),
-                        silent_workdays=int(_non_negative(r, g, "grades", "silent_workdays", 0)),
-                        cutoff_answer_days=_positive(r, g, "grades", "cutoff_answer_days", int, 30),
-                        sign_within_days=_positive(r, g, "grades", "sign_within_days", int, 2))
+    return GradesConfig(lead_days=_positive(r, g, "grades", "lead_days", int, GradesConfig.lead_days),
+                        silent_workdays=int(_non_negative(r, g, "grades", "silent_workdays",
+                                                          GradesConfig.silent_workdays)),
+                        cutoff_answer_days=_positive(r, g, "grades", "cutoff_answer_days", int,
+                                                     GradesConfig.cutoff_answer_days),
+                        sign_within_days=_positive(r, g, "grades", "sign_within_days", int,
+                                                   GradesConfig.sign_within_days))
 
 
 def _report(r: _Reader, data: dict, known: set[str]) -> ReportConfig:
@@ -593,11 +597,11 @@ def _report(r: _Reader, data: dict, known: set[str]) -> ReportConfig:
     for i, name in enumerate(to):
         if name not in known:
             r.bad(f"{p}.to[{i}]", f"{name!r} is not a configured department")
-    every = r.get(t, p, "every", str, "monthly")
+    every = r.get(t, p, "every", str, ReportConfig.every)
     if every not in ("monthly", "cutoff"):
         r.bad(f"{p}.every", f'must be "monthly" or "cutoff", got {every!r}')
         every = "monthly"
-    day = r.get(t, p, "day", int, 5)
+    day = r.get(t, p, "day", int, ReportConfig.day)
     if not 1 <= day <= 28:
         r.bad(f"{p}.day", f"must be a day of the month 1..28, got {day}")
         day = 5
@@ -675,18 +679,21 @@ def _http_url(r: _Reader, name: str, url: str) -> bool:
     return True
 
 
+_S = ScheduleConfig  # the defaults: written once, in the dataclasses
+
+
 def _schedule(r: _Reader, s: dict) -> ScheduleConfig:
     p = "schedule"
-    months = r.get(s, p, "cutoff_months", list, [6, 9, 12])
+    months = r.get(s, p, "cutoff_months", list, list(_S.cutoff_months))
     if not months or not all(isinstance(m, int) and not isinstance(m, bool) and 1 <= m <= 12 for m in months):
         r.bad(f"{p}.cutoff_months", f"must be a non-empty list of months 1..12, got {months!r}")
-        months = [6, 9, 12]
-    lead = r.get(s, p, "lead_days", list, [30, 7, 1])
+        months = list(_S.cutoff_months)
+    lead = r.get(s, p, "lead_days", list, list(_S.lead_days))
     if not lead or not all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= 366 for d in lead):
         r.bad(f"{p}.lead_days", f"must be a non-empty list of whole days 0..366, got {lead!r}")
-        lead = [30, 7, 1]
-    send_at = r.hhmm(s["send_at"], f"{p}.send_at", time(9, 0)) if "send_at" in s else time(9, 0)
-    window = (time(8, 30), time(17, 30))
+        lead = list(_S.lead_days)
+    send_at = r.hhmm(s["send_at"], f"{p}.send_at", _S.send_at) if "send_at" in s else _S.send_at
+    window = _S.send_window
     if "send_window" in s:
         w = s["send_window"]
         if not (isinstance(w, list) and len(w) == 2):
@@ -704,13 +711,13 @@ def _schedule(r: _Reader, s: dict) -> ScheduleConfig:
         cutoff_months=tuple(sorted(set(months))),
         lead_days=tuple(sorted(set(lead), reverse=True)),
         send_at=send_at,
-        overdue_every_days=_positive(r, s, p, "overdue_every_days", int, 3),
+        overdue_every_days=_positive(r, s, p, "overdue_every_days", int, _S.overdue_every_days),
         send_window=window,
-        tick_seconds=_positive(r, s, p, "tick_seconds", int, 60),
-        plan_every_minutes=_positive(r, s, p, "plan_every_minutes", int, 60),
-        stagger_seconds=_non_negative(r, s, p, "stagger_seconds", 2.0),
-        after_end_days=int(_non_negative(r, s, p, "after_end_days", 30)),
-        max_items=_positive(r, s, p, "max_items", int, 30),
+        tick_seconds=_positive(r, s, p, "tick_seconds", int, _S.tick_seconds),
+        plan_every_minutes=_positive(r, s, p, "plan_every_minutes", int, _S.plan_every_minutes),
+        stagger_seconds=_non_negative(r, s, p, "stagger_seconds", _S.stagger_seconds),
+        after_end_days=int(_non_negative(r, s, p, "after_end_days", _S.after_end_days)),
+        max_items=_positive(r, s, p, "max_items", int, _S.max_items),
         notify_roles=_roles(r, s, p),
     )
 
@@ -791,7 +798,7 @@ def _web(r: _Reader, w: dict) -> WebConfig:
         r.bad(f"{p}.base_url", "is required when [web] enabled = true (the links point there)")
     listen = _listen(r, w, p, "127.0.0.1:8080") or "127.0.0.1:8080"
     return WebConfig(enabled=enabled, base_url=base_url, secret=secret, listen=listen,
-                     link_days=_positive(r, w, p, "link_days", int, 60))
+                     link_days=_positive(r, w, p, "link_days", int, WebConfig.link_days))
 
 
 def _listen(r: _Reader, table: dict, p: str, default: str | None) -> str | None:
@@ -880,8 +887,8 @@ def _email(r: _Reader, data: dict) -> EmailConfig | None:
         r.bad(f"{p}.ca_file", f"{ca_file} is not a file")
     return EmailConfig(host=host, port=port, security=security, sender=sender,
                        username=username, password=password, ca_file=ca_file,
-                       timeout=_positive(r, e, p, "timeout", float, 30.0),
-                       connections=_positive(r, e, p, "connections", int, 4))
+                       timeout=_positive(r, e, p, "timeout", float, EmailConfig.timeout),
+                       connections=_positive(r, e, p, "connections", int, EmailConfig.connections))
 
 
 def _webhooks(r: _Reader, table: Any) -> dict[str, WebhookConfig]:
@@ -901,13 +908,13 @@ def _webhooks(r: _Reader, table: Any) -> dict[str, WebhookConfig]:
                          "at_mobiles", "at_user_ids", "timeout"})
         url = r.get(w, p, "url", str, "")
         _http_url(r, f"{p}.url", url)
-        kind = r.get(w, p, "kind", str, "json")
+        kind = r.get(w, p, "kind", str, WebhookConfig.kind)
         if kind not in {"json", "dingtalk", "wecom", "feishu"}:
             r.bad(f"{p}.kind", f'must be "json", "dingtalk", "wecom" or "feishu", got {kind!r}')
         out[name] = WebhookConfig(
             name=name, url=Secret(url), kind=kind, secret=r.secret(w, p, "secret"),
             at_mobiles=r.str_list(w, p, "at_mobiles"), at_user_ids=r.str_list(w, p, "at_user_ids"),
-            timeout=_positive(r, w, p, "timeout", float, 10.0),
+            timeout=_positive(r, w, p, "timeout", float, WebhookConfig.timeout),
         )
     return out
 

@@ -23,10 +23,12 @@ import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
 from notifier import metrics
+from notifier.config import DeliveryConfig
 from notifier.db.engine import transaction, utcnow
 from notifier.delivery import outbox
 from notifier.delivery.message import (
@@ -66,9 +68,10 @@ class RetryPolicy:
     datetime it can compute (an OverflowError here would leave a whole group of outcomes,
     successful sends included, unrecorded)."""
 
-    max_attempts: int = 8
-    base_seconds: float = 60.0
-    cap_seconds: float = 3600.0
+    # The defaults are [delivery]'s (written once, in notifier/config.py).
+    max_attempts: int = DeliveryConfig.max_attempts
+    base_seconds: float = DeliveryConfig.backoff_seconds
+    cap_seconds: float = DeliveryConfig.backoff_cap_seconds
     jitter: bool = True
     min_seconds: float = 1.0  # a floor, so even "Retry-After: 0" cannot make a busy loop
     max_retry_after_seconds: float = MAX_RETRY_AFTER_SECONDS
@@ -161,14 +164,16 @@ ChannelLookup = Callable[[str, str], Channel | None]  # (channel, recipient) -> 
 
 class Dispatcher:
     @classmethod
-    def from_config(cls, engine: Engine, channels: ChannelLookup, delivery, **kw) -> Dispatcher:  # noqa: ANN001, ANN003
+    def from_config(cls, engine: Engine, channels: ChannelLookup, delivery: DeliveryConfig,
+                    **kw: Any) -> Dispatcher:
         """The dispatcher ``[delivery]`` describes (a config.DeliveryConfig)."""
         policy = RetryPolicy(delivery.max_attempts, delivery.backoff_seconds, delivery.backoff_cap_seconds)
         return cls(engine, channels, policy, concurrency=delivery.concurrency,
                    lease_seconds=delivery.lease_seconds, **kw)
 
     def __init__(self, engine: Engine, channels: ChannelLookup, policy: RetryPolicy | None = None, *,
-                 batch_size: int = 200, concurrency: int = 16, lease_seconds: float = 300,
+                 batch_size: int = 200, concurrency: int = DeliveryConfig.concurrency,
+                 lease_seconds: float = DeliveryConfig.lease_seconds,
                  clock: Callable[[], datetime] = utcnow, rand: Callable[[], float] = random.random):
         self.engine = engine
         self.channels = channels

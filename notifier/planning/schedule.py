@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from notifier.config import GradesConfig, ScheduleConfig
 from notifier.office.grades import Light
 from notifier.planning.calendar import WorkCalendar, month_end
 from notifier.planning.ladder import Ladder, Step, sign_items, top_grade
@@ -119,16 +120,17 @@ class Rules:
     """The part of the config the planner reads."""
 
     tz: ZoneInfo
-    cutoff_months: tuple[int, ...] = (6, 9, 12)
-    lead_days: tuple[int, ...] = (30, 7, 1)
-    send_at: time = time(9, 0)
-    overdue_every_days: int = 3
+    # The defaults are the config's (written once, in notifier/config.py).
+    cutoff_months: tuple[int, ...] = ScheduleConfig.cutoff_months
+    lead_days: tuple[int, ...] = ScheduleConfig.lead_days
+    send_at: time = ScheduleConfig.send_at
+    overdue_every_days: int = ScheduleConfig.overdue_every_days
     escalation_to: tuple[int, ...] = ()  # department ids
     calendar: WorkCalendar = field(default_factory=WorkCalendar)
     escalation: Cadence | None = None  # None: every overdue_every_days working days
-    after_end_days: int = 30
-    notify_roles: tuple[Role, ...] = (Role.LEAD,)
-    sign_within_days: int = 2  # [grades]: working days to sign for a reminder
+    after_end_days: int = ScheduleConfig.after_end_days
+    notify_roles: tuple[Role, ...] = ScheduleConfig.notify_roles
+    sign_within_days: int = GradesConfig.sign_within_days  # [grades]: working days to sign for a reminder
     copy_to: tuple[int, ...] = ()  # who a 红 step is copied to: every [escalation] department,
     # also when the pass plans them on another page than ``escalation_to`` holds
 

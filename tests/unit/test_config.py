@@ -193,3 +193,23 @@ def test_metrics_listener_is_off_by_default_and_a_bad_address_is_named(write_con
     assert (good.metrics.host_port, good.metrics.on_web) == (("127.0.0.1", 9464), True)
     path = write_config('[metrics]\nlisten = "9464"\n')
     assert problems(path) == [f'{path}: metrics.listen: must be "HOST:PORT", e.g. "127.0.0.1:8080", got \'9464\'']
+
+
+def test_an_empty_config_reads_as_the_dataclass_defaults_and_the_planner_and_retry_policy_share_them(write_config):
+    """Config defaults are written once (the dataclasses): parse, Rules and RetryPolicy use them."""
+    from zoneinfo import ZoneInfo
+
+    from notifier.config import Config, DeliveryConfig, GradesConfig, ScheduleConfig
+    from notifier.delivery.dispatcher import RetryPolicy
+    from notifier.planning.schedule import Rules
+
+    cfg = config_mod.load(write_config("\n"))
+    assert (cfg.schedule, cfg.delivery, cfg.grades) == (ScheduleConfig(), DeliveryConfig(), GradesConfig())
+    assert (cfg.log_level, cfg.web.link_days) == (Config.log_level, 60)
+    rules, policy = Rules(tz=ZoneInfo("Asia/Shanghai")), RetryPolicy()
+    s = cfg.schedule
+    assert (rules.cutoff_months, rules.lead_days, rules.send_at, rules.overdue_every_days, rules.after_end_days,
+            rules.notify_roles) == (s.cutoff_months, s.lead_days, s.send_at, s.overdue_every_days, s.after_end_days,
+                                    s.notify_roles)
+    assert (policy.max_attempts, policy.base_seconds, policy.cap_seconds) == \
+        (cfg.delivery.max_attempts, cfg.delivery.backoff_seconds, cfg.delivery.backoff_cap_seconds)
