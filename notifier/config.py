@@ -722,8 +722,8 @@ def _schedule(r: _Reader, s: dict) -> ScheduleConfig:
     )
 
 
-def _roles(r: _Reader, s: dict, p: str) -> tuple[str, ...]:
-    roles = r.str_list(s, p, "notify_roles") if "notify_roles" in s else (Role.LEAD,)
+def _roles(r: _Reader, s: dict, p: str) -> tuple[Role, ...]:
+    roles: tuple[str, ...] = r.str_list(s, p, "notify_roles") if "notify_roles" in s else (Role.LEAD,)
     bad = [x for x in roles if x not in ROLES]
     if bad or not roles:
         r.bad(f"{p}.notify_roles", f'must be a non-empty list of "lead", "responsible", "cooperating", got {list(roles)!r}')

@@ -13,8 +13,9 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -131,18 +132,18 @@ class DepartmentIndex:
         """Insert the new departments (``pending`` maps each one's canonical name to itself
         and each of its aliases to it), then their aliases."""
         now = utcnow()
-        table = Department.__table__
+        table = cast(Table, Department.__table__)
         rows = [{"name": c, "is_group": is_group(c), "created_at": now}
                 for key, c in pending.items() if key == c]
         for dep_id, name, group in self.session.execute(
                 insert(table).returning(table.c.id, table.c.name, table.c.is_group), rows):
             self._add(DepartmentRef(dep_id, name, group))
-        aliases = [{"department_id": self._by_name[c].id, "alias": key}
-                   for key, c in pending.items() if key != c]
+        aliases: list[dict[str, Any]] = [{"department_id": self._by_name[c].id, "alias": key}
+                                         for key, c in pending.items() if key != c]
         for row in aliases:
             self.alias_owner[row["alias"]] = row["department_id"]
         if aliases:
-            self.session.execute(insert(DepartmentAlias.__table__), aliases)
+            self.session.execute(insert(cast(Table, DepartmentAlias.__table__)), aliases)
 
     def _lookup(self, name: str) -> DepartmentRef | None:
         dep = self._by_name.get(name)
@@ -167,7 +168,7 @@ def sync_departments(session: Session, config: Config) -> DepartmentIndex:
                                 .values(department_id=dep.id)
                                 .execution_options(synchronize_session=False))
             else:
-                session.execute(insert(DepartmentAlias.__table__),
+                session.execute(insert(cast(Table, DepartmentAlias.__table__)),
                                 [{"department_id": dep.id, "alias": alias}])
             index.alias_owner[alias] = dep.id
     return index

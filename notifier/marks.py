@@ -53,7 +53,8 @@ def milestone_label(s: Session, m: Milestone) -> str:
 
 def _marked(s: Session, m: Milestone, event: HistoryEvent, changed: bool) -> Marked:
     task = s.get(Task, m.task_id)
-    return Marked(m.id, task.number, m.text, event.occurrence, event.action, event.id, changed, event.at)
+    return Marked(m.id, task.number, m.text, event.occurrence, HistoryAction(event.action), event.id, changed,
+                  event.at)
 
 
 def check_occurrence(s: Session, m: Milestone, occurrence: date | None) -> None:

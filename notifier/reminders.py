@@ -323,7 +323,7 @@ def _plan_page(s: Session, config: Config, renderer: Renderer, rules: Rules, pag
     due_index.record(s, versions, nexts)
 
 
-def _pauses(p: PauseSpan, dept: int, its: list[tuple[Item, str]]) -> bool:
+def _pauses(p: PauseSpan, dept: int, its: list[tuple[Item, Role]]) -> bool:
     return p.department_id == dept or any(it.task_id == p.task_id for it, _ in its)
 
 
@@ -527,7 +527,7 @@ def record_ladder(s: Session, digest: Digest, now: datetime) -> None:
         grade_log.record(s, digest.steps, digest_key=digest.key, on=digest.day, at=at)
 
 
-def ladder_wakeups(dept: int, its: list[tuple[Item, str]], plans: Iterable[PlanInfo], asked: Iterable[date],
+def ladder_wakeups(dept: int, its: list[tuple[Item, Role]], plans: Iterable[PlanInfo], asked: Iterable[date],
                    grades: GradesConfig, rules: Rules, today: date) -> list[date]:
     """The days the grade ladder may step one of the department's items up (the due index's
     facts for the ladder; each errs early): the day after a 签收 request's last day, the day

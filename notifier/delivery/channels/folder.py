@@ -18,8 +18,8 @@ import os
 import re
 from pathlib import Path
 
-from notifier.delivery.channels.email import HeaderError, email_bytes
-from notifier.delivery.message import FailedForGood, Message, RetryLater, Sent, SendResult
+from notifier.delivery.channels.email import email_bytes
+from notifier.delivery.message import FailedForGood, HeaderError, Message, RetryLater, Sent, SendResult
 
 NAME_BYTES = 80  # per part (department, recipient) of a file name, in UTF-8 bytes
 
