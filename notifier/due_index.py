@@ -98,9 +98,10 @@ def record(s: Session, versions: Mapping[int, int], next_due: Mapping[int, datet
     return s.connection().execute(stmt, rows).rowcount or 0
 
 
-def next_time(s: Session, after: datetime) -> datetime | None:
-    """The earliest time after ``after`` (naive UTC) any department is due: the status line."""
-    return s.scalar(select(func.min(DepartmentDue.next_due_at)).where(DepartmentDue.next_due_at > after))
+def next_time(s: Session) -> datetime | None:
+    """The earliest time any department is due (naive UTC; ``DUE_NOW`` for one already due), or
+    None when no department has anything open: the status line's next reminder."""
+    return s.scalar(select(func.min(DepartmentDue.next_due_at)))
 
 
 def ensure(s: Session, department_ids: Iterable[int]) -> None:

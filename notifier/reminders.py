@@ -645,8 +645,13 @@ def next_reminder(s: Session, config: Config, now: datetime) -> datetime | None:
     """When a department is next due (aware, local time), for the daemon's status line: the
     due index's earliest time after ``now``. A planned time, not a promise (a wake-up may find
     nothing to send)."""
-    at = due_index.next_time(s, after=now.astimezone(UTC).replace(tzinfo=None))
-    return at.replace(tzinfo=UTC).astimezone(config.timezone) if at is not None else None
+    now_utc = now.astimezone(UTC).replace(tzinfo=None)
+    at = due_index.next_time(s)
+    if at is None:
+        return None
+    # A department already due (a change marked it, or the send window is closed) is planned
+    # at the next pass: its next reminder is now, as far as the status line can say.
+    return max(at, now_utc).replace(tzinfo=UTC).astimezone(config.timezone)
 
 
 def _aliases(s: Session) -> dict[int, list[str]]:
