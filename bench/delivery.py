@@ -140,8 +140,8 @@ def queue(engine, channel: str, recipient: str, n: int, tag: str) -> None:  # no
 
     from notifier.db.models import Digest
     with engine.begin() as conn:
-        conn.execute(update(Digest).values(text=Digest.text + "各责任单位要对照任务分工，倒排工期，确保按时完成。" * 40,
-                                           html=Digest.html + "<p>各责任单位要对照任务分工，倒排工期，确保按时完成。</p>" * 40,
+        line = "各责任单位要对照任务分工，倒排工期，确保按时完成。"
+        conn.execute(update(Digest).values(text=Digest.text + line * 40, html=Digest.html + f"<p>{line}</p>" * 40,
                                            markdown=Digest.markdown + "各责任单位要对照任务分工。" * 40))
 
 
@@ -256,7 +256,8 @@ def main() -> int:
                     # are the bottleneck (a busy shared machine), and steadier than the rates.
                     cpu_ratio = sum(bare_cpu) / sum(ours_cpu)
                     cpus[channel].append((ours_cpu, bare_cpu))
-                    print(f"  round {rnd + 1} {channel:8} notifier {args.n / elapsed:7.0f}/s   bare {args.n / bare:7.0f}/s"
+                    print(f"  round {rnd + 1} {channel:8} notifier {args.n / elapsed:7.0f}/s"
+                          f"   bare {args.n / bare:7.0f}/s"
                           f"   ratio {bare / elapsed:.2f}   cpu ms/message notifier {1e3 * ours_cpu[0] / args.n:.2f}"
                           f"+{1e3 * ours_cpu[1] / args.n:.2f}, bare {1e3 * bare_cpu[0] / args.n:.2f}"
                           f"+{1e3 * bare_cpu[1] / args.n:.2f} (sender+receiver; ratio {cpu_ratio:.2f})"

@@ -37,7 +37,7 @@ def build(source: str, target: int = TARGET) -> str:
             block = re.sub(r"^\s*\d+\.", f"  {n}.", block, count=1)
             # Vary the months so the dates are not all alike.
             block = re.sub(r"(?<!\d)([1-9]|1[0-2])月底前",
-                           lambda m: f"{(int(m[1]) + rnd) % 12 + 1}月底前", block)
+                           lambda m, rnd=rnd: f"{(int(m[1]) + rnd) % 12 + 1}月底前", block)
             out.append("\n" + block)
     return "".join(out)
 

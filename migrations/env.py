@@ -4,7 +4,6 @@ or on sqlalchemy.url for offline SQL generation (``notifier db upgrade --sql``).
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import text
 
 from notifier.db.models import Base
 

@@ -148,8 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="with --sql: the revision the database is at (default: read it from the database; "
                          "'base' for an empty one)")
     up.set_defaults(func=cmd_db_upgrade)
-    ri = dbsub.add_parser("reindex", help="make every department due at the next planning pass (rebuilds the due index)",
-                          parents=[common])
+    ri = dbsub.add_parser("reindex", parents=[common],
+                          help="make every department due at the next planning pass (rebuilds the due index)")
     ri.set_defaults(func=cmd_db_reindex)
     bk = dbsub.add_parser("backup", help="copy the SQLite database to PATH while the daemon runs", parents=[common])
     bk.add_argument("path", type=Path)
@@ -165,7 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--strict", action="store_true",
                      help="refuse a plan in which any task's lead is inferred or missing")
     imp.add_argument("--active", action="store_true",
-                     help="import a plan whose period (plus [schedule] after_end_days) has passed as active, not closed")
+                     help="import a plan whose period (plus [schedule] after_end_days) has passed as active, "
+                          "not closed")
 
     pl = cmd("plan", None, "a plan's life: close it (no more reminders) or reopen it")
     plsub = pl.add_subparsers(metavar="ACTION", required=True)
@@ -403,7 +404,7 @@ def _calendar_years(cfg: Config) -> set[int]:
             with transaction(engine) as s:
                 years |= calendar_years(s, today)
         engine.dispose()
-    except Exception:  # noqa: BLE001 - check-config checks the config; an unreachable database is not its error
+    except Exception:  # noqa: BLE001, S110 - check-config checks the config; an unreachable database is not its error
         pass
     return years
 
@@ -485,7 +486,8 @@ def cmd_import(args: argparse.Namespace, cfg: Config) -> int:
             s.rollback()
     verb = IMPORT_CN.get(summary.action, (summary.action, summary.action))[1 if args.dry_run else 0]
     print(f"方案《{summary.plan_name}》{verb}：任务 {summary.tasks} 项，时间节点 {summary.milestones} 个，"
-          f"涉及部门 {len(summary.departments)} 个" + (f"，保留办结标记 {summary.done_kept} 个" if summary.done_kept else ""))
+          f"涉及部门 {len(summary.departments)} 个"
+          + (f"，保留办结标记 {summary.done_kept} 个" if summary.done_kept else ""))
     if passed:
         print(f"方案期限已于 {spec.ends_on} 结束（已超过 {cfg.schedule.after_end_days} 天）："
               + ("按 --active 导入为进行中" if args.active else
@@ -958,7 +960,8 @@ def milestone_line(r: MilestoneRow, department: str | None) -> str:
 
 
 def milestone_json(r: MilestoneRow) -> dict[str, Any]:
-    return {"id": r.id, "plan": r.plan, "plan_status": r.plan_status, "task_number": r.task_number, "task_title": r.task_title, "text": r.text,
+    return {"id": r.id, "plan": r.plan, "plan_status": r.plan_status, "task_number": r.task_number,
+            "task_title": r.task_title, "text": r.text,
             "due": r.due, "recurrence": r.recurrence, "status": r.status, "days_late": r.days_late,
             "leads": r.leads, "roles": r.roles, "last": answer_json(r.last), "grade": r.grade}
 

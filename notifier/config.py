@@ -653,7 +653,8 @@ def _database_url(r: _Reader, url: str) -> bool:
         return False
     driver = u.drivername.partition("+")[2]  # none given: the engine picks (db/engine.py)
     if driver and driver not in DATABASES[backend]:
-        r.bad("database.url", f"unknown driver {driver!r} for {backend}: use one of {', '.join(sorted(DATABASES[backend]))}")
+        known = ", ".join(sorted(DATABASES[backend]))
+        r.bad("database.url", f"unknown driver {driver!r} for {backend}: use one of {known}")
         return False
     return True
 
@@ -726,7 +727,8 @@ def _roles(r: _Reader, s: dict, p: str) -> tuple[Role, ...]:
     roles: tuple[str, ...] = r.str_list(s, p, "notify_roles") if "notify_roles" in s else (Role.LEAD,)
     bad = [x for x in roles if x not in ROLES]
     if bad or not roles:
-        r.bad(f"{p}.notify_roles", f'must be a non-empty list of "lead", "responsible", "cooperating", got {list(roles)!r}')
+        r.bad(f"{p}.notify_roles",
+              f'must be a non-empty list of "lead", "responsible", "cooperating", got {list(roles)!r}')
         return (Role.LEAD,)
     return tuple(x for x in ROLES if x in roles)
 

@@ -67,7 +67,7 @@ def plan_rows(engine: Engine, plan_name: str | None) -> tuple[str, list[list[str
         rows = []
         for task in plan.tasks:
             depts = ["、".join(names.get((task.id, r), [])) for r in ("lead", "responsible", "cooperating")]
-            for i, m in enumerate(task.milestones):
+            for m in task.milestones:
                 due = recurrence_phrase(m.recurrence) if m.recurrence else m.due_on.isoformat()
                 # Continuation rows repeat the task: a spreadsheet sort cannot orphan them.
                 rows.append([task.number, task.text or task.title, *depts, due, m.text,
@@ -102,7 +102,7 @@ def export_plan(engine: Engine, path: Path, plan_name: str | None = None) -> int
             for c, value in enumerate(row, start=1):
                 # openpyxl stores a str starting with "=" as a formula unless told otherwise.
                 ws.cell(r, c, strip_controls(value)).data_type = "s"
-        for col, width in zip("ABCDEFGHI", (8, 50, 20, 20, 20, 14, 40, 8, 20)):
+        for col, width in zip("ABCDEFGHI", (8, 50, 20, 20, 20, 14, 40, 8, 20), strict=True):
             ws.column_dimensions[col].width = width
         for row in ws.iter_rows(min_row=3):
             for cell in row:

@@ -680,7 +680,8 @@ def _broken_contact_notices(s: Session, config: Config, renderer: Renderer, rule
                          .limit(1)) or "?"
         told = False
         for esc in rules.escalation_to:
-            esc_contacts = [c for c in contacts_of(config, names.get(esc, "")) if c != (contact.channel, contact.recipient)]
+            own = (contact.channel, contact.recipient)
+            esc_contacts = [c for c in contacts_of(config, names.get(esc, "")) if c != own]
             if not esc_contacts:
                 continue
             rendered = renderer.render("notice", notice_context(owner, contact.channel, contact.recipient,

@@ -337,7 +337,8 @@ def finish(context: dict[str, Any]) -> dict[str, Any]:
     office = context["office"]
     who = office["name"] or "督办单位"
     if context["links"]:
-        answer = "已完成的事项请点击该事项后的链接确认办结，尚未完成的请通过同一链接报送进展（链接仅限贵单位使用，请勿转发）"
+        answer = ("已完成的事项请点击该事项后的链接确认办结，尚未完成的请通过同一链接报送进展"
+                  "（链接仅限贵单位使用，请勿转发）")
         progress = "请点击各项后的链接报送进展情况"
     elif office["contact"]:
         answer = f"已完成的事项和工作进展请报{who}（联系方式：{office['contact']}）"

@@ -267,7 +267,8 @@ def milestone_rows(engine: Engine, cfg: Config, today: date, *, department: str 
         _, grades = item_grades(s, cfg, today)
         out: list[MilestoneRow] = []
         for mid, due, st, text, rule, tnum, title, tid, pname, pstatus in s.execute(q).all():
-            base = dict(id=mid, plan=pname, plan_status=str(pstatus), task_number=tnum, task_title=title, text=text, recurrence=rule,
+            base = dict(id=mid, plan=pname, plan_status=str(pstatus), task_number=tnum, task_title=title, text=text,
+                        recurrence=rule,
                         leads=leads.get(tid, []), roles=sorted(roles.get(tid, []), key=ROLES.index),
                         grade=grades.get(mid, Light.GREEN).value)
             late = sorted(late_dates.get(mid, []))

@@ -53,7 +53,7 @@ def _sqlite_engine(url: str) -> Engine:
         eng = create_engine(url, connect_args={"timeout": 15})
 
     @event.listens_for(eng, "connect")
-    def _on_connect(dbapi, _record):  # noqa: ANN001
+    def _on_connect(dbapi, _record) -> None:  # noqa: ANN001
         # pysqlite's own transaction handling would start a deferred transaction that
         # fails with "database is locked" when it later writes; we begin ourselves.
         dbapi.isolation_level = None
@@ -63,7 +63,7 @@ def _sqlite_engine(url: str) -> Engine:
             dbapi.execute(f"PRAGMA {pragma}")
 
     @event.listens_for(eng, "begin")
-    def _on_begin(conn):  # noqa: ANN001
+    def _on_begin(conn) -> None:  # noqa: ANN001
         # A write transaction takes the write lock at once (see tech notes); a read session
         # (``read_session``) or a read-only file begins deferred and never asks for it.
         deferred = read_only or conn.get_execution_options().get(READ_ONLY, False)

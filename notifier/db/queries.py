@@ -310,10 +310,7 @@ def notified_departments(session: Session, roles: Iterable[str],
          .join(TaskDepartment, TaskDepartment.department_id == Department.id)
          .join(Task, Task.id == TaskDepartment.task_id).join(Plan, Plan.id == Task.plan_id)
          .where(TaskDepartment.role.in_(list(roles))).order_by(Department.name))
-    if plan_ids is None:
-        q = q.where(Plan.status == PlanStatus.ACTIVE)
-    else:
-        q = q.where(Plan.id.in_(list(plan_ids)))
+    q = q.where(Plan.status == PlanStatus.ACTIVE) if plan_ids is None else q.where(Plan.id.in_(list(plan_ids)))
     return [tuple(r) for r in session.execute(q)]
 
 

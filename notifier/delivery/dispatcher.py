@@ -407,7 +407,8 @@ class _Recorder:
             except Exception as exc:  # noqa: BLE001 - e.g. the database is locked for too long
                 log.exception("recording %d delivery outcomes failed; their leases will expire "
                               "and they will be sent again", len(group))
-                self.counts.errors.append(f"recording failed: {type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:120]}")
+                first_line = (str(exc).splitlines() or [""])[0][:120]
+                self.counts.errors.append(f"recording failed: {type(exc).__name__}: {first_line}")
                 self.counts.unrecorded += len(group)
                 for *_, f in group:
                     if not f.done():

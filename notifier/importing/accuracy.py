@@ -14,8 +14,8 @@ the found tasks, the lead is right when the imported lead departments are exactl
 gold ones, and the date is right when the set of milestone dates is exactly the gold
 set. ``set`` is ``development`` for the documents the reader was built against and
 ``held-out`` for documents annotated and scored only after it was done, the honest
-measure of how it reads plans it has not seen. A gold file with no tasks is a document that must not import (a covering notice):
-any task read from it counts as spurious. ``bench/import_accuracy.py`` prints these
+measure of how it reads plans it has not seen. A gold file with no tasks is a document that
+must not import (a covering notice): any task read from it counts as spurious. ``bench/import_accuracy.py`` prints these
 figures per document; ``tests/unit/test_import_corpus.py`` holds them to the target.
 """
 

@@ -118,7 +118,8 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("every_quarter", re.compile(r"(?:每个?季度?|按季度?)(?!度)(?:末|底)?" + _BEFORE)),
     ("every_half", re.compile(r"每半年" + _BEFORE)),
     # Year ranges: a period, read as its end (2018—2020年).
-    ("range", re.compile(_LEAD + r"(?<![\d.])(?P<y0>\d{4})\s*年?\s*[—–\-~～至到]{1,2}\s*(?P<y>\d{4})\s*年(?P<end>底|末)?" + _BEFORE)),
+    ("range", re.compile(_LEAD + r"(?<![\d.])(?P<y0>\d{4})\s*年?\s*[—–\-~～至到]{1,2}\s*"
+                         r"(?P<y>\d{4})\s*年(?P<end>底|末)?" + _BEFORE)),
     # Day or month, with or without a year.
     # A month range (2018年1-6月) is read as its last month.
     ("month", re.compile(_LEAD + r"(?:" + _Y + r"\s*)?" + r"(?:(?<![\d.])\d{1,2}\s*[-—–~至到]\s*)?"
@@ -230,9 +231,8 @@ def _read(kind: str, m: re.Match[str], year: int, text: str) -> DatePhrase | Non
         return make(date(y, 6, 30) if g["half"] == "上半年" else date(y, 12, 31))
     if g.get("q"):
         return make(quarter_end(y, cn_number(g["q"])))
-    if kind == "year" and not g.get("end") and not g.get("lead"):
-        if _BARE_YEAR_NOT.match(text, m.end()):
-            return None
+    if kind == "year" and not g.get("end") and not g.get("lead") and _BARE_YEAR_NOT.match(text, m.end()):
+        return None
     return make(date(y, 12, 31))
 
 

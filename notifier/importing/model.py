@@ -66,7 +66,7 @@ class MilestoneSpec:
     def key(self) -> str:
         """Identity within its task across re-imports: date (or rule) and text."""
         basis = f"{self.recurrence or self.due.isoformat()}|{self.text.strip()}"
-        return hashlib.sha1(basis.encode("utf-8")).hexdigest()[:16]
+        return hashlib.sha1(basis.encode("utf-8"), usedforsecurity=False).hexdigest()[:16]
 
 
 @dataclass

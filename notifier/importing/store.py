@@ -122,7 +122,7 @@ def _write_milestones(session: Session, plan_id: int, task_ids: list[int],
     gone: list[int] = []
     new_rows: list[dict[str, Any]] = []
     changed: list[dict[str, Any]] = []
-    for tid, ts in zip(task_ids, tasks):
+    for tid, ts in zip(task_ids, tasks, strict=True):
         by_key = stored[tid]
         used: set[str] = set()
         for pos, ms in enumerate(ts.milestones):
@@ -160,7 +160,7 @@ def _write_roles(session: Session, task_ids: list[int], tasks: Sequence[TaskSpec
         session.execute(delete(TaskDepartment).where(TaskDepartment.task_id.in_(chunk))
                         .execution_options(synchronize_session=False))
     rows = []
-    for tid, ts in zip(task_ids, tasks):
+    for tid, ts in zip(task_ids, tasks, strict=True):
         seen: set[tuple[int, str]] = set()
         for role in ROLES:
             for pos, name in enumerate(getattr(ts, role)):

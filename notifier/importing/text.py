@@ -71,7 +71,8 @@ from notifier.importing.text_table import find_flat_table, table_to_plan
 __all__ = ["read_meta", "text_to_plan"]  # read_meta: the .docx reader takes a plan's head from here
 
 # 一、县示范区管委会牵头工作(8项): the heading names the lead of every task under it.
-_HEADING_LEAD = re.compile(r"^(?:由)?(?P<units>[^,。;:()]{2,40}?)牵头(?:负责)?的?(?:工作|任务|事项)(?:\(\s*\d+\s*项\s*\))?$")
+_HEADING_LEAD = re.compile(r"^(?:由)?(?P<units>[^,。;:()]{2,40}?)牵头(?:负责)?的?(?:工作|任务|事项)"
+                           r"(?:\(\s*\d+\s*项\s*\))?$")
 # Chapters that hold no tasks: a 下同 note stops there.
 _NO_TASK_CHAPTER = re.compile(r"保障|工作要求|组织领导|组织实施|总体要求|指导思想|基本原则|工作目标|主要目标")
 _PRECISE = re.compile(r"月|季度|半年|\d[-/.]\d")
@@ -519,8 +520,8 @@ class _Reader:
         or the units a 下同 note carried; a task with no unit at all has no lead."""
         for t in self.tasks:
             before = [(line, note, fill) for line, note, fill in self.carried if t.line and line < t.line]
-            for line, note, fill in before:
-                if not fill:
+            for _line, note, carries in before:
+                if not carries:
                     t.responsible += [d for d in note.responsible if d not in t.responsible + t.lead]
             fill = next((b for b in reversed(before) if b[2]), None)
             if fill and not (t.lead or t.responsible or t.cooperating):

@@ -81,7 +81,8 @@ class Report:
     def totals(self) -> DepartmentLine:
         t = DepartmentLine("合计")
         for x in self.lines:
-            t.due, t.on_time, t.late, t.overdue = t.due + x.due, t.on_time + x.on_time, t.late + x.late, t.overdue + x.overdue
+            t.due, t.on_time = t.due + x.due, t.on_time + x.on_time
+            t.late, t.overdue = t.late + x.late, t.overdue + x.overdue
         return t
 
 

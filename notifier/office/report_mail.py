@@ -47,14 +47,17 @@ def due_period(cfg: Config, today: date) -> Period | None:
 
 
 def render_text(report: Report, link: str | None) -> str:
-    lines = [report_title(report), f"统计日期：{report.made_on.year}年{report.made_on.month}月{report.made_on.day}日", ""]
+    made = report.made_on
+    lines = [report_title(report), f"统计日期：{made.year}年{made.month}月{made.day}日", ""]
     lines.append("排名  单位  应完成  按时完成  逾期完成  逾期未完成  按时完成率")
     for x in report.lines:
-        lines.append(f"{x.rank or '—'}  {x.name}  {x.due}  {x.on_time}  {x.late}  {x.overdue}  {percent(x.on_time_rate)}")
+        lines.append(f"{x.rank or '—'}  {x.name}  {x.due}  {x.on_time}  {x.late}  {x.overdue}  "
+                     f"{percent(x.on_time_rate)}")
     overdue = [(x.name, it) for x in report.lines for it in x.overdue_items]
     lines += ["", f"逾期未完成事项（{len(overdue)}项）："]
     for name, it in overdue:
-        lines.append(f"- {name}：任务{it.task_number} {it.text}（时限{it.due}，逾期{(report.made_on - it.due).days}天）")
+        late = (report.made_on - it.due).days
+        lines.append(f"- {name}：任务{it.task_number} {it.text}（时限{it.due}，逾期{late}天）")
     if link:
         lines += ["", f"在线查看与下载：{link}"]
     return "\n".join(lines) + "\n"

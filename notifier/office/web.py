@@ -144,7 +144,8 @@ def make_office_app(engine: Engine, cfg: Config, *,
             return _multipart(ctype, body)
         return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}, {}
 
-    def guarded(handler: Callable[..., Awaitable[Response]], *, act: bool = False, limit: int = MAX_FORM):
+    def guarded(handler: Callable[..., Awaitable[Response]], *, act: bool = False,
+                limit: int = MAX_FORM) -> Callable[[Request], Awaitable[Response]]:
         """Session first (else the login page), then for a POST the CSRF token (else 403), then
         for an action the office role (else 403)."""
         async def endpoint(request: Request) -> Response:
@@ -155,7 +156,8 @@ def make_office_app(engine: Engine, cfg: Config, *,
                 if request.method == "POST":
                     form, files = await read_form(request, limit)
                     if not signer.csrf_ok(who.session_id, form.get("csrf")):
-                        raise Refused(403, "页面已过期或请求来源无法验证（缺少有效的表单令牌），未作任何更改。请刷新页面后重试。")
+                        raise Refused(403, "页面已过期或请求来源无法验证（缺少有效的表单令牌），"
+                                           "未作任何更改。请刷新页面后重试。")
                     if act and not who.can_act:
                         raise Refused(403, "您的账号仅可查看，不能办理。")
                     return await handler(request, who, form, files)
@@ -171,7 +173,8 @@ def make_office_app(engine: Engine, cfg: Config, *,
         nxt = nxt if nxt.startswith("/office/") and not nxt.startswith("//") else "/office/"
         if request.method == "GET":
             nonce = secrets.token_hex(16)
-            resp = page("login.html", title="登录", error="", name="", next=nxt, login_csrf=signer.csrf("login:" + nonce))
+            resp = page("login.html", title="登录", error="", name="", next=nxt,
+                        login_csrf=signer.csrf("login:" + nonce))
             resp.set_cookie(LOGIN_COOKIE, signer.cookie(nonce), httponly=True, samesite="strict", secure=secure,
                             path="/office")
             return resp
@@ -181,8 +184,8 @@ def make_office_app(engine: Engine, cfg: Config, *,
             return refusal(r, None)
         nonce = signer.session_id(request.cookies.get(LOGIN_COOKIE))
         if nonce is None or not signer.csrf_ok("login:" + nonce, form.get("csrf")):
-            return page("message.html", 403, title="未能登录", message="登录页面已过期或请求来源无法验证，请重新打开登录页面。",
-                        back="/office/login")
+            return page("message.html", 403, title="未能登录",
+                        message="登录页面已过期或请求来源无法验证，请重新打开登录页面。", back="/office/login")
         name, password = form.get("name", ""), form.get("password", "")
         address = request.client.host if request.client else "-"
 
@@ -412,7 +415,8 @@ def make_office_app(engine: Engine, cfg: Config, *,
         spec = await run_in_threadpool(preview, p.data, p.name, p.year, p.plan_name)
         summary = await run_in_threadpool(act, actions.import_plan, spec, cfg, file_name=p.name, actor=who.name,
                                           now=now_utc())
-        verb = {"created": "已新建", "updated": "已更新", "unchanged": "内容未变，未作更改："}.get(summary.action, summary.action)
+        verbs = {"created": "已新建", "updated": "已更新", "unchanged": "内容未变，未作更改："}
+        verb = verbs.get(summary.action, summary.action)
         msg = f"{verb}《{summary.plan_name}》：{summary.tasks}项任务，{summary.milestones}个时间节点。"
         if summary.without_contact:
             msg += "以下部门尚无联系方式，收不到提醒：" + "、".join(summary.without_contact)

@@ -155,7 +155,7 @@ def test_every_limit_is_documented_in_config_example():
     from notifier.config import LIMITS
 
     example = (Path(__file__).resolve().parents[2] / "config.example.toml").read_text(encoding="utf-8")
-    for name, (low, high) in LIMITS.items():
+    for name, (_low, high) in LIMITS.items():
         key = name.rsplit(".", 1)[-1]
         assert f"{key}" in example and f"{high:g}" in example, name
 

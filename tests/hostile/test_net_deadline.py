@@ -19,7 +19,7 @@ import pytest
 from notifier.db.engine import utcnow
 from notifier.delivery.channels.dingtalk import DingTalkChannel
 from notifier.delivery.channels.feishu import FeishuChannel
-from notifier.delivery.channels.http_results import RESPONSE_CAP_BYTES, Interrupt, post_bounded
+from notifier.delivery.channels.http_results import RESPONSE_CAP_BYTES, Interrupt
 from notifier.delivery.channels.webhook import WebhookChannel
 from notifier.delivery.channels.wecom import WeComChannel
 from notifier.delivery.message import Message, RetryLater

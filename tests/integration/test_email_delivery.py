@@ -4,6 +4,7 @@ implicit TLS with verification on, per-recipient 4xx/5xx, and what the CLI shows
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import ssl
 import threading
@@ -221,10 +222,8 @@ class GreetingRefuser:
             with conn:
                 conn.sendall(f"{self.reply}\r\n".encode())
                 conn.settimeout(2)
-                try:
+                with contextlib.suppress(OSError):
                     conn.recv(1024)  # the client's QUIT, if any
-                except OSError:
-                    pass
 
     def close(self) -> None:
         self.sock.close()

@@ -107,7 +107,7 @@ def test_daemon_stopped_ten_days_sends_one_digest_per_department_with_todays_num
     reminders = [d for d in new if d.kind == "reminder"]
     assert names_of(w, reminders) == sorted([PORT, FGW, NW])  # exactly one each
     assert names_of(w, [d for d in new if d.kind == "escalation"]) == [ESC]
-    by = dict(zip(names_of(w, reminders), sorted(reminders, key=lambda d: names_of(w, [d])[0])))
+    by = dict(zip(names_of(w, reminders), sorted(reminders, key=lambda d: names_of(w, [d])[0]), strict=True))
     # Dates that passed while down are overdue notices with today's day count, not late "upcoming".
     assert dues(by[PORT], "overdue") == [("2025-06-10", 3)] and dues(by[PORT], "upcoming") == []
     assert dues(by[FGW], "overdue") == [("2025-06-12", 1)] and dues(by[FGW], "upcoming") == []

@@ -21,7 +21,7 @@ def light(due: date, today: date, *, done: bool = False, answers=(), since=date(
 
 
 def test_cutoffs_are_the_ends_of_the_cutoff_months_within_the_plan():
-    assert CUTOFFS == (date(2025, 6, 30), date(2025, 9, 30), date(2025, 12, 31))
+    assert (date(2025, 6, 30), date(2025, 9, 30), date(2025, 12, 31)) == CUTOFFS
 
 
 def test_an_open_item_past_its_date_is_red():

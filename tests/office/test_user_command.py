@@ -80,9 +80,8 @@ def test_disable_and_passwd_end_the_sessions(cfg_path, monkeypatch):
     assert run(cfg_path, "disable", "张三", monkeypatch=monkeypatch) == 0
     with transaction(engine) as s:
         assert session_user(s, sid, now) is None
-    with transaction(engine) as s:
-        with pytest.raises(LoginRefused):
-            log_in(s, "张三", "second password", "127.0.0.1", now)
+    with transaction(engine) as s, pytest.raises(LoginRefused):
+        log_in(s, "张三", "second password", "127.0.0.1", now)
     with transaction(engine) as s:
         actions = [a for (a,) in s.execute(select(AuditEntry.action).order_by(AuditEntry.id))]
     assert actions[:1] == ["user_add"] and "user_passwd" in actions and "user_disable" in actions

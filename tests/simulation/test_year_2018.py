@@ -25,6 +25,7 @@ that 催办 is a message on a day the department had none (45 messages are writt
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 from collections import Counter, defaultdict
@@ -220,7 +221,7 @@ def test_overdue_items_are_listed_every_n_working_days_no_more_no_less(year):
     assert listings
     for dep, days in listings.items():
         dept = _dept_id(year, dep)
-        for (a, _), (b, only) in zip(days, days[1:]):
+        for (a, _), (b, only) in itertools.pairwise(days):
             due = cal.add_workdays(a, EVERY)
             if only:  # a notice of overdue items alone comes exactly on the cadence
                 assert b >= due, (dep, a, b)

@@ -60,7 +60,7 @@ def queue_rows(engine: Engine, contacts: list[tuple[str, str]], *, n: int = 1, d
             "key": delivery_key(d["key"], ch, rcpt), "digest_id": digest_id, "department_id": dep,
             "channel": ch, "recipient": rcpt, "status": "pending", "attempts": 0, "due_at": now,
             "next_attempt_at": now, "expires_at": expires_at, "created_at": now,
-        } for d, digest_id in zip(digest_rows, ids) for ch, rcpt in contacts])
+        } for d, digest_id in zip(digest_rows, ids, strict=True) for ch, rcpt in contacts])
     return ids
 
 

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import struct
@@ -228,10 +229,8 @@ class HTTPReceiver:
                 pass
 
             def handle(self) -> None:
-                try:
+                with contextlib.suppress(OSError):  # the client went away: nothing to answer
                     super().handle()
-                except OSError:
-                    pass
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True

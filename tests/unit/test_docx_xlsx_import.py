@@ -91,14 +91,14 @@ def test_docx_table_split_over_pages_repeating_its_header_is_one_table(tmp_path)
     assert [t.number for t in plan.tasks] == ["1", "2"]
 
 
-def make_xlsx(path: Path, sheets: dict[str, list[list[object]]], merges: dict[str, list[str]] = {}) -> Path:
+def make_xlsx(path: Path, sheets: dict[str, list[list[object]]], merges: dict[str, list[str]] | None = None) -> Path:
     wb = openpyxl.Workbook()
     wb.remove(wb.active)
     for name, rows in sheets.items():
         ws = wb.create_sheet(name)
         for row in rows:
             ws.append(row)
-        for rng in merges.get(name, []):
+        for rng in (merges or {}).get(name, []):
             ws.merge_cells(rng)
     wb.save(path)
     return path

@@ -106,7 +106,7 @@ def test_2018_task_8_keeps_milestones_that_share_a_date():
 def test_2018_text_and_csv_fixture_agree_on_every_task():
     text, table = read_plan(PLAN_2018), read_plan(CSV_2018)
     assert [t.number for t in text.tasks] == [t.number for t in table.tasks]
-    for a, b in zip(text.tasks, table.tasks):
+    for a, b in zip(text.tasks, table.tasks, strict=True):
         assert (a.lead, a.responsible, a.cooperating) == (b.lead, b.responsible, b.cooperating), a.number
         assert [(m.due, m.recurrence) for m in a.milestones] == [
             (m.due, m.recurrence) for m in b.milestones], a.number

@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import re
 import ssl
 import time
 from email.utils import formatdate, parseaddr
@@ -194,7 +193,7 @@ class EmailChannel:
         return aiosmtplib.SMTP(
             hostname=self.host, port=self.port, timeout=self._timeout,
             use_tls=self.security == "ssl",
-            start_tls=True if self.security == "starttls" else False,
+            start_tls=self.security == "starttls",
             tls_context=self._tls if self.security != "none" else None,
         )
 

@@ -19,6 +19,7 @@ of helpers the generic webhook and the chat robots share.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import math
 import re
@@ -132,10 +133,8 @@ class Interrupt:
         for loop_ref, callback in watchers:
             loop = loop_ref()
             if loop is not None and not loop.is_closed():
-                try:
+                with contextlib.suppress(RuntimeError):  # the loop closed in between: nothing left to stop
                     loop.call_soon_threadsafe(callback)
-                except RuntimeError:  # the loop closed in between: nothing left to stop there
-                    pass
 
     def is_set(self) -> bool:
         return self._set.is_set()
@@ -176,10 +175,8 @@ async def post_bounded(client: httpx.AsyncClient, url: str, *, content: bytes, h
         async with asyncio.timeout(seconds) as deadline:
 
             def now() -> None:  # called in this loop when the interrupt is set
-                try:
+                with contextlib.suppress(RuntimeError):  # already expiring or left: nothing to cut short
                     deadline.reschedule(loop.time())
-                except RuntimeError:  # already expiring or left: nothing to cut short
-                    pass
 
             with interrupt.watching(now) if interrupt is not None else nullcontext():
                 return await _exchange(client, url, content, {**headers, "accept-encoding": "identity"},
