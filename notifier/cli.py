@@ -654,6 +654,8 @@ def deliver(engine, cfg: Config, now: datetime | None = None, until: datetime | 
             dispatcher = Dispatcher.from_config(engine, routes, cfg.delivery)
 
             woken = asyncio.Event()
+            main = asyncio.current_task()
+            assert main is not None  # go() runs as asyncio.run's task
 
             def stop() -> None:  # SIGTERM/SIGINT: claim nothing new, end requests in flight as retries
                 dispatcher.stopping = True
@@ -661,8 +663,6 @@ def deliver(engine, cfg: Config, now: datetime | None = None, until: datetime | 
                 woken.set()
                 # A send that does not end (an SMTP server that stalls) is cancelled after the grace.
                 loop.call_later(STOP_GRACE_SECONDS, main.cancel)
-
-            main = asyncio.current_task()
 
             async def nap(seconds: float) -> None:  # run_paced's wait for the next staggered row
                 with contextlib.suppress(TimeoutError):
@@ -804,7 +804,7 @@ def cmd_history(args: argparse.Namespace, cfg: Config) -> int:
     rows = history_rows(engine, cfg, milestone=args.milestone, limit=args.limit)
     steps = step_rows(engine, cfg, milestone=args.milestone, limit=args.limit)
     data = {"schema": "notifier/history/1",
-            "events": [{**answer_json(r.answer), "task_number": r.task_number, "text": r.text} for r in rows],
+            "events": [{**(answer_json(r.answer) or {}), "task_number": r.task_number, "text": r.text} for r in rows],
             "grade_steps": [{"milestone_id": st.milestone_id, "occurrence": st.occurrence, "department": st.department,
                              "grade": st.grade, "on": st.on, "at": st.at, "task_number": st.task_number,
                              "text": st.text} for st in steps]}
@@ -831,11 +831,11 @@ def cmd_serve(args: argparse.Namespace, cfg: Config) -> int:
             raise UsageError(f"--listen: write HOST:PORT, got {args.listen!r}")
         host, port = h.strip("[]") or "127.0.0.1", int(p)
     engine = _engine(cfg)
-    kw = {}
     if args.now:  # a frozen clock: the demo's ledger as on the demo's date
         frozen = now_of(args, cfg)
-        kw["clock"] = lambda: frozen
-    server = make_server(engine, cfg, host=host, port=port, **kw)
+        server = make_server(engine, cfg, host=host, port=port, clock=lambda: frozen)
+    else:
+        server = make_server(engine, cfg, host=host, port=port)
     print(f"serving reply links and the office ledger (/office/) on http://{server.config.host}:{server.config.port} "
           f"(links point to {cfg.web.base_url or '(no [web] base_url: reminders carry no links)'})", flush=True)
     server.run()

@@ -26,6 +26,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from notifier.importing.encoding import normalize_text
 from notifier.importing.model import PlanFormatError, PlanSpec, TaskSpec
@@ -86,7 +87,7 @@ def _matches(task: TaskSpec, key: str) -> bool:
     return key in _squash(task.title) or key in _squash(task.text)
 
 
-def score_document(text_path: Path, gold: dict) -> DocumentScore:
+def score_document(text_path: Path, gold: dict[str, Any]) -> DocumentScore:
     """Read one corpus document and compare it with its gold annotation."""
     gold_tasks = gold["tasks"]
     score = DocumentScore(text_path.stem, len(gold_tasks), gold.get("set", "development"))
@@ -101,7 +102,7 @@ def score_document(text_path: Path, gold: dict) -> DocumentScore:
     return score
 
 
-def _compare(spec: PlanSpec, gold: dict, score: DocumentScore) -> None:
+def _compare(spec: PlanSpec, gold: dict[str, Any], score: DocumentScore) -> None:
     if gold.get("period"):
         want = tuple(date.fromisoformat(d) for d in gold["period"])
         score.period_right = (spec.starts_on, spec.ends_on) == want

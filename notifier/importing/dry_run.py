@@ -46,7 +46,7 @@ def summary(spec: PlanSpec) -> str:
     leads = Counter(t.lead_source.certainty for t in spec.tasks)
     dates = Counter(t.due_source.certainty for t in spec.tasks)
 
-    def said(c: Counter) -> str:
+    def said(c: Counter[str]) -> str:
         return ", ".join(f"{c[k]} {k}" for k in ("stated", "inferred", "missing"))
 
     return f"leads: {said(leads)}; dates: {said(dates)}"

@@ -96,7 +96,7 @@ def label_units(text: str, role: str) -> Note:
     keep, dropped = sort_units(names)
     roles: dict[str, list[str]] = {"lead": list(marked), "responsible": [], "cooperating": []}
     roles[role] += [d for d in keep if d not in roles[role]]
-    return Note(roles["lead"], roles["responsible"], roles["cooperating"], due, dropped, carry)
+    return Note(roles["lead"], roles["responsible"], roles["cooperating"], due, tuple(dropped), carry)
 
 
 def words_note(text: str) -> Note | None:

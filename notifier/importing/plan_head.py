@@ -35,7 +35,7 @@ class Meta:
     title_line: int | None = None
 
 
-def _cited(line: str, m: re.Match) -> bool:
+def _cited(line: str, m: re.Match[str]) -> bool:
     """``根据《…方案》(运政办发〔2016〕76号)``: the number of a document the plan cites,
     not the plan's own."""
     return line[:m.start()].rstrip(" (").endswith("》")
@@ -48,17 +48,17 @@ def read_meta(lines: list[str]) -> Meta:
         meta.doc_number = f"{m[1]}〔{m[2]}〕{m[3]}号"
         break
     for ln in head:
-        m = _NOTICE.match(re.sub(r"^标\s*题\s*:\s*", "", ln.strip()))
-        if m:
-            meta.name = m["name"].strip().strip("《》")
-            issuer = _DOC_NUMBER.sub("", m["issuer"]).strip()
+        notice = _NOTICE.match(re.sub(r"^标\s*题\s*:\s*", "", ln.strip()))
+        if notice:
+            meta.name = notice["name"].strip().strip("《》")
+            issuer = _DOC_NUMBER.sub("", notice["issuer"]).strip()
             meta.issuer = issuer or None
             break
     for i, ln in enumerate(head):
-        m = _DATE_LINE.match(ln.strip())
-        if m:
+        dated = _DATE_LINE.match(ln.strip())
+        if dated:
             try:
-                meta.issued_on = date(cn_number(m[1]), cn_number(m[2]), cn_number(m[3]))
+                meta.issued_on = date(cn_number(dated[1]), cn_number(dated[2]), cn_number(dated[3]))
             except (ValueError, KeyError):
                 continue
             prev = next((p.strip() for p in reversed(head[:i]) if p.strip()), "")

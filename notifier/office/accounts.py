@@ -145,6 +145,7 @@ def log_in(s: Session, name: str, password: str, address: str, now: datetime) ->
         s.add(LoginFailure(account=name, address=address, at=now))
         audit.record(s, name or "-", "login_failed", address, now=now)
         raise LoginRefused("bad")
+    assert user is not None  # ok: the name is a user's and the password is right
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
     s.execute(delete(LoginFailure).where(LoginFailure.account == name))
@@ -193,4 +194,6 @@ class Signer:
         return self._mac("csrf", sid)
 
     def csrf_ok(self, sid: str, token: str | None) -> bool:
-        return bool(token) and hmac.compare_digest(token, self.csrf(sid))
+        if not token:
+            return False
+        return hmac.compare_digest(token, self.csrf(sid))

@@ -39,7 +39,7 @@ def set_done(s: Session, milestone_id: int, done: bool, *, occurrence: date | No
                        actor=actor, now=now)
     except MarkError as exc:
         raise ActionError(f"无法办理：{exc}") from None
-    m = s.get(Milestone, milestone_id)
+    m = s.get_one(Milestone, milestone_id)
     audit.record(s, actor, "done" if done else "reopen", r.label + (f"：{note}" if note else ""),
                  milestone_id=milestone_id, task_id=m.task_id, now=now)
 

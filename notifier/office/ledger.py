@@ -8,7 +8,7 @@ one per occurrence); everything after it is pure and takes ``today``.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
@@ -182,7 +182,7 @@ def not_signed(s: Session, today: date) -> list[NotSigned]:
     return sorted(out.values(), key=lambda n: (n.sign_by, n.department, n.milestone_id, n.occurrence))
 
 
-def ledger_rows(items: list[Item], cfg: Config, today: date, pauses: list[PauseSpan] = (),  # noqa: B006
+def ledger_rows(items: list[Item], cfg: Config, today: date, pauses: Sequence[PauseSpan] = (),
                 late_signs: Mapping[tuple[int, date], date] | None = None) -> list[Row]:
     """One row per milestone: a recurring report is shown by its earliest occurrence not done
     (overdue first), or its last one when all are done. ``late_signs``: see ``unsigned_by_item``."""
@@ -309,7 +309,7 @@ def department_counts(rows: list[Row], today: date) -> list[DepartmentCount]:
             c.answered += bool(it.answers)
             if it.due <= today:
                 c.due += 1
-                if it.done:
+                if it.done_on is not None:  # done
                     c.on_time += it.done_on <= it.due
                     c.late += it.done_on > it.due
                 elif it.due < today:

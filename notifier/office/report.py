@@ -94,7 +94,7 @@ def build_report(items: list[Item], period: Period, today: date) -> Report:
         for name in it.names("lead"):
             line = lines.setdefault(name, DepartmentLine(name))
             line.due += 1
-            if it.done:
+            if it.done_on is not None:  # done
                 if it.done_on <= it.due:
                     line.on_time += 1
                 else:

@@ -25,7 +25,7 @@ from notifier.departments import sync_departments
 from notifier.office.exports import report_title
 from notifier.office.ledger import load_items
 from notifier.office.report import Period, Report, build_report, percent
-from notifier.planning.schedule import month_end
+from notifier.planning.calendar import month_end
 from notifier.reminders import contacts_of
 from notifier.rendering import Rendered
 from notifier.terms import DigestKind

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
+import email.utils
 import logging
 import secrets
 import tempfile
@@ -182,8 +183,8 @@ def make_office_app(engine: Engine, cfg: Config, *,
             form, _ = await read_form(request)
         except Refused as r:
             return refusal(r, None)
-        nonce = signer.session_id(request.cookies.get(LOGIN_COOKIE))
-        if nonce is None or not signer.csrf_ok("login:" + nonce, form.get("csrf")):
+        login_nonce = signer.session_id(request.cookies.get(LOGIN_COOKIE))
+        if login_nonce is None or not signer.csrf_ok("login:" + login_nonce, form.get("csrf")):
             return page("message.html", 403, title="未能登录",
                         message="登录页面已过期或请求来源无法验证，请重新打开登录页面。", back="/office/login")
         name, password = form.get("name", ""), form.get("password", "")
@@ -204,11 +205,11 @@ def make_office_app(engine: Engine, cfg: Config, *,
             msg = ("登录失败次数过多，请十五分钟后再试。" if exc.reason == "locked" else "用户名或密码错误。")
             return page("login.html", 429 if exc.reason == "locked" else 401, title="登录", error=msg, name=name,
                         next=nxt, login_csrf=form.get("csrf", ""))
-        resp = RedirectResponse(nxt, 303, headers=HEADERS)
-        resp.set_cookie(COOKIE, signer.cookie(who.session_id), httponly=True, samesite="strict", secure=secure,
+        done = RedirectResponse(nxt, 303, headers=HEADERS)
+        done.set_cookie(COOKIE, signer.cookie(who.session_id), httponly=True, samesite="strict", secure=secure,
                         path="/office")
-        resp.delete_cookie(LOGIN_COOKIE, path="/office")
-        return resp
+        done.delete_cookie(LOGIN_COOKIE, path="/office")
+        return done
 
     async def logout(request: Request, who: Who, form: dict, files: dict) -> Response:
         def out() -> None:
@@ -252,7 +253,7 @@ def make_office_app(engine: Engine, cfg: Config, *,
             for it in items:
                 if it.recurrence:
                     occurrences.setdefault(it.milestone_id, []).append(it)
-            roles = {}
+            roles: dict[str, list[tuple[int, str]]] = {}
             for role, dep_id, name in s.execute(select(TaskDepartment.role, Department.id, Department.name)
                                                 .join(Department).where(TaskDepartment.task_id == task_id)
                                                 .order_by(TaskDepartment.position)):
@@ -506,10 +507,13 @@ def _multipart(ctype: str, body: bytes) -> tuple[dict[str, str], dict[str, tuple
     if not msg.is_multipart():
         raise Refused(400, "无法读取提交的表单。")
     for part in msg.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        if not name:
+        param = part.get_param("name", header="content-disposition")
+        if not param:
             continue
-        payload = part.get_payload(decode=True) or b""
+        name = email.utils.collapse_rfc2231_value(param)
+        payload = part.get_payload(decode=True)
+        if not isinstance(payload, bytes):  # decode=True gives the bytes of a non-multipart part
+            payload = b""
         filename = part.get_filename()
         if filename is not None:
             files[name] = (Path(filename.replace("\\", "/")).name, payload)

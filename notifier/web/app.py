@@ -114,8 +114,8 @@ def make_app(engine: Engine, signer: LinkSigner, *, timezone: Any = UTC,
         if m is None:
             raise Refused(Page(404, "事项不存在", "bad", "该链接所指的工作节点已不在计划中（计划可能已更新），未作任何更改。"))
         dep = s.get(Department, link.department_id)
-        task = s.get(Task, m.task_id)
-        plan = s.get(Plan, task.plan_id)
+        task = s.get_one(Task, m.task_id)
+        plan = s.get_one(Plan, task.plan_id)
         leads = set(s.scalars(select(TaskDepartment.department_id).where(
             TaskDepartment.task_id == task.id, TaskDepartment.role == "lead")))
         group = None  # the group-led case: the lead whose member the link's department is
@@ -135,7 +135,7 @@ def make_app(engine: Engine, signer: LinkSigner, *, timezone: Any = UTC,
                 "task_number": task.number, "task_title": task.title, "text": m.text, "due": due,
                 "recurring": bool(m.recurrence), "days_late": (today() - due).days}
         if group is not None:
-            item["group"], item["members"] = s.get(Department, group).name, members[group]
+            item["group"], item["members"] = s.get_one(Department, group).name, members[group]
         used = s.get(LinkUse, link.signature)
         if used is not None:
             what = "确认完成" if used.action == "done" else "报送进展"

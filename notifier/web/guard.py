@@ -21,12 +21,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from starlette.applications import Starlette
-
-Scope = dict[str, Any]
-Message = dict[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY_BYTES = 20_000  # a reply form: a note of a few thousand characters, URL-encoded
 BODY_SECONDS = 10.0
@@ -46,9 +41,10 @@ async def guard(app: ASGIApp, scope: Scope, receive: Receive, send: Send, *,
         await app(scope, receive, send)
         return
     path = scope.get("path", "")
-    prefixes = [p for p in (body_limits or {}) if path == p or path.startswith(p.rstrip("/") + "/")]
+    limits = body_limits or {}
+    prefixes = [p for p in limits if path == p or path.startswith(p.rstrip("/") + "/")]
     if prefixes:
-        max_body, body_seconds = body_limits[max(prefixes, key=len)]
+        max_body, body_seconds = limits[max(prefixes, key=len)]
     extra = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
 
     async def send_with_headers(message: Message) -> None:
