@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any, overload
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -38,6 +39,10 @@ from notifier.reminders import ContactGaps, calendar_of, contact_gaps
 ROLES = ("lead", "responsible", "cooperating")  # strongest first
 
 
+@overload
+def local_time(naive_utc: datetime, tz: ZoneInfo) -> datetime: ...
+@overload
+def local_time(naive_utc: None, tz: ZoneInfo) -> None: ...
 def local_time(naive_utc: datetime | None, tz: ZoneInfo) -> datetime | None:
     """A stored timestamp (naive UTC) as an aware time in the configured zone."""
     return None if naive_utc is None else naive_utc.replace(tzinfo=UTC).astimezone(tz)
@@ -66,7 +71,8 @@ def overdue_occurrences(session: Session, today: date, *, active_only: bool = Fa
     if rec:
         done = {(m, o) for m, o in session.execute(select(OccurrenceDone.milestone_id, OccurrenceDone.occurrence))}
         for mid, rule, start, end in rec:
-            out += [(mid, o) for o in occurrences(rule, start, end) if o < today and (mid, o) not in done]
+            if rule:  # the query asked for recurring milestones only
+                out += [(mid, o) for o in occurrences(rule, start, end) if o < today and (mid, o) not in done]
     return out
 
 
@@ -267,10 +273,10 @@ def milestone_rows(engine: Engine, cfg: Config, today: date, *, department: str 
         _, grades = item_grades(s, cfg, today)
         out: list[MilestoneRow] = []
         for mid, due, st, text, rule, tnum, title, tid, pname, pstatus in s.execute(q).all():
-            base = dict(id=mid, plan=pname, plan_status=str(pstatus), task_number=tnum, task_title=title, text=text,
-                        recurrence=rule,
-                        leads=leads.get(tid, []), roles=sorted(roles.get(tid, []), key=ROLES.index),
-                        grade=grades.get(mid, Light.GREEN).value)
+            base: dict[str, Any] = dict(
+                id=mid, plan=pname, plan_status=str(pstatus), task_number=tnum, task_title=title, text=text,
+                recurrence=rule, leads=leads.get(tid, []), roles=sorted(roles.get(tid, []), key=ROLES.index),
+                grade=grades.get(mid, Light.GREEN).value)
             late = sorted(late_dates.get(mid, []))
             if status == "overdue":
                 for occ in late:

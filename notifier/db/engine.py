@@ -140,7 +140,9 @@ def upgrade(engine: Engine, revision: str = "head", sql: bool = False, start: st
 def head_revision(cfg=None) -> str:  # noqa: ANN001
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory.from_config(cfg or alembic_config()).get_current_head()
+    head = ScriptDirectory.from_config(cfg or alembic_config()).get_current_head()
+    assert head is not None  # the migrations have one head
+    return head
 
 
 def revisions() -> list[str]:
@@ -189,7 +191,7 @@ def backup(engine: Engine, target: Path) -> int:
     try:
         dst = sqlite3.connect(tmp)
         try:
-            raw.driver_connection.backup(dst)
+            raw.driver_connection.backup(dst)  # type: ignore[union-attr]  # a SQLite connection here
             dst.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal beside it
             ok = dst.execute("PRAGMA quick_check").fetchone()[0]
         finally:

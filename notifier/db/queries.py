@@ -265,7 +265,7 @@ class DepartmentOutcome:
 def plan_outcomes(session: Session, plan_id: int, tz) -> list[DepartmentOutcome]:  # noqa: ANN001
     """Per lead department, the occurrences of the plan's milestones done in time, done late
     and still open (a recurring report counts once per occurrence)."""
-    plan = session.get(Plan, plan_id)
+    plan = session.get_one(Plan, plan_id)
     names = department_names(session)
     rows = session.execute(select(Milestone.id, Milestone.due_on, Milestone.recurrence, Milestone.status,
                                   Milestone.done_at, Task.id).join(Task, Task.id == Milestone.task_id)
@@ -311,7 +311,7 @@ def notified_departments(session: Session, roles: Iterable[str],
          .join(Task, Task.id == TaskDepartment.task_id).join(Plan, Plan.id == Task.plan_id)
          .where(TaskDepartment.role.in_(list(roles))).order_by(Department.name))
     q = q.where(Plan.status == PlanStatus.ACTIVE) if plan_ids is None else q.where(Plan.id.in_(list(plan_ids)))
-    return [tuple(r) for r in session.execute(q)]
+    return [(r[0], r[1], r[2]) for r in session.execute(q)]
 
 
 def departments_sent_today(session: Session, today: date) -> set[int]:
@@ -322,7 +322,7 @@ def departments_sent_today(session: Session, today: date) -> set[int]:
 
 def plan_lead_departments(session: Session, plan_ids: Iterable[int]) -> list[tuple[int, int]]:
     """(plan id, department id) for every lead role in those plans."""
-    out = []
+    out: list[tuple[int, int]] = []
     for chunk in _chunks(sorted(set(plan_ids))):
         out += session.execute(select(Task.plan_id, TaskDepartment.department_id).distinct()
                                .join(Task, Task.id == TaskDepartment.task_id)
@@ -345,9 +345,10 @@ def first_open_due_after(session: Session, after: date) -> date | None:
 
 def open_recurring(session: Session) -> list[tuple[int, str, date, date]]:
     """(milestone id, rule, plan start, plan end) of open recurring milestones."""
-    return list(session.execute(select(Milestone.id, Milestone.recurrence, Plan.starts_on, Plan.ends_on)
-                                .join(Task, Task.id == Milestone.task_id).join(Plan, Plan.id == Task.plan_id)
-                                .where(Milestone.status == "open", Milestone.recurrence.is_not(None))).all())
+    rows = session.execute(select(Milestone.id, Milestone.recurrence, Plan.starts_on, Plan.ends_on)
+                           .join(Task, Task.id == Milestone.task_id).join(Plan, Plan.id == Task.plan_id)
+                           .where(Milestone.status == "open", Milestone.recurrence.is_not(None))).all()
+    return [(mid, rule, start, end) for mid, rule, start, end in rows if rule]
 
 
 def reminder_log(session: Session, since: datetime | None = None, upto: datetime | None = None,

@@ -35,7 +35,7 @@ def _package_is_workday(day: date) -> bool:
     # overdue cycles ask about the same few hundred days again and again.
     import chinese_calendar
 
-    return chinese_calendar.is_workday(day)
+    return bool(chinese_calendar.is_workday(day))
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+from collections.abc import Sequence
 from datetime import date
 
 
@@ -11,7 +12,7 @@ def occurrences(rule: str, starts_on: date, ends_on: date) -> list[date]:
     ``semiannual`` -> June 30 and December 31. Only dates inside the period."""
     if rule.startswith("monthly:"):
         day = int(rule.split(":", 1)[1])
-        months = range(1, 13)
+        months: Sequence[int] = range(1, 13)
     elif rule == "quarterly":
         day, months = 0, (3, 6, 9, 12)
     elif rule == "semiannual":

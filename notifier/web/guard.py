@@ -17,7 +17,7 @@ It wraps the Starlette app from outside (``GuardedStarlette``), so even Starlett
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.applications import Starlette
