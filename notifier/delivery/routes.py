@@ -16,6 +16,7 @@ import httpx
 from notifier.config import Config, EmailConfig, WebhookConfig
 from notifier.delivery.channels.email import EmailChannel
 from notifier.delivery.channels.http_results import Interrupt
+from notifier.delivery.channels.robot_common import RobotChannel
 from notifier.delivery.channels.folder import FolderChannel
 from notifier.delivery.channels.webhook import WebhookChannel
 from notifier.delivery.message import Channel
@@ -97,7 +98,7 @@ class Routes:
             return WebhookChannel(hook.name, hook.url.reveal(), secret, client=self.client, timeout=hook.timeout,
                                   interrupt=self._interrupt)
         module, cls = ROBOTS[hook.kind]
-        robot = getattr(importlib.import_module(module), cls)
+        robot: type[RobotChannel] = getattr(importlib.import_module(module), cls)
         return robot(hook.name, hook.url.reveal(), secret, client=self.client, timeout=hook.timeout,
                      at_mobiles=hook.at_mobiles, at_user_ids=hook.at_user_ids, interrupt=self._interrupt)
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from typing import Any
 from urllib.parse import quote_plus
 
 from notifier.delivery.channels.robot_common import (
@@ -79,7 +80,7 @@ class DingTalkChannel(RobotChannel):
         limit = TEXT_LIMIT_BYTES - utf8_len(self._mention_text())
         return split_markdown(text, limit)
 
-    def _request(self, message: Message, parts: list[str], index: int) -> tuple[str, dict]:
+    def _request(self, message: Message, parts: list[str], index: int) -> tuple[str, dict[str, Any]]:
         first = index == 0
         body = {
             "msgtype": "markdown",

@@ -70,7 +70,9 @@ def encoded_words(text: str) -> str:
     raw = text.encode("utf-8")
     if len(raw) <= _WORD_BYTES:
         return f"=?utf-8?b?{base64.b64encode(raw).decode('ascii')}?="
-    words, chunk, size = [], [], 0
+    words: list[str] = []
+    chunk: list[str] = []
+    size = 0
     for ch in text:
         n = len(ch.encode("utf-8"))
         if size + n > _WORD_BYTES:
@@ -162,11 +164,12 @@ def make_tls_context(ca_file: str | Path | None = None) -> ssl.SSLContext:
 
 def _cert_error(exc: BaseException) -> ssl.SSLCertVerificationError | None:
     seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, ssl.SSLCertVerificationError):
-            return exc
-        exc = exc.__cause__ or exc.__context__
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return cause
+        cause = cause.__cause__ or cause.__context__
     return None
 
 

@@ -36,6 +36,7 @@ import hashlib
 import hmac
 import json
 import re
+from typing import Any
 
 from notifier.delivery.channels.robot_common import (
     ErrorCodes,
@@ -82,8 +83,8 @@ class FeishuChannel(RobotChannel):
             return ""
         return "\n" + "".join(f"<at id={uid}></at>" for uid in self.at_user_ids)
 
-    def _body(self, title: str, content: str, timestamp: int | None) -> dict:
-        body: dict = {}
+    def _body(self, title: str, content: str, timestamp: int | None) -> dict[str, Any]:
+        body: dict[str, Any] = {}
         if timestamp is not None and self._secret:
             body["timestamp"] = str(timestamp)
             body["sign"] = feishu_sign(timestamp, self._secret)
@@ -103,7 +104,7 @@ class FeishuChannel(RobotChannel):
         limit = BODY_LIMIT_BYTES - overhead - json_len(self._mention_text())
         return split_markdown(without_title(message.markdown or message.text), limit, size=json_len)
 
-    def _request(self, message: Message, parts: list[str], index: int) -> tuple[str, dict]:
+    def _request(self, message: Message, parts: list[str], index: int) -> tuple[str, dict[str, Any]]:
         content = parts[index] + (self._mention_text() if index == 0 else "")
         timestamp = int(self._clock()) if self._secret else None
         title = title_for(message.subject, index, len(parts))

@@ -123,7 +123,7 @@ class Interrupt:
     def __init__(self) -> None:
         self._set = threading.Event()
         self._lock = threading.Lock()
-        self._watchers: dict[int, tuple[weakref.ref, Callable[[], None]]] = {}
+        self._watchers: dict[int, tuple[weakref.ref[asyncio.AbstractEventLoop], Callable[[], None]]] = {}
         self._next = 0
 
     def set(self) -> None:

@@ -25,6 +25,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -333,7 +334,7 @@ class RobotChannel:
     def _split(self, message: Message) -> list[str]:
         raise NotImplementedError
 
-    def _request(self, message: Message, parts: list[str], index: int) -> tuple[str, dict]:
+    def _request(self, message: Message, parts: list[str], index: int) -> tuple[str, dict[str, Any]]:
         raise NotImplementedError
 
     async def send(self, message: Message) -> SendResult:

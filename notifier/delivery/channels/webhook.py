@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Callable
 
 import httpx
 
@@ -44,7 +45,7 @@ class WebhookChannel:
     kind = "webhook"
 
     def __init__(self, name: str, url: str, secret: str | None, *, client: httpx.AsyncClient,
-                 timeout: float = 10.0, clock=time.time, interrupt: Interrupt | None = None):  # noqa: ANN001
+                 timeout: float = 10.0, clock: Callable[[], float] = time.time, interrupt: Interrupt | None = None):
         self.name = name
         self._url = url
         self._secret = secret

@@ -27,6 +27,7 @@ bytes): it is ignored, with a warning when the channel is built.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from notifier.delivery.channels.robot_common import (
     ErrorCodes,
@@ -66,7 +67,7 @@ class WeComChannel(RobotChannel):
             text = without_lists(text)
         return split_markdown(text, CONTENT_LIMIT_BYTES - utf8_len(self._mention_text()))
 
-    def _request(self, message: Message, parts: list[str], index: int) -> tuple[str, dict]:
+    def _request(self, message: Message, parts: list[str], index: int) -> tuple[str, dict[str, Any]]:
         if self.at_user_ids:  # only the legacy type mentions; it has no lists
             content = parts[index] + (self._mention_text() if index == 0 else "")
             return self._url, {"msgtype": "markdown", "markdown": {"content": content}}
