@@ -36,7 +36,7 @@ import os
 import signal
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -117,7 +117,7 @@ class Daemon:
         self.web: WebThread | None = None  # when [web] enabled
         self.ops_web: WebThread | None = None  # when [metrics] listen
         self.last_pass = PassRecord()  # the last planning pass, for /healthz
-        self._fresh_day = None  # the local day the tick last checked for stale digests
+        self._fresh_day: date | None = None  # the local day the tick last checked for stale digests
         self.loop: asyncio.AbstractEventLoop | None = None  # see _delivery_loop
         self.routes: Routes | None = None
         self._loop_thread: threading.Thread | None = None
@@ -251,13 +251,15 @@ class Daemon:
             return utcnow()
 
         loop = self._delivery_loop()
-        self.dispatcher = Dispatcher.from_config(self.engine, self.routes, cfg.delivery, clock=clock)
+        routes = self.routes
+        assert routes is not None  # made with the loop
+        self.dispatcher = Dispatcher.from_config(self.engine, routes, cfg.delivery, clock=clock)
         if self.stop.is_set():
             self.dispatcher.stopping = True
         started = time.perf_counter()
         self._pass = asyncio.run_coroutine_threadsafe(self.dispatcher.run_once(at), loop)
         if self.stop.is_set():
-            self.routes.interrupt()
+            routes.interrupt()
         try:
             counts = self._pass.result()
         except concurrent.futures.CancelledError:
@@ -274,7 +276,7 @@ class Daemon:
             log.info("tick: sent %d, retry %d, failed %d", counts.sent, counts.retry, counts.failed)
 
     def _close_delivery(self) -> None:
-        if self.loop is None:
+        if self.loop is None or self.routes is None or self._loop_thread is None:  # all three or none
             return
         try:
             asyncio.run_coroutine_threadsafe(self.routes.aclose(), self.loop).result(timeout=0.5)
@@ -337,6 +339,7 @@ class Daemon:
     def _schedule(self) -> None:
         s = self.cfg.schedule
         sched = self.scheduler
+        assert sched is not None  # made by start() before the jobs
         common = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None, "replace_existing": True}
         sched.add_job(self.planning_pass, CronTrigger(hour=s.send_at.hour, minute=s.send_at.minute,
                                                       timezone=self.cfg.timezone), id="plan-daily", **common)
@@ -357,13 +360,14 @@ class Daemon:
                     log.error("%s", p)
                 notify("READY=1\nSTATUS=reload refused: config invalid (see log); " + self.status_line())
                 return False
+            assert cfg is not None and renderer is not None  # no problems: both were made
             if cfg.database_url != self.cfg.database_url:
                 log.warning("reload: [database] url changed; restart to use the new database")
                 cfg = dataclasses.replace(cfg, database_url=self.cfg.database_url)
             logging_setup.register_config(cfg)
             logging_setup.set_level(self.log_level or cfg.log_level)
             logging_setup.set_timezone(cfg.timezone)
-            if self.loop is not None:
+            if self.loop is not None and self.routes is not None:
                 # Channels whose config section did not change keep their connections and pacing.
                 self._on_loop(self.routes.reconfigure(cfg))
             self.cfg, self.renderer = cfg, renderer
