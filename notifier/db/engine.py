@@ -64,8 +64,9 @@ def _sqlite_engine(url: str) -> Engine:
 
     @event.listens_for(eng, "begin")
     def _on_begin(conn) -> None:  # noqa: ANN001
-        # A write transaction takes the write lock at once (see tech notes); a read session
-        # (``read_session``) or a read-only file begins deferred and never asks for it.
+        # A write transaction takes the write lock at once: a deferred one that writes after
+        # another connection committed fails with "database is locked", busy timeout or not. A
+        # read session (``read_session``) or a read-only file begins deferred and never asks for it.
         deferred = read_only or conn.get_execution_options().get(READ_ONLY, False)
         conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 

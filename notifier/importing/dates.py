@@ -1,6 +1,6 @@
 """Date phrases of Chinese plans -> dates. Pure functions, no I/O.
 
-The grammar is the one of domain.md "Date phrases":
+The grammar is the one of docs/domain.md "Date phrases":
 
 - days and months: ``2018年5月10日``, ``9月30日前``, ``2018年6月底前``, ``12月末前``,
   ``十二月底前``, ``7月中旬``, ISO ``2018-06-30``;

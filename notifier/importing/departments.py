@@ -1,6 +1,6 @@
 """Department names as plans write them -> clean names. Pure functions.
 
-The rules of domain.md "Department names": lists split on ``、`` ``,`` ``,`` and ``及``;
+The rules of docs/domain.md "Department names": lists split on ``、`` ``,`` ``,`` and ``及``;
 a trailing ``等`` goes; a parenthesised alias stays part of the printed name
 (``市国资委(市金融办)``) and is exposed by ``aliases_of``; a historical note goes
 (``盘锦海关(原盘锦出入境检验检疫局)`` -> ``盘锦海关``); a trailing verb phrase is not part

@@ -192,7 +192,7 @@ def rows_to_plan(rows: list[list[str]], *, source: str, year: int | None = None,
                 raise PlanFormatError(f"row {rownum}, column {header.titles.get('responsible')}: "
                                       f"task {number or title_text[:20]} names no department")
             if not lead:
-                lead = responsible[:1]  # domain.md: the first named department leads
+                lead = responsible[:1]  # docs/domain.md: the first named department leads
             current = TaskSpec(
                 number=number or str(len(plan.tasks) + 1), title=_title_of(title_text),
                 text=title_text, lead=lead, responsible=responsible,

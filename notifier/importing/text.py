@@ -1,4 +1,4 @@
-"""Plan text (the layouts of domain.md) -> PlanSpec. Pure: text in, spec out.
+"""Plan text (the layouts of docs/domain.md) -> PlanSpec. Pure: text in, spec out.
 
 The reader walks the lines once, keeping the outline it is in (chapter ``一、``, group
 ``(一)``, item ``1.``) and decides who owns each block of department labels:
@@ -534,7 +534,7 @@ class _Reader:
             if t.lead:
                 t.lead_basis = t.lead_basis or Basis.STATED
             elif t.responsible:
-                t.lead = t.responsible[:1]  # domain.md: the first named department leads
+                t.lead = t.responsible[:1]  # docs/domain.md: the first named department leads
                 t.lead_basis = Basis.FIRST_LISTED
                 t.evidence.setdefault("lead", t.evidence.get("responsible", ""))
             else:
