@@ -317,7 +317,8 @@ def notified_departments(session: Session, roles: Iterable[str],
 def departments_sent_today(session: Session, today: date) -> set[int]:
     """Departments that already have today's reminder or escalation message."""
     return set(session.scalars(select(Digest.department_id).distinct()
-                               .where(Digest.day == today, Digest.kind.in_((DigestKind.REMINDER, DigestKind.ESCALATION)))))
+                               .where(Digest.day == today,
+                                      Digest.kind.in_((DigestKind.REMINDER, DigestKind.ESCALATION)))))
 
 
 def plan_lead_departments(session: Session, plan_ids: Iterable[int]) -> list[tuple[int, int]]:

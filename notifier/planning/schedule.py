@@ -291,7 +291,8 @@ def compose_digests(
     out = []
     for d in digests.values():
         d.entries = _dedupe_sorted(d.entries)
-        d.kind = DigestKind.REMINDER if any(e.section != Section.ESCALATION for e in d.entries) else DigestKind.ESCALATION
+        only_escalation = all(e.section == Section.ESCALATION for e in d.entries)
+        d.kind = DigestKind.ESCALATION if only_escalation else DigestKind.REMINDER
         ask(d, at)
         out.append(d)
     out.sort(key=lambda d: (d.department_id, d.kind))
@@ -413,7 +414,8 @@ def step_up(digests: dict[int, Digest], departments: Mapping[int, list[tuple[Ite
             overdue = [(it, role) for it, role in its if it.occurrence < today]
             if overdue:  # whatever the reason for today's message, it lists every overdue item
                 d.fired.append(("overdue", at.send_time))
-                d.entries += [Entry(it, Section.OVERDUE, (today - it.occurrence).days, role=role) for it, role in overdue]
+                d.entries += [Entry(it, Section.OVERDUE, (today - it.occurrence).days, role=role)
+                              for it, role in overdue]
         listed = {(e.item.milestone_id, e.item.occurrence) for e in d.entries if e.section != Section.ESCALATION}
         by_key = {(it.milestone_id, it.occurrence): (it, role) for it, role in its}
         for st in steps:
