@@ -14,16 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
-from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from notifier import due_index
 from notifier.config import Config
 from notifier.db.engine import utcnow
-from notifier.db.models import (Base, Milestone, Plan, Task,
-                                TaskDepartment)
+from notifier.db.models import (Milestone, Plan, Task,
+                                TaskDepartment, table_of)
 from notifier.departments import DepartmentIndex, sync_departments
 from notifier.importing.model import PlanSpec, TaskSpec
 from notifier.terms import ROLES
@@ -85,7 +85,7 @@ def store_plan(session: Session, spec: PlanSpec, config: Config) -> ImportSummar
 def _write_tasks(session: Session, plan_id: int, tasks: Sequence[TaskSpec]) -> list[int]:
     """Insert, update and delete the plan's tasks, matched by number; returns the id of
     each of ``tasks`` in order."""
-    cols = _table(Task).c
+    cols = table_of(Task).c
     old = dict(session.execute(select(cols.number, cols.id).where(cols.plan_id == plan_id)).all())
     ids: dict[str, int] = {}
     new_rows: list[dict[str, Any]] = []
@@ -101,7 +101,7 @@ def _write_tasks(session: Session, plan_id: int, tasks: Sequence[TaskSpec]) -> l
     _delete_ids(session, Task, list(old.values()))  # milestones and roles go by ON DELETE CASCADE
     _update_by_id(session, Task, changed)
     if new_rows:
-        table = _table(Task)
+        table = table_of(Task)
         for chunk in _chunks(new_rows):
             ids.update((number, tid) for tid, number in session.execute(
                 insert(table).returning(table.c.id, table.c.number), chunk))
@@ -113,10 +113,10 @@ def _write_milestones(session: Session, plan_id: int, task_ids: list[int],
     """Match each task's milestones to the stored ones by key, else by date (an edited text
     keeps its done mark when the date or rule stayed); returns how many done marks were kept."""
     stored: dict[int, dict[str, Any]] = {tid: {} for tid in task_ids}
-    mcols, tasks_c = _table(Milestone).c, _table(Task).c
+    mcols, tasks_c = table_of(Milestone).c, table_of(Task).c
     for row in session.execute(
             select(mcols.id, mcols.task_id, mcols.key, mcols.due_on, mcols.recurrence, mcols.status)
-            .join_from(_table(Milestone), _table(Task)).where(tasks_c.plan_id == plan_id)):
+            .join_from(table_of(Milestone), table_of(Task)).where(tasks_c.plan_id == plan_id)):
         stored[row.task_id][row.key] = row
     kept = 0
     gone: list[int] = []
@@ -178,7 +178,7 @@ def _update_by_id(session: Session, model: type[Task] | type[Milestone],
     same other keys), in Core: the ORM's bulk update costs several times more per row."""
     if not rows:
         return
-    table = _table(model)
+    table = table_of(model)
     columns = [k for k in rows[0] if k != "id"]
     stmt = (update(table).where(table.c.id == bindparam("row_id"))
             .values({k: bindparam(k) for k in columns}))
@@ -189,15 +189,11 @@ def _update_by_id(session: Session, model: type[Task] | type[Milestone],
 def _insert_rows(session: Session, model: type[Milestone] | type[TaskDepartment],
             rows: list[dict[str, Any]]) -> None:
     for chunk in _chunks(rows):
-        session.execute(insert(_table(model)), chunk)
+        session.execute(insert(table_of(model)), chunk)
 
 
 T = TypeVar("T")
 
-
-def _table(model: type[Base]) -> Table:
-    """The model's Core table (SQLAlchemy types ``__table__`` as any FromClause)."""
-    return cast(Table, model.__table__)
 
 
 def _chunks(items: Sequence[T], size: int = 500) -> Iterable[Sequence[T]]:
