@@ -14,6 +14,8 @@ from notifier.importing.limits import MAX_CELL_CHARS, MAX_ROWS
 
 from tests.support.hostile_files import docx_bytes, entity_bomb, inline_row, replace_part, rezip, run_child, task_sheet, write, xlsx_bytes
 
+pytestmark = pytest.mark.slow  # each import runs in a measured child process
+
 SHEET = "xl/worksheets/sheet1.xml"
 # A child that imports nothing much (Python, SQLAlchemy, openpyxl loaded) takes about 60-90 MB.
 PEAK_MB = 300

@@ -27,6 +27,7 @@ def config(write_config, tmp_path):
     return write_config(f'[database]\nurl = "sqlite:///{tmp_path}/n.db"\n[folder]\ndivert = true\n')
 
 
+@pytest.mark.slow
 def test_5000_rows_each_with_a_new_department_import_in_linear_time(config, tmp_path):
     from import_rows import write_table  # the bench's table: one new lead per row
 

@@ -28,6 +28,8 @@ from tests.support.outbox import queue_rows, rows, sqlite_engine, statuses
 from tests.support.processes import DaemonProcess, always_open, env, open_calendar, wait_for
 from tests.support.servers import HTTPReceiver, Reply
 
+pytestmark = pytest.mark.slow  # real notifier processes against stalling servers, seconds of timeouts
+
 TRICKLE = Reply(trickle=2.0, body=b'{"errcode":0,"errmsg":"ok"}')
 CHANNELS = {"json": WebhookChannel, "dingtalk": DingTalkChannel, "wecom": WeComChannel, "feishu": FeishuChannel}
 

@@ -114,6 +114,7 @@ def test_error_pages_carry_the_security_headers(web, method, path, expected):
         assert r.headers[name] == value, name
 
 
+@pytest.mark.slow
 def test_three_parallel_300mb_posts_leave_the_server_small(tmp_path):
     w = make_world(tmp_path, plan(2025, PORT_TASK), web=True)
     with socket.socket() as s:

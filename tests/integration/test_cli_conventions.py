@@ -48,6 +48,7 @@ def notifier(*args: str, stdout=subprocess.PIPE) -> subprocess.Popen:  # noqa: A
 
 # ------------------------------------------------------------------ the command line itself
 
+@pytest.mark.slow
 def test_global_options_work_after_the_command(tmp_path: Path):
     w = world(tmp_path)
     proc = notifier("status", "--now", "2025-07-03 10:00", "--config", str(w.cfg.path))
@@ -62,6 +63,7 @@ def test_global_options_work_after_the_command(tmp_path: Path):
     assert cli.main(["db", "upgrade", "--config", str(w.cfg.path)]) == 0
 
 
+@pytest.mark.slow
 def test_a_closed_pipe_is_a_quiet_exit(tmp_path: Path):
     w = world(tmp_path)
     # the reader is gone before the first line is written: every write meets a closed pipe

@@ -49,6 +49,8 @@ from notifier.rendering import Renderer
 
 from tests.support.paths import PLANS
 
+pytestmark = pytest.mark.slow  # a year of passes: half a minute
+
 TZ = ZoneInfo("Asia/Shanghai")
 PLAN_TEXT = PLANS / "panjin-2018-coastal-economic-belt.txt"
 OFFICE = "市政府督查室"
