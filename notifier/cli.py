@@ -877,12 +877,13 @@ def cmd_review(args: argparse.Namespace, cfg: Config) -> int:
         rows = requests(s, None if args.all else RequestState.PENDING)
     if not rows:
         print("没有待审核的办结申请" if not args.all else "没有办结申请")
-    for r in rows:
-        occ = f" {r.occurrence}期" if r.occurrence else ""
-        state = REVIEW_CN[r.state] + (f"（{r.decided_by}：{one_line(r.reason or '')}）" if r.reason else "")
-        print(f"{r.id}  {state}  {r.department}  时间节点#{r.milestone_id}{occ}（任务{r.task_number}：{r.text[:40]}）"
-              f"  时限 {r.due}  申请 {local_time(r.requested_at, cfg)} {one_line(r.requested_by)}"
-              + (f"：{one_line(r.note[:60])}" if r.note else ""))
+    for row in rows:
+        occ = f" {row.occurrence}期" if row.occurrence else ""
+        state = REVIEW_CN[row.state] + (f"（{row.decided_by}：{one_line(row.reason or '')}）" if row.reason else "")
+        print(f"{row.id}  {state}  {row.department}  时间节点#{row.milestone_id}{occ}"
+              f"（任务{row.task_number}：{row.text[:40]}）"
+              f"  时限 {row.due}  申请 {local_time(row.requested_at, cfg)} {one_line(row.requested_by)}"
+              + (f"：{one_line(row.note[:60])}" if row.note else ""))
     return 0
 
 

@@ -225,8 +225,8 @@ def digest_context(digest: Digest, department: str, now: datetime, names: dict[i
                    listed_elsewhere: Collection[int] = ()) -> dict[str, Any]:
     office = office or OfficeConfig()
     more = more or {}
-    sections = {s: [_entry(e, names) for e in digest.section(s)]
-                for s in Section}
+    sections: dict[str, list[dict[str, Any]]] = {s: [_entry(e, names) for e in digest.section(s)]
+                                                 for s in Section}
     # "Other open tasks": a task already listed above is not asked about again.
     listed = {(e["plan"], e["task_number"])
               for s in (Section.OVERDUE, Section.URGED, Section.CUTOFF, Section.UPCOMING) for e in sections[s]}
@@ -239,11 +239,12 @@ def digest_context(digest: Digest, department: str, now: datetime, names: dict[i
     # by section, days, plan); ``more_plans``: those of items counted but not loaded, with the
     # same sort key of their first item.
     first: dict[str, tuple[int, int, int]] = {}
-    for e in digest.entries:
-        if e.section == Section.ESCALATION:
+    for entry in digest.entries:
+        if entry.section == Section.ESCALATION:
             continue
-        key = (SECTION_ORDER[e.section], -e.days if e.section == "overdue" else e.days, e.item.plan.id)
-        label = _plan_label(e.item.plan)
+        days = -entry.days if entry.section == Section.OVERDUE else entry.days
+        key = (SECTION_ORDER[entry.section], days, entry.item.plan.id)
+        label = _plan_label(entry.item.plan)
         first[label] = min(first.get(label, key), key)
     for plan, key in more_plans or ():
         first[_plan_label(plan)] = min(first.get(_plan_label(plan), key), key)

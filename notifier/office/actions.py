@@ -116,8 +116,8 @@ def decide_request(s: Session, request_id: int, approve: bool, *, reason: str, a
             req = review.return_request(s, request_id, reason=reason, by=actor, source=SOURCE, at=now)
     except review.ReviewError as exc:
         raise ActionError(f"无法办理：{exc}") from None
-    m = s.get(Milestone, req.milestone_id)
-    dep = s.get(Department, req.department_id)
+    m = s.get_one(Milestone, req.milestone_id)
+    dep = s.get_one(Department, req.department_id)
     what = f"{dep.name}：{m.text[:40]}" + (f"（{req.occurrence}期）" if req.occurrence else "")
     audit.record(s, actor, "review_approve" if approve else "review_return",
                  what + (f"；{reason.strip()}" if reason.strip() else ""), milestone_id=m.id, task_id=m.task_id,

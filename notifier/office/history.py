@@ -10,10 +10,12 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from notifier.config import Config
-from notifier.db.models import AuditEntry, DeadlineExtension, Delivery, Department, Digest, Milestone, Pause, HistoryEvent
+from notifier.db.models import (AuditEntry, DeadlineExtension, Delivery, Department, Digest, HistoryEvent, Milestone,
+                               Pause)
 
 STATUS = {"pending": "待发送", "sending": "发送中", "sent": "已发送", "failed": "发送失败"}
-ACTION = {"done": "确认完成", "reopen": "重新打开", "progress": "报送进展", "request": "申请办结", "return": "退回办结申请"}
+ACTION = {"done": "确认完成", "reopen": "重新打开", "progress": "报送进展", "request": "申请办结",
+          "return": "退回办结申请"}
 SOURCE = {"cli": "命令行", "import": "导入", "link": "回复链接", "office": "督办台账", "page": "单位页面"}
 KIND = {"reminder": "提醒", "escalation": "督办升级", "notice": "通知", "report": "通报"}
 

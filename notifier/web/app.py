@@ -112,7 +112,8 @@ def make_app(engine: Engine, signer: LinkSigner, *, timezone: Any = UTC,
     def describe(s: Session, link: Link) -> tuple[Milestone, dict[str, Any]]:
         m = s.get(Milestone, link.milestone_id)
         if m is None:
-            raise Refused(Page(404, "事项不存在", "bad", "该链接所指的工作节点已不在计划中（计划可能已更新），未作任何更改。"))
+            raise Refused(Page(404, "事项不存在", "bad",
+                               "该链接所指的工作节点已不在计划中（计划可能已更新），未作任何更改。"))
         dep = s.get(Department, link.department_id)
         task = s.get_one(Task, m.task_id)
         plan = s.get_one(Plan, task.plan_id)
@@ -143,13 +144,15 @@ def make_app(engine: Engine, signer: LinkSigner, *, timezone: Any = UTC,
                                f"该链接已于{_local(used.used_at, timezone)}用于{what}，不能重复使用，本次未作任何更改。"
                                "如需再次报送，请使用下一次提醒中的链接。", item))
         if is_done(s, m, link.occurrence if m.recurrence else None):
-            raise Refused(Page(200, "该事项已办结", "ok", "该工作节点已标记为完成，无需再次确认，后续不会再就此提醒。", item))
+            raise Refused(Page(200, "该事项已办结", "ok",
+                               "该工作节点已标记为完成，无需再次确认，后续不会再就此提醒。", item))
         if pending_request(s, m.id, link.occurrence if m.recurrence else None) is not None:
             raise Refused(Page(200, "已申请办结", "ok",
                                "该事项已申请办结，正在等待督查室审核；审核期间不再就此事项提醒。", item))
         if group is not None and link.department_id in confirmed(s, m, link.occurrence):
             raise Refused(Page(200, "本单位已确认完成", "ok",
-                               f"{dep.name}已确认完成该事项，无需再次确认；待{item['group']}各成员单位均确认后办结。", item))
+                               f"{dep.name}已确认完成该事项，无需再次确认；"
+                               f"待{item['group']}各成员单位均确认后办结。", item))
         return m, item
 
     def confirmed(s: Session, m: Milestone, occurrence: date) -> set[int]:
@@ -174,7 +177,8 @@ def make_app(engine: Engine, signer: LinkSigner, *, timezone: Any = UTC,
             with transaction(engine) as s:
                 m, item = describe(s, link)
                 if action not in ("done", "progress"):
-                    return Page(400, "请选择办理方式", "bad", "请点击“确认已完成”或“报送进展”。", item, True, note, person)
+                    return Page(400, "请选择办理方式", "bad", "请点击“确认已完成”或“报送进展”。", item, True, note,
+                                person)
                 if action == "progress" and not note:
                     return Page(400, "请填写进展情况", "bad", "报送进展时请填写进展说明。", item, True, note, person)
                 dep = item["department"]

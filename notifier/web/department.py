@@ -141,9 +141,9 @@ def department_items(s: Session, cfg: Config, department_id: int, today: date) -
     done = queries.done_occurrences(s, [r.milestone_id for r in rows if r.recurrence])
     mine: list[tuple[Item, str]] = []
     for it in items_of(rows, roles, done):
-        role = it.role_of(department_id, rules.notify_roles)
-        if role is not None and issued(it) and is_live(it.plan, rules, today):  # what a digest would list
-            mine.append((it, role))
+        its_role = it.role_of(department_id, rules.notify_roles)
+        if its_role is not None and issued(it) and is_live(it.plan, rules, today):  # what a digest would list
+            mine.append((it, its_role))
     asked = {(r.milestone_id, r.occurrence) for r in signing.open_requests(s, department_id)}
     requests = latest_requests(s, department_id)
     history = _history(s, cfg, {it.milestone_id for it, _ in mine}) if mine else {}
