@@ -37,7 +37,10 @@ def command_lines() -> list[list[str]]:
             words = words[1:]
             while words and words[0] == "--config":  # notifier --config PATH check-config
                 words = words[2:]
-            lines.append(words)
+            # `notifier review list [--all] | approve ID | return ID`: each part is a subcommand
+            first, *others = " ".join(words).split(" | ")
+            lines.append(first.split())
+            lines += [[words[0], *other.split()] for other in others]
     return lines
 
 
