@@ -47,12 +47,12 @@ class Marked:
 
 
 def milestone_label(s: Session, m: Milestone) -> str:
-    task = s.get(Task, m.task_id)
+    task = s.get_one(Task, m.task_id)
     return f"时间节点#{m.id}（任务{task.number}：{m.text[:40]}）"
 
 
 def _marked(s: Session, m: Milestone, event: HistoryEvent, changed: bool) -> Marked:
-    task = s.get(Task, m.task_id)
+    task = s.get_one(Task, m.task_id)
     return Marked(m.id, task.number, m.text, event.occurrence, HistoryAction(event.action), event.id, changed,
                   event.at)
 
@@ -61,7 +61,7 @@ def check_occurrence(s: Session, m: Milestone, occurrence: date | None) -> None:
     """A recurring milestone needs one of its own occurrence dates."""
     if not m.recurrence:
         return
-    plan = s.scalar(select(Plan).join(Task, Task.plan_id == Plan.id).where(Task.id == m.task_id))
+    plan = s.scalars(select(Plan).join(Task, Task.plan_id == Plan.id).where(Task.id == m.task_id)).one()
     dates = occurrences(m.recurrence, plan.starts_on, plan.ends_on)
     if occurrence is None:
         raise MarkError(f"{milestone_label(s, m)}是周期性报送：请用 --occurrence 日期 指明哪一期，可选 "
@@ -96,7 +96,7 @@ def apply_mark(s: Session, milestone_id: int, *, done: bool = True, note: str | 
         row = s.get(OccurrenceDone, (m.id, occurrence))
         if done and row is None:
             s.add(OccurrenceDone(milestone_id=m.id, occurrence=occurrence, done_at=when, note=note))
-        elif done and done_at is not None:
+        elif done and done_at is not None and row is not None:
             row.done_at = done_at  # the date is being corrected
         elif not done and row is not None:
             s.delete(row)
@@ -109,8 +109,9 @@ def apply_mark(s: Session, milestone_id: int, *, done: bool = True, note: str | 
             m.done_at = done_at  # the date is being corrected
         if note is not None:
             m.note = note
-    event = HistoryEvent(milestone_id=m.id, occurrence=occurrence, action=HistoryAction.DONE if done else HistoryAction.REOPEN,
-                          note=note, source=source, actor=actor, at=when)
+    action = HistoryAction.DONE if done else HistoryAction.REOPEN
+    event = HistoryEvent(milestone_id=m.id, occurrence=occurrence, action=action, note=note, source=source, actor=actor,
+                         at=when)
     s.add(event)
     s.flush()
     return _marked(s, m, event, changed)

@@ -28,7 +28,7 @@ import hashlib
 import itertools
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -56,7 +56,7 @@ from notifier.planning.schedule import (SECTION_ORDER, Cadence, Digest, Item, Pl
                                         by_department, compose_digests, cutoffs)
 from notifier.rendering import Links, Rendered, Renderer, notice_context
 from notifier.review import mark_told, pending_keys, returns_to_tell, without_requested
-from notifier.terms import DigestKind, Role
+from notifier.terms import DigestKind, Role, Section
 from notifier.web.links import LinkSigner, signer_of
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ def calendar_of(config: Config) -> WorkCalendar:
     return WorkCalendar.from_config(config.holidays, config.workdays)
 
 
-def contacts_of(config: Config, name: str, aliases: list[str] = ()) -> list[tuple[str, str]]:  # noqa: B006
+def contacts_of(config: Config, name: str, aliases: Sequence[str] = ()) -> list[tuple[str, str]]:
     dep = config.department(name)
     for a in aliases:
         dep = dep or config.department(a)
@@ -282,7 +282,7 @@ def _plan_page(s: Session, config: Config, renderer: Renderer, rules: Rules, pag
         name = names[digest.department_id]
         contacts = contacts_of(config, name, aliases.get(digest.department_id, []))
         if not contacts:
-            group = s.get(Department, digest.department_id).is_group and not config.department(name)
+            group = s.get_one(Department, digest.department_id).is_group and not config.department(name)
             (result.collective if group else result.without_contact).append(name)
             waiting.add(digest.department_id)
             continue  # not logged: once a contact is configured the latest reminder goes out
@@ -385,7 +385,7 @@ class PageLoad:
             return []
         infos = {p.id: p for p in self.plans.get(digest.department_id, [])}
         out = []
-        for section in ("cutoff", "progress"):
+        for section in (Section.CUTOFF, Section.PROGRESS):
             if section not in hidden:
                 continue
             order = SECTION_ORDER[section]
@@ -403,7 +403,7 @@ LADDER_CATCH_UP = timedelta(days=10)
 
 
 def load_page(s: Session, rules: Rules, members: dict[int, tuple[int, ...]], page: set[int], now: datetime, *,
-              escalation: bool = False, cap: int = 30, spans: list[PauseSpan] = (),  # noqa: B006
+              escalation: bool = False, cap: int = 30, spans: Sequence[PauseSpan] = (),
               grades_lead_days: int = 7) -> PageLoad:
     """The open items and the reminder log of the departments of ``page``:
 
@@ -604,7 +604,7 @@ def close_ended_plans(s: Session, closing: list[PlanInfo], reported: set[int], e
     at = now.astimezone(UTC).replace(tzinfo=None)
     for p in closing:
         if p.id in reported or not escalates:
-            plan = s.get(Plan, p.id)
+            plan = s.get_one(Plan, p.id)
             if close_plan(plan, at):
                 log.info("plan %s closed: its end plus grace has passed", p.id)
 
@@ -671,7 +671,7 @@ def _broken_contact_notices(s: Session, config: Config, renderer: Renderer, rule
                             names: dict[int, str], now: datetime,
                             due_at: Callable[[], datetime]) -> list[Queued]:
     """One notice per newly broken contact to the supervision office, not one per reminder."""
-    out = []
+    out: list[Queued] = []
     if not rules.escalation_to:
         return out
     for contact in _broken_contacts_to_notify(s):

@@ -86,7 +86,7 @@ class RetryPolicy:
             backoff = backoff / 2 + rand() * backoff / 2  # "equal jitter": spread, but never tiny
         if retry_after is not None:
             backoff = max(backoff, self._bounded(retry_after))
-        return max(self.min_seconds, backoff)
+        return float(max(self.min_seconds, backoff))
 
     def paced_delay(self, wait: float | None, rand: Callable[[], float] = random.random) -> float:
         """A robot's own rate limit said "not yet": not a failed attempt, no backoff."""
@@ -295,7 +295,7 @@ class Dispatcher:
         total = Counts()
         recorder = _Recorder(self, now, group=self.concurrency // 2)
         slots = asyncio.Semaphore(self.concurrency)
-        tasks: set[asyncio.Task] = set()
+        tasks: set[asyncio.Task[None]] = set()
         start = now or self.clock()
         try:
             for i in await asyncio.to_thread(self.expire, start):
@@ -368,7 +368,7 @@ class _Recorder:
         self.linger = linger
         self.active = 0  # messages being sent or waiting for their outcome to be written
         self.counts = Counts()
-        self.pending: list[tuple[Claimed, SendResult, asyncio.Future]] = []
+        self.pending: list[tuple[Claimed, SendResult, asyncio.Future[None]]] = []
         self.wake = asyncio.Event()
         self.more = asyncio.Event()
         self.closing = False
