@@ -234,6 +234,7 @@ def live_through(cfg: config_mod.Config, tmp_path: Path, last: date) -> None:
     assert queued > 50  # the comparison saw real reminders, cutoffs and overdue cycles
     # ...and the index kept the passes small: most passes planned only a few departments.
     assert planned_total < looked_at * 4
+    engine.dispose()  # no connection left for the garbage collector to warn about
 
 
 def test_a_pass_plans_only_the_due_departments_and_stores_their_next_time(tmp_path: Path) -> None:

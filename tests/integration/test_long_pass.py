@@ -15,7 +15,7 @@ from sqlalchemy import func, insert, select
 from notifier import config as config_mod
 from notifier import due_index, reminders
 from notifier.daemon import Daemon
-from notifier.db.engine import make_engine, transaction, upgrade, utcnow
+from notifier.db.engine import make_engine, read_session, transaction, upgrade, utcnow
 from notifier.db.models import Department, DepartmentDue, Digest, Milestone, Plan, Task, TaskDepartment
 from notifier.reminders import run_pass
 from notifier.rendering import Renderer
@@ -90,9 +90,9 @@ def test_sigterm_stops_a_long_pass_within_5_s_and_loses_nothing(tmp_path: Path) 
     config = _world(tmp_path, 2500)
     engine = make_engine(f"sqlite:///{tmp_path}/n.db")
 
-    def digests() -> int:
-        with engine.connect() as conn:
-            return conn.execute(select(func.count()).select_from(Digest)).scalar() or 0
+    def digests() -> int:  # a read transaction: it never waits for the daemon's write lock
+        with read_session(engine) as s:
+            return s.scalar(select(func.count()).select_from(Digest)) or 0
 
     daemon = DaemonProcess(config)
     try:
