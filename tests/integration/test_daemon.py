@@ -86,10 +86,14 @@ def test_ready_status_watchdog_reload_and_stop(tmp_path: Path, receiver: HookRec
         assert receiver.paths()[-1] == "/second"
         assert daemon.proc.poll() is None
 
-        # One log line per delivery, with its id, department and channel.
+        # One log line per delivery, with its id, department and channel. The receiver has the
+        # last request a moment before the daemon records it: wait for the record, not a time.
+        def sent_count() -> int:
+            with transaction(engine) as s:
+                return s.query(Delivery).filter(Delivery.status == "sent").count()
+
+        sent = wait_for(lambda: sent_count() >= 4 and sent_count(), what="the four deliveries recorded as sent")
         sent_lines = [x for x in daemon.log().splitlines() if " sent to " in x]
-        with transaction(engine) as s:
-            sent = s.query(Delivery).filter(Delivery.status == "sent").count()
         assert len(sent_lines) == sent >= 4  # the four queued here, and any overdue notice planned
         assert all(re.search(r"delivery \d+ sent to 市发展和改革委员会 via webhook", x) for x in sent_lines)
     finally:
