@@ -31,8 +31,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from notifier import __version__
 from notifier import config as config_mod
 from notifier.config import Config, ConfigError
+from notifier.db.models import PlanStatus, RequestState
+from notifier.delivery.outbox import DeliveryStatus
+from notifier.office.accounts import Role as AccountRole
 from notifier.office.grades import Light
-from notifier.terms import Source
+from notifier.terms import ROLES, DigestKind, HistoryAction, MilestoneStatus, Role, RowStatus, Source
 
 try:
     from sqlalchemy.exc import OperationalError
@@ -208,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     ms = cmd("milestones", cmd_milestones, "list milestones")
     ms.add_argument("--department", help="only the tasks this department has a role in (the role is shown)")
     ms.add_argument("--due-before", type=day_arg, metavar="DATE")
-    ms.add_argument("--status", choices=["open", "done", "overdue"])
+    ms.add_argument("--status", choices=list(RowStatus))
     ms.add_argument("--plan")
     add_now(ms)
     add_json(ms)
@@ -241,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     ua = ussub.add_parser("add", help="add an account; the password is read from stdin or --password-file",
                           parents=[common])
     ua.add_argument("name")
-    ua.add_argument("--role", required=True, choices=["office", "leader"],
+    ua.add_argument("--role", required=True, choices=list(AccountRole),
                     help="office: reads and acts; leader: reads only")
     ua.add_argument("--password-file", type=Path)
     ua.set_defaults(func=cmd_user, user_action="add")
@@ -524,7 +527,7 @@ def cmd_plan(args: argparse.Namespace, cfg: Config) -> int:
             changed = close_plan(plan, datetime.now(UTC).replace(tzinfo=None))
         else:
             changed = reopen_plan(plan)
-        state = PLAN_CN["closed" if args.action == "close" else "active"]
+        state = PLAN_CN[PlanStatus.CLOSED if args.action == "close" else PlanStatus.ACTIVE]
         print(f"方案 {plan.id}《{plan.name}》：{state}" + ("" if changed else f"（原本就是{state}）"))
     return 0
 
@@ -542,7 +545,7 @@ def explain_task(spec, number: str) -> int:  # noqa: ANN001
     print(f"task {task.number}: {task.title}")
     for field in ("task", "lead", "responsible", "cooperating", "due"):
         print(f"  {field:<12} {task.evidence.get(field, '(not found)')}")
-    for role in ("lead", "responsible", "cooperating"):
+    for role in ROLES:
         print(f"  {role:<12} -> {'、'.join(getattr(task, role)) or '-'}")
     for m in task.milestones:
         rule = f" [{m.recurrence}]" if m.recurrence else ""
@@ -757,7 +760,7 @@ def cmd_milestones(args: argparse.Namespace, cfg: Config) -> int:
         status=args.status, plan=args.plan))
     data = {"schema": "notifier/milestones/1", "today": now.date().isoformat(), "department": args.department,
             "status": args.status, "milestones": [milestone_json(r) for r in rows]}
-    what = "逾期期次" if args.status == "overdue" else "时间节点"
+    what = "逾期期次" if args.status == RowStatus.OVERDUE else "时间节点"
     _say(args, data, *(milestone_line(r, args.department) for r in rows), f"（共{len(rows)}个{what}）")
     return 0
 
@@ -895,15 +898,21 @@ def local_time(at: datetime, cfg: Config) -> str:
 # ------------------------------------------------------------------------------ output
 
 # The office's words for what it reads (README "Status and listings"); JSON keeps the codes.
-STATUS_CN = {"open": "未办结", "done": "已办结"}
-ROLE_CN = {"lead": "牵头", "responsible": "责任", "cooperating": "配合"}
-ACTION_CN = {"done": "办结", "reopen": "重新打开", "progress": "报送进展", "request": "申请办结",
-             "return": "退回办结申请"}
-SOURCE_CN = {"cli": "命令行", "import": "导入", "link": "链接", "page": "单位页面", "office": "督办台账"}
-REVIEW_CN = {"pending": "待审核", "approved": "已通过", "returned": "已退回"}
-KIND_CN = {"reminder": "提醒", "escalation": "督办通报", "notice": "联系方式失效通知"}
-DELIVERY_CN = {"pending": "待发送", "sending": "发送中", "sent": "已发送", "failed": "失败"}
-PLAN_CN = {"active": "进行中", "closed": "已结束"}
+# Keyed by the members; typed by str because the rows they label carry the stored strings.
+STATUS_CN: dict[str, str] = {MilestoneStatus.OPEN: "未办结", MilestoneStatus.DONE: "已办结"}
+ROLE_CN: dict[str, str] = {Role.LEAD: "牵头", Role.RESPONSIBLE: "责任", Role.COOPERATING: "配合"}
+ACTION_CN: dict[str, str] = {HistoryAction.DONE: "办结", HistoryAction.REOPEN: "重新打开",
+                             HistoryAction.PROGRESS: "报送进展", HistoryAction.REQUEST: "申请办结",
+                             HistoryAction.RETURN: "退回办结申请"}
+SOURCE_CN: dict[str, str] = {Source.CLI: "命令行", Source.IMPORT: "导入", Source.LINK: "链接", Source.PAGE: "单位页面",
+                             Source.OFFICE: "督办台账"}
+REVIEW_CN: dict[str, str] = {RequestState.PENDING: "待审核", RequestState.APPROVED: "已通过",
+                             RequestState.RETURNED: "已退回"}
+KIND_CN: dict[str, str] = {DigestKind.REMINDER: "提醒", DigestKind.ESCALATION: "督办通报",
+                           DigestKind.NOTICE: "联系方式失效通知"}
+DELIVERY_CN: dict[str, str] = {DeliveryStatus.PENDING: "待发送", DeliveryStatus.SENDING: "发送中",
+                               DeliveryStatus.SENT: "已发送", DeliveryStatus.FAILED: "失败"}
+PLAN_CN: dict[str, str] = {PlanStatus.ACTIVE: "进行中", PlanStatus.CLOSED: "已结束"}
 IMPORT_CN = {"created": ("已新建", "将新建"), "updated": ("已更新", "将更新"), "unchanged": ("无变化", "无变化")}
 
 
@@ -946,17 +955,17 @@ def answer_json(a: Answer | None) -> dict[str, Any] | None:
 
 
 def milestone_line(r: MilestoneRow, department: str | None) -> str:
-    flag = f"已逾期{r.days_late}天" if r.status == "overdue" else STATUS_CN.get(r.status, r.status)
-    if r.plan_status == "closed":  # no longer chased: how late it is would only be noise
-        flag = f"{'未办结' if r.status == 'overdue' else flag}（方案已结束）"
+    flag = f"已逾期{r.days_late}天" if r.status == RowStatus.OVERDUE else STATUS_CN.get(r.status, r.status)
+    if r.plan_status == PlanStatus.CLOSED:  # no longer chased: how late it is would only be noise
+        flag = f"{STATUS_CN[MilestoneStatus.OPEN] if r.status == RowStatus.OVERDUE else flag}（方案已结束）"
     rule = f" {recurrence_cn(r.recurrence)}" if r.recurrence else ""
     role = f"{'、'.join(ROLE_CN[x] for x in r.roles)}  " if department else ""
     leads = "、".join(r.leads) or "未定"
-    if r.status == "overdue" and r.last is None:
+    if r.status == RowStatus.OVERDUE and r.last is None:
         last = "（尚无答复）"
     else:
         last = f"（最近：{describe_answer(r.last)}）" if r.last else ""
-    grade = f"[{Light(r.grade).label}] " if r.grade != "green" and r.plan_status != "closed" else ""
+    grade = f"[{Light(r.grade).label}] " if r.grade != Light.GREEN and r.plan_status != PlanStatus.CLOSED else ""
     return f"#{r.id:<5} {r.due}{rule} {grade}{flag}  {role}任务{r.task_number}（牵头：{leads}）：{r.text[:50]}{last}"
 
 
@@ -1018,7 +1027,8 @@ def status_lines(r: StatusReport) -> list[str]:
     if r.next_attempt:
         lines.append(f"下次投递：{r.next_attempt:%Y-%m-%d %H:%M}")
     if r.failures:
-        lines.append(f"投递失败（{r.deliveries.get('failed', 0)}个；修正联系方式后运行 notifier retry --failed）：")
+        failed = r.deliveries.get(DeliveryStatus.FAILED, 0)
+        lines.append(f"投递失败（{failed}个；修正联系方式后运行 notifier retry --failed）：")
         lines += failure_lines(r.failures)
     if r.broken_contacts:
         lines.append("失效的联系方式：")

@@ -28,6 +28,22 @@ class Role(StrEnum):
 ROLES: tuple[Role, ...] = tuple(Role)  # in the order tables and messages list them
 
 
+class MilestoneStatus(StrEnum):
+    """A milestone's stored status (``milestones.status``): imported open, changed by notifier.marks."""
+
+    OPEN = "open"
+    DONE = "done"
+
+
+class RowStatus(StrEnum):
+    """A milestone as `notifier milestones` lists it (its ``--status`` and the JSON's ``status``):
+    its stored status, or overdue when it is open and a date of it has passed."""
+
+    OPEN = MilestoneStatus.OPEN.value
+    DONE = MilestoneStatus.DONE.value
+    OVERDUE = "overdue"  # the same word as Section.OVERDUE: open, and its date passed
+
+
 class Section(StrEnum):
     """Where an item stands in a digest."""
 
