@@ -35,31 +35,31 @@ class Light(StrEnum):
 
     @property
     def label(self) -> str:
-        return {"red": "红", "yellow": "黄", "blue": "蓝", "green": "绿"}[self.value]
+        return {Light.RED: "红", Light.YELLOW: "黄", Light.BLUE: "蓝", Light.GREEN: "绿"}[self]
 
     @property
     def meaning(self) -> str:
-        return {"red": "逾期督办", "yellow": "滞后催办", "blue": "临期提醒", "green": "正常"}[self.value]
+        return {Light.RED: "逾期督办", Light.YELLOW: "滞后催办", Light.BLUE: "临期提醒", Light.GREEN: "正常"}[self]
 
     @property
     def word(self) -> str:
         """The 督办单's word: in the subject, the robot title and the colour band."""
-        return {"red": "督办", "yellow": "催办", "blue": "提醒", "green": ""}[self.value]
+        return {Light.RED: "督办", Light.YELLOW: "催办", Light.BLUE: "提醒", Light.GREEN: ""}[self]
 
     @property
     def rank(self) -> int:
         """Higher is more severe: a grade above the last recorded one is a step up."""
-        return {"green": 0, "blue": 1, "yellow": 2, "red": 3}[self.value]
+        return {Light.GREEN: 0, Light.BLUE: 1, Light.YELLOW: 2, Light.RED: 3}[self]
 
     @property
     def band(self) -> str:
         """The colour band of a message in this grade (HTML)."""
-        return {"red": "#C62828", "yellow": "#F9A825", "blue": "#1565C0", "green": "#2E7D32"}[self.value]
+        return {Light.RED: "#C62828", Light.YELLOW: "#F9A825", Light.BLUE: "#1565C0", Light.GREEN: "#2E7D32"}[self]
 
     @property
     def rgb(self) -> str:
         """The fill colour of the light, in the ledger page and the xlsx."""
-        return {"red": "F4B6B6", "yellow": "FBE7A1", "blue": "B9D7F4", "green": "C6E8C6"}[self.value]
+        return {Light.RED: "F4B6B6", Light.YELLOW: "FBE7A1", Light.BLUE: "B9D7F4", Light.GREEN: "C6E8C6"}[self]
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from notifier.config import GradesConfig
 from notifier.office.grades import Context, GradeItem, Light, behind_reason, grade, plan_cutoffs
+from notifier.terms import Role, Section
 
 if TYPE_CHECKING:
     from notifier.planning.schedule import Entry, Item
@@ -74,11 +75,11 @@ class Ladder:
         """The last grade recorded for the department's item (绿 when none was)."""
         return self.facts.get((dept, it.milestone_id, it.occurrence), Facts()).last
 
-    def steps(self, dept: int, its: Iterable[tuple[Item, str]], today: date) -> list[Step]:
+    def steps(self, dept: int, its: Iterable[tuple[Item, Role]], today: date) -> list[Step]:
         """The department's lead items whose grade today is above their last recorded one."""
         out = []
         for it, role in its:
-            if role != "lead":
+            if role != Role.LEAD:
                 continue
             g = self.grade_of(dept, it, today)
             if g.rank > self.last(dept, it).rank:
@@ -98,11 +99,11 @@ def sign_items(entries: Iterable[Entry], next_cutoff: Callable[[Item], date | No
     leads that are overdue, urged, or due by their plan's next cutoff."""
     out: dict[tuple[int, date], None] = {}
     for e in entries:
-        if e.role != "lead":
+        if e.role != Role.LEAD:
             continue
         it = e.item
         cut = next_cutoff(it)
-        if e.section in ("overdue", "urged") or (
-                e.section in ("cutoff", "upcoming") and (cut is None or it.occurrence <= cut)):
+        if e.section in (Section.OVERDUE, Section.URGED) or (
+                e.section in (Section.CUTOFF, Section.UPCOMING) and (cut is None or it.occurrence <= cut)):
             out[(it.milestone_id, it.occurrence)] = None
     return list(out)
