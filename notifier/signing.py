@@ -18,11 +18,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import and_, delete, exists, insert, select, update
+from sqlalchemy import and_, delete, exists, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from notifier.db.models import Milestone, OccurrenceDone
 from notifier.db.models import SignRequest as SignRequestRow
+from notifier.terms import MilestoneStatus
 
 
 class SignState(enum.StrEnum):
@@ -118,13 +119,17 @@ def sign_days(s: Session, department_ids: Iterable[int]) -> dict[int, list[date]
 
 def unsigned(s: Session, *, today: date, milestone_ids: Iterable[int] | None = None) -> list[SignRequest]:
     """Requests past their ``sign_by`` and still not signed, for items still open: who has not
-    signed for what (``status``, the ledger). An item done meanwhile needs no 签收 any more.
-    ``milestone_ids``: of those milestones only (the planning pass's page)."""
+    signed for what (``status``, the ledger). An item done meanwhile needs no 签收 any more, nor
+    does a date the item no longer has: after a 延期 the requests about the old date are moot
+    (the reminders of the new date ask again). ``milestone_ids``: of those milestones only
+    (the planning pass's page)."""
     done_occurrence = exists().where(OccurrenceDone.milestone_id == SignRequestRow.milestone_id,
                                      OccurrenceDone.occurrence == SignRequestRow.occurrence)
+    recurring = Milestone.recurrence.is_not(None)
     q = select(SignRequestRow).join(Milestone, Milestone.id == SignRequestRow.milestone_id).where(
         SignRequestRow.status == SignState.ASKED, SignRequestRow.sign_by < today,
-        Milestone.status == "open", ~and_(Milestone.recurrence.is_not(None), done_occurrence),
+        Milestone.status == MilestoneStatus.OPEN, ~and_(recurring, done_occurrence),
+        or_(recurring, SignRequestRow.occurrence == Milestone.due_on),
     )
     if milestone_ids is None:
         return [SignRequest.of(r) for r in s.scalars(q.order_by(*_ORDER))]
