@@ -1,7 +1,13 @@
 """The record of grade steps (``grade_steps``): which item stepped up to which grade for which
 department, and in which digest. The pass records a digest's steps when it queues the digest,
 so a step is said once; the planner compares today's grade with the last one recorded here.
-Rows change only through this module (``record``, ``forget``)."""
+Rows change only through this module (``record``, ``forget``, ``restart``).
+
+A step is about one item, and a one-off milestone's item is keyed by its date: after a 延期 the
+new date is a new item for the ladder (蓝, 黄, 红 said again for the new deadline), while a
+re-import that sets the old date back finds that date's steps said already. A reopening (a done
+mark taken back) ``restart``s the item's ladder with a 绿 row, so its grade today is said again,
+once; history lists only the steps up."""
 
 from __future__ import annotations
 
@@ -45,6 +51,20 @@ def forget(s: Session, digest_keys: Iterable[str]) -> None:
         s.execute(delete(GradeStep).where(GradeStep.digest_key.in_(keys)))
 
 
+def restart(s: Session, milestone_id: int, occurrence: date, *, key: str, at: datetime) -> int:
+    """The item starts its ladder again (it was reopened after a done mark): a 绿 row for each
+    department whose last recorded grade of it is above 绿, so the next pass says its grade
+    again (a 红 copied to the escalation departments again too). ``key`` names the cause (one
+    per reopening); ``at`` naive UTC. Returns the departments restarted."""
+    last = last_grades(s, [milestone_id])
+    rows = [{"department_id": dept, "milestone_id": mid, "occurrence": occ, "grade": Light.GREEN.value,
+             "digest_key": key, "stepped_on": at.date(), "created_at": at}
+            for (dept, mid, occ), grade in sorted(last.items()) if occ == occurrence and grade is not Light.GREEN]
+    if rows:
+        s.execute(insert(GradeStep), rows)
+    return len(rows)
+
+
 def last_grades(s: Session, milestone_ids: Iterable[int]) -> dict[Key, Light]:
     """The last grade recorded for each (department, milestone, occurrence) of these milestones."""
     out: dict[Key, Light] = {}
@@ -58,8 +78,9 @@ def last_grades(s: Session, milestone_ids: Iterable[int]) -> dict[Key, Light]:
 
 
 def history(s: Session, milestone_id: int | None = None, limit: int | None = None) -> list[Recorded]:
-    """Recorded steps, newest first (``notifier history``)."""
-    q = select(GradeStep).order_by(GradeStep.created_at.desc(), GradeStep.id.desc())
+    """Recorded steps up, newest first (``notifier history``); a restart is not one."""
+    q = (select(GradeStep).where(GradeStep.grade != Light.GREEN)
+         .order_by(GradeStep.created_at.desc(), GradeStep.id.desc()))
     if milestone_id is not None:
         q = q.where(GradeStep.milestone_id == milestone_id)
     if limit is not None:

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from notifier import grade_log
 from notifier.db.engine import transaction, utcnow
 from notifier.db.models import Milestone, OccurrenceDone, Plan, HistoryEvent, Task
 from notifier.planning.recurrence import occurrences
@@ -114,6 +115,8 @@ def apply_mark(s: Session, milestone_id: int, *, done: bool = True, note: str | 
                          at=when)
     s.add(event)
     s.flush()
+    if changed and not done:  # reopened: its grade (红 when overdue) is said again, once
+        grade_log.restart(s, m.id, occurrence or m.due_on, key=f"reopen:{event.id}", at=when)
     return _marked(s, m, event, changed)
 
 
