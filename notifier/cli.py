@@ -211,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     ms = cmd("milestones", cmd_milestones, "list milestones")
     ms.add_argument("--department", help="only the tasks this department has a role in (the role is shown)")
     ms.add_argument("--due-before", type=day_arg, metavar="DATE")
-    ms.add_argument("--status", choices=list(RowStatus))
+    ms.add_argument("--status", type=RowStatus, choices=list(RowStatus))
     ms.add_argument("--plan")
     add_now(ms)
     add_json(ms)

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 from notifier.db.engine import transaction
 from notifier.db.models import Department, Plan, Task, TaskDepartment
 from notifier.importing.encoding import strip_controls
+from notifier.terms import ROLES, MilestoneStatus
 
 HEADER = ["序号", "工作任务", "牵头单位", "责任单位", "配合单位", "完成时限", "节点内容", "状态", "备注"]
 # 状态 and 备注 are for the reader; the importer ignores them (done marks survive a
@@ -66,12 +67,12 @@ def plan_rows(engine: Engine, plan_name: str | None) -> tuple[str, list[list[str
             names.setdefault((tid, role), []).append(name)
         rows = []
         for task in plan.tasks:
-            depts = ["、".join(names.get((task.id, r), [])) for r in ("lead", "responsible", "cooperating")]
+            depts = ["、".join(names.get((task.id, r), [])) for r in ROLES]
             for m in task.milestones:
                 due = recurrence_phrase(m.recurrence) if m.recurrence else m.due_on.isoformat()
                 # Continuation rows repeat the task: a spreadsheet sort cannot orphan them.
                 rows.append([task.number, task.text or task.title, *depts, due, m.text,
-                             "已完成" if m.status == "done" else "", m.note or ""])
+                             "已完成" if m.status == MilestoneStatus.DONE else "", m.note or ""])
         title = plan.name
     return title, rows
 

@@ -22,7 +22,7 @@ from notifier import grade_log
 from notifier.db.engine import transaction, utcnow
 from notifier.db.models import Milestone, OccurrenceDone, Plan, HistoryEvent, Task
 from notifier.planning.recurrence import occurrences
-from notifier.terms import HistoryAction, Source
+from notifier.terms import HistoryAction, MilestoneStatus, Source
 
 
 class MarkError(Exception):
@@ -75,7 +75,7 @@ def check_occurrence(s: Session, m: Milestone, occurrence: date | None) -> None:
 def is_done(s: Session, m: Milestone, occurrence: date | None) -> bool:
     if m.recurrence:
         return occurrence is not None and s.get(OccurrenceDone, (m.id, occurrence)) is not None
-    return m.status == "done"
+    return m.status == MilestoneStatus.DONE
 
 
 def apply_mark(s: Session, milestone_id: int, *, done: bool = True, note: str | None = None,
@@ -104,7 +104,7 @@ def apply_mark(s: Session, milestone_id: int, *, done: bool = True, note: str | 
     else:
         occurrence = None  # a one-off milestone has one date; the event needs none
         if changed:
-            m.status = "done" if done else "open"
+            m.status = MilestoneStatus.DONE if done else MilestoneStatus.OPEN
             m.done_at = when if done else None
         elif done and done_at is not None:
             m.done_at = done_at  # the date is being corrected

@@ -39,6 +39,7 @@ from sqlalchemy.engine import Engine
 from notifier import __version__
 from notifier.db.engine import utcnow
 from notifier.db.models import Contact, Delivery
+from notifier.delivery.outbox import DeliveryStatus
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,8 @@ BUILD = Info("notifier_build", "The running version.", registry=None)
 BUILD.info({"version": __version__})
 
 COUNTED = (BUILD, PASSES, PASS_SECONDS, LAST_PASS, DELIVERIES, RETRIES, EXPIRED, SEND_SECONDS)
-RESULTS = {"sent": "sent", "pending": "retry", "failed": "failed"}  # delivery status -> result label
+RESULTS: dict[str, str] = {DeliveryStatus.SENT: "sent", DeliveryStatus.PENDING: "retry",  # delivery status -> result
+                            DeliveryStatus.FAILED: "failed"}
 
 
 # -- the seams ------------------------------------------------------------------------------
@@ -130,8 +132,8 @@ class OutboxCollector(Collector):
         yield up
         outbox = GaugeMetricFamily("notifier_outbox_deliveries", "Deliveries in the outbox, by status.",
                                    labels=["status"])
-        for status in ("pending", "sending", "sent", "failed"):
-            outbox.add_metric([status], by_status.get(status, 0))
+        for status in DeliveryStatus:
+            outbox.add_metric([status.value], by_status.get(status, 0))
         yield outbox
         age = 0.0 if oldest_due is None else max(0.0, (self.clock() - oldest_due).total_seconds())
         yield GaugeMetricFamily("notifier_outbox_oldest_pending_seconds",
@@ -144,7 +146,7 @@ class OutboxCollector(Collector):
         with self.engine.connect() as conn:
             by_status = dict(conn.execute(select(Delivery.status, func.count()).group_by(Delivery.status)).all())
             oldest_due = conn.scalar(select(func.min(Delivery.due_at)).where(
-                Delivery.status.in_(("pending", "sending")), Delivery.due_at <= self.clock()))
+                Delivery.status.in_((DeliveryStatus.PENDING, DeliveryStatus.SENDING)), Delivery.due_at <= self.clock()))
             broken = conn.scalar(select(func.count()).select_from(Contact).where(Contact.broken.is_(True)))
         return by_status, oldest_due, int(broken or 0)
 

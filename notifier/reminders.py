@@ -286,7 +286,7 @@ def _plan_page(s: Session, config: Config, renderer: Renderer, rules: Rules, pag
             (result.collective if group else result.without_contact).append(name)
             waiting.add(digest.department_id)
             continue  # not logged: once a contact is configured the latest reminder goes out
-        told = returns.get(digest.department_id, []) if digest.kind == "reminder" else []
+        told = returns.get(digest.department_id, []) if digest.kind == DigestKind.REMINDER else []
         hidden = loaded.hidden(digest)
         rendered = renderer.render_digest(digest, name, now, names, links_of(signer, digest, now),
                                           outcomes_of(s, digest, config), more=hidden,
@@ -348,26 +348,26 @@ class PageLoad:
         if self.ranked is None:
             return {}
         dep, today = digest.department_id, digest.day
-        own = [e.item for e in digest.entries if e.section != "escalation" and e.item.recurrence is None]
-        fired: dict[str, dict[int, date]] = {"cutoff": {}, "progress": {}}  # plan -> the cutoff concerned
+        own = [e.item for e in digest.entries if e.section != Section.ESCALATION and e.item.recurrence is None]
+        fired: dict[str, dict[int, date]] = {Section.CUTOFF: {}, Section.PROGRESS: {}}  # plan -> the cutoff concerned
         for series, _ in digest.fired:
             if series.startswith(("cutoff:", "progress:")):
                 kind, pid, c = series.split(":")
                 fired[kind][int(pid)] = date.fromisoformat(c)
-        cut, ask = fired["cutoff"], fired["progress"]
-        out = {}
+        cut, ask = fired[Section.CUTOFF], fired[Section.PROGRESS]
+        out: dict[str, int] = {}
         shown = len([it for it in own if it.plan.id in cut and today <= it.occurrence <= cut[it.plan.id]])
-        total = sum(self.ranked.total.get((dep, "cutoff", p), 0) for p in cut)
+        total = sum(self.ranked.total.get((dep, Section.CUTOFF, p), 0) for p in cut)
         if total > shown:
-            out["cutoff"] = total - shown
+            out[Section.CUTOFF] = total - shown
         # The progress request asks about the tasks not listed above: those with an item due by
         # the cutoff (counted in SQL) or listed for another reason (a recurring report, an
         # upcoming date), and those already loaded are not among the rest.
-        seen = {e.item.task_id for e in digest.entries if e.section != "escalation"}
+        seen = {e.item.task_id for e in digest.entries if e.section != Section.ESCALATION}
         rest = sum(len(self.ranked.later_tasks.get((dep, p), set()) - self.ranked.listed_tasks.get((dep, p), set())
                        - seen) for p in ask)
         if rest:
-            out["progress"] = rest
+            out[Section.PROGRESS] = rest
         return out
 
     def listed_tasks(self, digest: Digest) -> set[int]:
@@ -535,7 +535,7 @@ def ladder_wakeups(dept: int, its: list[tuple[Item, Role]], plans: Iterable[Plan
     progress report not made)."""
     out = [d + timedelta(days=1) for d in asked]
     for it, role in its:
-        if role != "lead" or it.occurrence < today:
+        if role != Role.LEAD or it.occurrence < today:
             continue
         out += [rules.calendar.on_or_before(it.occurrence - timedelta(days=grades.lead_days)),
                 it.occurrence + timedelta(days=1)]
@@ -585,7 +585,7 @@ def preview(engine: Engine, config: Config, renderer: Renderer, department: str,
         told = returns_to_tell(s).get(dep_id, [])
         out = [renderer.render_digest(d, dep_name, now, names, links_of(signer, d, now), outcomes_of(s, d, config),
                                       page_url=page_url_for(signer, d, now),
-                                      returned=told if d.kind == "reminder" else ())
+                                      returned=told if d.kind == DigestKind.REMINDER else ())
                for d in digests]
     return out
 
@@ -623,7 +623,7 @@ def links_of(signer: LinkSigner | None, digest: Digest, now: datetime) -> Links 
 
 def page_url_for(signer: LinkSigner | None, digest: Digest, now: datetime) -> str:
     """The department's own page (/d/…) a reminder digest links to, or "" (no [web] links)."""
-    if signer is None or digest.kind != "reminder":
+    if signer is None or digest.kind != DigestKind.REMINDER:
         return ""
     return signer.page_url(digest.department_id, now)
 

@@ -22,7 +22,7 @@ from notifier.config import Config, OfficeConfig
 from notifier.markup import markdown_context
 from notifier.office.grades import Light
 from notifier.planning.schedule import SECTION_ORDER, Digest, Entry, Item, PlanInfo
-from notifier.terms import DigestKind, Section
+from notifier.terms import DigestKind, Role, Section
 
 KINDS = (DigestKind.REMINDER, DigestKind.ESCALATION, DigestKind.NOTICE)  # the templates each has
 PARTS = ("subject.txt", "txt", "html", "md")
@@ -159,7 +159,7 @@ class Renderer:
         return problems
 
 
-ROLE_CN = {"lead": "牵头", "responsible": "责任", "cooperating": "配合"}
+ROLE_CN: dict[str, str] = {Role.LEAD: "牵头", Role.RESPONSIBLE: "责任", Role.COOPERATING: "配合"}
 
 
 def office_context(office: OfficeConfig) -> dict[str, Any]:
@@ -212,7 +212,8 @@ def _plan_label(plan: PlanInfo) -> str:
     return plan.name + (f"（{plan.doc_number}）" if plan.doc_number else "")
 
 
-def _section(key: str, heading: str, entries: list[dict[str, Any]], max_items: int, hidden: int = 0) -> dict[str, Any]:
+def _section(key: Section, heading: str, entries: list[dict[str, Any]], max_items: int,
+             hidden: int = 0) -> dict[str, Any]:
     return {"key": key, "heading": heading, "entries": entries[:max_items],
             "more": max(0, len(entries) - max_items) + hidden, "total": len(entries) + hidden}
 
@@ -231,7 +232,7 @@ def digest_context(digest: Digest, department: str, now: datetime, names: dict[i
     listed = {(e["plan"], e["task_number"])
               for s in (Section.OVERDUE, Section.URGED, Section.CUTOFF, Section.UPCOMING) for e in sections[s]}
     progress_tasks: dict[tuple[str, str], dict[str, Any]] = {}
-    for e, raw in zip(sections["progress"], digest.section("progress"), strict=True):
+    for e, raw in zip(sections[Section.PROGRESS], digest.section(Section.PROGRESS), strict=True):
         if (e["plan"], e["task_number"]) in listed or raw.item.task_id in listed_elsewhere:
             continue
         progress_tasks.setdefault((e["plan"], e["task_number"]), {**e, "milestones": []})["milestones"].append(e)
@@ -251,9 +252,9 @@ def digest_context(digest: Digest, department: str, now: datetime, names: dict[i
     plans = sorted(first, key=lambda label: first[label])
     cutoff = digest.cutoffs[0] if digest.cutoffs else None
     groups: dict[str, list[dict[str, Any]]] = {}
-    for e in sections["escalation"]:
+    for e in sections[Section.ESCALATION]:
         groups.setdefault("、".join(n for n in e["leads"] if n) or "未明确牵头单位", []).append(e)
-    escalation_groups = [{"lead": lead, "count": len(es), **_section("escalation", lead, es, max_items)}
+    escalation_groups = [{"lead": lead, "count": len(es), **_section(Section.ESCALATION, lead, es, max_items)}
                          for lead, es in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))]
     closing = []
     for p in digest.closing:
@@ -266,7 +267,7 @@ def digest_context(digest: Digest, department: str, now: datetime, names: dict[i
     # Steps of the department's own items set the 督办单's grade; a 红 copied to the
     # escalation department marks its 逾期通报 lines instead.
     copied = {(st.milestone_id, st.occurrence) for st in digest.steps if st.copy}
-    for e in sections["escalation"]:
+    for e in sections[Section.ESCALATION]:
         if (e["milestone_id"], e["due"]) in copied:
             e["status"] += "，新列入红色督办"
     roles = {e.role for e in digest.entries if e.section != Section.ESCALATION}
@@ -277,36 +278,38 @@ def digest_context(digest: Digest, department: str, now: datetime, names: dict[i
         "now": now,
         "cutoff": cutoff,
         "plans": plans,
-        "role_phrase": "牵头负责" if roles <= {"lead"} else "承担",
-        "show_roles": not roles <= {"lead"},
+        "role_phrase": "牵头负责" if roles <= {Role.LEAD} else "承担",
+        "show_roles": not roles <= {Role.LEAD},
         "inspection": bool(office.inspection and office.name and cutoff),
-        "overdue": sections["overdue"],
-        "urged": sections["urged"],
+        "overdue": sections[Section.OVERDUE],
+        "urged": sections[Section.URGED],
         "grade": grade_context(digest.grade, [names.get(d, "") for d in digest.copy_to]),
         "sign_by": digest.sign_by,
-        "due_by_cutoff": sections["cutoff"],
-        "upcoming": sections["upcoming"],
+        "due_by_cutoff": sections[Section.CUTOFF],
+        "upcoming": sections[Section.UPCOMING],
         "progress_tasks": ptasks,
-        "escalation": sections["escalation"],
+        "escalation": sections[Section.ESCALATION],
         "escalation_groups": escalation_groups,
         "closing": closing,
         "sections": [
-            _section("overdue", "已逾期未完成", sections["overdue"], max_items, more.get("overdue", 0)),
-            _section("urged", "催办：未按时签收或报送进展", sections["urged"], max_items),
-            _section("cutoff", f"{cn_date(cutoff)}前须完成" if cutoff else "", sections["cutoff"], max_items,
-                     more.get("cutoff", 0)),
-            _section("upcoming", "即将到期的工作节点", sections["upcoming"], max_items),
-            _section("progress", f"请于{cn_date(cutoff)}前报送阶段性进展" if cutoff else "", ptasks, max_items,
-                     more.get("progress", 0)),
+            _section(Section.OVERDUE, "已逾期未完成", sections[Section.OVERDUE], max_items,
+                     more.get(Section.OVERDUE, 0)),
+            _section(Section.URGED, "催办：未按时签收或报送进展", sections[Section.URGED], max_items),
+            _section(Section.CUTOFF, f"{cn_date(cutoff)}前须完成" if cutoff else "", sections[Section.CUTOFF],
+                     max_items,
+                     more.get(Section.CUTOFF, 0)),
+            _section(Section.UPCOMING, "即将到期的工作节点", sections[Section.UPCOMING], max_items),
+            _section(Section.PROGRESS, f"请于{cn_date(cutoff)}前报送阶段性进展" if cutoff else "", ptasks, max_items,
+                     more.get(Section.PROGRESS, 0)),
         ],
-        "count": len(digest.entries) - len(sections["progress"]) - len(sections["escalation"])
-        + more.get("overdue", 0) + more.get("cutoff", 0),
+        "count": len(digest.entries) - len(sections[Section.PROGRESS]) - len(sections[Section.ESCALATION])
+        + more.get(Section.OVERDUE, 0) + more.get(Section.CUTOFF, 0),
         # What the subject counts: every item of each section, those not loaded included.
-        "counts": {"overdue": len(sections["overdue"]) + more.get("overdue", 0),
-                   "cutoff": len(sections["cutoff"]) + more.get("cutoff", 0),
-                   "upcoming": len(sections["upcoming"]),
-                   "progress": len(ptasks) + more.get("progress", 0),
-                   "escalation": len(sections["escalation"])},
+        "counts": {"overdue": len(sections[Section.OVERDUE]) + more.get(Section.OVERDUE, 0),
+                   "cutoff": len(sections[Section.CUTOFF]) + more.get(Section.CUTOFF, 0),
+                   "upcoming": len(sections[Section.UPCOMING]),
+                   "progress": len(ptasks) + more.get(Section.PROGRESS, 0),
+                   "escalation": len(sections[Section.ESCALATION])},
         "links": False,
         "office": office_context(office),
         "page_url": "",  # the department's page, see add_department_parts
@@ -316,9 +319,9 @@ def digest_context(digest: Digest, department: str, now: datetime, names: dict[i
 
 
 GRADE_SENTENCES = {
-    "blue": "以下事项即将到期，请按时完成。",
-    "yellow": "以下事项未按时签收或报送进展，现予催办，请即签收并报送进展。",
-    "red": "以下事项已逾期未完成，现予督办，请抓紧办理并说明原因。",
+    Light.BLUE: "以下事项即将到期，请按时完成。",
+    Light.YELLOW: "以下事项未按时签收或报送进展，现予催办，请即签收并报送进展。",
+    Light.RED: "以下事项已逾期未完成，现予督办，请抓紧办理并说明原因。",
 }
 
 
@@ -328,7 +331,7 @@ def grade_context(grade: Light | None, copied_to: list[str]) -> dict[str, Any] |
     if grade is None or grade is Light.GREEN:
         return None
     copied = [n for n in copied_to if n]
-    sentence = GRADE_SENTENCES[grade.value] + (f"本单抄报{'、'.join(copied)}。" if copied else "")
+    sentence = GRADE_SENTENCES[grade] + (f"本单抄报{'、'.join(copied)}。" if copied else "")
     return {"key": grade.value, "label": grade.label, "word": grade.word, "band": grade.band,
             "title": f"{grade.label}色{grade.word}单", "sentence": sentence, "copied_to": copied}
 
@@ -384,7 +387,7 @@ def add_links(context: dict[str, Any], links: Links) -> dict[str, Any]:
     for t in context["progress_tasks"]:
         entries += [t, *t["milestones"]]
     for e in entries:
-        if e["role"] == "lead":
+        if e["role"] == Role.LEAD:
             e["link"] = links.get((e["milestone_id"], e["due"]), "")
     context["links"] = any(e["link"] for e in entries)  # the answer sentence speaks of links only then
     return finish(context)

@@ -35,8 +35,8 @@ from notifier.office.ledger import NotSigned, load_rows, not_signed
 from notifier.planning.recurrence import occurrences
 from notifier.review import pending_keys
 from notifier.reminders import ContactGaps, calendar_of, contact_gaps
+from notifier.terms import ROLES, MilestoneStatus, Role, RowStatus
 
-ROLES = ("lead", "responsible", "cooperating")  # strongest first
 
 
 @overload
@@ -64,10 +64,12 @@ def overdue_occurrences(session: Session, today: date, *, active_only: bool = Fa
     out = [(mid, due) for mid, due in session.execute(
         select(Milestone.id, Milestone.due_on).join(Task, Task.id == Milestone.task_id)
         .join(Plan, Plan.id == Task.plan_id)
-        .where(Milestone.status == "open", Milestone.due_on < today, Milestone.recurrence.is_(None), plan_ok))]
+        .where(Milestone.status == MilestoneStatus.OPEN, Milestone.due_on < today, Milestone.recurrence.is_(None),
+               plan_ok))]
     rec = session.execute(select(Milestone.id, Milestone.recurrence, Plan.starts_on, Plan.ends_on)
                           .join(Task, Task.id == Milestone.task_id).join(Plan, Plan.id == Task.plan_id)
-                          .where(Milestone.status == "open", Milestone.recurrence.is_not(None), plan_ok)).all()
+                          .where(Milestone.status == MilestoneStatus.OPEN, Milestone.recurrence.is_not(None),
+                                 plan_ok)).all()
     if rec:
         done = {(m, o) for m, o in session.execute(select(OccurrenceDone.milestone_id, OccurrenceDone.occurrence))}
         for mid, rule, start, end in rec:
@@ -173,9 +175,9 @@ def status_report(engine: Engine, cfg: Config, now: datetime) -> StatusReport:
         r.plans = s.scalar(select(func.count()).select_from(Plan)) or 0
         r.tasks = s.scalar(select(func.count()).select_from(Task)) or 0
         r.milestones_open = s.scalar(select(func.count()).select_from(Milestone)
-                                     .where(Milestone.status == "open")) or 0
+                                     .where(Milestone.status == MilestoneStatus.OPEN)) or 0
         r.milestones_done = s.scalar(select(func.count()).select_from(Milestone)
-                                     .where(Milestone.status == "done")) or 0
+                                     .where(Milestone.status == MilestoneStatus.DONE)) or 0
         late = overdue_occurrences(s, today, active_only=True)
         r.overdue_dates = len(late)
         r.overdue_milestones = len({mid for mid, _ in late})
@@ -216,26 +218,26 @@ def item_grades(s: Session, cfg: Config, today: date) -> tuple[dict[str, int], d
 
 @dataclass(frozen=True)
 class MilestoneRow:
-    """One milestone, or with ``status="overdue"`` one overdue date of it."""
+    """One milestone, or with ``status=RowStatus.OVERDUE`` one overdue date of it."""
 
     id: int
     plan: str
     task_number: str
     task_title: str
     text: str
-    plan_status: str  # active | closed: nothing is sent about a closed plan's milestones
+    plan_status: PlanStatus  # nothing is sent about a closed plan's milestones
     due: date  # the milestone's date; for an overdue row, the overdue date
     recurrence: str | None
-    status: str  # open | done | overdue
+    status: RowStatus
     days_late: int | None  # for overdue: days since the (oldest) overdue date
     leads: list[str]
     roles: list[str]  # with a department filter: its roles on the task (lead, responsible, cooperating)
     last: Answer | None  # the latest answer about it (about this date, for an overdue row)
-    grade: str = "green"  # the ledger's grade of the milestone today (red|yellow|blue|green)
+    grade: Light = Light.GREEN  # the ledger's grade of the milestone today
 
 
 def milestone_rows(engine: Engine, cfg: Config, today: date, *, department: str | None = None,
-                   due_before: date | None = None, status: str | None = None,
+                   due_before: date | None = None, status: RowStatus | None = None,
                    plan: str | None = None) -> list[MilestoneRow]:
     """One row per milestone; with ``status="overdue"`` one row per overdue date (each missed
     occurrence of a recurring report), oldest first, with how late it is and the last answer.
@@ -254,17 +256,17 @@ def milestone_rows(engine: Engine, cfg: Config, today: date, *, department: str 
                 if role not in roles[tid]:
                     roles[tid].append(role)
             q = q.where(Task.id.in_(select(TaskDepartment.task_id).where(TaskDepartment.department_id.in_(dep_ids))))
-        if due_before and status != "overdue":
+        if due_before and status != RowStatus.OVERDUE:
             q = q.where(Milestone.due_on <= due_before)
-        if status in ("open", "done"):
+        if status in (RowStatus.OPEN, RowStatus.DONE):
             q = q.where(Milestone.status == status)
-        elif status == "overdue":
-            q = q.where(Milestone.status == "open")
+        elif status == RowStatus.OVERDUE:
+            q = q.where(Milestone.status == MilestoneStatus.OPEN)
         if plan:
             q = q.where(Plan.name.contains(plan))
         leads: dict[int, list[str]] = {}
         for tid, name in s.execute(select(TaskDepartment.task_id, Department.name).join(Department)
-                                   .where(TaskDepartment.role == "lead").order_by(TaskDepartment.position)):
+                                   .where(TaskDepartment.role == Role.LEAD).order_by(TaskDepartment.position)):
             leads.setdefault(tid, []).append(name)
         late_dates: dict[int, list[date]] = defaultdict(list)
         for mid, occ in overdue_occurrences(s, today):
@@ -274,23 +276,23 @@ def milestone_rows(engine: Engine, cfg: Config, today: date, *, department: str 
         out: list[MilestoneRow] = []
         for mid, due, st, text, rule, tnum, title, tid, pname, pstatus in s.execute(q).all():
             base: dict[str, Any] = dict(
-                id=mid, plan=pname, plan_status=str(pstatus), task_number=tnum, task_title=title, text=text,
+                id=mid, plan=pname, plan_status=PlanStatus(pstatus), task_number=tnum, task_title=title, text=text,
                 recurrence=rule, leads=leads.get(tid, []), roles=sorted(roles.get(tid, []), key=ROLES.index),
-                grade=grades.get(mid, Light.GREEN).value)
+                grade=grades.get(mid, Light.GREEN))
             late = sorted(late_dates.get(mid, []))
-            if status == "overdue":
+            if status == RowStatus.OVERDUE:
                 for occ in late:
                     if due_before and occ > due_before:
                         continue
                     ev = events.get((mid, occ if rule else None))
-                    out.append(MilestoneRow(**base, due=occ, status="overdue", days_late=(today - occ).days,
+                    out.append(MilestoneRow(**base, due=occ, status=RowStatus.OVERDUE, days_late=(today - occ).days,
                                             last=Answer.of(ev, tz) if ev else None))
                 continue
             ev = max((e for (m, _), e in events.items() if m == mid), key=lambda e: (e.at, e.id), default=None)
-            out.append(MilestoneRow(**base, due=due, status="overdue" if late else st,
+            out.append(MilestoneRow(**base, due=due, status=RowStatus.OVERDUE if late else RowStatus(st),
                                     days_late=(today - late[0]).days if late else None,
                                     last=Answer.of(ev, tz) if ev else None))
-        if status == "overdue":
+        if status == RowStatus.OVERDUE:
             out.sort(key=lambda r: r.due)
         return out
 

@@ -15,6 +15,8 @@ from sqlalchemy import (Boolean, Date, DateTime, ForeignKey, Index, Integer, Met
                         String, Table, Text, UniqueConstraint, text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from notifier.terms import MilestoneStatus
+
 # Stable constraint names: Alembic batch mode on SQLite needs them to alter tables.
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -116,7 +118,7 @@ class Milestone(Base):
     text: Mapped[str] = mapped_column(Text)
     phrase: Mapped[str] = mapped_column(String(200), default="")
     recurrence: Mapped[str | None] = mapped_column(String(40))
-    status: Mapped[str] = mapped_column(String(10), default="open")  # open | done
+    status: Mapped[str] = mapped_column(String(10), default=MilestoneStatus.OPEN)  # a terms.MilestoneStatus
     done_at: Mapped[datetime | None] = mapped_column(DateTime)
     note: Mapped[str | None] = mapped_column(Text)
     line: Mapped[int | None] = mapped_column(Integer)  # where the document printed it (migration 0005)
@@ -269,7 +271,7 @@ class LinkUse(Base):
     milestone_id: Mapped[int] = mapped_column(ForeignKey("milestones.id", ondelete="CASCADE"), index=True)
     occurrence: Mapped[date | None] = mapped_column(Date)
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
-    action: Mapped[str] = mapped_column(String(20))  # done | progress
+    action: Mapped[str] = mapped_column(String(20))  # a terms.HistoryAction: DONE or PROGRESS
     used_at: Mapped[datetime] = mapped_column(DateTime)
     progress_event_id: Mapped[int | None] = mapped_column(ForeignKey("progress_events.id", ondelete="SET NULL"))
 

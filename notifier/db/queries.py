@@ -11,12 +11,12 @@ from typing import Any
 from sqlalchemy import Integer, Row, and_, case, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
-from notifier.db.models import (Contact, Delivery, Department, Digest, HistoryEvent, Milestone, OccurrenceDone, Plan,
+from notifier.db.models import (Contact, Department, Digest, HistoryEvent, Milestone, OccurrenceDone, Plan,
                                 PlanStatus, ReminderLog, Task, TaskDepartment)
 from notifier.planning.recurrence import occurrences
 from notifier.planning.items import MilestoneRow
 from notifier.planning.schedule import PlanInfo
-from notifier.terms import DigestKind
+from notifier.terms import DigestKind, HistoryAction, MilestoneStatus, Role, Section
 
 
 _ROW_COLS = (Milestone.id, Milestone.due_on, Milestone.text, Milestone.recurrence,
@@ -45,7 +45,7 @@ def open_milestones(session: Session, *, departments: Collection[int] | None = N
     each part is an indexed range, so the cost follows what can be due, not the size of the
     database."""
     base = (select(*_ROW_COLS).join(Task, Task.id == Milestone.task_id).join(Plan, Plan.id == Task.plan_id)
-            .where(Milestone.status == "open"))
+            .where(Milestone.status == MilestoneStatus.OPEN))
     if active_only:
         base = base.where(Plan.status == PlanStatus.ACTIVE)
     if departments is not None:
@@ -135,22 +135,23 @@ def first_open(session: Session, departments: Mapping[int, Collection[int]], rol
             .join(Task, Task.id == TaskDepartment.task_id).join(Plan, Plan.id == Task.plan_id)
             .join(Milestone, Milestone.task_id == Task.id)
             .where(TaskDepartment.role.in_(sorted(roles)),
-                   Milestone.status == "open", Milestone.recurrence.is_(None), Plan.status == PlanStatus.ACTIVE,
+                   Milestone.status == MilestoneStatus.OPEN, Milestone.recurrence.is_(None),
+                   Plan.status == PlanStatus.ACTIVE,
                    Plan.ends_on >= live_after, issued_ok))
     if paused_tasks:
         base = base.where(Task.id.not_in(sorted(paused_tasks)))
-    parts: list[tuple[str, int, Any]] = []
+    parts: list[tuple[Section, int, Any]] = []
     for pid, c in sorted((cutoffs or {}).items()):
         in_plan = base.where(Task.plan_id == pid)
-        parts.append(("cutoff", pid, in_plan.where(Milestone.due_on >= today, Milestone.due_on <= c)))
-        parts.append(("progress", pid, in_plan.where(Milestone.due_on > c)))
+        parts.append((Section.CUTOFF, pid, in_plan.where(Milestone.due_on >= today, Milestone.due_on <= c)))
+        parts.append((Section.PROGRESS, pid, in_plan.where(Milestone.due_on > c)))
         for store, q in ((out.later_tasks, in_plan.where(Milestone.due_on > c)),
                          (out.listed_tasks, in_plan.where(Milestone.due_on <= c))):
             for dep, tid in session.execute(q.with_only_columns(owner.c.dep, Task.id).distinct()):
                 store.setdefault((dep, pid), set()).add(tid)
     for section, pid, q in parts:
         rows = q.distinct().subquery()
-        if section == "progress":  # ranked by task: the first tasks by their earliest later date
+        if section == Section.PROGRESS:  # ranked by task: the first tasks by their earliest later date
             first = select(rows, func.min(rows.c.due).over(partition_by=[rows.c.dep, rows.c.tid]).label("tfirst")
                            ).subquery()
             ranked = select(first.c.dep, first.c.mid, first.c.tid,
@@ -223,7 +224,7 @@ def department_plans(session: Session, departments: Collection[int], roles: Coll
          .select_from(Milestone).join(Task, Task.id == Milestone.task_id).join(Plan, Plan.id == Task.plan_id)
          .join(TaskDepartment, TaskDepartment.task_id == Task.id)
          .where(TaskDepartment.role.in_(sorted(roles)), Plan.status == PlanStatus.ACTIVE,
-                Milestone.status == "open")
+                Milestone.status == MilestoneStatus.OPEN)
          .group_by(TaskDepartment.department_id, Plan.id, Plan.name, Plan.doc_number, Plan.starts_on,
                    Plan.ends_on, Plan.issued_on))
     out: list[tuple[int, PlanInfo, date | None, date | None]] = []
@@ -273,7 +274,7 @@ def plan_outcomes(session: Session, plan_id: int, tz) -> list[DepartmentOutcome]
     leads: dict[int, list[int]] = defaultdict(list)
     for tid, dep in session.execute(select(TaskDepartment.task_id, TaskDepartment.department_id)
                                     .join(Task, Task.id == TaskDepartment.task_id)
-                                    .where(Task.plan_id == plan_id, TaskDepartment.role == "lead")
+                                    .where(Task.plan_id == plan_id, TaskDepartment.role == Role.LEAD)
                                     .order_by(TaskDepartment.position)):
         leads[tid].append(dep)
     done_occ = {(m, o): at for m, o, at in session.execute(
@@ -290,7 +291,7 @@ def plan_outcomes(session: Session, plan_id: int, tz) -> list[DepartmentOutcome]
         for occ in occurrences(rule, plan.starts_on, plan.ends_on) if rule else [due]:
             if plan.issued_on and occ < plan.issued_on:
                 continue
-            at = (done_occ.get((mid, occ)) if rule else None) or (done_at if status == "done" else None)
+            at = (done_occ.get((mid, occ)) if rule else None) or (done_at if status == MilestoneStatus.DONE else None)
             for dep in leads.get(tid, [])[:1] or [0]:
                 o = out.setdefault(dep, DepartmentOutcome(names.get(dep, "未明确牵头单位")))
                 if at is None:
@@ -327,20 +328,20 @@ def plan_lead_departments(session: Session, plan_ids: Iterable[int]) -> list[tup
     for chunk in _chunks(sorted(set(plan_ids))):
         out += session.execute(select(Task.plan_id, TaskDepartment.department_id).distinct()
                                .join(Task, Task.id == TaskDepartment.task_id)
-                               .where(TaskDepartment.role == "lead", Task.plan_id.in_(chunk))).all()
+                               .where(TaskDepartment.role == Role.LEAD, Task.plan_id.in_(chunk))).all()
     return out
 
 
 def open_due_dates(session: Session, until: date) -> list[date]:
     """The distinct due dates of open one-off milestones up to ``until`` (overdue ones too)."""
     return list(session.scalars(select(Milestone.due_on).distinct()
-                                .where(Milestone.status == "open", Milestone.recurrence.is_(None),
+                                .where(Milestone.status == MilestoneStatus.OPEN, Milestone.recurrence.is_(None),
                                        Milestone.due_on <= until)))
 
 
 def first_open_due_after(session: Session, after: date) -> date | None:
     return session.scalar(select(func.min(Milestone.due_on))
-                          .where(Milestone.status == "open", Milestone.recurrence.is_(None),
+                          .where(Milestone.status == MilestoneStatus.OPEN, Milestone.recurrence.is_(None),
                                  Milestone.due_on > after))
 
 
@@ -348,7 +349,7 @@ def open_recurring(session: Session) -> list[tuple[int, str, date, date]]:
     """(milestone id, rule, plan start, plan end) of open recurring milestones."""
     rows = session.execute(select(Milestone.id, Milestone.recurrence, Plan.starts_on, Plan.ends_on)
                            .join(Task, Task.id == Milestone.task_id).join(Plan, Plan.id == Task.plan_id)
-                           .where(Milestone.status == "open", Milestone.recurrence.is_not(None))).all()
+                           .where(Milestone.status == MilestoneStatus.OPEN, Milestone.recurrence.is_not(None))).all()
     return [(mid, rule, start, end) for mid, rule, start, end in rows if rule]
 
 
@@ -372,18 +373,13 @@ def department_names(session: Session) -> dict[int, str]:
     return dict(session.execute(select(Department.id, Department.name)).all())
 
 
-def failed_deliveries(session: Session, limit: int = 20) -> list[Delivery]:
-    return list(session.scalars(select(Delivery).where(Delivery.status == "failed")
-                                .order_by(Delivery.id.desc()).limit(limit)))
-
-
 def broken_contacts(session: Session) -> list[Contact]:
     return list(session.scalars(select(Contact).where(Contact.broken.is_(True)).order_by(Contact.id)))
 
 
 # The history actions that answer a request for progress: a progress note or report, a done
 # mark, a done request (申请办结, under review). A reopening or the office's return does not.
-ANSWERS = ("progress", "done", "request")
+ANSWERS = (HistoryAction.PROGRESS, HistoryAction.DONE, HistoryAction.REQUEST)
 
 
 def answer_days(session: Session, milestone_ids: Iterable[int], tz) -> dict[tuple[int, date | None], list[date]]:  # noqa: ANN001

@@ -22,8 +22,7 @@ from notifier.importing.limits import (
     MAX_PLAN_NAME_CHARS,
 )
 from notifier.importing.model import PlanFormatError, PlanSpec, Problem, TaskSpec
-
-ROLES = ("lead", "responsible", "cooperating")
+from notifier.terms import ROLES  # also the names of TaskSpec's unit lists
 
 
 def _where(task: TaskSpec) -> str:

@@ -26,7 +26,7 @@ from notifier.db.models import (Milestone, Plan, Task,
                                 TaskDepartment, table_of)
 from notifier.departments import DepartmentIndex, sync_departments
 from notifier.importing.model import PlanSpec, TaskSpec
-from notifier.terms import ROLES
+from notifier.terms import ROLES, MilestoneStatus
 
 
 
@@ -141,9 +141,9 @@ def _write_milestones(session: Session, plan_id: int, task_ids: list[int],
             values = {"key": key, "position": pos, "due_on": ms.due, "text": ms.text,
                       "phrase": ms.phrase[:200], "recurrence": ms.recurrence, "line": ms.line}
             if old is None:
-                new_rows.append({"task_id": tid, "status": "open", **values})
+                new_rows.append({"task_id": tid, "status": MilestoneStatus.OPEN, **values})
             else:
-                kept += old.status == "done"
+                kept += old.status == MilestoneStatus.DONE
                 changed.append({"id": old.id, **values})
         gone.extend(o.id for o in by_key.values())  # what the new document dropped
     _delete_ids(session, Milestone, gone)

@@ -23,7 +23,7 @@ from notifier.importing.store import ImportSummary, store_plan
 from notifier import review
 from notifier.office import audit
 from notifier.marks import MarkError, apply_mark
-from notifier.terms import Source
+from notifier.terms import DigestKind, Source
 
 SOURCE = Source.OFFICE  # progress_events.source of the office pages
 
@@ -77,7 +77,7 @@ def resend_latest(s: Session, department_id: int, *, actor: str, now: datetime) 
     dep = s.get(Department, department_id)
     if dep is None:
         raise ActionError("该部门不存在")
-    digest = s.scalar(select(Digest).where(Digest.department_id == department_id, Digest.kind == "reminder")
+    digest = s.scalar(select(Digest).where(Digest.department_id == department_id, Digest.kind == DigestKind.REMINDER)
                       .order_by(Digest.created_at.desc(), Digest.id.desc()).limit(1))
     if digest is None:
         raise ActionError(f"{dep.name}尚无已生成的提醒，无可重发")

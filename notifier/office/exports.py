@@ -10,6 +10,7 @@ from datetime import date
 
 from notifier.office.ledger import Row
 from notifier.office.report import Report, percent
+from notifier.terms import HistoryAction
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -83,7 +84,8 @@ class _StyleCache:
         self._styles[key] = copy(cell._style)
 
 
-_ACTION = {"done": "确认完成", "reopen": "重新打开", "progress": "报送进展"}
+_ACTION: dict[str, str] = {HistoryAction.DONE: "确认完成", HistoryAction.REOPEN: "重新打开",
+                           HistoryAction.PROGRESS: "报送进展"}
 
 REPORT_HEADER = ["排名", "单位", "应完成", "按时完成", "逾期完成", "逾期未完成", "按时完成率"]
 

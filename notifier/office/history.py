@@ -12,12 +12,18 @@ from sqlalchemy.orm import Session
 from notifier.config import Config
 from notifier.db.models import (AuditEntry, DeadlineExtension, Delivery, Department, Digest, HistoryEvent, Milestone,
                                Pause)
+from notifier.delivery.outbox import DeliveryStatus
+from notifier.terms import DigestKind, HistoryAction, Source
 
-STATUS = {"pending": "待发送", "sending": "发送中", "sent": "已发送", "failed": "发送失败"}
-ACTION = {"done": "确认完成", "reopen": "重新打开", "progress": "报送进展", "request": "申请办结",
-          "return": "退回办结申请"}
-SOURCE = {"cli": "命令行", "import": "导入", "link": "回复链接", "office": "督办台账", "page": "单位页面"}
-KIND = {"reminder": "提醒", "escalation": "督办升级", "notice": "通知", "report": "通报"}
+STATUS: dict[str, str] = {DeliveryStatus.PENDING: "待发送", DeliveryStatus.SENDING: "发送中",
+                          DeliveryStatus.SENT: "已发送", DeliveryStatus.FAILED: "发送失败"}
+ACTION: dict[str, str] = {HistoryAction.DONE: "确认完成", HistoryAction.REOPEN: "重新打开",
+                          HistoryAction.PROGRESS: "报送进展", HistoryAction.REQUEST: "申请办结",
+                          HistoryAction.RETURN: "退回办结申请"}
+SOURCE: dict[str, str] = {Source.CLI: "命令行", Source.IMPORT: "导入", Source.LINK: "回复链接",
+                          Source.OFFICE: "督办台账", Source.PAGE: "单位页面"}
+KIND: dict[str, str] = {DigestKind.REMINDER: "提醒", DigestKind.ESCALATION: "督办升级", DigestKind.NOTICE: "通知",
+                        DigestKind.REPORT: "通报"}
 
 
 @dataclass(frozen=True)

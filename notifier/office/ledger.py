@@ -25,8 +25,7 @@ from notifier.planning.recurrence import occurrences
 from notifier.review import RETURN
 from notifier.reminders import calendar_of
 from notifier.signing import unsigned
-
-ROLES = ("lead", "responsible", "cooperating")
+from notifier.terms import ROLES, MilestoneStatus
 
 
 @dataclass(frozen=True)
@@ -122,7 +121,7 @@ def load_items(s: Session, cfg: Config, task_id: int | None = None) -> list[Item
     out = []
     for (mid, due, status, done_at, text, rule, tid, tnum, title, pid, pname, doc, start, end, imported,
          plan_status) in rows:
-        task_deps = {r: tuple(deps[tid].get(r, [])) for r in ROLES}
+        task_deps: dict[str, tuple[tuple[int, str], ...]] = {r: tuple(deps[tid].get(r, [])) for r in ROLES}
         followed = max(start, _local(imported, cfg))
         base = Item(mid, None, due, None, pid, pname, doc or "", start, end, followed,
                     plan_status != PlanStatus.CLOSED, tid, tnum, title, text, rule,
@@ -133,7 +132,7 @@ def load_items(s: Session, cfg: Config, task_id: int | None = None) -> list[Item
                 out.append(replace(base, occurrence=occ, due=occ, done_on=_local(at, cfg) if at else None,
                                    answers=tuple(answers.get((mid, occ), ()))))
         else:
-            if status == "done" and done_at:
+            if status == MilestoneStatus.DONE and done_at:
                 base = replace(base, done_on=_local(done_at, cfg))
             out.append(base)
     return out

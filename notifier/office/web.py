@@ -49,6 +49,7 @@ from notifier.office.pauses import PauseError, end_pause, pause_spans, start_pau
 from notifier.office.report import Period, PeriodError, build_report, percent
 from notifier.rendering import cn_date
 from notifier.web.app import HEADERS
+from notifier.terms import HistoryAction
 
 log = logging.getLogger(__name__)
 
@@ -313,7 +314,7 @@ def make_office_app(engine: Engine, cfg: Config, *,
         mid = request.path_params["mid"]
         tid = await run_in_threadpool(task_of_milestone, mid)
         occ = _date(form.get("occurrence", ""), "期次") if form.get("occurrence") else None
-        done = form.get("action") != "reopen"
+        done = form.get("action") != HistoryAction.REOPEN
         await run_in_threadpool(act, actions.set_done, mid, done, occurrence=occ, note=form.get("note", "").strip(),
                                 actor=who.name, now=now_utc())
         return RedirectResponse(f"/office/task/{tid}", 303, headers=HEADERS)

@@ -32,7 +32,7 @@ from notifier.review import RequestState, ReviewError, pending_request, request_
 from notifier.rendering import Renderer, cn_date
 from notifier.web.guard import GuardedStarlette
 from notifier.web.links import Link, LinkError, LinkSigner
-from notifier.terms import Source
+from notifier.terms import HistoryAction, Role, Source
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ def make_app(engine: Engine, signer: LinkSigner, *, timezone: Any = UTC,
         task = s.get_one(Task, m.task_id)
         plan = s.get_one(Plan, task.plan_id)
         leads = set(s.scalars(select(TaskDepartment.department_id).where(
-            TaskDepartment.task_id == task.id, TaskDepartment.role == "lead")))
+            TaskDepartment.task_id == task.id, TaskDepartment.role == Role.LEAD)))
         group = None  # the group-led case: the lead whose member the link's department is
         if link.department_id not in leads:
             members = groups(s)
@@ -139,7 +139,7 @@ def make_app(engine: Engine, signer: LinkSigner, *, timezone: Any = UTC,
             item["group"], item["members"] = s.get_one(Department, group).name, members[group]
         used = s.get(LinkUse, link.signature)
         if used is not None:
-            what = "确认完成" if used.action == "done" else "报送进展"
+            what = "确认完成" if used.action == HistoryAction.DONE else "报送进展"
             raise Refused(Page(409, "此链接已使用", "bad",
                                f"该链接已于{_local(used.used_at, timezone)}用于{what}，不能重复使用，本次未作任何更改。"
                                "如需再次报送，请使用下一次提醒中的链接。", item))
@@ -157,7 +157,7 @@ def make_app(engine: Engine, signer: LinkSigner, *, timezone: Any = UTC,
 
     def confirmed(s: Session, m: Milestone, occurrence: date) -> set[int]:
         """Departments that confirmed this milestone (occurrence) done through a link."""
-        q = select(LinkUse.department_id).where(LinkUse.milestone_id == m.id, LinkUse.action == "done")
+        q = select(LinkUse.department_id).where(LinkUse.milestone_id == m.id, LinkUse.action == HistoryAction.DONE)
         q = q.where(LinkUse.occurrence == occurrence) if m.recurrence else q.where(LinkUse.occurrence.is_(None))
         return set(s.scalars(q))
 
@@ -176,24 +176,24 @@ def make_app(engine: Engine, signer: LinkSigner, *, timezone: Any = UTC,
         try:
             with transaction(engine) as s:
                 m, item = describe(s, link)
-                if action not in ("done", "progress"):
+                if action not in (HistoryAction.DONE, HistoryAction.PROGRESS):
                     return Page(400, "请选择办理方式", "bad", "请点击“确认已完成”或“报送进展”。", item, True, note,
                                 person)
-                if action == "progress" and not note:
+                if action == HistoryAction.PROGRESS and not note:
                     return Page(400, "请填写进展情况", "bad", "报送进展时请填写进展说明。", item, True, note, person)
                 dep = item["department"]
                 actor = f"{dep}（{person[:100]}）" if person else dep
                 occurrence = link.occurrence if m.recurrence else None
                 now = utcnow()
                 left: set[int] = set()
-                if action == "done" and "group" in item:
+                if action == HistoryAction.DONE and "group" in item:
                     # A member's confirmation; the milestone is done with the last member's.
                     left = set(item["members"]) - confirmed(s, m, link.occurrence) - {link.department_id}
                 requested = None
                 if left:
                     event_id = apply_note(s, m.id, f"本单位确认已完成。{note}".strip(), occurrence=occurrence,
                                           source=Source.LINK, actor=actor, now=now).event_id
-                elif action == "done":
+                elif action == HistoryAction.DONE:
                     requested = request_done(s, milestone_id=m.id, occurrence=occurrence,
                                              department_id=link.department_id, note=note, by=actor,
                                              source=Source.LINK, at=now, required=review_required)
@@ -211,14 +211,14 @@ def make_app(engine: Engine, signer: LinkSigner, *, timezone: Any = UTC,
             raise Refused(Page(409, "未能办理", "bad", f"{exc}，本次未作任何更改。")) from None
         log.info("reply link: %s %s milestone %s (%s) by %s", action, item["due"], m.id,
                  one_line(item["text"][:30]), one_line(actor))
-        if action == "done" and left:
+        if action == HistoryAction.DONE and left:
             return Page(200, "已确认完成", "ok", f"已记录{dep}确认完成（{_local(now, timezone)}）。该事项由"
                         f"{item['group']}牵头，尚有{len(left)}个成员单位未确认，全部确认后办结。谢谢！", item)
         if requested is not None and requested.state == RequestState.PENDING:
             return Page(200, "已申请办结", "ok",
                         f"已记录{dep}的办结申请（{_local(now, timezone)}），待督查室审核；"
                         "审核期间不再就此事项提醒，如被退回将在下一次提醒中说明原因。谢谢！", item)
-        if action == "done":
+        if action == HistoryAction.DONE:
             return Page(200, "已确认完成", "ok", f"已记录{dep}确认该事项完成（{_local(now, timezone)}），"
                         "后续不再就此事项提醒。谢谢！", item)
         return Page(200, "进展已报送", "ok", f"已记录{dep}报送的进展（{_local(now, timezone)}）。"

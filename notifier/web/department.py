@@ -46,19 +46,23 @@ from notifier.planning.schedule import Item, Rules, cutoffs, is_live, issued
 from notifier.marks import MarkError, apply_note
 from notifier.rendering import ROLE_CN, Renderer, cn_date, item_label
 from notifier.review import REQUEST, RETURN, ReviewError, latest_requests, request_done
-from notifier.terms import Source
+from notifier.terms import HistoryAction, Role, Section, Source
 from notifier.web.links import LinkError, LinkSigner
 
 log = logging.getLogger(__name__)
 
 SOURCE = Source.PAGE  # the history events of this page
-ACTION_CN = {"progress": "报送进展", "done": "办结", "reopen": "重新打开", REQUEST: "申请办结", RETURN: "退回办结申请",
-             "sign": "签收"}
-DONE_MESSAGES = {  # ?ok=… after a redirect: fixed sentences, nothing from the request is echoed
-    "sign": "已签收。",
-    "progress": "进展已报送，该事项仍在督办中。",
-    "request": "办结申请已提交，待督查室审核；审核期间不再就此事项提醒，如被退回将在下一次提醒中说明原因。",
-    "done": "已确认办结，后续不再就此事项提醒。",
+# The page's actions: 签收 (a sign request, notifier.signing; no history event), or the history
+# event the answer records (报送进展, 申请办结; 办结 when no review is required).
+SIGN = "sign"
+ACTION_CN: dict[str, str] = {HistoryAction.PROGRESS: "报送进展", HistoryAction.DONE: "办结",
+                             HistoryAction.REOPEN: "重新打开", REQUEST: "申请办结", RETURN: "退回办结申请",
+                             SIGN: "签收"}
+DONE_MESSAGES: dict[str, str] = {  # ?ok=… after a redirect: fixed sentences, nothing from the request is echoed
+    SIGN: "已签收。",
+    HistoryAction.PROGRESS: "进展已报送，该事项仍在督办中。",
+    REQUEST: "办结申请已提交，待督查室审核；审核期间不再就此事项提醒，如被退回将在下一次提醒中说明原因。",
+    HistoryAction.DONE: "已确认办结，后续不再就此事项提醒。",
 }
 NOTE_MAX = 2000
 
@@ -89,7 +93,7 @@ class PageItem:
     plan: str
     label: str
     role: str
-    section: str  # overdue | cutoff | progress
+    section: Section  # OVERDUE, CUTOFF or PROGRESS (the digest's grouping)
     days: int  # days late (overdue) or left
     cutoff: date | None
     sign_asked: bool = False
@@ -102,7 +106,7 @@ class PageItem:
 
     @property
     def can_request(self) -> bool:
-        return self.role == "lead" and not self.pending
+        return self.role == Role.LEAD and not self.pending
 
     @property
     def pending(self) -> bool:
@@ -118,7 +122,7 @@ class PageItem:
 
     @property
     def status(self) -> str:
-        if self.section == "overdue":
+        if self.section == Section.OVERDUE:
             return f"已逾期{self.days}天"
         return "今天到期" if self.days == 0 else f"还剩{self.days}天"
 
@@ -155,11 +159,11 @@ def department_items(s: Session, cfg: Config, department_id: int, today: date) -
             plan_cutoffs[it.plan.id] = next((c for c in cutoffs(it.plan, rules.cutoff_months) if c >= today), None)
         c = plan_cutoffs[it.plan.id]
         if it.occurrence < today:
-            section, days = "overdue", (today - it.occurrence).days
+            section, days = Section.OVERDUE, (today - it.occurrence).days
         elif c is not None and it.occurrence <= c:
-            section, days = "cutoff", (it.occurrence - today).days
+            section, days = Section.CUTOFF, (it.occurrence - today).days
         else:
-            section, days = "progress", (it.occurrence - today).days
+            section, days = Section.PROGRESS, (it.occurrence - today).days
         occ = it.occurrence if it.recurrence else None
         plan = it.plan.name + (f"（{it.plan.doc_number}）" if it.plan.doc_number else "")
         out.append(PageItem(it.milestone_id, it.occurrence, bool(it.recurrence), plan,
@@ -168,8 +172,8 @@ def department_items(s: Session, cfg: Config, department_id: int, today: date) -
                             sorted([*history.get((it.milestone_id, occ), []),
                                     *signed.get((it.milestone_id, it.occurrence), [])],
                                    key=lambda h: h.at, reverse=True)))
-    order = {"overdue": 0, "cutoff": 1, "progress": 2}
-    out.sort(key=lambda p: (order[p.section], -p.days if p.section == "overdue" else p.days, p.milestone_id))
+    order = {Section.OVERDUE: 0, Section.CUTOFF: 1, Section.PROGRESS: 2}
+    out.sort(key=lambda p: (order[p.section], -p.days if p.section == Section.OVERDUE else p.days, p.milestone_id))
     return out
 
 
@@ -296,11 +300,11 @@ def department_routes(engine: Engine, cfg: Config, signer: LinkSigner, renderer:
                 raise RefusedError(403, "无权办理", "该事项不是本单位的督办事项，未作任何更改。")
             actor = f"{dep.name}（{person}）" if person else dep.name
             occ = occurrence if item.recurring else None
-            if action == "sign":
+            if action == SIGN:
                 signing.sign(s, department_id=department_id, milestone_id=milestone_id, occurrence=occurrence,
                              by=actor, at=now)
-                return "sign"
-            if action == "progress":
+                return SIGN
+            if action == HistoryAction.PROGRESS:
                 text = form.get("percent", "").strip()
                 if not text.isdigit() or not 0 <= int(text) <= 100:
                     raise RefusedError(400, "请填写完成进度", "报送进展时请填写0到100之间的完成进度（百分比）。")
@@ -311,9 +315,9 @@ def department_routes(engine: Engine, cfg: Config, signer: LinkSigner, renderer:
                                percent=int(text))
                 except MarkError as exc:
                     raise RefusedError(400, "无法办理", str(exc)) from None
-                return "progress"
-            if action == "request":
-                if item.role != "lead":
+                return HistoryAction.PROGRESS
+            if action == REQUEST:
+                if item.role != Role.LEAD:
                     raise RefusedError(403, "无权办理", "办结申请由牵头单位提出，未作任何更改。")
                 if not note:
                     raise RefusedError(400, "请填写办结说明", "申请办结时请说明完成情况（如成果、文件名称）。")
@@ -322,7 +326,7 @@ def department_routes(engine: Engine, cfg: Config, signer: LinkSigner, renderer:
                                      note=note, by=actor, source=SOURCE, at=now, required=cfg.review.required)
                 except ReviewError as exc:
                     raise RefusedError(409, "无法办理", f"{exc}，未作任何更改。") from None
-                return "request" if r.state == RequestState.PENDING else "done"
+                return REQUEST if r.state == RequestState.PENDING else HistoryAction.DONE
             raise RefusedError(400, "无法办理", "请选择办理方式。")
 
     async def post(request: Request) -> Response:
@@ -355,10 +359,11 @@ def department_routes(engine: Engine, cfg: Config, signer: LinkSigner, renderer:
 
 def _sections(items: list[PageItem]) -> list[dict[str, Any]]:
     """The digest's grouping: overdue, due by the next cutoff, the rest (progress asked)."""
-    cuts = sorted({i.cutoff for i in items if i.section == "cutoff" and i.cutoff})
+    cuts = sorted({i.cutoff for i in items if i.section == Section.CUTOFF and i.cutoff})
     due_heading = f"{cn_date(cuts[0])}前须完成" if len(cuts) == 1 else "本次督查节点前须完成"
     out = []
-    headings = (("overdue", "已逾期未完成"), ("cutoff", due_heading), ("progress", "其他在办事项（请报送阶段性进展）"))
+    headings = ((Section.OVERDUE, "已逾期未完成"), (Section.CUTOFF, due_heading),
+                (Section.PROGRESS, "其他在办事项（请报送阶段性进展）"))
     for key, heading in headings:
         its = [i for i in items if i.section == key]
         if its:
