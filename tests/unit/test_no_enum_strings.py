@@ -42,8 +42,9 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("importing/table.py", "'lead' in cols"): "a table's columns are keyed by TaskSpec's field names",
 }
 
-# Owned by engineer ladder2 this session; it converts its own strings there.
-NOT_YET: set[str] = {"planning/ladder.py", "signing.py", "office/grades.py"}
+# Files not scanned yet. signing.py belongs to another change this session; its one string left,
+# ``Milestone.status == "open"``, is MilestoneStatus.OPEN (new with this test): remove it from here then.
+NOT_YET: set[str] = {"signing.py"}
 
 
 def members_by_value() -> dict[str, list[str]]:
