@@ -45,7 +45,7 @@ except ImportError:  # pragma: no cover - a dependency
 
 if TYPE_CHECKING:
     from notifier.reminders import ContactGaps
-    from notifier.status import Answer, FailedDigest, MilestoneRow, StatusReport
+    from notifier.status import Answer, FailedDigest, MilestoneRow, SignRow, StatusReport
 
 
 T = TypeVar("T")
@@ -227,6 +227,15 @@ def build_parser() -> argparse.ArgumentParser:
     pg.add_argument("milestone_id", type=int)
     pg.add_argument("--note", required=True)
     pg.add_argument("--occurrence", type=day_arg, metavar="DATE", help="for a recurring report: which date")
+
+    sg = cmd("sign", cmd_sign, "record a 签收 a department made by telephone (items a reminder asked it to sign for)")
+    sg.add_argument("department", metavar="DEPARTMENT")
+    sg.add_argument("milestone_ids", type=int, nargs="+", metavar="MILESTONE_ID")
+    sg.add_argument("--occurrence", type=day_arg, metavar="DATE", help="for a recurring report: which date")
+    sg.add_argument("--by", metavar="NAME", help="who signed for the department (签收人), as told on the telephone")
+    sg.add_argument("--on", type=day_arg, metavar="DATE",
+                    help="the day the department signed, when recorded later (default: now)")
+    add_json(sg)
 
     sv = cmd("serve", cmd_serve, "serve the reply-link pages ([web] listen) in the foreground")
     sv.add_argument("--listen", help='HOST:PORT, overrides [web] listen (e.g. "127.0.0.1:8080")')
@@ -800,23 +809,64 @@ def cmd_progress(args: argparse.Namespace, cfg: Config) -> int:
     return 0
 
 
+def cmd_sign(args: argparse.Namespace, cfg: Config) -> int:
+    """A 签收 made by telephone, recorded by the office: every item or nothing (exit 2 naming
+    the first that cannot be signed for)."""
+    from notifier.db.engine import transaction, utcnow
+    from notifier.departments import ids_named
+    from notifier.signing import SignError, sign_for
+
+    at = utcnow()
+    if args.on is not None:
+        if args.on > datetime.now(cfg.timezone).date():
+            raise UsageError(f"sign --on {args.on}: that day has not come yet")
+        at = datetime.combine(args.on, time(0), cfg.timezone).astimezone(UTC).replace(tzinfo=None)
+    person = " ".join((args.by or "").split())[:100] or None
+    engine = _engine(cfg)
+    try:
+        with transaction(engine) as s:
+            ids = known_department(ids_named, s, cfg, args.department)
+            done = [sign_for(s, department_ids=ids, department=args.department, milestone_id=mid,
+                             occurrence=args.occurrence, person=person, at=at, via=Source.CLI,
+                             recorded_by=os.environ.get("USER") or "cli")
+                    for mid in dict.fromkeys(args.milestone_ids)]
+    except SignError as exc:
+        raise UsageError(str(exc)) from None
+    lines = [f"{r.label}（{r.occurrence}）：" + (
+        f"{r.signed_by}已签收（电话，{local_time(r.signed_at, cfg)}）" if r.requests
+        else f"原已签收（{r.signed_by}，{local_time(r.signed_at, cfg)}），未作更改")
+        for r in done]
+    data = {"schema": "notifier/sign/1", "department": args.department,
+            "signed": [{"milestone_id": r.milestone_id, "occurrence": r.occurrence, "department": r.department,
+                        "requests": r.requests, "already_signed": not r.requests, "signed_by": r.signed_by,
+                        "at": r.signed_at.replace(tzinfo=UTC).astimezone(cfg.timezone)} for r in done]}
+    _say(args, data, *lines)
+    return 0
+
+
 def cmd_history(args: argparse.Namespace, cfg: Config) -> int:
-    from notifier.status import history_rows, step_rows
+    from notifier.status import history_rows, sign_rows, step_rows
 
     engine = _engine(cfg)
     rows = history_rows(engine, cfg, milestone=args.milestone, limit=args.limit)
     steps = step_rows(engine, cfg, milestone=args.milestone, limit=args.limit)
+    signs = sign_rows(engine, cfg, milestone=args.milestone, limit=args.limit)
     data = {"schema": "notifier/history/1",
             "events": [{**(answer_json(r.answer) or {}), "task_number": r.task_number, "text": r.text} for r in rows],
             "grade_steps": [{"milestone_id": st.milestone_id, "occurrence": st.occurrence, "department": st.department,
                              "grade": st.grade, "on": st.on, "at": st.at, "task_number": st.task_number,
-                             "text": st.text} for st in steps]}
+                             "text": st.text} for st in steps],
+            "signatures": [{"milestone_id": r.milestone_id, "occurrence": r.occurrence, "department": r.department,
+                            "by": r.by, "source": r.via, "recorded_by": r.recorded_by, "at": r.at,
+                            "task_number": r.task_number, "text": r.text} for r in signs]}
     dated = [(r.answer.at, f"#{r.answer.milestone_id:<5}{f' {r.answer.occurrence}期' if r.answer.occurrence else ''} "
                            f"任务{r.task_number} {r.text[:30]}：{describe_answer(r.answer)}") for r in rows]
     for st in steps:
         g = Light(st.grade)
         dated.append((st.at, f"#{st.milestone_id:<5} 任务{st.task_number} {st.text[:30]}（{st.occurrence}）："
                              f"{st.at:%Y-%m-%d %H:%M} 升级为{g.label}色{g.word}单（{st.department}）"))
+    for r in signs:
+        dated.append((r.at, f"#{r.milestone_id:<5} 任务{r.task_number} {r.text[:30]}（{r.occurrence}）：{sign_cn(r)}"))
     lines = [line for _, line in sorted(dated, key=lambda d: d[0], reverse=True)[:args.limit]]
     _say(args, data, *lines, f"（共{len(lines)}条记录）")
     return 0
@@ -928,6 +978,16 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, (date, datetime)):
         return value.isoformat()
     raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+def sign_cn(r: SignRow) -> str:
+    """A 签收 as history words it: who signed, when, and through what (a telephone 签收 names
+    who recorded it)."""
+    from notifier.markup import one_line  # the signer's name came from a form or the command line
+
+    via = (f"电话签收，{one_line(r.recorded_by or '')}经命令行录入" if r.via == Source.CLI
+           else f"经{SOURCE_CN.get(r.via or Source.PAGE, r.via or '')}")
+    return f"签收 {r.at:%Y-%m-%d %H:%M} {via} {one_line(r.by)}"
 
 
 def recurrence_cn(rule: str | None) -> str:

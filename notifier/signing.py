@@ -4,7 +4,14 @@ The state of a request changes only here: ``ask`` records the requests of a queu
 (state ``asked``; ``withdraw`` drops those of a digest that never left), ``sign`` records a
 department's 签收 of an item (``asked`` -> ``signed``, every open request of that department
 and item at once: a clerk signs for the item, not for one message). ``open_requests`` and
-``unsigned`` read them for the department's page, ``status`` and the ledger.
+``unsigned`` read them for the department's page, ``status`` and the ledger; ``signatures``
+lists the 签收 made, for history.
+
+A signature records who signed (``signed_by``), through what (``signed_via``, a ``Source``:
+the department's page, or ``cli`` for a 签收 made by telephone and recorded by the office with
+``notifier sign``) and, when the office recorded it, who did (``recorded_by``). ``sign_for``
+is the checked way in for such a record: it names the item the department was asked about, or
+says why there is nothing to sign (``SignError``).
 
 A request is due by ``sign_by`` (inclusive): the pass sets it ``[grades] sign_within_days``
 working days after the day it asked. An item not signed for by then steps up to 黄 (催办)
@@ -21,9 +28,9 @@ from datetime import date, datetime
 from sqlalchemy import and_, delete, exists, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from notifier.db.models import Milestone, OccurrenceDone
+from notifier.db.models import Department, Milestone, OccurrenceDone, Task
 from notifier.db.models import SignRequest as SignRequestRow
-from notifier.terms import MilestoneStatus
+from notifier.terms import MilestoneStatus, Source
 
 
 class SignState(enum.StrEnum):
@@ -42,6 +49,8 @@ class SignRequest:
     sign_by: date
     signed_at: datetime | None  # naive UTC
     signed_by: str | None
+    signed_via: Source | None = None
+    recorded_by: str | None = None
 
     @property
     def state(self) -> SignState:
@@ -50,7 +59,8 @@ class SignRequest:
     @classmethod
     def of(cls, row: SignRequestRow) -> SignRequest:
         return cls(row.id, row.department_id, row.milestone_id, row.occurrence, row.digest_key, row.asked_on,
-                   row.sign_by, row.signed_at, row.signed_by)
+                   row.sign_by, row.signed_at, row.signed_by, Source(row.signed_via) if row.signed_via else None,
+                   row.recorded_by)
 
 
 def ask(s: Session, *, department_id: int, items: Iterable[tuple[int, date]], digest_key: str, asked_on: date,
@@ -82,15 +92,98 @@ def withdraw(s: Session, digest_keys: Iterable[str]) -> None:
                                                SignRequestRow.status == SignState.ASKED))
 
 
-def sign(s: Session, *, department_id: int, milestone_id: int, occurrence: date, by: str, at: datetime) -> int:
+def sign(s: Session, *, department_id: int, milestone_id: int, occurrence: date, by: str, at: datetime,
+         via: Source = Source.PAGE, recorded_by: str | None = None) -> int:
     """``department_id`` signs for one item: every request of it still open is signed, by
-    ``by`` at ``at`` (naive UTC). Returns the requests signed; 0 if nothing was asked (or
-    all of it was signed already: a second click changes nothing)."""
+    ``by`` at ``at`` (naive UTC), through ``via`` (recorded by ``recorded_by`` when the office
+    took it by telephone). Returns the requests signed; 0 if nothing was asked (or all of it
+    was signed already: a second click changes nothing)."""
     result = s.execute(update(SignRequestRow).where(
         SignRequestRow.department_id == department_id, SignRequestRow.milestone_id == milestone_id,
         SignRequestRow.occurrence == occurrence, SignRequestRow.status == SignState.ASKED,
-    ).values(status=SignState.SIGNED, signed_at=at, signed_by=by).execution_options(synchronize_session=False))
+    ).values(status=SignState.SIGNED, signed_at=at, signed_by=by, signed_via=via,
+             recorded_by=recorded_by).execution_options(synchronize_session=False))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+class SignError(Exception):
+    """A 签收 that cannot be recorded; the message (Chinese) says why. Nothing was written."""
+
+
+@dataclass(frozen=True)
+class Signed:
+    """What ``sign_for`` did for one item: ``requests`` signed now (0: signed already)."""
+
+    department: str  # as stored
+    milestone_id: int
+    label: str  # #id 任务N text
+    occurrence: date
+    requests: int
+    signed_by: str
+    signed_at: datetime  # naive UTC: now, or when it had been signed already
+
+
+def sign_for(s: Session, *, department_ids: Iterable[int], department: str, milestone_id: int,
+             occurrence: date | None, person: str | None, at: datetime, via: Source,
+             recorded_by: str | None) -> Signed:
+    """Record that ``department`` (stored as ``department_ids``: a name may be several rows)
+    signed for one item, by telephone or otherwise, ``person`` speaking for it (the signature
+    reads ``市发改委（王五）`` as on the department's page): the item is the milestone's current date
+    (after a 延期 the old date's requests have lapsed), or for a recurring report the
+    occurrence given, else the one occurrence it was asked about. Raises ``SignError`` when
+    the milestone does not exist, nothing was asked of the department about it, or a
+    recurring report was asked about for several occurrences and none is named."""
+    m = s.get(Milestone, milestone_id)
+    if m is None:
+        raise SignError(f"没有编号为 {milestone_id} 的时间节点")
+    number = s.scalar(select(Task.number).where(Task.id == m.task_id))
+    label = f"#{m.id} 任务{number} {m.text[:30]}"
+    if m.recurrence is None and occurrence is not None and occurrence != m.due_on:
+        raise SignError(f"{label}的完成时限是 {m.due_on}，不是 {occurrence}")
+    q = select(SignRequestRow).where(SignRequestRow.department_id.in_(set(department_ids)),
+                                     SignRequestRow.milestone_id == m.id)
+    if m.recurrence is None:
+        q = q.where(SignRequestRow.occurrence == m.due_on)
+    elif occurrence is not None:
+        q = q.where(SignRequestRow.occurrence == occurrence)
+    asked = [SignRequest.of(r) for r in s.scalars(q.order_by(SignRequestRow.id))]
+    if not asked:
+        when = f"（{occurrence}期）" if occurrence is not None else ""
+        raise SignError(f"没有要求{department}签收{label}{when}：未作任何更改")
+    open_ = [r for r in asked if r.state is SignState.ASKED]
+    dates = sorted({r.occurrence for r in open_ or asked})
+    if len(dates) > 1:
+        raise SignError(f"{label}是周期性报送，{department}有{len(dates)}期待签收：请用 --occurrence 日期 指明哪一期，"
+                        f"可选 {', '.join(d.isoformat() for d in dates)}")
+    occ = dates[0]
+    if not open_:
+        last = max((r for r in asked if r.signed_at is not None), key=lambda r: (r.signed_at, r.id))
+        name = s.get_one(Department, last.department_id).name
+        return Signed(name, m.id, label, occ, 0, last.signed_by or name, last.signed_at or at)
+    n, by = 0, ""
+    for d in sorted({r.department_id for r in open_ if r.occurrence == occ}):
+        name = s.get_one(Department, d).name
+        by = f"{name}（{person}）" if person else name
+        n += sign(s, department_id=d, milestone_id=m.id, occurrence=occ, by=by, at=at, via=via,
+                  recorded_by=recorded_by)
+    return Signed(name, m.id, label, occ, n, by, at)
+
+
+def signatures(s: Session, milestone_id: int | None = None, limit: int | None = None) -> list[SignRequest]:
+    """The 签收 made, newest first, one per department, item and moment (a signature closes
+    every open request of the item at once: one of them stands for it)."""
+    q = select(SignRequestRow).where(SignRequestRow.status == SignState.SIGNED).order_by(
+        SignRequestRow.signed_at.desc(), SignRequestRow.id.desc())
+    if milestone_id is not None:
+        q = q.where(SignRequestRow.milestone_id == milestone_id)
+    out: dict[tuple[int, int, date, datetime | None], SignRequest] = {}
+    for r in s.scalars(q):
+        key = (r.department_id, r.milestone_id, r.occurrence, r.signed_at)
+        if key not in out:
+            out[key] = SignRequest.of(r)
+            if limit is not None and len(out) >= limit:
+                break
+    return list(out.values())
 
 
 _ORDER = (SignRequestRow.sign_by, SignRequestRow.department_id, SignRequestRow.milestone_id,

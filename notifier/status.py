@@ -336,6 +336,37 @@ def step_rows(engine: Engine, cfg: Config, *, milestone: int | None = None, limi
             for st in steps]
 
 
+@dataclass(frozen=True)
+class SignRow:
+    """A 签收 as history shows it: ``by`` signed for the item through ``via`` (``cli``: by
+    telephone, recorded by ``recorded_by``)."""
+
+    milestone_id: int
+    occurrence: date
+    department: str
+    by: str
+    via: str | None
+    recorded_by: str | None
+    at: datetime  # aware, configured zone
+    task_number: str
+    text: str
+
+
+def sign_rows(engine: Engine, cfg: Config, *, milestone: int | None = None, limit: int = 50) -> list[SignRow]:
+    """The 签收 made (notifier.signing), newest first."""
+    from notifier import signing
+
+    with read_session(engine) as s:
+        signed = signing.signatures(s, milestone, limit)
+        names = dict(s.execute(select(Department.id, Department.name)).all())
+        what = {mid: (num, text) for mid, num, text in s.execute(
+            select(Milestone.id, Task.number, Milestone.text).join(Task, Task.id == Milestone.task_id)
+            .where(Milestone.id.in_({r.milestone_id for r in signed})))}
+    return [SignRow(r.milestone_id, r.occurrence, names.get(r.department_id, "?"), r.signed_by or "", r.signed_via,
+                    r.recorded_by, local_time(r.signed_at, cfg.timezone), *what.get(r.milestone_id, ("?", "")))
+            for r in signed if r.signed_at is not None]
+
+
 def history_rows(engine: Engine, cfg: Config, *, milestone: int | None = None, limit: int = 50) -> list[HistoryRow]:
     """Progress history, newest first: who marked or reported what, when, and through what."""
     with read_session(engine) as s:  # reads only: no write lock, works on a read-only file

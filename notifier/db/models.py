@@ -378,6 +378,8 @@ class SignRequest(Base):
     status: Mapped[str] = mapped_column(String(10), default="asked")  # asked | signed
     signed_at: Mapped[datetime | None] = mapped_column(DateTime)
     signed_by: Mapped[str | None] = mapped_column(String(200))
+    signed_via: Mapped[str | None] = mapped_column(String(20))  # a terms.Source: page, cli (telephone), office
+    recorded_by: Mapped[str | None] = mapped_column(String(200))  # who recorded a 签收 made by telephone
 
 
 class GradeStep(Base):

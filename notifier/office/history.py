@@ -1,5 +1,5 @@
 """A task's whole history: every message sent about it (time, channel, result), every answer,
-done mark, reopening, 延期, pause and office action, with who made it, newest first."""
+done mark, reopening, 签收, 延期, pause and office action, with who made it, newest first."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from notifier import signing
 from notifier.config import Config
 from notifier.db.models import (AuditEntry, DeadlineExtension, Delivery, Department, Digest, HistoryEvent, Milestone,
                                Pause)
@@ -61,6 +62,14 @@ def task_history(s: Session, cfg: Config, task_id: int) -> list[Event]:
                              f"{m.text[:40]}{occ}" + (f"：完成{e.percent}%" if e.percent is not None else "")
                              + (f"：{e.note}" if e.note else "") + f"（{SOURCE.get(e.source, e.source)}）",
                              e.actor or ""))
+        for mid in ids:  # 签收: the department's own (its page), or by telephone (notifier sign)
+            for r in signing.signatures(s, mid):
+                if r.signed_at is None:
+                    continue
+                via = (f"电话签收，{r.recorded_by or ''}经命令行录入" if r.signed_via == Source.CLI
+                       else SOURCE.get(r.signed_via or Source.PAGE, r.signed_via or ""))
+                out.append(Event(local(r.signed_at), "签收",
+                                 f"{milestones[mid].text[:40]}（{r.occurrence}）（{via}）", r.signed_by or ""))
         for x in s.scalars(select(DeadlineExtension).where(DeadlineExtension.milestone_id.in_(ids))):
             out.append(Event(local(x.at), "延期", f"{milestones[x.milestone_id].text[:40]}：{x.old_due} → {x.new_due}，"
                              f"原因：{x.reason}", x.actor))

@@ -277,7 +277,7 @@ def test_json_output_follows_the_documented_schema(tmp_path: Path, capsys):
 
     history = _json(capsys, "--config", cfg, "history", "--json")
     assert history["schema"] == "notifier/history/1"
-    assert set(history) == {"schema", "events", "grade_steps"}
+    assert set(history) == {"schema", "events", "grade_steps", "signatures"}
     assert set(history["events"][0]) == {"milestone_id", "occurrence", "action", "at", "source", "actor", "note",
                                          "percent", "task_number", "text"}
 
