@@ -985,8 +985,10 @@ def sign_cn(r: SignRow) -> str:
     who recorded it)."""
     from notifier.markup import one_line  # the signer's name came from a form or the command line
 
-    via = (f"电话签收，{one_line(r.recorded_by or '')}经命令行录入" if r.via == Source.CLI
-           else f"经{SOURCE_CN.get(r.via or Source.PAGE, r.via or '')}")
+    from notifier.signing import by_telephone
+
+    where = SOURCE_CN.get(r.via or Source.PAGE, r.via or "")
+    via = f"电话签收，{one_line(r.recorded_by or '')}经{where}录入" if by_telephone(r.via) else f"经{where}"
     return f"签收 {r.at:%Y-%m-%d %H:%M} {via} {one_line(r.by)}"
 
 

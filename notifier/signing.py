@@ -5,11 +5,12 @@ The state of a request changes only here: ``ask`` records the requests of a queu
 department's 签收 of an item (``asked`` -> ``signed``, every open request of that department
 and item at once: a clerk signs for the item, not for one message). ``open_requests`` and
 ``unsigned`` read them for the department's page, ``status`` and the ledger; ``signatures``
-lists the 签收 made, for history.
+lists the 签收 made, for history; ``asked_of`` what the office may sign for a department.
 
 A signature records who signed (``signed_by``), through what (``signed_via``, a ``Source``:
 the department's page, or ``cli`` for a 签收 made by telephone and recorded by the office with
-``notifier sign``) and, when the office recorded it, who did (``recorded_by``). ``sign_for``
+``notifier sign``, ``office`` for the office page's 代签收（电话）) and, when the office recorded
+it, who did (``recorded_by``). ``sign_for``
 is the checked way in for such a record: it names the item the department was asked about, or
 says why there is nothing to sign (``SignError``).
 
@@ -167,6 +168,25 @@ def sign_for(s: Session, *, department_ids: Iterable[int], department: str, mile
         n += sign(s, department_id=d, milestone_id=m.id, occurrence=occ, by=by, at=at, via=via,
                   recorded_by=recorded_by)
     return Signed(name, m.id, label, occ, n, by, at)
+
+
+def asked_of(s: Session, milestone_ids: Iterable[int]) -> dict[tuple[int, date], set[int]]:
+    """(milestone, date) -> the departments asked to sign for it that have not: the office's
+    代签收 form offers them. A one-off milestone's requests count for its current date only."""
+    ids = sorted(set(milestone_ids))
+    q = (select(SignRequestRow.milestone_id, SignRequestRow.occurrence, SignRequestRow.department_id)
+         .join(Milestone, Milestone.id == SignRequestRow.milestone_id)
+         .where(SignRequestRow.status == SignState.ASKED, SignRequestRow.milestone_id.in_(ids),
+                or_(Milestone.recurrence.is_not(None), SignRequestRow.occurrence == Milestone.due_on)))
+    out: dict[tuple[int, date], set[int]] = {}
+    for mid, occ, dept in s.execute(q):
+        out.setdefault((mid, occ), set()).add(dept)
+    return out
+
+
+def by_telephone(via: str | None) -> bool:
+    """A signature the office recorded for a department that signed by telephone."""
+    return via in (Source.CLI, Source.OFFICE)
 
 
 def signatures(s: Session, milestone_id: int | None = None, limit: int | None = None) -> list[SignRequest]:

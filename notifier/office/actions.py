@@ -1,5 +1,5 @@
 """What the office pages change, each through one named function that records the audit entry
-in the same transaction: done/reopen, 延期, resend, import, the review of done requests.
+in the same transaction: done/reopen, 延期, 代签收（电话）, resend, import, the review of done requests.
 
 ``extend_deadline`` is the one way a milestone's date changes after import: the planner reads
 ``Milestone.due_on``, so reminders re-plan from the new date by themselves, and the old date
@@ -20,7 +20,7 @@ from notifier.db.models import DeadlineExtension, Delivery, Department, Digest, 
 from notifier.delivery import outbox
 from notifier.importing.model import PlanSpec
 from notifier.importing.store import ImportSummary, store_plan
-from notifier import review
+from notifier import review, signing
 from notifier.office import audit
 from notifier.marks import MarkError, apply_mark
 from notifier.terms import DigestKind, Source
@@ -63,6 +63,25 @@ def extend_deadline(s: Session, milestone_id: int, new_due: date, reason: str, *
     m.due_on = new_due
     s.flush()
     return ext
+
+
+def sign_by_telephone(s: Session, milestone_id: int, department_id: int, *, occurrence: date | None,
+                      person: str, actor: str, now: datetime) -> signing.Signed:
+    """代签收（电话）: a department signed for an item by telephone and the office records it
+    (as ``notifier sign`` does), naming who signed and who recorded it."""
+    dep = s.get(Department, department_id)
+    if dep is None:
+        raise ActionError("该部门不存在")
+    try:
+        r = signing.sign_for(s, department_ids=[dep.id], department=dep.name, milestone_id=milestone_id,
+                             occurrence=occurrence, person=" ".join(person.split())[:100] or None, at=now,
+                             via=Source.OFFICE, recorded_by=actor)
+    except signing.SignError as exc:
+        raise ActionError(f"无法办理：{exc}") from None
+    m = s.get_one(Milestone, milestone_id)
+    audit.record(s, actor, "sign", f"{r.label}（{r.occurrence}）：{r.signed_by}电话签收"
+                 + ("" if r.requests else "（原已签收）"), milestone_id=milestone_id, task_id=m.task_id, now=now)
+    return r
 
 
 @dataclass(frozen=True)

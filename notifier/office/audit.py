@@ -23,5 +23,5 @@ ACTIONS = {
     "login": "登录", "logout": "退出", "login_failed": "登录失败", "done": "标记完成", "reopen": "重新打开",
     "extend": "延期", "pause": "暂停", "resume": "恢复", "resend": "重发提醒", "import": "导入方案",
     "user_add": "新增用户", "user_disable": "停用用户", "user_passwd": "修改密码", "export": "导出",
-    "review_approve": "通过办结申请", "review_return": "退回办结申请",
+    "review_approve": "通过办结申请", "review_return": "退回办结申请", "sign": "代签收（电话）",
 }

@@ -66,8 +66,8 @@ def task_history(s: Session, cfg: Config, task_id: int) -> list[Event]:
             for r in signing.signatures(s, mid):
                 if r.signed_at is None:
                     continue
-                via = (f"电话签收，{r.recorded_by or ''}经命令行录入" if r.signed_via == Source.CLI
-                       else SOURCE.get(r.signed_via or Source.PAGE, r.signed_via or ""))
+                where = SOURCE.get(r.signed_via or Source.PAGE, r.signed_via or "")
+                via = f"电话签收，{r.recorded_by or ''}经{where}录入" if signing.by_telephone(r.signed_via) else where
                 out.append(Event(local(r.signed_at), "签收",
                                  f"{milestones[mid].text[:40]}（{r.occurrence}）（{via}）", r.signed_by or ""))
         for x in s.scalars(select(DeadlineExtension).where(DeadlineExtension.milestone_id.in_(ids))):
@@ -77,7 +77,7 @@ def task_history(s: Session, cfg: Config, task_id: int) -> list[Event]:
         out.append(Event(local(p.created_at), "暂停", f"{p.starts_on} 至 {p.ends_on}：{p.reason}", p.actor))
         if p.resumed_at:
             out.append(Event(local(p.resumed_at), "恢复", f"暂停（{p.reason}）提前结束", p.resumed_by or ""))
-    shown = {"done", "reopen", "extend", "pause", "resume"}  # already above from their own tables
+    shown = {"done", "reopen", "extend", "pause", "resume", "sign"}  # already above from their own tables
     for a in s.scalars(select(AuditEntry).where(AuditEntry.task_id == task_id, AuditEntry.action.not_in(shown))):
         out.append(Event(local(a.at), a.action, a.detail, a.actor))
     out.sort(key=lambda e: e.at, reverse=True)

@@ -38,7 +38,7 @@ from notifier.db.engine import transaction
 from notifier.db.models import AuditEntry, Contact, Department, Milestone, Pause, Plan, Task, TaskDepartment
 from notifier.importing.model import PlanFormatError
 from notifier.importing.readers import read_plan
-from notifier import review
+from notifier import review, signing
 from notifier.office import actions, audit, exports
 from notifier.office.accounts import LoginRefused, Signer, Who, log_in, log_out, session_user
 from notifier.office.grades import Light
@@ -262,8 +262,14 @@ def make_office_app(engine: Engine, cfg: Config, *,
             pauses = list(s.scalars(select(Pause).where(Pause.task_id == task_id, Pause.resumed_at.is_(None),
                                                         Pause.ends_on >= today())))
             plan = s.get(Plan, task.plan_id)
+            waiting = signing.asked_of(s, {it.milestone_id for it in items})
+            names = dict(s.execute(select(Department.id, Department.name).where(
+                Department.id.in_({d for deps in waiting.values() for d in deps}))).all())
+            asked: dict[int, list[tuple[str, str]]] = {}  # 代签收（电话）: milestone -> (value, label)
+            for (mid, occ), deps in sorted(waiting.items()):
+                asked.setdefault(mid, []).extend((f"{d}:{occ}", f"{names[d]}（{occ}）") for d in sorted(deps))
             return dict(task=task, plan=plan, rows=rows, occurrences=occurrences, roles=roles, active_pauses=pauses,
-                        history=task_history(s, cfg, task_id), today=today())
+                        history=task_history(s, cfg, task_id), today=today(), asked=asked)
 
     async def task_page(request: Request, who: Who) -> Response:
         data = await run_in_threadpool(task_data, request.path_params["task_id"])
@@ -325,6 +331,17 @@ def make_office_app(engine: Engine, cfg: Config, *,
         new_due = _date(form.get("new_due", ""), "新的完成时限")
         await run_in_threadpool(act, actions.extend_deadline, mid, new_due, form.get("reason", ""),
                                 actor=who.name, now=now_utc())
+        return RedirectResponse(f"/office/task/{tid}", 303, headers=HEADERS)
+
+    async def sign(request: Request, who: Who, form: dict, files: dict) -> Response:
+        """代签收（电话）: the department named in ``who`` (``id:date``) signed by telephone."""
+        mid = request.path_params["mid"]
+        tid = await run_in_threadpool(task_of_milestone, mid)
+        dep, _, occ = form.get("who", "").partition(":")
+        if not dep.isdigit():
+            raise Refused(400, "请选择签收的部门。")
+        await run_in_threadpool(act, actions.sign_by_telephone, mid, int(dep), occurrence=_date(occ, "期次"),
+                                person=form.get("person", ""), actor=who.name, now=now_utc())
         return RedirectResponse(f"/office/task/{tid}", 303, headers=HEADERS)
 
     async def pause(request: Request, who: Who, form: dict, files: dict) -> Response:
@@ -471,6 +488,7 @@ def make_office_app(engine: Engine, cfg: Config, *,
         Route("/task/{task_id:int}", guarded(task_page), methods=["GET"]),
         Route("/milestone/{mid:int}/done", guarded(mark, act=True), methods=["POST"]),
         Route("/milestone/{mid:int}/extend", guarded(extend, act=True), methods=["POST"]),
+        Route("/milestone/{mid:int}/sign", guarded(sign, act=True), methods=["POST"]),
         Route("/pause", guarded(pause, act=True), methods=["POST"]),
         Route("/pause/{pid:int}/resume", guarded(resume, act=True), methods=["POST"]),
         Route("/department/{did:int}/resend", guarded(resend, act=True), methods=["POST"]),

@@ -194,7 +194,7 @@ def _signed(s: Session, cfg: Config, department_id: int) -> dict[tuple[int, date
                                                  SignRequest.signed_at.is_not(None))):
         if r.signed_at is None:
             continue
-        what = "签收（电话，督查室代录）" if r.signed_via == Source.CLI else "签收"  # notifier sign
+        what = "签收（电话，督查室代录）" if signing.by_telephone(r.signed_via) else "签收"
         line = HistoryLine(_local(r.signed_at, cfg), what, r.signed_by or "", "")
         if line not in out[(r.milestone_id, r.occurrence)]:  # one 签收 signs every request of the item
             out[(r.milestone_id, r.occurrence)].append(line)

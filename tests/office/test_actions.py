@@ -12,7 +12,7 @@ from notifier.db.engine import transaction
 from notifier.db.models import AuditEntry, DeadlineExtension, Delivery, Department, Milestone, Pause, Plan, HistoryEvent
 from notifier.office.pauses import pause_spans, paused
 
-from tests.support.office import csrf_of
+from tests.support.office import LEADER_PASSWORD, csrf_of
 from tests.support.paths import ROOT
 
 CSV = ROOT / "tests" / "fixtures" / "panjin-2018.csv"
@@ -229,3 +229,37 @@ def test_a_form_over_the_size_limit_is_refused_and_changes_nothing(office):
     assert r.status_code == 413
     with transaction(office.world.engine) as s:
         assert s.get(Milestone, mid).status == "open"
+
+
+def test_the_office_records_a_telephone_signature_for_the_department_asked(office):
+    """代签收（电话）: the task page offers it for an item a reminder asked 市港口与口岸局 to sign
+    for; the office picks the department, types who signed, and the 签收 is recorded as made by
+    telephone and recorded by the office account (history, audit). A department nobody asked
+    is refused (400) and nothing is written; a leader sees no form."""
+    from notifier import signing
+    from notifier.db.models import SignRequest
+
+    w = office.world
+    mid = w.milestone_id("完成码头改造方案")
+    with transaction(w.engine) as s:
+        port = s.scalar(select(Department.id).where(Department.name == "市港口与口岸局"))
+        fgw = s.scalar(select(Department.id).where(Department.name == "市发展和改革委员会"))
+        signing.ask(s, department_id=port, items=[(mid, date(2025, 7, 15))], digest_key="k" * 32,
+                    asked_on=date(2025, 7, 8), sign_by=date(2025, 7, 10))
+    c = office.login()
+    page = c.get("/office/task/1").text
+    assert f'id="sign-{mid}"' in page and f'value="{port}:2025-07-15">市港口与口岸局（2025-07-15）' in page
+    assert post(c, f"/office/milestone/{mid}/sign", {"who": f"{fgw}:2025-07-15", "person": "王五"}).status_code == 400
+    r = post(c, f"/office/milestone/{mid}/sign", {"who": f"{port}:2025-07-15", "person": " 王五 "})
+    assert r.status_code == 303 and r.headers["location"] == "/office/task/1"
+    with transaction(w.engine) as s:
+        rows = [(q.department_id, q.status, q.signed_by, q.signed_via, q.recorded_by)
+                for q in s.scalars(select(SignRequest))]
+        audits = [(a.action, a.actor) for a in s.scalars(select(AuditEntry).where(AuditEntry.action == "sign"))]
+    assert rows == [(port, "signed", "市港口与口岸局（王五）", "office", "office")]
+    assert audits == [("sign", "office")]
+    page = c.get("/office/task/1").text
+    assert f'id="sign-{mid}"' not in page  # signed: nothing left to sign for
+    assert "电话签收，office经督办台账录入" in page and "市港口与口岸局（王五）" in page
+    leader = office.login("leader", LEADER_PASSWORD)
+    assert "代签收（电话）</button>" not in leader.get("/office/task/1").text

@@ -20,6 +20,7 @@ PAGES = ["/office/", "/office/task/1", "/office/contacts", "/office/audit", "/of
          "/office/ledger.xlsx", "/office/review"]
 ACTIONS = [("/office/milestone/1/done", {"action": "done"}),
            ("/office/milestone/1/extend", {"new_due": "2025-08-31", "reason": "施工延误"}),
+           ("/office/milestone/1/sign", {"who": "2:2025-06-30", "person": "王五"}),
            ("/office/pause", {"task_id": "1", "ends_on": "2025-08-31", "reason": "防汛"}),
            ("/office/department/2/resend", {}),
            ("/office/import/confirm", {"token": "x"}),
