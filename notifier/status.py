@@ -35,7 +35,7 @@ from notifier.office.ledger import NotSigned, load_rows, not_signed
 from notifier.planning.recurrence import occurrences
 from notifier.review import pending_keys
 from notifier.reminders import ContactGaps, calendar_of, contact_gaps
-from notifier.terms import ROLES, MilestoneStatus, Role, RowStatus
+from notifier.terms import ROLES, HistoryAction, MilestoneStatus, Role, RowStatus, Source
 
 
 
@@ -86,9 +86,9 @@ class Answer:
 
     milestone_id: int
     occurrence: date | None
-    action: str  # a terms.HistoryAction value
+    action: HistoryAction
     at: datetime  # aware, configured zone
-    source: str  # a terms.Source value
+    source: Source
     actor: str | None
     note: str | None
     percent: int | None = None  # a progress report's 0-100 (the department's page)
@@ -131,7 +131,7 @@ class BrokenContact:
 class PlanState:
     id: int
     name: str
-    status: str  # active | closed (PlanStatus)
+    status: PlanStatus
     ends_on: date
     closed_at: datetime | None  # aware, configured zone
 
@@ -231,7 +231,7 @@ class MilestoneRow:
     status: RowStatus
     days_late: int | None  # for overdue: days since the (oldest) overdue date
     leads: list[str]
-    roles: list[str]  # with a department filter: its roles on the task (lead, responsible, cooperating)
+    roles: list[Role]  # with a department filter: its roles on the task
     last: Answer | None  # the latest answer about it (about this date, for an overdue row)
     grade: Light = Light.GREEN  # the ledger's grade of the milestone today
 
@@ -248,7 +248,7 @@ def milestone_rows(engine: Engine, cfg: Config, today: date, *, department: str 
                     Task.number, Task.title, Task.id, Plan.name, Plan.status)
              .join(Task, Task.id == Milestone.task_id).join(Plan, Plan.id == Task.plan_id)
              .order_by(Milestone.due_on, Plan.id, Task.position, Milestone.position))
-        roles: dict[int, list[str]] = defaultdict(list)
+        roles: dict[int, list[Role]] = defaultdict(list)
         if department:
             dep_ids = ids_named(s, cfg, department)
             for tid, role in s.execute(select(TaskDepartment.task_id, TaskDepartment.role)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
-from typing import cast
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import (Boolean, Date, DateTime, ForeignKey, Index, Integer, MetaData,
+from sqlalchemy import (Boolean, Date, DateTime, Dialect, ForeignKey, Index, Integer, MetaData,
                         String, Table, Text, UniqueConstraint, text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
 
-from notifier.terms import MilestoneStatus
+from notifier.terms import DigestKind, HistoryAction, MilestoneStatus, Role, Source
 
 # Stable constraint names: Alembic batch mode on SQLite needs them to alter tables.
 NAMING = {
@@ -34,6 +35,28 @@ class Base(DeclarativeBase):
 def table_of(model: type[Base]) -> Table:
     """The model's Core table, for bulk statements (SQLAlchemy types ``__table__`` as any FromClause)."""
     return cast(Table, model.__table__)
+
+
+E = TypeVar("E", bound=enum.StrEnum)
+
+
+class StrEnumColumn(TypeDecorator[E]):
+    """A ``StrEnum`` stored as its value in the ``VARCHAR(length)`` the column always was (no
+    migration, the same rows): a read gives the member, so a row's field has the enum's type
+    and mypy finds a stray string written to it. A write takes a member or its value."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum_type: type[E], length: int) -> None:
+        super().__init__(length)
+        self.enum_type = enum_type
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else str(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> E | None:
+        return None if value is None else self.enum_type(value)
 
 
 class PlanStatus(enum.StrEnum):
@@ -55,7 +78,8 @@ class Plan(Base):
     imported_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
     # Changed only through notifier.plan_life (close_plan / reopen_plan).
-    status: Mapped[str] = mapped_column(String(10), default=PlanStatus.ACTIVE, server_default="active")
+    status: Mapped[PlanStatus] = mapped_column(StrEnumColumn(PlanStatus, 10), default=PlanStatus.ACTIVE,
+                                              server_default="active")
     closed_at: Mapped[datetime | None] = mapped_column(DateTime)
     tasks: Mapped[list[Task]] = relationship(back_populates="plan", cascade="all, delete-orphan",
                                              order_by="Task.position")
@@ -97,7 +121,7 @@ class TaskDepartment(Base):
     __tablename__ = "task_departments"
     task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True)
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), primary_key=True, index=True)
-    role: Mapped[str] = mapped_column(String(20), primary_key=True)  # a terms.Role
+    role: Mapped[Role] = mapped_column(StrEnumColumn(Role, 20), primary_key=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
     task: Mapped[Task] = relationship(back_populates="roles")
     department: Mapped[Department] = relationship()
@@ -118,7 +142,7 @@ class Milestone(Base):
     text: Mapped[str] = mapped_column(Text)
     phrase: Mapped[str] = mapped_column(String(200), default="")
     recurrence: Mapped[str | None] = mapped_column(String(40))
-    status: Mapped[str] = mapped_column(String(10), default=MilestoneStatus.OPEN)  # a terms.MilestoneStatus
+    status: Mapped[MilestoneStatus] = mapped_column(StrEnumColumn(MilestoneStatus, 10), default=MilestoneStatus.OPEN)
     done_at: Mapped[datetime | None] = mapped_column(DateTime)
     note: Mapped[str | None] = mapped_column(Text)
     line: Mapped[int | None] = mapped_column(Integer)  # where the document printed it (migration 0005)
@@ -142,9 +166,9 @@ class HistoryEvent(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     milestone_id: Mapped[int] = mapped_column(ForeignKey("milestones.id", ondelete="CASCADE"), index=True)
     occurrence: Mapped[date | None] = mapped_column(Date)
-    action: Mapped[str] = mapped_column(String(20))  # a terms.HistoryAction
+    action: Mapped[HistoryAction] = mapped_column(StrEnumColumn(HistoryAction, 20))
     note: Mapped[str | None] = mapped_column(Text)
-    source: Mapped[str] = mapped_column(String(20))  # a terms.Source
+    source: Mapped[Source] = mapped_column(StrEnumColumn(Source, 20))
     actor: Mapped[str | None] = mapped_column(String(200))
     at: Mapped[datetime] = mapped_column(DateTime)
     percent: Mapped[int | None] = mapped_column(Integer)  # a progress report's 0-100 (migration 0008)
@@ -168,9 +192,10 @@ class DoneRequest(Base):
     milestone_id: Mapped[int] = mapped_column(ForeignKey("milestones.id", ondelete="CASCADE"), index=True)
     occurrence: Mapped[date | None] = mapped_column(Date)
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
-    state: Mapped[str] = mapped_column(String(10), default=RequestState.PENDING, server_default="pending")
+    state: Mapped[RequestState] = mapped_column(StrEnumColumn(RequestState, 10), default=RequestState.PENDING,
+                                                server_default="pending")
     note: Mapped[str] = mapped_column(Text)
-    source: Mapped[str] = mapped_column(String(20))  # page | link | cli
+    source: Mapped[Source] = mapped_column(StrEnumColumn(Source, 20))  # PAGE, LINK or CLI
     requested_by: Mapped[str] = mapped_column(String(200))
     requested_at: Mapped[datetime] = mapped_column(DateTime)
     decided_by: Mapped[str | None] = mapped_column(String(100))
@@ -188,7 +213,7 @@ class Digest(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(64), unique=True)
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(20))  # a terms.DigestKind
+    kind: Mapped[DigestKind] = mapped_column(StrEnumColumn(DigestKind, 20))
     day: Mapped[date] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     subject: Mapped[str] = mapped_column(String(500))
@@ -271,7 +296,7 @@ class LinkUse(Base):
     milestone_id: Mapped[int] = mapped_column(ForeignKey("milestones.id", ondelete="CASCADE"), index=True)
     occurrence: Mapped[date | None] = mapped_column(Date)
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
-    action: Mapped[str] = mapped_column(String(20))  # a terms.HistoryAction: DONE or PROGRESS
+    action: Mapped[HistoryAction] = mapped_column(StrEnumColumn(HistoryAction, 20))  # DONE or PROGRESS
     used_at: Mapped[datetime] = mapped_column(DateTime)
     progress_event_id: Mapped[int | None] = mapped_column(ForeignKey("progress_events.id", ondelete="SET NULL"))
 

@@ -92,7 +92,7 @@ class PageItem:
     recurring: bool
     plan: str
     label: str
-    role: str
+    role: Role
     section: Section  # OVERDUE, CUTOFF or PROGRESS (the digest's grouping)
     days: int  # days late (overdue) or left
     cutoff: date | None
@@ -143,7 +143,7 @@ def department_items(s: Session, cfg: Config, department_id: int, today: date) -
     rows = queries.open_milestones(s, departments=keys, roles=rules.notify_roles, active_only=True)
     roles = expand_roles(queries.task_roles(s, {r.task_id for r in rows}), members)
     done = queries.done_occurrences(s, [r.milestone_id for r in rows if r.recurrence])
-    mine: list[tuple[Item, str]] = []
+    mine: list[tuple[Item, Role]] = []
     for it in items_of(rows, roles, done):
         its_role = it.role_of(department_id, rules.notify_roles)
         if its_role is not None and issued(it) and is_live(it.plan, rules, today):  # what a digest would list
