@@ -65,7 +65,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class Queued:
     department: str
-    kind: str
+    kind: DigestKind
     rendered: Rendered
     contacts: list[tuple[str, str]]
     entries: int

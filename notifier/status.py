@@ -35,7 +35,7 @@ from notifier.office.ledger import NotSigned, load_rows, not_signed
 from notifier.planning.recurrence import occurrences
 from notifier.review import pending_keys
 from notifier.reminders import ContactGaps, calendar_of, contact_gaps
-from notifier.terms import ROLES, HistoryAction, MilestoneStatus, Role, RowStatus, Source
+from notifier.terms import ROLES, DigestKind, HistoryAction, MilestoneStatus, Role, RowStatus, Source
 
 
 
@@ -112,7 +112,7 @@ def last_events(session: Session) -> dict[tuple[int, date | None], HistoryEvent]
 @dataclass(frozen=True)
 class FailedDigest:
     department: str
-    kind: str
+    kind: DigestKind
     day: date
     subject: str
     total: int  # deliveries of the digest
@@ -314,7 +314,7 @@ class StepRow:
     milestone_id: int
     occurrence: date
     department: str
-    grade: str  # blue | yellow | red
+    grade: Light  # BLUE, YELLOW or RED
     on: date
     at: datetime  # aware, configured zone
     task_number: str
@@ -331,7 +331,7 @@ def step_rows(engine: Engine, cfg: Config, *, milestone: int | None = None, limi
         what = {mid: (num, text) for mid, num, text in s.execute(
             select(Milestone.id, Task.number, Milestone.text).join(Task, Task.id == Milestone.task_id)
             .where(Milestone.id.in_({st.milestone_id for st in steps})))}
-    return [StepRow(st.milestone_id, st.occurrence, names.get(st.department_id, "?"), st.grade.value, st.on,
+    return [StepRow(st.milestone_id, st.occurrence, names.get(st.department_id, "?"), st.grade, st.on,
                     local_time(st.at, cfg.timezone), *what.get(st.milestone_id, ("?", "")))
             for st in steps]
 

@@ -75,7 +75,7 @@ class DigestRow:
 
     key: str
     department_id: int
-    kind: str
+    kind: DigestKind
     day: date
     fired: tuple[tuple[str, datetime], ...] = ()
     expires: datetime | None = None
@@ -455,7 +455,7 @@ class DigestFailures:
 
     digest_id: int
     department: str
-    kind: str
+    kind: DigestKind
     day: date
     subject: str
     total: int

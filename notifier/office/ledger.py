@@ -25,14 +25,14 @@ from notifier.planning.recurrence import occurrences
 from notifier.review import RETURN
 from notifier.reminders import calendar_of
 from notifier.signing import unsigned
-from notifier.terms import ROLES, MilestoneStatus
+from notifier.terms import ROLES, HistoryAction, MilestoneStatus
 
 
 @dataclass(frozen=True)
 class Answer:
     on: date  # local date
     at: datetime  # naive UTC
-    action: str  # done | reopen | progress
+    action: HistoryAction  # DONE, REOPEN or PROGRESS
     note: str
     actor: str
 
