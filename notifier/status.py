@@ -306,6 +306,16 @@ class HistoryRow:
     text: str
 
 
+def _labels(s: Session, milestone_ids: set[int]) -> tuple[dict[int, str], dict[int, tuple[str, str]]]:
+    """Department names by id, and (task number, text) of these milestones: what a history row
+    of the grade steps or the 签收 names."""
+    names = dict(s.execute(select(Department.id, Department.name)).all())
+    what = {mid: (num, text) for mid, num, text in s.execute(
+        select(Milestone.id, Task.number, Milestone.text).join(Task, Task.id == Milestone.task_id)
+        .where(Milestone.id.in_(milestone_ids)))}
+    return names, what
+
+
 @dataclass(frozen=True)
 class StepRow:
     """A grade step up, as history shows it: the item went ``grade`` for ``department`` on
@@ -327,10 +337,7 @@ def step_rows(engine: Engine, cfg: Config, *, milestone: int | None = None, limi
 
     with read_session(engine) as s:
         steps = grade_log.history(s, milestone, limit)
-        names = dict(s.execute(select(Department.id, Department.name)).all())
-        what = {mid: (num, text) for mid, num, text in s.execute(
-            select(Milestone.id, Task.number, Milestone.text).join(Task, Task.id == Milestone.task_id)
-            .where(Milestone.id.in_({st.milestone_id for st in steps})))}
+        names, what = _labels(s, {st.milestone_id for st in steps})
     return [StepRow(st.milestone_id, st.occurrence, names.get(st.department_id, "?"), st.grade, st.on,
                     local_time(st.at, cfg.timezone), *what.get(st.milestone_id, ("?", "")))
             for st in steps]
@@ -358,10 +365,7 @@ def sign_rows(engine: Engine, cfg: Config, *, milestone: int | None = None, limi
 
     with read_session(engine) as s:
         signed = signing.signatures(s, milestone, limit)
-        names = dict(s.execute(select(Department.id, Department.name)).all())
-        what = {mid: (num, text) for mid, num, text in s.execute(
-            select(Milestone.id, Task.number, Milestone.text).join(Task, Task.id == Milestone.task_id)
-            .where(Milestone.id.in_({r.milestone_id for r in signed})))}
+        names, what = _labels(s, {r.milestone_id for r in signed})
     return [SignRow(r.milestone_id, r.occurrence, names.get(r.department_id, "?"), r.signed_by or "", r.signed_via,
                     r.recorded_by, local_time(r.signed_at, cfg.timezone), *what.get(r.milestone_id, ("?", "")))
             for r in signed if r.signed_at is not None]
