@@ -1,8 +1,8 @@
 """No comparison in ``notifier/`` spells a StrEnum's value as a plain string.
 
-A ``StrEnum`` compares equal to its value, so ``row.status == "failed"`` works today and keeps
-working after a rename of the member's value only by luck; ``DeliveryStatus.FAILED`` is found by
-mypy, grep and the reader. This scan reads the package with ``ast`` and names, for each
+A ``StrEnum`` compares equal to its value, so ``row.status == "failed"`` works today; but a typo
+or a changed value makes it silently false, while ``DeliveryStatus.FAILED`` is checked by mypy and
+found by grep and the reader. This scan reads the package with ``ast`` and names, for each
 comparison, membership test, ``.in_(...)`` filter or enum-named keyword that spells such a value,
 its file:line and the member to use. A word that equals an enum value but means something else
 (a form field, a command name, a config key) is listed in ALLOWED with the reason.
@@ -11,7 +11,9 @@ its file:line and the member to use. A word that equals an enum value but means 
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+import functools
+from collections.abc import Collection, Iterable, Iterator
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
@@ -81,28 +83,55 @@ def suspects(tree: ast.AST) -> Iterator[tuple[ast.AST, ast.Constant]]:
                 yield node, lit
 
 
-def findings() -> list[str]:
+@dataclass(frozen=True)
+class Hit:
+    file: str  # relative to notifier/
+    line: int
+    value: str
+    expression: str  # as ast.unparse writes it: the key of ALLOWED
+
+
+def hits(source: str, file: str, values: Collection[str]) -> list[Hit]:
+    """The literals of ``source`` equal to an enum value, in a comparison, filter or keyword."""
+    return [Hit(file, lit.lineno, lit.value, ast.unparse(node))
+            for node, lit in suspects(ast.parse(source, file)) if lit.value in values]
+
+
+@functools.cache
+def package_hits() -> tuple[Hit, ...]:
+    """Every hit in the package, read once for the tests below."""
     values = members_by_value()
-    out = []
-    for path in sorted(PACKAGE.rglob("*.py")):
-        rel = path.relative_to(PACKAGE).as_posix()
-        for node, lit in suspects(ast.parse(path.read_text(encoding="utf-8"), str(path))):
-            if lit.value in values and (rel, ast.unparse(node)) not in ALLOWED:
-                out.append(f"notifier/{rel}:{lit.lineno}: {lit.value!r} in `{ast.unparse(node)[:80]}`: use "
-                           + " or ".join(values[lit.value]))
-    return out
+    return tuple(h for path in sorted(PACKAGE.rglob("*.py"))
+                 for h in hits(path.read_text(encoding="utf-8"), path.relative_to(PACKAGE).as_posix(), values))
+
+
+def findings(found: Iterable[Hit]) -> list[str]:
+    values = members_by_value()
+    return [f"notifier/{h.file}:{h.line}: {h.value!r} in `{h.expression[:80]}`: use " + " or ".join(values[h.value])
+            for h in found if (h.file, h.expression) not in ALLOWED]
 
 
 def test_comparisons_name_enum_members_not_their_string_values() -> None:
-    found = findings()
+    found = findings(package_hits())
     assert not found, "a plain string where a StrEnum member belongs:\n" + "\n".join(found)
 
 
 def test_every_allowed_exception_still_exists() -> None:
     """An allow-list entry whose code is gone would silently allow the next string there."""
-    seen = set()
-    for path in sorted(PACKAGE.rglob("*.py")):
-        rel = path.relative_to(PACKAGE).as_posix()
-        for node, _ in suspects(ast.parse(path.read_text(encoding="utf-8"), str(path))):
-            seen.add((rel, ast.unparse(node)))
-    assert not set(ALLOWED) - seen, sorted(set(ALLOWED) - seen)
+    gone = set(ALLOWED) - {(h.file, h.expression) for h in package_hits()}
+    assert not gone, sorted(gone)
+
+
+def test_the_scan_names_the_member_for_each_kind_of_use() -> None:
+    source = """
+if row.status == "failed": pass
+if d.kind in ("reminder", "notice"): pass
+q.where(HistoryEvent.action.in_(["done"]))
+make(role="lead" if x else "responsible")
+if args.format == "csv" and row.status == DeliveryStatus.SENT: pass
+"""
+    found = findings(hits(source, "example.py", members_by_value()))
+    assert [f.split(" in ")[0] for f in found] == [
+        "notifier/example.py:2: 'failed'", "notifier/example.py:3: 'reminder'", "notifier/example.py:3: 'notice'",
+        "notifier/example.py:4: 'done'", "notifier/example.py:5: 'lead'", "notifier/example.py:5: 'responsible'"]
+    assert "use DeliveryStatus.FAILED (notifier.delivery.outbox)" in found[0]
