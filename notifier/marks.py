@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from notifier import grade_log
+from notifier import grade_log, signing
 from notifier.db.engine import transaction, utcnow
 from notifier.db.models import Milestone, OccurrenceDone, Plan, HistoryEvent, Task
 from notifier.planning.recurrence import occurrences
@@ -115,8 +115,9 @@ def apply_mark(s: Session, milestone_id: int, *, done: bool = True, note: str | 
                          at=when)
     s.add(event)
     s.flush()
-    if changed and not done:  # reopened: its grade (红 when overdue) is said again, once
+    if changed and not done:  # reopened: its grade (红 when overdue) is said again, once, and 签收 asked anew
         grade_log.restart(s, m.id, occurrence or m.due_on, key=f"reopen:{event.id}", at=when)
+        signing.lapse(s, m.id, occurrence or m.due_on)
     return _marked(s, m, event, changed)
 
 

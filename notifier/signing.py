@@ -1,7 +1,8 @@
 """签收: a reminder asks a department to sign for the items it carries; the department signs.
 
 The state of a request changes only here: ``ask`` records the requests of a queued digest
-(state ``asked``; ``withdraw`` drops those of a digest that never left), ``sign`` records a
+(state ``asked``; ``withdraw`` drops those of a digest that never left; ``lapse`` sets aside
+those of an item reopened after its done mark), ``sign`` records a
 department's 签收 of an item (``asked`` -> ``signed``, every open request of that department
 and item at once: a clerk signs for the item, not for one message). ``open_requests`` and
 ``unsigned`` read them for the department's page, ``status`` and the ledger; ``signatures``
@@ -37,6 +38,7 @@ from notifier.terms import MilestoneStatus, Source
 class SignState(enum.StrEnum):
     ASKED = "asked"  # the reminder asked; the department has not signed yet
     SIGNED = "signed"
+    LAPSED = "lapsed"  # not signed, and moot: the item was reopened after it was asked (``lapse``)
 
 
 @dataclass(frozen=True)
@@ -52,16 +54,13 @@ class SignRequest:
     signed_by: str | None
     signed_via: Source | None = None
     recorded_by: str | None = None
-
-    @property
-    def state(self) -> SignState:
-        return SignState.SIGNED if self.signed_at is not None else SignState.ASKED
+    state: SignState = SignState.ASKED
 
     @classmethod
     def of(cls, row: SignRequestRow) -> SignRequest:
         return cls(row.id, row.department_id, row.milestone_id, row.occurrence, row.digest_key, row.asked_on,
                    row.sign_by, row.signed_at, row.signed_by, Source(row.signed_via) if row.signed_via else None,
-                   row.recorded_by)
+                   row.recorded_by, SignState(row.status))
 
 
 def ask(s: Session, *, department_id: int, items: Iterable[tuple[int, date]], digest_key: str, asked_on: date,
@@ -91,6 +90,18 @@ def withdraw(s: Session, digest_keys: Iterable[str]) -> None:
     if keys:
         s.execute(delete(SignRequestRow).where(SignRequestRow.digest_key.in_(keys),
                                                SignRequestRow.status == SignState.ASKED))
+
+
+def lapse(s: Session, milestone_id: int, occurrence: date) -> int:
+    """The item was reopened after a done mark: its requests not signed for are moot (``asked``
+    -> ``lapsed``). The reopening starts the item's grade ladder again (``grade_log.restart``),
+    so the next reminder carrying it asks again with a new day to sign by; an old request's
+    day, long past, would otherwise make it 黄 at once. Returns the requests set aside."""
+    result = s.execute(update(SignRequestRow).where(
+        SignRequestRow.milestone_id == milestone_id, SignRequestRow.occurrence == occurrence,
+        SignRequestRow.status == SignState.ASKED,
+    ).values(status=SignState.LAPSED).execution_options(synchronize_session=False))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def sign(s: Session, *, department_id: int, milestone_id: int, occurrence: date, by: str, at: datetime,
@@ -142,7 +153,7 @@ def sign_for(s: Session, *, department_ids: Iterable[int], department: str, mile
     if m.recurrence is None and occurrence is not None and occurrence != m.due_on:
         raise SignError(f"{label}的完成时限是 {m.due_on}，不是 {occurrence}")
     q = select(SignRequestRow).where(SignRequestRow.department_id.in_(set(department_ids)),
-                                     SignRequestRow.milestone_id == m.id)
+                                     SignRequestRow.milestone_id == m.id, SignRequestRow.status != SignState.LAPSED)
     if m.recurrence is None:
         q = q.where(SignRequestRow.occurrence == m.due_on)
     elif occurrence is not None:

@@ -400,7 +400,7 @@ class SignRequest(Base):
     digest_key: Mapped[str] = mapped_column(String(64))
     asked_on: Mapped[date] = mapped_column(Date)
     sign_by: Mapped[date] = mapped_column(Date)  # the last day it counts as signed in time
-    status: Mapped[str] = mapped_column(String(10), default="asked")  # asked | signed
+    status: Mapped[str] = mapped_column(String(10), default="asked")  # asked | signed | lapsed
     signed_at: Mapped[datetime | None] = mapped_column(DateTime)
     signed_by: Mapped[str | None] = mapped_column(String(200))
     signed_via: Mapped[str | None] = mapped_column(String(20))  # a terms.Source: page, cli (telephone), office

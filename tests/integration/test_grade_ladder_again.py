@@ -7,15 +7,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy import delete, select
 
-from notifier import due_index, grade_log
+from notifier import due_index, grade_log, signing
 from notifier.db.engine import transaction
 from notifier.db.models import GradeStep, SignRequest
 from notifier.marks import apply_mark
 from notifier.office.actions import extend_deadline
 from notifier.office.grades import Light
 from notifier.office.ledger import load_rows, not_signed
+from notifier.terms import Source
 
 from tests.integration.test_grade_ladder import FGW, OFFICE, TZ, Year, _parts, _task, smtp  # noqa: F401
 
@@ -105,6 +107,35 @@ def test_an_overdue_item_reopened_after_its_done_mark_is_red_again_said_once(tmp
     with transaction(y.engine) as s:  # history lists the steps up, not the restart
         assert [st.grade for st in grade_log.history(s, mid)].count(Light.RED) == 4
         assert Light.GREEN not in [st.grade for st in grade_log.history(s, mid)]
+
+
+def test_a_reopened_item_is_asked_to_sign_again_not_urged_for_the_old_request(tmp_path: Path, smtp) -> None:  # noqa: ANN001, F811
+    """Due 07-16: 蓝 on 07-09 asks 签收 by 07-11. The department marks it done on 07-10 without
+    signing; the office reopens it on Monday 07-14 after the day's pass. The old request is moot
+    (lapsed, not 黄 on 07-15 for a day long past): the reopening says 蓝 again on 07-15 and asks
+    anew, and the item goes 红 when its date is missed (07-17)."""
+    y = Year(tmp_path, smtp, [_task("1", FGW, date(2025, 7, 16), ITEM)])
+    y.live(date(2025, 7, 1), date(2025, 7, 10))
+    mid, fgw_id = y.ids(ITEM, FGW)
+    with transaction(y.engine) as s:
+        apply_mark(s, mid, done=True, note="已完成", actor="市发改委", now=datetime(2025, 7, 10, 2, 0))
+    y.live(date(2025, 7, 11), date(2025, 7, 14))
+    with transaction(y.engine) as s:
+        apply_mark(s, mid, done=False, note="验收未通过", actor="督查室张三", now=datetime(2025, 7, 14, 2, 0))
+        assert not_signed(s, date(2025, 7, 15)) == []
+        with pytest.raises(signing.SignError, match="没有要求"):  # nothing is asked until the next reminder
+            signing.sign_for(s, department_ids=[fgw_id], department=FGW, milestone_id=mid, occurrence=None,
+                             person="王五", at=datetime(2025, 7, 14, 3, 0), via=Source.CLI, recorded_by="督查室张三")
+    y.live(date(2025, 7, 15), date(2025, 7, 17))
+
+    fgw = _subjects(y, FGW)
+    assert [(d, subject[:4]) for d, [subject] in fgw.items()] == [
+        (date(2025, 7, 9), "【提醒】"), (date(2025, 7, 15), "【提醒】"), (date(2025, 7, 17), "【督办】")]
+    with transaction(y.engine) as s:
+        asked = s.execute(select(SignRequest.asked_on, SignRequest.sign_by, SignRequest.status)
+                          .where(SignRequest.department_id == fgw_id).order_by(SignRequest.id)).all()
+    assert [(a, b, str(st)) for a, b, st in asked][:2] == [
+        (date(2025, 7, 9), date(2025, 7, 11), "lapsed"), (date(2025, 7, 15), date(2025, 7, 17), "asked")]
 
 
 def test_the_first_pass_after_an_upgrade_says_red_once_for_items_already_overdue(tmp_path: Path, smtp) -> None:  # noqa: ANN001, F811
