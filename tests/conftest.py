@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.config import write_toml
-from tests.support.outbox import sqlite_engine
+from tests.support.database import sqlite_engine
 from tests.support.paths import ROOT
 from tests.support.servers import HTTPReceiver, Reply, SMTPServer
 

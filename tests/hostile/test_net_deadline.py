@@ -24,7 +24,8 @@ from notifier.delivery.channels.webhook import WebhookChannel
 from notifier.delivery.channels.wecom import WeComChannel
 from notifier.delivery.message import Message, RetryLater
 
-from tests.support.outbox import queue_rows, rows, sqlite_engine, statuses
+from tests.support.database import sqlite_engine
+from tests.support.outbox import queue_rows, rows, statuses
 from tests.support.processes import DaemonProcess, always_open, env, open_calendar, wait_for
 from tests.support.servers import HTTPReceiver, Reply
 

@@ -29,7 +29,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.outbox import queue_rows, rows, sqlite_engine, statuses
+from tests.support.database import sqlite_engine
+from tests.support.outbox import queue_rows, rows, statuses
 from tests.support.servers import HTTPReceiver, Reply, SMTPServer
 
 

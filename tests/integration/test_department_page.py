@@ -21,7 +21,7 @@ from sqlalchemy import select
 from notifier import config as config_mod
 from notifier import signing
 from notifier.cli import main
-from notifier.db.engine import make_engine, transaction, upgrade
+from notifier.db.engine import transaction
 from notifier.db.models import Department, DoneRequest, HistoryEvent, Milestone
 from notifier.delivery.dispatcher import Dispatcher
 from notifier.delivery.routes import Routes
@@ -29,6 +29,7 @@ from notifier.importing.store import store_plan
 from notifier.reminders import run_pass
 from notifier.rendering import Renderer
 from notifier.web.server import WebThread, make_server
+from tests.support.database import migrated
 from tests.support.servers import mails
 from tests.support.world import local, ms, plan, task, utc_naive, world_config
 
@@ -108,8 +109,7 @@ def site(tmp_path: Path, smtp_server):
     path = cfg.path
     path.write_text(path.read_text(encoding="utf-8").replace("divert = true", "divert = false"), encoding="utf-8")
     cfg = config_mod.load(path)
-    engine = make_engine(cfg.database_url)
-    upgrade(engine)
+    engine = migrated(cfg.database_url)
     with transaction(engine) as s:
         store_plan(s, SPEC, cfg)
     clock = ["2025-06-24 10:00"]

@@ -22,7 +22,7 @@ from sqlalchemy import select, update
 from notifier import config as config_mod
 from notifier import due_index
 from notifier.db import queries
-from notifier.db.engine import make_engine, transaction, upgrade, utcnow
+from notifier.db.engine import transaction, utcnow
 from notifier.db.models import Delivery, Department, DepartmentDue, Digest, Milestone, Plan, Task, TaskDepartment
 from notifier.importing.readers import read_plan
 from notifier.departments import sync_departments
@@ -35,6 +35,8 @@ from notifier.marks import apply_mark
 from notifier.reminders import (CLOCK_SKEW, group_members, ladder_of, open_items, outcomes_of, rules_for,
                                 run_pass, without_paused)
 from notifier.rendering import Renderer
+
+from tests.support.database import migrated
 
 TZ = ZoneInfo("Asia/Shanghai")
 DEPTS = ["市发改委", "市财政局", "市港口与口岸局", "市农委", "甲县政府", "乙县政府"]
@@ -204,8 +206,7 @@ def test_due_index_pass_queues_what_the_whole_database_calls_for_through_every_c
 def live_through(cfg: config_mod.Config, tmp_path: Path, last: date) -> None:
     """Daily passes from 2025-05-10 to ``last``, a change each working day, each pass compared
     with what the whole database calls for (also run on PostgreSQL: tests/pg)."""
-    engine = make_engine(cfg.database_url)
-    upgrade(engine)
+    engine = migrated(cfg.database_url)
     _fill(engine, random.Random(6))
     with transaction(engine) as s:
         sync_departments(s, cfg)  # committed: a PostgreSQL sequence does not roll back with _expected
@@ -241,8 +242,7 @@ def test_a_pass_plans_only_the_due_departments_and_stores_their_next_time(tmp_pa
     """After a pass every department has a next time in the future; a second pass at the same
     time plans only the escalation department (it reads everyone's overdue items)."""
     cfg = _config(tmp_path)
-    engine = make_engine(cfg.database_url)
-    upgrade(engine)
+    engine = migrated(cfg.database_url)
     _fill(engine, random.Random(7))
     with transaction(engine) as s:
         due_index.mark_all(s)

@@ -24,7 +24,8 @@ from notifier.delivery.dispatcher import Dispatcher, RetryPolicy
 from notifier.delivery.message import FailedForGood, Message, RetryLater, Sent
 from notifier.delivery.routes import Routes
 
-from tests.support.outbox import queue_rows, rows, sqlite_engine, statuses
+from tests.support.database import sqlite_engine
+from tests.support.outbox import queue_rows, rows, statuses
 from tests.support.servers import SMTPServer
 
 T0 = datetime(2018, 6, 20, 1, 0)

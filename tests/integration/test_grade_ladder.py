@@ -15,13 +15,14 @@ from sqlalchemy import select
 from notifier import config as config_mod
 from notifier import signing
 from notifier.cli import deliver
-from notifier.db.engine import make_engine, transaction, upgrade
+from notifier.db.engine import transaction
 from notifier.db.models import Department, GradeStep, Milestone
 from notifier.importing.model import MilestoneSpec, PlanSpec, TaskSpec
 from notifier.importing.store import store_plan
 from notifier.reminders import run_pass
 from notifier.rendering import Renderer
 
+from tests.support.database import migrated
 from tests.support.servers import SMTPServer
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -43,8 +44,7 @@ class Year:
             "departments": [{"name": n, "email": [a]} for n, a in ADDRESS.items()],
         }
         self.cfg = config_mod.parse(data, tmp_path / "config.toml")
-        self.engine = make_engine(self.cfg.database_url)
-        upgrade(self.engine)
+        self.engine = migrated(self.cfg.database_url)
         spec = PlanSpec(name="测试市2025年重点工作实施方案", year=2025, starts_on=date(2025, 1, 1),
                         ends_on=date(2025, 12, 31), doc_number="测政办发〔2025〕1号", tasks=tasks, source_hash="h")
         with transaction(self.engine) as s:

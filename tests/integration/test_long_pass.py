@@ -15,10 +15,11 @@ from sqlalchemy import func, insert, select
 from notifier import config as config_mod
 from notifier import due_index, reminders
 from notifier.daemon import Daemon
-from notifier.db.engine import make_engine, read_session, transaction, upgrade, utcnow
+from notifier.db.engine import make_engine, read_session, transaction, utcnow
 from notifier.db.models import Department, DepartmentDue, Digest, Milestone, Plan, Task, TaskDepartment
 from notifier.reminders import run_pass
 from notifier.rendering import Renderer
+from tests.support.database import migrated
 from tests.support.processes import DaemonProcess, wait_for
 
 
@@ -33,8 +34,7 @@ def _world(tmp_path: Path, departments: int) -> Path:
                     f'[schedule]\nsend_window = ["00:00", "23:59"]\nsend_at = "00:01"\ntick_seconds = 3600\n'
                     f'[calendar]\nworkdays = [{today.isoformat()}]\n'
                     f'[folder]\ndir = "{tmp_path}/folder"\ndivert = true\n{deps}', encoding="utf-8")
-    engine = make_engine(f"sqlite:///{tmp_path}/n.db")
-    upgrade(engine)
+    engine = migrated(f"sqlite:///{tmp_path}/n.db")
     now = utcnow()
     with engine.begin() as conn:
         conn.execute(insert(Department), [{"id": i + 1, "name": n, "is_group": False, "created_at": now}

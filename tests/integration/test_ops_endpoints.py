@@ -17,12 +17,13 @@ from sqlalchemy import insert
 
 from notifier import __version__, metrics
 from notifier.config import Config, Secret, WebhookConfig
-from notifier.db.engine import make_engine, upgrade, utcnow
+from notifier.db.engine import utcnow
 from notifier.db.models import Contact
 from notifier.delivery.dispatcher import Dispatcher, RetryPolicy
 from notifier.delivery.routes import Routes
 from notifier.web.server import WebThread, make_ops_server, make_server
 
+from tests.support.database import migrated
 from tests.support.outbox import queue_rows, statuses
 from tests.support.processes import DaemonProcess, wait_for, write_daemon_config
 from tests.support.servers import HookReceiver, HTTPReceiver, Reply
@@ -94,8 +95,7 @@ def test_metrics_stay_off_the_reply_link_server_unless_on_web(served) -> None:  
 def test_healthz_is_503_with_the_reason_when_the_database_is_unreachable(served, tmp_path: Path) -> None:  # noqa: ANN001
     gone = tmp_path / "gone"
     gone.mkdir()
-    engine = make_engine(f"sqlite:///{gone}/n.db")
-    upgrade(engine)
+    engine = migrated(f"sqlite:///{gone}/n.db")
     engine.dispose()
     shutil.rmtree(gone)  # the database's directory vanished (an unmounted volume)
     _, base = served("[metrics]\non_web = true\n", engine=engine)
@@ -169,8 +169,7 @@ def test_the_daemon_serves_healthz_and_metrics_on_its_own_listener_and_counts_it
     port = free_port()
     config = tmp_path / "config.toml"
     write_daemon_config(config, f"{receiver.base}/hook", extra=f'[metrics]\nlisten = "127.0.0.1:{port}"\n')
-    engine = make_engine(f"sqlite:///{tmp_path}/notifier.db")
-    upgrade(engine)
+    engine = migrated(f"sqlite:///{tmp_path}/notifier.db")
     queue_rows(engine, [("webhook", "robot")], n=3, now=utcnow())
     daemon = DaemonProcess(config)
     base = f"http://127.0.0.1:{port}"

@@ -9,7 +9,8 @@ from sqlalchemy import update
 from notifier.cli import main
 from notifier.db.models import Delivery
 
-from tests.support.outbox import queue_rows, sqlite_engine, statuses
+from tests.support.database import sqlite_engine
+from tests.support.outbox import queue_rows, statuses
 
 
 def config(write_config, tmp_path):  # noqa: ANN001, ANN201

@@ -38,7 +38,7 @@ from sqlalchemy import select
 from notifier import config as config_mod
 from notifier.cli import deliver
 from notifier.db import queries
-from notifier.db.engine import make_engine, transaction, upgrade
+from notifier.db.engine import transaction
 from notifier.db.models import Plan
 from notifier.importing.departments import is_group
 from notifier.importing.readers import read_plan
@@ -47,6 +47,7 @@ from notifier.marks import apply_mark
 from notifier.reminders import calendar_of, open_items, run_pass
 from notifier.rendering import Renderer
 
+from tests.support.database import migrated
 from tests.support.paths import PLANS
 
 pytestmark = pytest.mark.slow  # a year of passes: half a minute
@@ -91,8 +92,7 @@ def year(tmp_path_factory, request):  # noqa: ANN001, ANN201
     spec = read_plan(PLAN_TEXT)
     names = [n for n in spec.departments() if not is_group(n)]
     cfg = _config(tmp_path, smtp.port, names)
-    engine = make_engine(cfg.database_url)
-    upgrade(engine)
+    engine = migrated(cfg.database_url)
     with transaction(engine) as s:
         store_plan(s, spec, cfg)
         occurrences = open_items(s)  # every occurrence, with its lead departments

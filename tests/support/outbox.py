@@ -5,22 +5,13 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Engine
 
-from notifier.db.engine import make_engine, upgrade
 from notifier.db.models import Delivery, Department, Digest
 from notifier.delivery.outbox import delivery_key
-
-
-def sqlite_engine(path: Path) -> Engine:
-    """A migrated SQLite file database."""
-    engine = make_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    return engine
 
 
 def department_id(engine: Engine, name: str) -> int:

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from notifier import config as config_mod
 from notifier.config import Config
-from notifier.db.engine import make_engine, transaction, upgrade
+from notifier.db.engine import transaction
 from notifier.db.models import Delivery, Digest, Milestone
 from notifier.delivery.dispatcher import Dispatcher
 from notifier.importing.model import MilestoneSpec, PlanSpec, TaskSpec
@@ -25,6 +25,7 @@ from notifier.rendering import Renderer
 
 from tests.support.channels import Recorder
 from tests.support.config import write_toml
+from tests.support.database import migrated
 
 TZ = ZoneInfo("Asia/Shanghai")
 SECRET = "test-link-secret-0123456789abcdef"
@@ -144,8 +145,7 @@ class World:
 
 def make_world(tmp_path: Path, spec: PlanSpec, **config_kw) -> World:  # noqa: ANN003
     cfg = world_config(tmp_path, **config_kw)
-    engine = make_engine(cfg.database_url)
-    upgrade(engine)
+    engine = migrated(cfg.database_url)
     with transaction(engine) as s:
         store_plan(s, spec, cfg)
     return World(cfg, engine, Renderer.of(cfg))
