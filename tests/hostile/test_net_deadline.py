@@ -13,7 +13,6 @@ import sys
 import threading
 import time
 
-import httpx
 import pytest
 
 from notifier.db.engine import utcnow
@@ -24,6 +23,7 @@ from notifier.delivery.channels.webhook import WebhookChannel
 from notifier.delivery.channels.wecom import WeComChannel
 from notifier.delivery.message import Message, RetryLater
 
+from tests.support import http
 from tests.support.database import sqlite_engine
 from tests.support.outbox import queue_rows, rows, statuses
 from tests.support.processes import DaemonProcess, always_open, env, open_calendar, wait_for
@@ -49,7 +49,7 @@ def trickler():
 @pytest.mark.parametrize("kind", sorted(CHANNELS))
 def test_a_receiver_trickling_one_byte_every_2s_is_cut_at_the_timeout_and_retried(trickler, kind):
     async def go():
-        async with httpx.AsyncClient() as client:
+        async with http.AsyncClient() as client:
             channel = CHANNELS[kind]("oa", trickler.url + "/hook?access_token=T", None, client=client, timeout=3)
             started = time.monotonic()
             result = await channel.send(message())
@@ -89,7 +89,7 @@ def test_an_interrupt_from_another_thread_ends_a_request_in_flight_at_once(trick
     interrupt = Interrupt()
 
     async def go():
-        async with httpx.AsyncClient() as client:
+        async with http.AsyncClient() as client:
             channel = WebhookChannel("oa", trickler.url, None, client=client, timeout=30, interrupt=interrupt)
             asyncio.get_running_loop().call_later(0.5, lambda: threading.Thread(target=interrupt.set).start())
             started = time.monotonic()

@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 from datetime import date
 
-import httpx
 import pytest
 from sqlalchemy import select
 
@@ -16,6 +15,7 @@ from notifier.db.engine import transaction
 from notifier.db.models import Milestone, HistoryEvent
 from notifier.web.server import WebThread, make_server
 
+from tests.support import http
 from tests.support.world import local, make_world, ms, plan, task
 
 GROUP = """
@@ -60,24 +60,24 @@ def history(w) -> list[tuple[str, str]]:
 def test_each_member_of_a_leading_group_gets_its_own_link_and_can_open_it(world):
     assert set(world.links) == {"盘山县政府", "大洼区政府"}
     for token in world.links.values():
-        page = httpx.get(f"{world.base}/r/{token}")
+        page = http.get(f"{world.base}/r/{token}")
         assert page.status_code == 200 and "无权办理" not in page.text
 
 
 def test_a_members_progress_is_recorded_under_its_name(world):
-    r = httpx.post(f"{world.base}/r/{world.links['盘山县政府']}",
+    r = http.post(f"{world.base}/r/{world.links['盘山县政府']}",
                    data={"action": "progress", "note": "已完成60%", "person": "张三"})
     assert r.status_code == 200
     assert history(world) == [("progress", "盘山县政府（张三）")]
 
 
 def test_the_last_members_confirmation_is_the_groups_done_request_and_approval_closes_it(world):
-    first = httpx.post(f"{world.base}/r/{world.links['盘山县政府']}", data={"action": "done"})
+    first = http.post(f"{world.base}/r/{world.links['盘山县政府']}", data={"action": "done"})
     assert first.status_code == 200 and "尚有1个成员单位未确认" in first.text
     assert status(world) == "open"
-    again = httpx.get(f"{world.base}/r/{world.links['盘山县政府']}")
+    again = http.get(f"{world.base}/r/{world.links['盘山县政府']}")
     assert again.status_code == 409  # the link was used
-    last = httpx.post(f"{world.base}/r/{world.links['大洼区政府']}", data={"action": "done"})
+    last = http.post(f"{world.base}/r/{world.links['大洼区政府']}", data={"action": "done"})
     assert last.status_code == 200 and "待督查室审核" in last.text  # [review] required (the default)
     assert status(world) == "open"
     assert history(world) == [("progress", "盘山县政府"), ("request", "大洼区政府")]
@@ -99,18 +99,18 @@ def test_a_department_outside_the_group_is_still_refused(world, tmp_path):
         other = s.scalar(select(Department.id).where(Department.name == "市港口与口岸局"))
         mid = s.scalar(select(Milestone.id))
     token = signer_of(world.cfg).make(mid, date(2025, 6, 30), other, local("2025-06-23 09:00")).token
-    r = httpx.get(f"{world.base}/r/{token}")
+    r = http.get(f"{world.base}/r/{token}")
     assert r.status_code == 403 and "无权办理" in r.text
 
 
 def test_a_members_department_page_lists_the_groups_item_and_takes_its_request(world):
     result_text = world.digests("reminder")[-1].text
     token = re.search(r"https://notifier\.example\.gov\.cn/d/([A-Za-z0-9_-]+)", result_text).group(1)
-    page = httpx.get(f"{world.base}/d/{token}")
+    page = http.get(f"{world.base}/d/{token}")
     assert page.status_code == 200 and "完成农村公路改造" in page.text
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
     mid = re.search(r'name="milestone_id" value="(\d+)"', page.text).group(1)
-    r = httpx.post(f"{world.base}/d/{token}", data={"csrf": csrf, "milestone_id": mid, "occurrence": "2025-06-30",
+    r = http.post(f"{world.base}/d/{token}", data={"csrf": csrf, "milestone_id": mid, "occurrence": "2025-06-30",
                                                    "action": "progress", "percent": "30", "note": "已完成三成"},
                    headers={"Origin": world.base})
     assert r.status_code == 303

@@ -9,7 +9,6 @@ import logging
 import re
 from datetime import date
 
-import httpx
 import pytest
 from sqlalchemy import select
 
@@ -23,6 +22,7 @@ from notifier.delivery.message import FailedForGood, Message
 from notifier.markup import md_text
 from notifier.web.server import WebThread, make_server
 
+from tests.support import http
 from tests.support.servers import HTTPReceiver, Reply
 from tests.support.world import local, make_world, ms, plan, task
 
@@ -60,7 +60,7 @@ def test_every_robot_payload_carries_the_inert_markdown(world, channel):
     server = HTTPReceiver(lambda req: Reply(body=b'{"errcode":0,"code":0,"errmsg":"ok"}'))
     try:
         async def go():
-            async with httpx.AsyncClient() as client:
+            async with http.AsyncClient() as client:
                 ch = channel("r", server.url + "/send?access_token=T", None, client=client, timeout=5)
                 return await ch.send(Message(key="k", recipient="r", subject=q.rendered.subject, text=q.rendered.text,
                                              html=q.rendered.html, markdown=q.rendered.markdown))
@@ -82,7 +82,7 @@ def test_a_person_with_a_newline_is_one_line_in_the_history_and_the_log(world, c
     web.start()
     try:
         with caplog.at_level(logging.INFO, logger="notifier.web.app"):
-            r = httpx.post(f"http://{web.address}/r/{token}", data={
+            r = http.post(f"http://{web.address}/r/{token}", data={
                 "action": "progress", "person": "张三\n2025-06-24 INFO reply link: done by 市长\r\x1b[31m",
                 "note": "第一行\r\n第二行\x00\x1b"})
     finally:
@@ -101,7 +101,7 @@ def test_a_receivers_multi_line_error_body_is_one_line_in_the_reason():
     server = HTTPReceiver(lambda req: Reply(status=400, body=b"bad\nERROR forged line\r\n\x1b[2J"))
     try:
         async def go():
-            async with httpx.AsyncClient() as client:
+            async with http.AsyncClient() as client:
                 return await WebhookChannel("oa", server.url, None, client=client).send(
                     Message(key="k", recipient="oa", subject="s", text="t", html="h", markdown="m"))
         result = asyncio.run(go())
@@ -116,7 +116,7 @@ def test_a_robot_errmsg_with_line_breaks_is_one_line():
     server = HTTPReceiver(lambda req: Reply(body='{"errcode":310000,"errmsg":"keywords\\nINFO forged"}'.encode()))
     try:
         async def go():
-            async with httpx.AsyncClient() as client:
+            async with http.AsyncClient() as client:
                 return await DingTalkChannel("d", server.url + "/send?access_token=T", None, client=client).send(
                     Message(key="k", recipient="d", subject="s", text="t", html="h", markdown="m"))
         result = asyncio.run(go())

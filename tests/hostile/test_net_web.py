@@ -18,6 +18,7 @@ import pytest
 from notifier.web.app import HEADERS
 from notifier.web.server import WebThread, make_server
 
+from tests.support import http
 from tests.support.processes import env, wait_for
 from tests.support.world import local, make_world, ms, plan, task
 
@@ -108,7 +109,7 @@ def test_an_invalid_or_absurd_content_length_is_a_4xx_never_a_crash(web, length)
 @pytest.mark.parametrize("method, path, expected", [("GET", "/nothing-here", 404), ("PUT", "/r/x", 405),
                                                     ("GET", "/r/forged", 403)])
 def test_error_pages_carry_the_security_headers(web, method, path, expected):
-    r = httpx.request(method, f"http://{web}{path}")
+    r = http.request(method, f"http://{web}{path}")
     assert r.status_code == expected
     for name, value in HEADERS.items():
         assert r.headers[name] == value, name
@@ -126,7 +127,7 @@ def test_three_parallel_300mb_posts_leave_the_server_small(tmp_path):
     try:
         def up() -> bool:
             try:
-                return httpx.get(f"http://127.0.0.1:{port}/", timeout=1).status_code == 200
+                return http.get(f"http://127.0.0.1:{port}/", timeout=1).status_code == 200
             except httpx.TransportError:
                 return False
 

@@ -29,6 +29,7 @@ from notifier.importing.store import store_plan
 from notifier.reminders import run_pass
 from notifier.rendering import Renderer
 from notifier.web.server import WebThread, make_server
+from tests.support import http
 from tests.support.database import migrated
 from tests.support.servers import mails
 from tests.support.world import local, ms, plan, task, utc_naive, world_config
@@ -86,7 +87,7 @@ class Site:
                     for e in s.scalars(select(HistoryEvent).order_by(HistoryEvent.id))]
 
     def get(self, token: str) -> httpx.Response:
-        return httpx.get(f"{self.base}/d/{token}")
+        return http.get(f"{self.base}/d/{token}")
 
     def post(self, token: str, data: dict[str, str], *, csrf: str | None = "auto",
              origin: str | None = "auto") -> httpx.Response:
@@ -94,7 +95,7 @@ class Site:
             csrf = re.search(r'name="csrf" value="([^"]+)"', self.get(token).text).group(1)
         headers = {"Origin": self.base if origin == "auto" else origin} if origin is not None else {}
         form = data | ({"csrf": csrf} if csrf is not None else {})
-        return httpx.post(f"{self.base}/d/{token}", data=form, headers=headers)
+        return http.post(f"{self.base}/d/{token}", data=form, headers=headers)
 
 
 @pytest.fixture
@@ -171,7 +172,7 @@ def test_sign_progress_and_done_request_are_recorded_with_who(site, capsys):
     assert r.status_code == 303 and "ok=request" in r.headers["location"]
     page = site.get(token).text
     assert "已申请办结，待审核" in page and "办结申请已提交" not in page
-    assert "办结申请已提交" in httpx.get(site.base + r.headers["location"].split("#")[0]).text
+    assert "办结申请已提交" in http.get(site.base + r.headers["location"].split("#")[0]).text
     assert site.events()[-1] == ("request", PORT, "已上线运行，见验收报告", None)
     again = site.post(token, {"action": "request", "milestone_id": str(mid), "occurrence": "2025-06-30",
                               "note": "再次申请"})
@@ -247,7 +248,7 @@ def test_forged_expired_and_cross_department_tokens_are_refused_and_show_nothing
                 f"{dep}-{int(exp) + 86400 * 365}-{sig}",  # a longer life
                 f"{dep}-{exp}-{sig[:-1]}{'A' if sig[-1] != 'A' else 'B'}",
                 "garbage"):
-        for r in (site.get(bad), httpx.post(f"{site.base}/d/{bad}", data={"action": "sign"})):
+        for r in (site.get(bad), http.post(f"{site.base}/d/{bad}", data={"action": "sign"})):
             assert r.status_code == 403 and "链接无效" in r.text
             assert "单一窗口上线" not in r.text and "市港口与口岸局" not in r.text
     site.clock[0] = "2025-08-23 10:00"  # 61 days later
@@ -275,6 +276,6 @@ def test_a_post_without_the_pages_csrf_token_or_from_another_site_is_refused(sit
     for kw in ({"csrf": None}, {"csrf": "forged"}, {"origin": "https://evil.example.com"}, {"origin": "null"}):
         r = site.post(token, form, **kw)
         assert r.status_code == 403, kw
-    r = httpx.post(f"{site.base}/d/{token}", data=form | {"csrf": "x"}, headers={"Referer": "https://evil.example.com/"})
+    r = http.post(f"{site.base}/d/{token}", data=form | {"csrf": "x"}, headers={"Referer": "https://evil.example.com/"})
     assert r.status_code == 403
     assert len(site.events()) == 1

@@ -298,6 +298,8 @@ security = "none"
 from = "notifier@example.gov.cn"
 [delivery]
 backoff_seconds = 60
+[schedule]
+stagger_seconds = 0  # the notices a pass queues go out in the same send-due, not over 2 real seconds
 {'[escalation]' if escalation else ''}
 {'to = ["市政府督查室"]' if escalation else ''}
 [[departments]]

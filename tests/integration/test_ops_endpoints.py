@@ -23,6 +23,7 @@ from notifier.delivery.dispatcher import Dispatcher, RetryPolicy
 from notifier.delivery.routes import Routes
 from notifier.web.server import WebThread, make_ops_server, make_server
 
+from tests.support import http
 from tests.support.database import migrated
 from tests.support.outbox import queue_rows, statuses
 from tests.support.processes import DaemonProcess, wait_for, write_daemon_config
@@ -68,13 +69,13 @@ def test_the_reply_link_server_answers_healthz_and_shows_outbox_gauges_on_metric
     with w.engine.begin() as conn:
         conn.execute(insert(Contact).values(channel="email", recipient="x@example.gov.cn", broken=True))
 
-    health = httpx.get(f"{base}/healthz", timeout=5)
+    health = http.get(f"{base}/healthz", timeout=5)
     assert health.status_code == 200
     assert health.headers["cache-control"] == "no-store"
     assert health.json()["status"] == "ok"
     assert health.json()["checks"] == {"database": "ok"}  # `serve` runs no scheduler
 
-    scrape = httpx.get(f"{base}/metrics", timeout=5)
+    scrape = http.get(f"{base}/metrics", timeout=5)
     assert scrape.status_code == 200
     assert scrape.headers["content-type"].startswith("text/plain; version=0.0.4")
     got = samples(scrape.text)
@@ -88,8 +89,8 @@ def test_the_reply_link_server_answers_healthz_and_shows_outbox_gauges_on_metric
 
 def test_metrics_stay_off_the_reply_link_server_unless_on_web(served) -> None:  # noqa: ANN001
     _, base = served()
-    assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200
-    assert httpx.get(f"{base}/metrics", timeout=5).status_code == 404
+    assert http.get(f"{base}/healthz", timeout=5).status_code == 200
+    assert http.get(f"{base}/metrics", timeout=5).status_code == 404
 
 
 def test_healthz_is_503_with_the_reason_when_the_database_is_unreachable(served, tmp_path: Path) -> None:  # noqa: ANN001
@@ -99,11 +100,11 @@ def test_healthz_is_503_with_the_reason_when_the_database_is_unreachable(served,
     engine.dispose()
     shutil.rmtree(gone)  # the database's directory vanished (an unmounted volume)
     _, base = served("[metrics]\non_web = true\n", engine=engine)
-    answer = httpx.get(f"{base}/healthz", timeout=5)
+    answer = http.get(f"{base}/healthz", timeout=5)
     assert answer.status_code == 503
     assert answer.json()["status"] == "unavailable"
     assert answer.json()["problems"] == ["database: unreachable (OperationalError)"]
-    scrape = httpx.get(f"{base}/metrics", timeout=5)
+    scrape = http.get(f"{base}/metrics", timeout=5)
     assert scrape.status_code == 200  # a scrape still works, and says the database is down
     assert samples(scrape.text)[("notifier_database_up", ())] == 0
 
@@ -116,9 +117,9 @@ def test_healthz_is_503_when_the_daemon_scheduler_is_not_running(tmp_path: Path)
     web = WebThread(make_ops_server(w.engine, w.cfg, daemon), "ops")
     web.start()
     try:
-        answer = httpx.get(f"http://{web.address}/healthz", timeout=5)
+        answer = http.get(f"http://{web.address}/healthz", timeout=5)
         daemon.last_pass.ended(datetime(2026, 12, 2, 1, 0, 5, tzinfo=UTC), "OperationalError")
-        after_failed_pass = httpx.get(f"http://{web.address}/healthz", timeout=5).json()
+        after_failed_pass = http.get(f"http://{web.address}/healthz", timeout=5).json()
     finally:
         web.stop()
     assert answer.status_code == 503
@@ -178,7 +179,7 @@ def test_the_daemon_serves_healthz_and_metrics_on_its_own_listener_and_counts_it
 
         def scrape() -> dict:
             try:
-                return samples(httpx.get(f"{base}/metrics", timeout=2).text)
+                return samples(http.get(f"{base}/metrics", timeout=2).text)
             except httpx.TransportError:
                 return {}
 
@@ -193,7 +194,7 @@ def test_the_daemon_serves_healthz_and_metrics_on_its_own_listener_and_counts_it
         assert got[("notifier_send_duration_seconds_count", (("channel", "webhook"),))] == 3
         assert got[("notifier_outbox_deliveries", (("status", "sent"),))] == 3
         assert got[("notifier_outbox_oldest_pending_seconds", ())] == 0
-        health = httpx.get(f"{base}/healthz", timeout=2)
+        health = http.get(f"{base}/healthz", timeout=2)
         assert health.status_code == 200, health.text
         body = health.json()
         assert body["checks"] == {"database": "ok", "scheduler": "ok", "last_pass": "ok"}

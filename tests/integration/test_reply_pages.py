@@ -29,6 +29,7 @@ from notifier.web.app import make_app
 from notifier.web.links import signer_of
 from notifier.web.server import WebThread, make_server
 
+from tests.support import http
 from tests.support.world import local, make_world, ms, plan, task
 
 LINK = re.compile(r"https://notifier\.example\.gov\.cn/r/([A-Za-z0-9_-]+)")
@@ -207,9 +208,9 @@ def test_uvicorn_thread_serves_the_pages(world):
     web.start()
     try:
         base = f"http://{web.address}"
-        assert httpx.get(f"{base}/r/{token}").status_code == 200
-        assert httpx.post(f"{base}/r/{token}", data={"action": "done"}).status_code == 200
-        assert httpx.post(f"{base}/r/{token}", data={"action": "done"}).status_code == 409
+        assert http.get(f"{base}/r/{token}").status_code == 200
+        assert http.post(f"{base}/r/{token}", data={"action": "done"}).status_code == 200
+        assert http.post(f"{base}/r/{token}", data={"action": "done"}).status_code == 409
     finally:
         web.stop()
     assert not web.thread.is_alive()
@@ -228,14 +229,14 @@ def test_run_with_web_enabled_serves_beside_the_scheduler_and_stops_on_sigterm(t
         deadline = time.monotonic() + 20
         while True:
             try:
-                answer = httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+                answer = http.get(f"http://127.0.0.1:{port}/", timeout=1)
                 break
             except httpx.TransportError:
                 assert proc.poll() is None, proc.stdout.read()
                 assert time.monotonic() < deadline, "the web thread did not start"
                 time.sleep(0.1)
         assert answer.status_code == 200
-        assert httpx.get(f"http://127.0.0.1:{port}/r/forged", timeout=2).status_code == 403
+        assert http.get(f"http://127.0.0.1:{port}/r/forged", timeout=2).status_code == 403
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
     finally:

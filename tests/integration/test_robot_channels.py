@@ -31,6 +31,8 @@ from notifier.delivery.channels.wecom import WeComChannel
 from notifier.delivery.message import FailedForGood, Message, Paced, RetryLater, Sent
 from notifier.delivery.routes import Routes
 
+from tests.support import http
+
 TOKEN = "tok-0123456789abcdef"
 SECRET = "SEC-signing-secret-42"
 HOOK_ID = "hook-6c1b-4f0e-9d2a"
@@ -142,7 +144,7 @@ def message(markdown: str = "## 截止提醒\n- 本周五前报送材料", key: 
 
 def send(kind: str, url: str, msg: Message, *, timeout: float = 2.0, channel_timeout: float | None = None, **kw):
     async def go():
-        async with httpx.AsyncClient(timeout=timeout) as client:
+        async with http.AsyncClient(timeout=timeout) as client:
             channel = make(kind, url, client, timeout=channel_timeout, **kw)
             return await channel.send(msg), channel
 
@@ -153,7 +155,7 @@ def send_many(channel_kw: dict, kind: str, url: str, msgs: list[Message]):
     """Several sends through one channel instance (progress and pacer persist)."""
 
     async def go():
-        async with httpx.AsyncClient(timeout=2.0) as client:
+        async with http.AsyncClient(timeout=2.0) as client:
             channel = make(kind, url, client, **channel_kw)
             return [await channel.send(m) for m in msgs], channel
 
@@ -492,7 +494,7 @@ def test_a_digest_longer_than_the_window_is_paced_mid_way_and_resumes_where_it_s
     clock = FakeClock()
 
     async def go():
-        async with httpx.AsyncClient(timeout=2.0) as client:
+        async with http.AsyncClient(timeout=2.0) as client:
             channel = make("wecom", url_for("wecom", server.base), client, secret=None)
             channel.pacer = RatePacer(20, clock=clock)
             first = await channel.send(message(digest))
@@ -533,7 +535,7 @@ def test_full_window_returns_paced_retry_without_any_request(server, kind, per_m
     clock = FakeClock()
 
     async def go():
-        async with httpx.AsyncClient(timeout=2.0) as client:
+        async with http.AsyncClient(timeout=2.0) as client:
             channel = make(kind, url_for(kind, server.base), client)
             assert channel.pacer.max_per_minute == per_minute
             channel.pacer = RatePacer(per_minute, clock=clock)
@@ -552,7 +554,7 @@ def test_feishu_five_per_second_limit_paces_the_sixth_send(server):
     clock = FakeClock()
 
     async def go():
-        async with httpx.AsyncClient(timeout=2.0) as client:
+        async with http.AsyncClient(timeout=2.0) as client:
             channel = make("feishu", url_for("feishu", server.base), client)
             channel.pacer = RatePacer(100, clock=clock, max_per_second=5)
             return [await channel.send(message(key=f"k{i}")) for i in range(6)]

@@ -9,7 +9,6 @@ import asyncio
 import re
 from datetime import date
 
-import httpx
 import pytest
 
 from notifier.delivery.channels.dingtalk import DingTalkChannel
@@ -17,6 +16,7 @@ from notifier.delivery.channels.feishu import FeishuChannel
 from notifier.delivery.channels.wecom import WeComChannel
 from notifier.delivery.message import Message, Sent
 
+from tests.support import http
 from tests.support.servers import HTTPReceiver, Reply
 from tests.support.world import make_world, ms, plan, task
 
@@ -35,7 +35,7 @@ def post(channel_cls, rendered, **kw) -> dict:  # noqa: ANN003
     server = HTTPReceiver(lambda req: Reply(body=b'{"errcode":0,"code":0,"errmsg":"ok"}'))
     try:
         async def go():
-            async with httpx.AsyncClient() as client:
+            async with http.AsyncClient() as client:
                 ch = channel_cls("r", server.url + "/send?access_token=T", None, client=client, timeout=5, **kw)
                 return await ch.send(Message(key="k", recipient="r", subject=rendered.subject, text=rendered.text,
                                              html=rendered.html, markdown=rendered.markdown))
@@ -88,7 +88,7 @@ def test_a_long_wecom_digest_with_mentions_stays_within_4096_bytes_per_part():
     server = HTTPReceiver(lambda req: Reply(body=b'{"errcode":0,"errmsg":"ok"}'))
     try:
         async def go():
-            async with httpx.AsyncClient() as client:
+            async with http.AsyncClient() as client:
                 ch = WeComChannel("r", server.url + "/send?key=K", None, client=client, timeout=5,
                                   at_user_ids=["zhangsan"])
                 ch.pacer.max_per_minute = 1000  # this test is about sizes, not pacing

@@ -16,6 +16,7 @@ from notifier.db.models import Plan
 from notifier.office.accounts import add_user
 from notifier.web.server import WebThread, make_server
 
+from tests.support import http
 from tests.support.world import World, local, make_world, ms, plan, task
 
 PASSWORD = "correct horse battery"
@@ -52,7 +53,7 @@ class Office:
 
     def client(self) -> httpx.Client:
         """A new HTTP client (its own cookies); closed by ``stop``."""
-        c = httpx.Client(base_url=self.base, follow_redirects=False, timeout=30)
+        c = http.Client(base_url=self.base, follow_redirects=False, timeout=30)
         self.clients.append(c)
         return c
 
