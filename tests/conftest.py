@@ -10,7 +10,29 @@ from tests.support.config import write_toml
 from tests.support.database import sqlite_engine
 from tests.support.paths import ROOT
 from tests.support.servers import HTTPReceiver, Reply, SMTPServer
+from tests.support.templates import MemoryBytecodeCache
 
+
+@pytest.fixture(autouse=True, scope="session")
+def _templates_compiled_once():  # noqa: ANN202
+    """Every Jinja environment the code builds (the messages' and the office pages') shares one
+    in-memory cache of compiled templates for the run; see tests.support.templates."""
+    import notifier.office.web
+    import notifier.rendering
+
+    cache = MemoryBytecodeCache()
+
+    def cached(make):  # noqa: ANN001, ANN202
+        def make_cached(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            env = make(*args, **kwargs)
+            env.bytecode_cache = cache
+            return env
+        return make_cached
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(notifier.rendering, "make_environment", cached(notifier.rendering.make_environment))
+        mp.setattr(notifier.office.web, "environment", cached(notifier.office.web.environment))
+        yield
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@
 - ``channels``: the in-memory recorder channel (the one fake seam);
 - ``servers``: real SMTP, HTTP and sd_notify peers on localhost;
 - ``http``: httpx's clients sharing one verifying SSL context;
+- ``templates``: compiled Jinja templates kept in memory for the run;
 - ``database``: a test's database at head (a new SQLite file is a copy of a template migrated once);
 - ``outbox``: the outbox filled straight in the database, and what became of its rows;
 - ``processes``: ``notifier`` and its daemon in a subprocess;
