@@ -12,11 +12,14 @@ import pytest
 
 from notifier.cli import main
 
+from tests.support.database import seed
+
 FORMULAS = ["=cmd|' /C calc'!A0", "+HYPERLINK(\"http://x\",\"点我\")", "-2+3", "@SUM(A1:A9)"]
 
 
 @pytest.fixture
 def config(write_config, tmp_path):
+    seed(f"sqlite:///{tmp_path}/n.db")
     return write_config(f'[database]\nurl = "sqlite:///{tmp_path}/n.db"\n[folder]\ndivert = true\n')
 
 

@@ -10,11 +10,14 @@ import pytest
 
 from notifier.cli import main
 
+from tests.support.database import seed
+
 HEADER = ["序号", "工作任务", "牵头单位", "完成时限"]
 
 
 @pytest.fixture
 def config(write_config, tmp_path):
+    seed(f"sqlite:///{tmp_path}/n.db")
     return write_config(f'[database]\nurl = "sqlite:///{tmp_path}/n.db"\n[folder]\ndivert = true\n')
 
 

@@ -9,11 +9,14 @@ import pytest
 
 from notifier.cli import main
 
+from tests.support.database import seed
+
 ROWS = "序号\t工作任务\t牵头单位\t完成时限\n1\t推进项目。\t市发改委\t2019-06-30\n2\t加强招商。\t市商务局\t2019-09-30\n"
 
 
 @pytest.fixture
 def config(write_config, tmp_path):
+    seed(f"sqlite:///{tmp_path}/n.db")
     return write_config(f'[database]\nurl = "sqlite:///{tmp_path}/n.db"\n[folder]\ndivert = true\n')
 
 

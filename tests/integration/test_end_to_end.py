@@ -10,6 +10,7 @@ import pytest
 
 from notifier.cli import main
 
+from tests.support.database import seed
 from tests.support.paths import FIXTURES
 from tests.support.servers import mails
 
@@ -20,6 +21,7 @@ PLAN = "盘锦市推进沿海经济带建设2018年工作实施方案"
 @pytest.fixture
 def config(write_config, smtp_server, http_server, tmp_path, monkeypatch):
     monkeypatch.setenv("TEST_HOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+    seed(f"sqlite:///{tmp_path}/notifier.db")
     return write_config(f"""
         timezone = "Asia/Shanghai"
         [database]

@@ -14,12 +14,15 @@ from notifier.db.engine import transaction
 from notifier.db.models import AuditEntry, User
 from notifier.office.accounts import LoginRefused, log_in, session_user
 
+from tests.support.database import seed
 from tests.support.world import world_config
 
 
 @pytest.fixture
 def cfg_path(tmp_path):  # noqa: ANN001, ANN201
-    return str(world_config(tmp_path).path)
+    cfg = world_config(tmp_path)
+    seed(cfg.database_url)
+    return str(cfg.path)
 
 
 def run(cfg_path: str, *args: str, stdin: str = "", monkeypatch=None) -> int:  # noqa: ANN001

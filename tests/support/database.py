@@ -21,14 +21,23 @@ from notifier.db.engine import make_engine, upgrade
 
 def migrated(url: str) -> Engine:
     """An engine on ``url``, its schema at head."""
-    path = _new_sqlite_file(url)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(_template(), path)
+    if seed(url):
         return make_engine(url)
     engine = make_engine(url)
     upgrade(engine)
     return engine
+
+
+def seed(url: str) -> bool:
+    """When ``url`` names a SQLite file that does not exist yet, put an empty database at head
+    there, as the first command run on it would make it, and say so. For a test that runs
+    commands in-process: their first one finds the schema at head."""
+    path = _new_sqlite_file(url)
+    if path is None:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(_template(), path)
+    return True
 
 
 def sqlite_engine(path: Path) -> Engine:
