@@ -21,10 +21,10 @@ from tests.support.paths import FIXTURES
 from tests.support.processes import env
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def read_only_db():
     """A world-readable directory (not under pytest's 0700 tmp) with an imported plan, then
-    made read-only: file 0444, directory 0555."""
+    made read-only: file 0444, directory 0555. One for the module: no test can change it."""
     d = Path(tempfile.mkdtemp(prefix="notifier-ro-"))
     d.chmod(0o755)
     cfg = d / "config.toml"
