@@ -24,6 +24,7 @@ import signal
 import sys
 from collections import Counter
 from datetime import UTC, date, datetime, time
+from enum import StrEnum
 from pathlib import Path
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -31,11 +32,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from notifier import __version__
 from notifier import config as config_mod
 from notifier.config import Config, ConfigError
-from notifier.db.models import PlanStatus, RequestState
-from notifier.delivery.outbox import DeliveryStatus
-from notifier.office.accounts import Role as AccountRole
 from notifier.office.grades import Light
-from notifier.terms import ROLES, DigestKind, HistoryAction, MilestoneStatus, Role, RowStatus, Source
+from notifier.terms import (ROLES, DigestKind, HistoryAction, MilestoneStatus, PlanStatus, RequestState, Role,
+                            RowStatus, Source)
 
 try:
     from sqlalchemy.exc import OperationalError
@@ -126,6 +125,29 @@ def global_options(top: bool) -> argparse.ArgumentParser:
     return g
 
 
+E = TypeVar("E", bound=StrEnum)
+
+
+def member_of(enum_type: type[E], text: str) -> E:
+    """The member an argument names, or argparse's own "invalid choice" message, values quoted."""
+    try:
+        return enum_type(text)
+    except ValueError:
+        choices = ", ".join(repr(m.value) for m in enum_type)
+        raise argparse.ArgumentTypeError(f"invalid choice: {text!r} (choose from {choices})") from None
+
+
+def row_status(text: str) -> RowStatus:
+    return member_of(RowStatus, text)
+
+
+def account_role(text: str) -> StrEnum:
+    """``--role``: an office account's Role (imported here, not at start: accounts loads the ORM)."""
+    from notifier.office.accounts import Role as AccountRole
+
+    return member_of(AccountRole, text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = global_options(top=False)
     p = argparse.ArgumentParser(prog="notifier", description="Deadline reminders for government work plans.",
@@ -211,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     ms = cmd("milestones", cmd_milestones, "list milestones")
     ms.add_argument("--department", help="only the tasks this department has a role in (the role is shown)")
     ms.add_argument("--due-before", type=day_arg, metavar="DATE")
-    ms.add_argument("--status", type=RowStatus, choices=list(RowStatus))
+    ms.add_argument("--status", type=row_status, choices=list(RowStatus))
     ms.add_argument("--plan")
     add_now(ms)
     add_json(ms)
@@ -253,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     ua = ussub.add_parser("add", help="add an account; the password is read from stdin or --password-file",
                           parents=[common])
     ua.add_argument("name")
-    ua.add_argument("--role", required=True, choices=list(AccountRole),
+    ua.add_argument("--role", required=True, type=account_role, metavar="{office,leader}",
                     help="office: reads and acts; leader: reads only")
     ua.add_argument("--password-file", type=Path)
     ua.set_defaults(func=cmd_user, user_action="add")
@@ -960,8 +982,6 @@ REVIEW_CN: dict[str, str] = {RequestState.PENDING: "待审核", RequestState.APP
                              RequestState.RETURNED: "已退回"}
 KIND_CN: dict[str, str] = {DigestKind.REMINDER: "提醒", DigestKind.ESCALATION: "督办通报",
                            DigestKind.NOTICE: "联系方式失效通知"}
-DELIVERY_CN: dict[str, str] = {DeliveryStatus.PENDING: "待发送", DeliveryStatus.SENDING: "发送中",
-                               DeliveryStatus.SENT: "已发送", DeliveryStatus.FAILED: "失败"}
 PLAN_CN: dict[str, str] = {PlanStatus.ACTIVE: "进行中", PlanStatus.CLOSED: "已结束"}
 IMPORT_CN = {"created": ("已新建", "将新建"), "updated": ("已更新", "将更新"), "unchanged": ("无变化", "无变化")}
 
@@ -1084,7 +1104,11 @@ def status_lines(r: StatusReport) -> list[str]:
             lines.append(f"  #{a.milestone_id}{f' {a.occurrence}期' if a.occurrence else ''} {describe_answer(a)}")
     if r.reviews_waiting:
         lines.append(f"待审核的办结申请：{r.reviews_waiting} 项（notifier review list）")
-    lines.append("投递：" + ("，".join(f"{DELIVERY_CN.get(k, k)} {v}" for k, v in sorted(r.deliveries.items()))
+    from notifier.delivery.outbox import DeliveryStatus  # here, not at start: the outbox loads the ORM
+
+    delivery_cn: dict[str, str] = {DeliveryStatus.PENDING: "待发送", DeliveryStatus.SENDING: "发送中",
+                                   DeliveryStatus.SENT: "已发送", DeliveryStatus.FAILED: "失败"}
+    lines.append("投递：" + ("，".join(f"{delivery_cn.get(k, k)} {v}" for k, v in sorted(r.deliveries.items()))
                            or "无"))
     if r.next_attempt:
         lines.append(f"下次投递：{r.next_attempt:%Y-%m-%d %H:%M}")

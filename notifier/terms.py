@@ -44,6 +44,21 @@ class RowStatus(StrEnum):
     OVERDUE = "overdue"  # the same word as Section.OVERDUE: open, and its date passed
 
 
+class PlanStatus(StrEnum):
+    """A plan's status (``plans.status``); changed only through notifier.plan_life."""
+
+    ACTIVE = "active"  # reminded
+    CLOSED = "closed"  # past its end plus grace (closing report sent), closed by hand, or imported late
+
+
+class RequestState(StrEnum):
+    """A done request (申请办结); changed only through notifier.review."""
+
+    PENDING = "pending"  # waits for the office; the item's reminders stop meanwhile
+    APPROVED = "approved"  # the item is done
+    RETURNED = "returned"  # back to the department with a reason; reminders resume
+
+
 class Section(StrEnum):
     """Where an item stands in a digest."""
 

@@ -16,7 +16,9 @@ from sqlalchemy import (Boolean, Date, DateTime, Dialect, ForeignKey, Index, Int
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-from notifier.terms import DigestKind, HistoryAction, MilestoneStatus, Role, Source
+# PlanStatus and RequestState are the types of columns here; they live with the other words in
+# terms.py (importable without the ORM) and are imported from either module.
+from notifier.terms import DigestKind, HistoryAction, MilestoneStatus, PlanStatus, RequestState, Role, Source
 
 # Stable constraint names: Alembic batch mode on SQLite needs them to alter tables.
 NAMING = {
@@ -57,11 +59,6 @@ class StrEnumColumn(TypeDecorator[E]):
 
     def process_result_value(self, value: Any, dialect: Dialect) -> E | None:
         return None if value is None else self.enum_type(value)
-
-
-class PlanStatus(enum.StrEnum):
-    ACTIVE = "active"  # reminded
-    CLOSED = "closed"  # past its end plus grace (closing report sent), closed by hand, or imported late
 
 
 class Plan(Base):
@@ -172,14 +169,6 @@ class HistoryEvent(Base):
     actor: Mapped[str | None] = mapped_column(String(200))
     at: Mapped[datetime] = mapped_column(DateTime)
     percent: Mapped[int | None] = mapped_column(Integer)  # a progress report's 0-100 (migration 0008)
-
-
-class RequestState(enum.StrEnum):
-    """A done request (申请办结); changed only through notifier.review."""
-
-    PENDING = "pending"  # waits for the office; the item's reminders stop meanwhile
-    APPROVED = "approved"  # the item is done
-    RETURNED = "returned"  # back to the department with a reason; reminders resume
 
 
 class DoneRequest(Base):

@@ -18,7 +18,6 @@ from enum import StrEnum
 from pathlib import Path
 
 from notifier import terms
-from notifier.db.models import PlanStatus, RequestState
 from notifier.delivery.outbox import DeliveryStatus
 from notifier.importing.model import Basis
 from notifier.office.accounts import Role as AccountRole
@@ -28,8 +27,8 @@ from notifier.signing import SignState
 PACKAGE = Path(__file__).resolve().parents[2] / "notifier"
 
 ENUMS: tuple[type[StrEnum], ...] = (
-    terms.DigestKind, terms.Role, terms.MilestoneStatus, terms.RowStatus, terms.Section, terms.HistoryAction,
-    terms.Source, DeliveryStatus, PlanStatus, RequestState, Light, Basis, AccountRole, SignState)
+    terms.DigestKind, terms.Role, terms.MilestoneStatus, terms.RowStatus, terms.PlanStatus, terms.RequestState,
+    terms.Section, terms.HistoryAction, terms.Source, DeliveryStatus, Light, Basis, AccountRole, SignState)
 
 # Keyword arguments that carry an enum's value (status=..., role=...).
 ENUM_KEYWORDS = {"status", "state", "kind", "role", "section", "action", "source", "grade", "light", "basis"}
