@@ -1,6 +1,6 @@
 # Two entry points that work on a fresh machine with only Python 3.11+:
 #   make demo   - venv, install, import the example plan, one reminder pass at a simulated date
-#   make test   - venv, install with test extras, run the test suite
+#   make test   - venv, install with test extras, run the test suite on every core (pytest-xdist)
 # and for development:
 #   make test-fast - the suite without the tests marked slow (processes, PostgreSQL, browser), on
 #                    every core (pytest-xdist, a file per worker at a time): < 1 min on 2 idle cores
@@ -46,7 +46,7 @@ ledger: install
 	$(BIN)/notifier $(DEMO) serve --now "2018-06-20 09:00"
 
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow" -n auto --dist loadfile
