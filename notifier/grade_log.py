@@ -77,6 +77,20 @@ def last_grades(s: Session, milestone_ids: Iterable[int]) -> dict[Key, Light]:
     return out
 
 
+def of_department(s: Session, department_id: int, milestone_ids: Iterable[int]) -> list[Recorded]:
+    """The department's recorded grades of these milestones' items, each item's in the order
+    recorded, restarts (绿) included: an item's last is the grade it was last told (its page
+    shows it)."""
+    ids = sorted(set(milestone_ids))
+    out: list[Recorded] = []
+    for i in range(0, len(ids), 5000):
+        q = select(GradeStep).where(GradeStep.department_id == department_id,
+                                    GradeStep.milestone_id.in_(ids[i:i + 5000])).order_by(GradeStep.id)
+        out += [Recorded(r.department_id, r.milestone_id, r.occurrence, Light(r.grade), r.stepped_on, r.created_at)
+                for r in s.scalars(q)]
+    return out
+
+
 def history(s: Session, milestone_id: int | None = None, limit: int | None = None) -> list[Recorded]:
     """Recorded steps up, newest first (``notifier history``); a restart is not one."""
     q = (select(GradeStep).where(GradeStep.grade != Light.GREEN)

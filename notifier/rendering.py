@@ -147,6 +147,7 @@ class Renderer:
                     "plan": "示例方案", "label": "任务3「示例任务」", "role": "responsible", "role_cn": "责任",
                     "section": "cutoff", "status": "还剩10天", "pending": True, "request": {"note": "见附件"},
                     "returned": {"reason": "请补充材料", "decided_by": "张三"}, "sign_asked": True,
+                    "grade": Light.YELLOW, "grade_title": "黄色催办单",
                     "can_request": True, "history": [{"at": datetime(2018, 6, 19, 10, 0), "what": "报送进展",
                                                       "who": "市发改委", "note": "完成60%"}]}
             form = {"milestone_id": "2", "occurrence": "2018-06-30", "action": "progress", "note": "x", "percent": "6"}

@@ -34,12 +34,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from notifier import signing
+from notifier import grade_log, signing
 from notifier.config import Config
 from notifier.db import queries
 from notifier.db.engine import transaction
 from notifier.db.models import (Department, DoneRequest, HistoryEvent, Milestone, RequestState, SignRequest,
                                 TaskDepartment)
+from notifier.office.grades import Light
 from notifier.markup import clean_note, one_line, plain_line
 from notifier.planning.items import expand_roles, items_of
 from notifier.planning.schedule import Item, Rules, cutoffs, is_live, issued
@@ -97,6 +98,7 @@ class PageItem:
     days: int  # days late (overdue) or left
     cutoff: date | None
     sign_asked: bool = False
+    grade: Light = Light.GREEN  # the 督办单 last issued to the department for it (绿: none)
     request: DoneRequest | None = None  # the latest done request (pending / returned)
     history: list[HistoryLine] = field(default_factory=list)
 
@@ -119,6 +121,11 @@ class PageItem:
     @property
     def role_cn(self) -> str:
         return ROLE_CN.get(self.role, self.role)
+
+    @property
+    def grade_title(self) -> str:
+        """红色督办单 / 黄色催办单 / 蓝色提醒单, as the message that issued it says; '' for none."""
+        return f"{self.grade.label}色{self.grade.word}单" if self.grade is not Light.GREEN else ""
 
     @property
     def status(self) -> str:
@@ -152,6 +159,7 @@ def department_items(s: Session, cfg: Config, department_id: int, today: date) -
     requests = latest_requests(s, department_id)
     history = _history(s, cfg, {it.milestone_id for it, _ in mine}) if mine else {}
     signed = _signed(s, cfg, department_id)
+    grades, issued_lines = _grades(s, cfg, department_id, {it.milestone_id for it, _ in mine})
     plan_cutoffs: dict[int, date | None] = {}
     out = []
     for it, role in mine:
@@ -168,9 +176,12 @@ def department_items(s: Session, cfg: Config, department_id: int, today: date) -
         plan = it.plan.name + (f"（{it.plan.doc_number}）" if it.plan.doc_number else "")
         out.append(PageItem(it.milestone_id, it.occurrence, bool(it.recurrence), plan,
                             item_label(it.task_number, it.task_title, it.text), role, section, days, c,
-                            (it.milestone_id, it.occurrence) in asked, requests.get((it.milestone_id, occ)),
+                            (it.milestone_id, it.occurrence) in asked,
+                            grades.get((it.milestone_id, it.occurrence), Light.GREEN),
+                            requests.get((it.milestone_id, occ)),
                             sorted([*history.get((it.milestone_id, occ), []),
-                                    *signed.get((it.milestone_id, it.occurrence), [])],
+                                    *signed.get((it.milestone_id, it.occurrence), []),
+                                    *issued_lines.get((it.milestone_id, it.occurrence), [])],
                                    key=lambda h: h.at, reverse=True)))
     order = {Section.OVERDUE: 0, Section.CUTOFF: 1, Section.PROGRESS: 2}
     out.sort(key=lambda p: (order[p.section], -p.days if p.section == Section.OVERDUE else p.days, p.milestone_id))
@@ -185,6 +196,21 @@ def _history(s: Session, cfg: Config, milestone_ids: set[int]) -> dict[tuple[int
         out[(e.milestone_id, e.occurrence)].append(
             HistoryLine(_local(e.at, cfg), ACTION_CN.get(e.action, e.action), e.actor or "", note))
     return out
+
+
+def _grades(s: Session, cfg: Config, department_id: int, milestone_ids: set[int],
+            ) -> tuple[dict[tuple[int, date], Light], dict[tuple[int, date], list[HistoryLine]]]:
+    """Per item (milestone id, date): the grade last issued to the department (as its messages
+    said it, not as today's pass would: the page agrees with what was sent), and a history line
+    for each 督办单 issued."""
+    last: dict[tuple[int, date], Light] = {}
+    lines: dict[tuple[int, date], list[HistoryLine]] = defaultdict(list)
+    for r in grade_log.of_department(s, department_id, milestone_ids) if milestone_ids else []:
+        last[(r.milestone_id, r.occurrence)] = r.grade
+        if r.grade is not Light.GREEN:
+            lines[(r.milestone_id, r.occurrence)].append(
+                HistoryLine(_local(r.at, cfg), f"下发{r.grade.label}色{r.grade.word}单", "", ""))
+    return last, lines
 
 
 def _signed(s: Session, cfg: Config, department_id: int) -> dict[tuple[int, date], list[HistoryLine]]:

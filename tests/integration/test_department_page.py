@@ -142,6 +142,20 @@ def test_the_digest_link_opens_a_page_listing_exactly_the_departments_open_items
     assert site.events() == []  # opening the page changed nothing
 
 
+def test_each_item_shows_the_grade_its_message_issued_and_when(site):
+    """The 06-23 digest issued 红色督办单 for the item overdue since 05-31 and 蓝色提醒单 for the
+    one due 06-30: the page tags each item with the grade the department was told (and lists
+    the issue in its 办理记录), and tags nothing that was never graded (due 09-30)."""
+    site.send("2025-06-23 09:00")
+    [mail] = site.mails()
+    assert "红色督办单" in mail
+    page = site.get(site.page_token()).text
+    grades = dict(re.findall(r'<span class="tag tag-\w+" id="grade-(\d+-\d{8})">(\S+?)</span>', page))
+    assert grades == {f"{site.id_of('编制通关便利化方案')}-20250531": "红色督办单",
+                      f"{site.id_of('单一窗口上线')}-20250630": "蓝色提醒单"}
+    assert page.count("下发红色督办单") == 1 and page.count("下发蓝色提醒单") == 1
+
+
 def test_sign_progress_and_done_request_are_recorded_with_who(site, capsys):
     site.send("2025-06-23 09:00")
     token = site.page_token()
