@@ -67,7 +67,7 @@ def test_ready_status_watchdog_reload_and_stop(tmp_path: Path, receiver: HookRec
         second = delivery_keys(engine, queue_rows(engine, [("webhook", "robot")], now=utcnow(), tag="two"))
         wait_for(lambda: set(second) <= set(receiver.ids()), what="delivery with the reloaded config")
         assert receiver.paths()[-1] == "/second"
-        assert "reloaded config" in daemon.log()
+        wait_for(lambda: "reloaded config" in daemon.log(), what="the reload in the log")  # read through a pipe
 
         # An invalid config: refused with check-config's messages, the old one keeps working.
         write_daemon_config(cfg, f"{receiver.base}/third", extra='timezone_typo = "x"\n')
@@ -87,15 +87,19 @@ def test_ready_status_watchdog_reload_and_stop(tmp_path: Path, receiver: HookRec
         assert daemon.proc.poll() is None
 
         # One log line per delivery, with its id, department and channel. The receiver has the
-        # last request a moment before the daemon records it: wait for the record, not a time.
+        # last request a moment before the daemon records it, and the line is written after the
+        # commit and read through a pipe: wait for record and lines to agree, not for a time.
         def sent_count() -> int:
             with transaction(engine) as s:
                 return s.query(Delivery).filter(Delivery.status == "sent").count()
 
-        sent = wait_for(lambda: sent_count() >= 4 and sent_count(), what="the four deliveries recorded as sent")
-        sent_lines = [x for x in daemon.log().splitlines() if " sent to " in x]
-        assert len(sent_lines) == sent >= 4  # the four queued here, and any overdue notice planned
-        assert all(re.search(r"delivery \d+ sent to 市发展和改革委员会 via webhook", x) for x in sent_lines)
+        def sent_lines() -> list[str]:
+            return [x for x in daemon.log().splitlines() if " sent to " in x]
+
+        # At least four: the four queued here, and any overdue notice planned.
+        lines = wait_for(lambda: (n := sent_count()) >= 4 and len(got := sent_lines()) == n and got,
+                         what="the four deliveries recorded as sent, a log line each")
+        assert all(re.search(r"delivery \d+ sent to 市发展和改革委员会 via webhook", x) for x in lines)
     finally:
         rc = daemon.stop()
         notify.close()

@@ -183,9 +183,13 @@ def test_the_daemon_serves_healthz_and_metrics_on_its_own_listener_and_counts_it
             except httpx.TransportError:
                 return {}
 
-        got = wait_for(lambda: (s := scrape()).get(
-            ("notifier_deliveries_total", (("channel", "webhook"), ("result", "sent")))) == 3 and s,
-            what="the sends counted")
+        def counted(s: dict) -> bool:
+            # A send is counted as it is recorded, the pass that made it only when the pass ends:
+            # wait for both, or a scrape between the two finds the sends without their pass.
+            return (s.get(("notifier_deliveries_total", (("channel", "webhook"), ("result", "sent")))) == 3
+                    and s.get(("notifier_passes_total", (("kind", "delivery"), ("result", "ok"))), 0) >= 1)
+
+        got = wait_for(lambda: counted(s := scrape()) and s, what="the sends and their pass counted")
         assert got[("notifier_passes_total", (("kind", "planning"), ("result", "ok")))] >= 1
         assert got[("notifier_passes_total", (("kind", "delivery"), ("result", "ok")))] >= 1
         assert got[("notifier_pass_duration_seconds_count", (("kind", "delivery"),))] >= 1
