@@ -54,10 +54,10 @@ from notifier.db.engine import make_engine, transaction, upgrade, utcnow  # noqa
 from notifier.db.models import (Base, Delivery, Department, Digest, Milestone, Plan, ReminderLog, Task,  # noqa: E402
                                 TaskDepartment)
 from notifier.delivery import outbox  # noqa: E402
-from notifier.delivery.outbox import DeliveryStatus  # noqa: E402
 from notifier.planning.calendar import WorkCalendar  # noqa: E402
 from notifier.reminders import PassResult, run_pass  # noqa: E402
 from notifier.rendering import Renderer  # noqa: E402
+from notifier.terms import DeliveryStatus  # noqa: E402
 
 TZ = ZoneInfo("Asia/Shanghai")
 DEPARTMENTS = 200

@@ -33,8 +33,8 @@ from notifier import __version__
 from notifier import config as config_mod
 from notifier.config import Config, ConfigError
 from notifier.office.grades import Light
-from notifier.terms import (ROLES, DigestKind, HistoryAction, MilestoneStatus, PlanStatus, RequestState, Role,
-                            RowStatus, Source)
+from notifier.terms import (ROLES, AccountRole, DeliveryStatus, DigestKind, HistoryAction, MilestoneStatus,
+                            PlanStatus, RequestState, Role, RowStatus, Source)
 
 try:
     from sqlalchemy.exc import OperationalError
@@ -141,10 +141,8 @@ def row_status(text: str) -> RowStatus:
     return member_of(RowStatus, text)
 
 
-def account_role(text: str) -> StrEnum:
-    """``--role``: an office account's Role (imported here, not at start: accounts loads the ORM)."""
-    from notifier.office.accounts import Role as AccountRole
-
+def account_role(text: str) -> AccountRole:
+    """``--role``: an office account's role."""
     return member_of(AccountRole, text)
 
 
@@ -275,7 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     ua = ussub.add_parser("add", help="add an account; the password is read from stdin or --password-file",
                           parents=[common])
     ua.add_argument("name")
-    ua.add_argument("--role", required=True, type=account_role, metavar="{office,leader}",
+    ua.add_argument("--role", required=True, type=account_role, choices=list(AccountRole),
                     help="office: reads and acts; leader: reads only")
     ua.add_argument("--password-file", type=Path)
     ua.set_defaults(func=cmd_user, user_action="add")
@@ -983,6 +981,8 @@ REVIEW_CN: dict[str, str] = {RequestState.PENDING: "待审核", RequestState.APP
 KIND_CN: dict[str, str] = {DigestKind.REMINDER: "提醒", DigestKind.ESCALATION: "督办通报",
                            DigestKind.NOTICE: "联系方式失效通知"}
 PLAN_CN: dict[str, str] = {PlanStatus.ACTIVE: "进行中", PlanStatus.CLOSED: "已结束"}
+DELIVERY_CN: dict[str, str] = {DeliveryStatus.PENDING: "待发送", DeliveryStatus.SENDING: "发送中",
+                               DeliveryStatus.SENT: "已发送", DeliveryStatus.FAILED: "失败"}
 IMPORT_CN = {"created": ("已新建", "将新建"), "updated": ("已更新", "将更新"), "unchanged": ("无变化", "无变化")}
 
 
@@ -1104,11 +1104,7 @@ def status_lines(r: StatusReport) -> list[str]:
             lines.append(f"  #{a.milestone_id}{f' {a.occurrence}期' if a.occurrence else ''} {describe_answer(a)}")
     if r.reviews_waiting:
         lines.append(f"待审核的办结申请：{r.reviews_waiting} 项（notifier review list）")
-    from notifier.delivery.outbox import DeliveryStatus  # here, not at start: the outbox loads the ORM
-
-    delivery_cn: dict[str, str] = {DeliveryStatus.PENDING: "待发送", DeliveryStatus.SENDING: "发送中",
-                                   DeliveryStatus.SENT: "已发送", DeliveryStatus.FAILED: "失败"}
-    lines.append("投递：" + ("，".join(f"{delivery_cn.get(k, k)} {v}" for k, v in sorted(r.deliveries.items()))
+    lines.append("投递：" + ("，".join(f"{DELIVERY_CN.get(k, k)} {v}" for k, v in sorted(r.deliveries.items()))
                            or "无"))
     if r.next_attempt:
         lines.append(f"下次投递：{r.next_attempt:%Y-%m-%d %H:%M}")

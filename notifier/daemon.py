@@ -52,12 +52,12 @@ from notifier.config import Config, ConfigError
 from notifier.db.engine import make_engine, transaction, upgrade, utcnow
 from notifier.delivery import outbox
 from notifier.delivery.dispatcher import Dispatcher
-from notifier.delivery.outbox import DeliveryStatus
 from notifier.delivery.routes import STOP_GRACE_SECONDS, Routes
 from notifier.health import PassRecord
 from notifier.reminders import drop_stale_digests, is_send_time, next_reminder, run_pass, why_not_send_time
 from notifier.rendering import Renderer
 from notifier.sdnotify import notify, reloading, watchdog_seconds
+from notifier.terms import DeliveryStatus
 
 if TYPE_CHECKING:
     from notifier.web.server import WebThread

@@ -39,7 +39,7 @@ from sqlalchemy.engine import Engine
 from notifier import __version__
 from notifier.db.engine import utcnow
 from notifier.db.models import Contact, Delivery
-from notifier.delivery.outbox import DeliveryStatus
+from notifier.terms import DeliveryStatus
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +142,7 @@ class OutboxCollector(Collector):
         yield GaugeMetricFamily("notifier_broken_contacts", "Contacts marked broken (a send failed for good).",
                                 value=broken)
 
-    def _read(self) -> tuple[dict[str, int], datetime | None, int]:
+    def _read(self) -> tuple[dict[DeliveryStatus, int], datetime | None, int]:
         with self.engine.connect() as conn:
             by_status = dict(conn.execute(select(Delivery.status, func.count()).group_by(Delivery.status)).all())
             oldest_due = conn.scalar(select(func.min(Delivery.due_at)).where(

@@ -22,7 +22,6 @@ working days after the day it asked. An item not signed for by then steps up to 
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -32,13 +31,7 @@ from sqlalchemy.orm import Session
 
 from notifier.db.models import Department, Milestone, OccurrenceDone, Task
 from notifier.db.models import SignRequest as SignRequestRow
-from notifier.terms import MilestoneStatus, Source
-
-
-class SignState(enum.StrEnum):
-    ASKED = "asked"  # the reminder asked; the department has not signed yet
-    SIGNED = "signed"
-    LAPSED = "lapsed"  # not signed, and moot: the item was reopened after it was asked (``lapse``)
+from notifier.terms import MilestoneStatus, SignState, Source
 
 
 @dataclass(frozen=True)
@@ -60,7 +53,7 @@ class SignRequest:
     def of(cls, row: SignRequestRow) -> SignRequest:
         return cls(row.id, row.department_id, row.milestone_id, row.occurrence, row.digest_key, row.asked_on,
                    row.sign_by, row.signed_at, row.signed_by, Source(row.signed_via) if row.signed_via else None,
-                   row.recorded_by, SignState(row.status))
+                   row.recorded_by, row.status)
 
 
 def ask(s: Session, *, department_id: int, items: Iterable[tuple[int, date]], digest_key: str, asked_on: date,
@@ -79,7 +72,7 @@ def ask(s: Session, *, department_id: int, items: Iterable[tuple[int, date]], di
     if new:  # one executemany: a cutoff day asks about thousands of items
         s.execute(insert(SignRequestRow), [
             {"department_id": department_id, "milestone_id": m, "occurrence": occ, "digest_key": digest_key,
-             "asked_on": asked_on, "sign_by": sign_by, "status": SignState.ASKED.value} for m, occ in new])
+             "asked_on": asked_on, "sign_by": sign_by, "status": SignState.ASKED} for m, occ in new])
     return len(new)
 
 

@@ -35,7 +35,7 @@ from notifier.office.ledger import NotSigned, load_rows, not_signed
 from notifier.planning.recurrence import occurrences
 from notifier.review import pending_keys
 from notifier.reminders import ContactGaps, calendar_of, contact_gaps
-from notifier.terms import ROLES, DigestKind, HistoryAction, MilestoneStatus, Role, RowStatus, Source
+from notifier.terms import ROLES, DeliveryStatus, DigestKind, HistoryAction, MilestoneStatus, Role, RowStatus, Source
 
 
 
@@ -146,7 +146,7 @@ class StatusReport:
     overdue_milestones: int = 0  # open milestones of active plans with at least one overdue date
     overdue_dates: int = 0  # (milestone, date) pairs of active plans; a recurring report counts each missed date
     recent_answers: list[Answer] = field(default_factory=list)  # last 7 days, newest first
-    deliveries: dict[str, int] = field(default_factory=dict)  # status -> count
+    deliveries: dict[DeliveryStatus, int] = field(default_factory=dict)  # status -> count
     next_attempt: datetime | None = None  # aware, configured zone
     failures: list[FailedDigest] = field(default_factory=list)
     broken_contacts: list[BrokenContact] = field(default_factory=list)

@@ -59,6 +59,30 @@ class RequestState(StrEnum):
     RETURNED = "returned"  # back to the department with a reason; reminders resume
 
 
+class DeliveryStatus(StrEnum):
+    """A delivery's status (``deliveries.status``); changed only through notifier.delivery.outbox."""
+
+    PENDING = "pending"  # waiting for its next_attempt_at
+    SENDING = "sending"  # claimed: an attempt is under way until lease_until
+    SENT = "sent"
+    FAILED = "failed"  # for good, out of attempts or expired; only ``requeue`` revives it
+
+
+class SignState(StrEnum):
+    """A 签收 request's state (``sign_requests.status``); changed only through notifier.signing."""
+
+    ASKED = "asked"  # the reminder asked; the department has not signed yet
+    SIGNED = "signed"
+    LAPSED = "lapsed"  # not signed, and moot: the item was reopened after it was asked (``lapse``)
+
+
+class AccountRole(StrEnum):
+    """What an office account may do (``users.role``); not a department's ``Role`` in a task."""
+
+    OFFICE = "office"  # reads and acts
+    LEADER = "leader"  # reads only
+
+
 class Section(StrEnum):
     """Where an item stands in a digest."""
 

@@ -16,9 +16,10 @@ from sqlalchemy import (Boolean, Date, DateTime, Dialect, ForeignKey, Index, Int
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-# PlanStatus and RequestState are the types of columns here; they live with the other words in
-# terms.py (importable without the ORM) and are imported from either module.
-from notifier.terms import DigestKind, HistoryAction, MilestoneStatus, PlanStatus, RequestState, Role, Source
+# The enums of the columns here live with the other words in terms.py (importable without the
+# ORM); PlanStatus and RequestState are imported from either module.
+from notifier.terms import (AccountRole, DeliveryStatus, DigestKind, HistoryAction, MilestoneStatus, PlanStatus,
+                            RequestState, Role, SignState, Source)
 
 # Stable constraint names: Alembic batch mode on SQLite needs them to alter tables.
 NAMING = {
@@ -248,7 +249,8 @@ class Delivery(Base):
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
     channel: Mapped[str] = mapped_column(String(20))  # email | webhook
     recipient: Mapped[str] = mapped_column(String(300))  # address or webhook name
-    status: Mapped[str] = mapped_column(String(10), default="pending")  # an outbox.DeliveryStatus
+    # Changed only through notifier.delivery.outbox.
+    status: Mapped[DeliveryStatus] = mapped_column(StrEnumColumn(DeliveryStatus, 10), default=DeliveryStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     due_at: Mapped[datetime] = mapped_column(DateTime)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime)
@@ -298,7 +300,7 @@ class User(Base):
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
-    role: Mapped[str] = mapped_column(String(10))  # office | leader
+    role: Mapped[AccountRole] = mapped_column(StrEnumColumn(AccountRole, 10))
     password_hash: Mapped[str] = mapped_column(String(200))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime)
@@ -374,7 +376,7 @@ class SignRequest(Base):
     """A reminder asked a department to sign for (签收) one item it carried.
 
     One row per department, item (milestone and occurrence) and digest; changed only through
-    ``notifier.signing`` (``ask`` / ``sign``); ``status`` is a ``signing.SignState``."""
+    ``notifier.signing`` (``ask`` / ``sign`` / ``lapse``)."""
 
     __tablename__ = "sign_requests"
     __table_args__ = (
@@ -389,7 +391,7 @@ class SignRequest(Base):
     digest_key: Mapped[str] = mapped_column(String(64))
     asked_on: Mapped[date] = mapped_column(Date)
     sign_by: Mapped[date] = mapped_column(Date)  # the last day it counts as signed in time
-    status: Mapped[str] = mapped_column(String(10), default="asked")  # asked | signed | lapsed
+    status: Mapped[SignState] = mapped_column(StrEnumColumn(SignState, 10), default=SignState.ASKED)
     signed_at: Mapped[datetime | None] = mapped_column(DateTime)
     signed_by: Mapped[str | None] = mapped_column(String(200))
     signed_via: Mapped[str | None] = mapped_column(String(20))  # a terms.Source: page, cli (telephone), office

@@ -40,7 +40,8 @@ from notifier.delivery.message import (
     Sent,
     SendResult,
 )
-from notifier.delivery.outbox import Claimed, DeliveryStatus, Outcome
+from notifier.delivery.outbox import Claimed, Outcome
+from notifier.terms import DeliveryStatus
 
 log = logging.getLogger(__name__)
 

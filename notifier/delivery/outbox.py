@@ -31,7 +31,6 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 from zoneinfo import ZoneInfo
 
@@ -46,19 +45,12 @@ from notifier.db.models import Contact, Delivery, Department, Digest, ReminderLo
 from notifier.delivery.message import Message
 from notifier.planning.horizons import expires_at
 from notifier.planning.schedule import Digest as ComposedDigest
-from notifier.terms import DigestKind
+from notifier.terms import DeliveryStatus, DigestKind
 
 if TYPE_CHECKING:
     from notifier.rendering import Rendered
 
 log = logging.getLogger(__name__)
-
-
-class DeliveryStatus(StrEnum):
-    PENDING = "pending"  # waiting for its next_attempt_at
-    SENDING = "sending"  # claimed: an attempt is under way until lease_until
-    SENT = "sent"
-    FAILED = "failed"  # for good, out of attempts or expired; only ``requeue`` revives it
 
 
 def delivery_key(digest_key: str, channel: str, recipient: str) -> str:
@@ -444,7 +436,7 @@ def count_status(session: Session, status: DeliveryStatus) -> int:
     return session.scalar(select(func.count()).select_from(Delivery).where(Delivery.status == status)) or 0
 
 
-def delivery_counts(session: Session) -> dict[str, int]:
+def delivery_counts(session: Session) -> dict[DeliveryStatus, int]:
     """Deliveries by status."""
     return dict(session.execute(select(Delivery.status, func.count()).group_by(Delivery.status)).all())
 

@@ -17,7 +17,6 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -26,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from notifier.db.models import LoginFailure, User, UserSession
 from notifier.office import audit
+from notifier.terms import AccountRole
 
 ACCOUNT_LIMIT = 5
 ADDRESS_LIMIT = 20
@@ -34,11 +34,6 @@ SESSION_HOURS = 12
 MIN_PASSWORD = 10
 
 _hasher = PasswordHasher()
-
-
-class Role(StrEnum):
-    OFFICE = "office"  # reads and acts
-    LEADER = "leader"  # reads only
 
 
 class AccountError(Exception):
@@ -57,12 +52,12 @@ class Who:
 
     id: int
     name: str
-    role: Role
+    role: AccountRole
     session_id: str
 
     @property
     def can_act(self) -> bool:
-        return self.role is Role.OFFICE
+        return self.role is AccountRole.OFFICE
 
 
 def check_password(password: str) -> str:
@@ -71,21 +66,21 @@ def check_password(password: str) -> str:
     return password
 
 
-def add_user(s: Session, name: str, role: str, password: str, *, actor: str, now: datetime) -> User:
+def add_user(s: Session, name: str, role: AccountRole | str, password: str, *, actor: str, now: datetime) -> User:
     name = name.strip()
     if not name or len(name) > 100:
         raise AccountError("a user name needs 1 to 100 characters")
     try:
-        role = Role(role)
+        member = AccountRole(role)
     except ValueError:
         raise AccountError(f"role must be office or leader, got {role!r}") from None
     if s.scalar(select(User).where(User.name == name)) is not None:
         raise AccountError(f"user {name!r} exists already")
-    user = User(name=name, role=role.value, password_hash=_hasher.hash(check_password(password)),
+    user = User(name=name, role=member, password_hash=_hasher.hash(check_password(password)),
                 disabled=False, created_at=now, password_changed_at=now)
     s.add(user)
     s.flush()
-    audit.record(s, actor, "user_add", f"{name} ({role.value})", now=now)
+    audit.record(s, actor, "user_add", f"{name} ({member.value})", now=now)
     return user
 
 
@@ -153,7 +148,7 @@ def log_in(s: Session, name: str, password: str, address: str, now: datetime) ->
     sid = secrets.token_hex(32)
     s.add(UserSession(id=sid, user_id=user.id, created_at=now, expires_at=now + timedelta(hours=SESSION_HOURS)))
     audit.record(s, user.name, "login", address, now=now)
-    return Who(user.id, user.name, Role(user.role), sid)
+    return Who(user.id, user.name, user.role, sid)
 
 
 def session_user(s: Session, sid: str, now: datetime) -> Who | None:
@@ -164,7 +159,7 @@ def session_user(s: Session, sid: str, now: datetime) -> Who | None:
     sess, user = row
     if sess.expires_at < now or user.disabled:
         return None
-    return Who(user.id, user.name, Role(user.role), sid)
+    return Who(user.id, user.name, user.role, sid)
 
 
 def log_out(s: Session, who: Who, now: datetime) -> None:

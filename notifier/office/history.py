@@ -13,8 +13,7 @@ from notifier import signing
 from notifier.config import Config
 from notifier.db.models import (AuditEntry, DeadlineExtension, Delivery, Department, Digest, HistoryEvent, Milestone,
                                Pause)
-from notifier.delivery.outbox import DeliveryStatus
-from notifier.terms import DigestKind, HistoryAction, Source
+from notifier.terms import DeliveryStatus, DigestKind, HistoryAction, Source
 
 STATUS: dict[str, str] = {DeliveryStatus.PENDING: "待发送", DeliveryStatus.SENDING: "发送中",
                           DeliveryStatus.SENT: "已发送", DeliveryStatus.FAILED: "发送失败"}

@@ -10,8 +10,7 @@ import sys
 import pytest
 
 from notifier import cli
-from notifier.office.accounts import Role as AccountRole
-from notifier.terms import RowStatus
+from notifier.terms import AccountRole, RowStatus
 
 
 def test_status_and_role_arguments_parse_into_their_members() -> None:

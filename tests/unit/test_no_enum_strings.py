@@ -18,17 +18,15 @@ from enum import StrEnum
 from pathlib import Path
 
 from notifier import terms
-from notifier.delivery.outbox import DeliveryStatus
 from notifier.importing.model import Basis
-from notifier.office.accounts import Role as AccountRole
 from notifier.office.grades import Light
-from notifier.signing import SignState
 
 PACKAGE = Path(__file__).resolve().parents[2] / "notifier"
 
 ENUMS: tuple[type[StrEnum], ...] = (
     terms.DigestKind, terms.Role, terms.MilestoneStatus, terms.RowStatus, terms.PlanStatus, terms.RequestState,
-    terms.Section, terms.HistoryAction, terms.Source, DeliveryStatus, Light, Basis, AccountRole, SignState)
+    terms.DeliveryStatus, terms.SignState, terms.AccountRole, terms.Section, terms.HistoryAction, terms.Source,
+    Light, Basis)
 
 # Keyword arguments that carry an enum's value (status=..., role=...).
 ENUM_KEYWORDS = {"status", "state", "kind", "role", "section", "action", "source", "grade", "light", "basis"}
@@ -133,4 +131,4 @@ if args.format == "csv" and row.status == DeliveryStatus.SENT: pass
     assert [f.split(" in ")[0] for f in found] == [
         "notifier/example.py:2: 'failed'", "notifier/example.py:3: 'reminder'", "notifier/example.py:3: 'notice'",
         "notifier/example.py:4: 'done'", "notifier/example.py:5: 'lead'", "notifier/example.py:5: 'responsible'"]
-    assert "use DeliveryStatus.FAILED (notifier.delivery.outbox)" in found[0]
+    assert "use DeliveryStatus.FAILED (notifier.terms)" in found[0]
