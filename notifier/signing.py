@@ -52,7 +52,7 @@ class SignRequest:
     @classmethod
     def of(cls, row: SignRequestRow) -> SignRequest:
         return cls(row.id, row.department_id, row.milestone_id, row.occurrence, row.digest_key, row.asked_on,
-                   row.sign_by, row.signed_at, row.signed_by, Source(row.signed_via) if row.signed_via else None,
+                   row.sign_by, row.signed_at, row.signed_by, row.signed_via,
                    row.recorded_by, row.status)
 
 
@@ -188,7 +188,7 @@ def asked_of(s: Session, milestone_ids: Iterable[int]) -> dict[tuple[int, date],
     return out
 
 
-def by_telephone(via: str | None) -> bool:
+def by_telephone(via: Source | None) -> bool:
     """A signature the office recorded for a department that signed by telephone."""
     return via in (Source.CLI, Source.OFFICE)
 

@@ -352,7 +352,7 @@ class SignRow:
     occurrence: date
     department: str
     by: str
-    via: str | None
+    via: Source | None
     recorded_by: str | None
     at: datetime  # aware, configured zone
     task_number: str

@@ -394,7 +394,7 @@ class SignRequest(Base):
     status: Mapped[SignState] = mapped_column(StrEnumColumn(SignState, 10), default=SignState.ASKED)
     signed_at: Mapped[datetime | None] = mapped_column(DateTime)
     signed_by: Mapped[str | None] = mapped_column(String(200))
-    signed_via: Mapped[str | None] = mapped_column(String(20))  # a terms.Source: page, cli (telephone), office
+    signed_via: Mapped[Source | None] = mapped_column(StrEnumColumn(Source, 20))  # PAGE, CLI (telephone), OFFICE
     recorded_by: Mapped[str | None] = mapped_column(String(200))  # who recorded a 签收 made by telephone
 
 
