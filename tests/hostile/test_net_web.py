@@ -19,7 +19,7 @@ from notifier.web.app import HEADERS
 from notifier.web.server import WebThread, make_server
 
 from tests.support import http
-from tests.support.processes import env, wait_for
+from tests.support.processes import env, free_port, wait_for
 from tests.support.world import local, make_world, ms, plan, task
 
 PORT_TASK = task("1", "港口建设", "市港口与口岸局", ms(date(2025, 6, 30), "单一窗口上线"))
@@ -118,9 +118,7 @@ def test_error_pages_carry_the_security_headers(web, method, path, expected):
 @pytest.mark.slow
 def test_three_parallel_300mb_posts_leave_the_server_small(tmp_path):
     w = make_world(tmp_path, plan(2025, PORT_TASK), web=True)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # `serve` says the port it was given, not the one it got: it cannot take 0 here
     proc = subprocess.Popen([sys.executable, "-m", "notifier", "--config", str(w.cfg.path), "serve",
                              "--listen", f"127.0.0.1:{port}"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env())

@@ -31,6 +31,7 @@ import pytest
 
 from tests.support.database import sqlite_engine
 from tests.support.outbox import queue_rows, rows, statuses
+from tests.support.processes import free_port
 from tests.support.servers import HTTPReceiver, Reply, SMTPServer
 
 
@@ -97,7 +98,9 @@ webhooks = ["crash"]
 def test_sigkill_at_random_moments_loses_nothing_and_repeats_at_most_one_message_per_kill(tmp_path) -> None:  # noqa: ANN001
     rng = random.Random(int(os.environ.get("CRASH_SEED", "4")))
     receiver = HTTPReceiver(faulty(rng))
-    smtp = SMTPServer()
+    # The SMTP server comes back on its port after the outage: a port from port 0 could be taken
+    # meanwhile by any process's connection, one below the ephemeral range cannot.
+    smtp = SMTPServer(port=free_port())
     engine = sqlite_engine(tmp_path / "n.db")
     cfg = write_config(tmp_path, receiver.url, smtp.port)
     queue_rows(engine, [("webhook", "crash"), ("email", "crash@example.gov.cn")], n=REMINDERS,

@@ -34,12 +34,6 @@ from tests.support.world import make_world, plan
 T0 = datetime(2018, 6, 20, 1, 0)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def samples(text: str) -> dict[tuple[str, tuple], float]:
     """A scrape as {(sample name, sorted labels): value}, parsed by prometheus-client's own parser."""
     return {(s.name, tuple(sorted(s.labels.items()))): s.value
@@ -167,14 +161,15 @@ def test_the_record_step_counts_outcomes_by_channel_and_result_and_counts_retrie
 @pytest.mark.slow
 def test_the_daemon_serves_healthz_and_metrics_on_its_own_listener_and_counts_its_passes(tmp_path: Path) -> None:
     receiver = HookReceiver()
-    port = free_port()
     config = tmp_path / "config.toml"
-    write_daemon_config(config, f"{receiver.base}/hook", extra=f'[metrics]\nlisten = "127.0.0.1:{port}"\n')
+    # Port 0, and the port the daemon got read from its log: a port chosen here and bound by the
+    # daemon a second later may be taken in between by any other process's connection.
+    write_daemon_config(config, f"{receiver.base}/hook", extra='[metrics]\nlisten = "127.0.0.1:0"\n')
     engine = migrated(f"sqlite:///{tmp_path}/notifier.db")
     queue_rows(engine, [("webhook", "robot")], n=3, now=utcnow())
     daemon = DaemonProcess(config)
-    base = f"http://127.0.0.1:{port}"
     try:
+        base = f"http://{daemon.served_on('/healthz and /metrics')}"
         wait_for(lambda: len(receiver.hits) == 3, what="three deliveries")
 
         def scrape() -> dict:

@@ -3,18 +3,11 @@ link gets a clear page and changes nothing; a confirmed milestone is reminded no
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import socket
-import subprocess
-import sys
-import time
 import warnings
 from datetime import date
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import select
 
@@ -30,6 +23,7 @@ from notifier.web.links import signer_of
 from notifier.web.server import WebThread, make_server
 
 from tests.support import http
+from tests.support.processes import DaemonProcess
 from tests.support.world import local, make_world, ms, plan, task
 
 LINK = re.compile(r"https://notifier\.example\.gov\.cn/r/([A-Za-z0-9_-]+)")
@@ -196,12 +190,6 @@ def test_occurrence_link_marks_only_that_occurrence(tmp_path: Path):
 
 # ------------------------------------------------------------------ real servers
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_uvicorn_thread_serves_the_pages(world):
     token = port_links(world)[0]
     web = WebThread(make_server(world.engine, world.cfg, port=0, clock=lambda: local("2025-06-24 10:00")))
@@ -218,29 +206,16 @@ def test_uvicorn_thread_serves_the_pages(world):
 
 @pytest.mark.slow
 def test_run_with_web_enabled_serves_beside_the_scheduler_and_stops_on_sigterm(tmp_path: Path):
-    port = free_port()
     w = make_world(tmp_path, plan(2025, PORT_TASK, PORT_TASK_2), web=True)
     path = w.cfg.path
-    path.write_text(path.read_text().replace('listen = "127.0.0.1:0"', f'enabled = true\nlisten = "127.0.0.1:{port}"'))
-    env = {**os.environ, "NOTIFIER_CONFIG": str(path)}
-    proc = subprocess.Popen([sys.executable, "-m", "notifier", "run"], env=env, cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # Port 0, and the port the daemon got read from its log: a port chosen here and bound by the
+    # daemon a second later may be taken in between by any other process's connection.
+    path.write_text(path.read_text().replace('listen = "127.0.0.1:0"', 'enabled = true\nlisten = "127.0.0.1:0"'))
+    daemon = DaemonProcess(None, extra_env={"NOTIFIER_CONFIG": str(path)}, cwd=tmp_path)
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                answer = http.get(f"http://127.0.0.1:{port}/", timeout=1)
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None, proc.stdout.read()
-                assert time.monotonic() < deadline, "the web thread did not start"
-                time.sleep(0.1)
-        assert answer.status_code == 200
-        assert http.get(f"http://127.0.0.1:{port}/r/forged", timeout=2).status_code == 403
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=20) == 0
+        base = f"http://{daemon.served_on('reply links')}"
+        assert http.get(f"{base}/", timeout=5).status_code == 200
+        assert http.get(f"{base}/r/forged", timeout=5).status_code == 403
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
+        rc = daemon.stop(timeout=20)
+    assert rc == 0, daemon.log()

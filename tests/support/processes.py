@@ -1,11 +1,15 @@
 """``notifier`` in a subprocess: the environment it runs with, one command (``run_cli``), the
-daemon (``DaemonProcess``), polling a real process (``wait_for``), and config lines that open the
-send window around the wall clock for a real daemon."""
+daemon (``DaemonProcess``), polling a real process (``wait_for``), a port for a process that
+cannot bind port 0 (``free_port``), and config lines that open the send window around the wall
+clock for a real daemon."""
 
 from __future__ import annotations
 
 import os
+import random
+import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -15,9 +19,15 @@ from pathlib import Path
 
 from tests.support.paths import ROOT
 
+# How long a test waits for a real process by default. A cold `notifier` start (the interpreter,
+# SQLAlchemy, the migrations) takes 1-2 s on idle cores and several times that when CI runs four
+# test workers on two busy ones; the wait ends as soon as the condition holds, so a long limit
+# costs nothing when the process is quick and only names the hang when it is not.
+WAIT_SECONDS = 60.0
+_ports = random.SystemRandom()  # not the shared generator a test may have seeded: workers would pick alike
 
 
-def wait_for(check: Callable[[], object], timeout: float = 20.0, what: str = "condition") -> object:
+def wait_for(check: Callable[[], object], timeout: float = WAIT_SECONDS, what: str = "condition") -> object:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = check()
@@ -44,13 +54,39 @@ def run_cli(config: Path, *args: str, extra_env: dict[str, str] | None = None,
     return proc
 
 
-class DaemonProcess:
-    """``notifier run`` in a subprocess; its stderr (the log) is collected by a thread."""
+def free_port() -> int:
+    """A free local port below the kernel's ephemeral range, for a process that must be told its
+    port (``notifier serve --listen``, a server restarted on its old port). A port from
+    ``bind(("127.0.0.1", 0))`` is an ephemeral one: once that socket closes, any other process's
+    ``connect()`` or ``bind(0)`` may take it before the server binds it (the test workers open
+    thousands of connections). Nothing is handed a port below the range unless it asks for it.
+    Prefer port 0 and the address the process reports (``DaemonProcess.served_on``)."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768  # Linux's default range starts here
+    for _ in range(100):
+        port = _ports.randrange(10000, max(low, 10001))
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # a service, or another test, has it
+            return port
+    raise AssertionError(f"no free port between 10000 and {low}")
 
-    def __init__(self, config: Path, *, extra_env: dict[str, str] | None = None, log_level: str = "INFO"):
+
+class DaemonProcess:
+    """``notifier run`` in a subprocess; its stderr (the log) is collected by a thread. With
+    ``config=None`` the daemon finds its config as an operator's would (``NOTIFIER_CONFIG`` in
+    ``extra_env``), run in ``cwd``."""
+
+    def __init__(self, config: Path | None, *, extra_env: dict[str, str] | None = None, log_level: str = "INFO",
+                 cwd: Path | None = None):
+        where = ["--config", str(config)] if config is not None else []
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "notifier", "--config", str(config), "--log-level", log_level, "run"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env(**(extra_env or {})))
+            [sys.executable, "-m", "notifier", *where, "--log-level", log_level, "run"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env(**(extra_env or {})), cwd=cwd)
         self.output: list[str] = []
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
@@ -61,6 +97,20 @@ class DaemonProcess:
 
     def log(self) -> str:
         return "".join(self.output)
+
+    def served_on(self, what: str, timeout: float = WAIT_SECONDS) -> str:
+        """The ``host:port`` the daemon's ``what`` server listens on, from its log line: a test
+        configures port 0 and reads the port the daemon got, so no other process can take it
+        between the test choosing it and the daemon binding it."""
+        line = re.compile(rf"{re.escape(what)} served on http://(\S+)")
+
+        def address() -> str | None:
+            m = line.search(self.log())
+            if m is None and self.proc.poll() is not None:
+                raise AssertionError(f"the daemon exited {self.proc.returncode} before serving {what}:\n{self.log()}")
+            return m and m.group(1)
+
+        return str(wait_for(address, timeout, what=f"the daemon's {what} server"))
 
     def signal(self, sig: int) -> None:
         self.proc.send_signal(sig)

@@ -278,6 +278,10 @@ class HookReceiver:
     def paths(self) -> list[str]:
         return [h.path for h in self.hits]
 
+    def paths_of(self, keys: list[str]) -> set[str]:
+        """The paths the deliveries with these outbox keys (their webhook-id) were posted to."""
+        return {h.path for h in self.hits if h.headers.get("webhook-id") in set(keys)}
+
     def close(self) -> None:
         self.server.close()
 
@@ -310,4 +314,10 @@ class NotifySocket:
     def close(self) -> None:
         self._stop = True
         self._thread.join(2)
+        # What the daemon sent last (STOPPING=1 as it exits) may still wait in the socket if the
+        # reader was stopped before it was scheduled: read it, so lines() is complete.
+        self.sock.setblocking(False)
+        with contextlib.suppress(OSError):
+            while True:
+                self.messages.append(self.sock.recv(4096).decode())
         self.sock.close()
