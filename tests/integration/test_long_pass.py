@@ -20,7 +20,7 @@ from notifier.db.models import Department, DepartmentDue, Digest, Milestone, Pla
 from notifier.reminders import run_pass
 from notifier.rendering import Renderer
 from tests.support.database import migrated
-from tests.support.processes import DaemonProcess, wait_for
+from tests.support.processes import DaemonProcess, always_open, open_calendar, wait_for
 
 
 def _world(tmp_path: Path, departments: int) -> Path:
@@ -31,8 +31,7 @@ def _world(tmp_path: Path, departments: int) -> Path:
     deps = "\n".join(f'[[departments]]\nname = "{n}"\nemail = ["d{i}@example.gov.cn"]\n' for i, n in enumerate(names))
     path = tmp_path / "notifier.toml"
     path.write_text(f'timezone = "UTC"\n[database]\nurl = "sqlite:///{tmp_path}/n.db"\n'
-                    f'[schedule]\nsend_window = ["00:00", "23:59"]\nsend_at = "00:01"\ntick_seconds = 3600\n'
-                    f'[calendar]\nworkdays = [{today.isoformat()}]\n'
+                    f'[schedule]\n{always_open()}send_at = "00:01"\ntick_seconds = 3600\n{open_calendar()}'
                     f'[folder]\ndir = "{tmp_path}/folder"\ndivert = true\n{deps}', encoding="utf-8")
     engine = migrated(f"sqlite:///{tmp_path}/n.db")
     now = utcnow()
