@@ -44,11 +44,17 @@ url = "{receiver.base}/hook"
 """, encoding="utf-8")
     engine = pg_engine
     upgrade(engine)
-    keys = delivery_keys(engine, queue_rows(engine, [("webhook", "robot")], n=N, now=utcnow()))
     daemons = [DaemonProcess(cfg) for _ in range(3)]
     try:
-        wait_for(lambda: len(receiver.hits) >= N // 4, timeout=120, what="a quarter delivered")
+        # The rows are queued once all three run: a daemon slow to start on a busy machine would
+        # find the work done by the other two (the test holds each to a share of it).
+        for d in daemons:
+            wait_for(lambda d=d: "notifier running" in d.log(), what="the three daemons started")
+        keys = delivery_keys(engine, queue_rows(engine, [("webhook", "robot")], n=N, now=utcnow()))
         victim = daemons[1]
+        # The victim has sent some before it is killed (its log line is written after the commit).
+        wait_for(lambda: len(receiver.hits) >= N // 4 and " sent to " in victim.log(), timeout=120,
+                 what="a quarter delivered, some by the victim")
         victim.signal(signal.SIGKILL)
         victim.proc.wait(10)
         with transaction(engine) as s:
