@@ -56,6 +56,11 @@ class Reply:
     delay: float = 0.0
 
 
+# A receiver slower than a test's 0.2 s timeout: far slower, so that a busy machine running the
+# client's timer late still sees the timeout first (0.6 s left 0.4 s of slack).
+SLOW = 3.0
+
+
 @dataclass
 class Seen:
     path: str
@@ -388,7 +393,7 @@ def test_other_4xx_is_permanent(server, kind):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_server_slower_than_the_client_timeout_is_retried(server, kind):
-    server.script = [Reply(delay=0.6)]
+    server.script = [Reply(delay=SLOW)]
     result, channel = send(kind, url_for(kind, server.base), message(), timeout=0.2)
     assert isinstance(result, RetryLater) and "timeout" in result.reason
     assert_no_secret(result.reason, repr(channel))
@@ -396,7 +401,7 @@ def test_a_server_slower_than_the_client_timeout_is_retried(server, kind):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_the_channel_timeout_overrides_the_shared_clients(server, kind):
-    server.script = [Reply(delay=0.6)]
+    server.script = [Reply(delay=SLOW)]
     result, _ = send(kind, url_for(kind, server.base), message(), timeout=5.0, channel_timeout=0.2)
     assert isinstance(result, RetryLater) and "timeout" in result.reason
 
@@ -405,7 +410,7 @@ def test_the_channel_timeout_overrides_the_shared_clients(server, kind):
 def test_routes_pass_the_webhooks_timeout_to_a_robot(server, kind):
     """[webhooks.NAME] timeout used to be ignored for robots (httpx's 5 s default applied)."""
     hook = WebhookConfig(name="r", url=Secret(url_for(kind, server.base)), kind=kind, timeout=0.2)
-    server.script = [Reply(delay=0.6)]
+    server.script = [Reply(delay=SLOW)]
 
     async def go():
         routes = Routes(Config(path=None, webhooks={"r": hook}))
@@ -418,7 +423,7 @@ def test_routes_pass_the_webhooks_timeout_to_a_robot(server, kind):
 
     result, took = asyncio.run(go())
     assert isinstance(result, RetryLater) and "timeout" in result.reason
-    assert took < 0.5
+    assert took < SLOW / 2  # the robot's 0.2 s, not httpx's 5 s default (that would have waited for the answer)
 
 
 @pytest.mark.parametrize("kind", KINDS)
