@@ -29,12 +29,12 @@ from pathlib import Path
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from notifier import __version__
+from notifier import __version__, labels
 from notifier import config as config_mod
 from notifier.config import Config, ConfigError
 from notifier.office.grades import Light
-from notifier.terms import (ROLES, AccountRole, DeliveryStatus, DigestKind, HistoryAction, MilestoneStatus,
-                            PlanStatus, RequestState, Role, RowStatus, Source)
+from notifier.terms import (ROLES, AccountRole, DeliveryStatus, MilestoneStatus,
+                            PlanStatus, RowStatus, Source)
 
 try:
     from sqlalchemy.exc import OperationalError
@@ -556,7 +556,7 @@ def cmd_plan(args: argparse.Namespace, cfg: Config) -> int:
             changed = close_plan(plan, datetime.now(UTC).replace(tzinfo=None))
         else:
             changed = reopen_plan(plan)
-        state = PLAN_CN[PlanStatus.CLOSED if args.action == "close" else PlanStatus.ACTIVE]
+        state = labels.PLAN_STATUS[PlanStatus.CLOSED if args.action == "close" else PlanStatus.ACTIVE]
         print(f"方案 {plan.id}《{plan.name}》：{state}" + ("" if changed else f"（原本就是{state}）"))
     return 0
 
@@ -626,7 +626,7 @@ def cmd_send_due(args: argparse.Namespace, cfg: Config) -> int:
     for d in report["digests"]:
         items = f"（{d['items']}项）" if d["items"] is not None else ""
         to = "、".join(f"{c['channel']}:{c['recipient']}" for c in d["contacts"])
-        lines.append(f"{'将排队' if args.dry_run else '已排队'}：{KIND_CN.get(d['kind'], d['kind'])} → "
+        lines.append(f"{'将排队' if args.dry_run else '已排队'}：{labels.DIGEST_KIND.get(d['kind'], d['kind'])} → "
                      f"{d['department']}{items}，发往 {to}：{d['subject']}")
     if result.without_contact:
         lines.append(f"未发送，配置中没有联系方式（{len(result.without_contact)}个部门）："
@@ -952,7 +952,8 @@ def cmd_review(args: argparse.Namespace, cfg: Config) -> int:
         print("没有待审核的办结申请" if not args.all else "没有办结申请")
     for row in rows:
         occ = f" {row.occurrence}期" if row.occurrence else ""
-        state = REVIEW_CN[row.state] + (f"（{row.decided_by}：{one_line(row.reason or '')}）" if row.reason else "")
+        reason = f"（{row.decided_by}：{one_line(row.reason or '')}）" if row.reason else ""
+        state = labels.REQUEST_STATE[row.state] + reason
         print(f"{row.id}  {state}  {row.department}  时间节点#{row.milestone_id}{occ}"
               f"（任务{row.task_number}：{row.text[:40]}）"
               f"  时限 {row.due}  申请 {local_time(row.requested_at, cfg)} {one_line(row.requested_by)}"
@@ -967,22 +968,8 @@ def local_time(at: datetime, cfg: Config) -> str:
 
 # ------------------------------------------------------------------------------ output
 
-# The office's words for what it reads (README "Status and listings"); JSON keeps the codes.
-# Keyed by the members; typed by str because the rows they label carry the stored strings.
-STATUS_CN: dict[str, str] = {MilestoneStatus.OPEN: "未办结", MilestoneStatus.DONE: "已办结"}
-ROLE_CN: dict[str, str] = {Role.LEAD: "牵头", Role.RESPONSIBLE: "责任", Role.COOPERATING: "配合"}
-ACTION_CN: dict[str, str] = {HistoryAction.DONE: "办结", HistoryAction.REOPEN: "重新打开",
-                             HistoryAction.PROGRESS: "报送进展", HistoryAction.REQUEST: "申请办结",
-                             HistoryAction.RETURN: "退回办结申请"}
-SOURCE_CN: dict[str, str] = {Source.CLI: "命令行", Source.IMPORT: "导入", Source.LINK: "链接", Source.PAGE: "单位页面",
-                             Source.OFFICE: "督办台账"}
-REVIEW_CN: dict[str, str] = {RequestState.PENDING: "待审核", RequestState.APPROVED: "已通过",
-                             RequestState.RETURNED: "已退回"}
-KIND_CN: dict[str, str] = {DigestKind.REMINDER: "提醒", DigestKind.ESCALATION: "督办通报",
-                           DigestKind.NOTICE: "联系方式失效通知"}
-PLAN_CN: dict[str, str] = {PlanStatus.ACTIVE: "进行中", PlanStatus.CLOSED: "已结束"}
-DELIVERY_CN: dict[str, str] = {DeliveryStatus.PENDING: "待发送", DeliveryStatus.SENDING: "发送中",
-                               DeliveryStatus.SENT: "已发送", DeliveryStatus.FAILED: "失败"}
+# The office's words for what it reads (README "Status and listings") are notifier.labels;
+# JSON keeps the codes. An import's outcome is a word of this command only.
 IMPORT_CN = {"created": ("已新建", "将新建"), "updated": ("已更新", "将更新"), "unchanged": ("无变化", "无变化")}
 
 
@@ -1007,7 +994,7 @@ def sign_cn(r: SignRow) -> str:
 
     from notifier.signing import by_telephone
 
-    where = SOURCE_CN.get(r.via or Source.PAGE, r.via or "")
+    where = labels.SOURCE.get(r.via or Source.PAGE, r.via or "")
     via = f"电话签收，{one_line(r.recorded_by or '')}经{where}录入" if by_telephone(r.via) else f"经{where}"
     return f"签收 {r.at:%Y-%m-%d %H:%M} {via} {one_line(r.by)}"
 
@@ -1024,7 +1011,8 @@ def describe_answer(a: Answer) -> str:
     from notifier.markup import one_line  # actor and note came from a form: one line each
 
     who = f" {one_line(a.actor)}" if a.actor else ""
-    return (f"{ACTION_CN.get(a.action, a.action)} {a.at:%Y-%m-%d %H:%M} 经{SOURCE_CN.get(a.source, a.source)}{who}"
+    action, source = labels.HISTORY_ACTION.get(a.action, a.action), labels.SOURCE.get(a.source, a.source)
+    return (f"{action} {a.at:%Y-%m-%d %H:%M} 经{source}{who}"
             + (f"：完成{a.percent}%" if a.percent is not None else "")
             + (f"：{one_line(a.note[:60])}" if a.note else ""))
 
@@ -1037,11 +1025,12 @@ def answer_json(a: Answer | None) -> dict[str, Any] | None:
 
 
 def milestone_line(r: MilestoneRow, department: str | None) -> str:
-    flag = f"已逾期{r.days_late}天" if r.status == RowStatus.OVERDUE else STATUS_CN.get(r.status, r.status)
+    status = labels.MILESTONE_STATUS
+    flag = f"已逾期{r.days_late}天" if r.status == RowStatus.OVERDUE else status.get(r.status, r.status)
     if r.plan_status == PlanStatus.CLOSED:  # no longer chased: how late it is would only be noise
-        flag = f"{STATUS_CN[MilestoneStatus.OPEN] if r.status == RowStatus.OVERDUE else flag}（方案已结束）"
+        flag = f"{status[MilestoneStatus.OPEN] if r.status == RowStatus.OVERDUE else flag}（方案已结束）"
     rule = f" {recurrence_cn(r.recurrence)}" if r.recurrence else ""
-    role = f"{'、'.join(ROLE_CN[x] for x in r.roles)}  " if department else ""
+    role = f"{'、'.join(labels.ROLE[x] for x in r.roles)}  " if department else ""
     leads = "、".join(r.leads) or "未定"
     if r.status == RowStatus.OVERDUE and r.last is None:
         last = "（尚无答复）"
@@ -1062,7 +1051,7 @@ def failure_lines(failures: list[FailedDigest]) -> list[str]:
     """ "市发改委 提醒 2018-06-20：3个联系方式中2个失败", then one line per failed delivery."""
     lines = []
     for f in failures:
-        lines.append(f"  {f.department} {KIND_CN.get(f.kind, f.kind)} {f.day}：{f.total}个联系方式中"
+        lines.append(f"  {f.department} {labels.DIGEST_KIND.get(f.kind, f.kind)} {f.day}：{f.total}个联系方式中"
                      f"{len(f.failed)}个失败：{f.subject}")
         for did, channel, recipient, error in f.failed:
             lines.append(f"    #{did} {channel}:{recipient}: {error}")
@@ -1099,13 +1088,13 @@ def status_lines(r: StatusReport) -> list[str]:
     if r.recent_answers:
         by_source = Counter(a.source for a in r.recent_answers)
         lines.append(f"近7天的答复 {len(r.recent_answers)} 条（"
-                     + "，".join(f"{SOURCE_CN.get(k, k)} {v}" for k, v in sorted(by_source.items())) + "）：")
+                     + "，".join(f"{labels.SOURCE.get(k, k)} {v}" for k, v in sorted(by_source.items())) + "）：")
         for a in r.recent_answers[:5]:
             lines.append(f"  #{a.milestone_id}{f' {a.occurrence}期' if a.occurrence else ''} {describe_answer(a)}")
     if r.reviews_waiting:
         lines.append(f"待审核的办结申请：{r.reviews_waiting} 项（notifier review list）")
-    lines.append("投递：" + ("，".join(f"{DELIVERY_CN.get(k, k)} {v}" for k, v in sorted(r.deliveries.items()))
-                           or "无"))
+    deliveries = (f"{labels.DELIVERY_STATUS.get(k, k)} {v}" for k, v in sorted(r.deliveries.items()))
+    lines.append("投递：" + ("，".join(deliveries) or "无"))
     if r.next_attempt:
         lines.append(f"下次投递：{r.next_attempt:%Y-%m-%d %H:%M}")
     if r.failures:

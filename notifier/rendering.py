@@ -18,6 +18,7 @@ from typing import Any
 from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
 
+from notifier import labels
 from notifier.config import Config, OfficeConfig
 from notifier.markup import markdown_context
 from notifier.office.grades import Light
@@ -160,9 +161,6 @@ class Renderer:
         return problems
 
 
-ROLE_CN: dict[str, str] = {Role.LEAD: "牵头", Role.RESPONSIBLE: "责任", Role.COOPERATING: "配合"}
-
-
 def office_context(office: OfficeConfig) -> dict[str, Any]:
     return {"name": office.name, "signature": office.sign, "contact": office.contact,
             "inspection": office.inspection}
@@ -203,7 +201,7 @@ def _entry(e: Entry, names: dict[int, str]) -> dict[str, Any]:
         "section": e.section,
         "recurring": bool(it.recurrence),
         "role": e.role,
-        "role_cn": ROLE_CN.get(e.role, e.role),
+        "role_cn": labels.ROLE.get(e.role, e.role),
         "leads": [names.get(d, "") for d in it.leads],
         "link": "",  # reply link (mark done / report progress), see add_links
     }

@@ -10,7 +10,7 @@ from datetime import date
 
 from notifier.office.ledger import Row
 from notifier.office.report import Report, percent
-from notifier.terms import HistoryAction
+from notifier import labels
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -54,7 +54,7 @@ def ledger_xlsx(rows: list[Row]) -> bytes:
                        "、".join(it.names("lead")), "、".join(it.names("responsible")),
                        "、".join(it.names("cooperating")), it.due, it.first_due or "",
                        "已完成" if it.done else "未完成", f"{r.light.label}（{r.light.meaning}）",
-                       (last.note or _ACTION.get(last.action, last.action)) if last else "",
+                       (last.note or labels.HISTORY_ACTION.get(last.action, last.action)) if last else "",
                        last.on if last else "", r.days_late or "", f"暂停至{r.pause.ends_on}" if r.pause else ""])
     _sheet_rows(ws, LEDGER_HEADER, values, [24, 18, 8, 30, 40, 16, 16, 16, 12, 12, 8, 10, 30, 12, 8, 14])
     light_col = LEDGER_HEADER.index("督办灯") + 1
@@ -83,9 +83,6 @@ class _StyleCache:
             setattr(cell, name, value)
         self._styles[key] = copy(cell._style)
 
-
-_ACTION: dict[str, str] = {HistoryAction.DONE: "确认完成", HistoryAction.REOPEN: "重新打开",
-                           HistoryAction.PROGRESS: "报送进展"}
 
 REPORT_HEADER = ["排名", "单位", "应完成", "按时完成", "逾期完成", "逾期未完成", "按时完成率"]
 

@@ -9,21 +9,11 @@ from datetime import UTC, datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from notifier import signing
+from notifier import labels, signing
 from notifier.config import Config
 from notifier.db.models import (AuditEntry, DeadlineExtension, Delivery, Department, Digest, HistoryEvent, Milestone,
                                Pause)
-from notifier.terms import DeliveryStatus, DigestKind, HistoryAction, Source
-
-STATUS: dict[str, str] = {DeliveryStatus.PENDING: "待发送", DeliveryStatus.SENDING: "发送中",
-                          DeliveryStatus.SENT: "已发送", DeliveryStatus.FAILED: "发送失败"}
-ACTION: dict[str, str] = {HistoryAction.DONE: "确认完成", HistoryAction.REOPEN: "重新打开",
-                          HistoryAction.PROGRESS: "报送进展", HistoryAction.REQUEST: "申请办结",
-                          HistoryAction.RETURN: "退回办结申请"}
-SOURCE: dict[str, str] = {Source.CLI: "命令行", Source.IMPORT: "导入", Source.LINK: "回复链接",
-                          Source.OFFICE: "督办台账", Source.PAGE: "单位页面"}
-KIND: dict[str, str] = {DigestKind.REMINDER: "提醒", DigestKind.ESCALATION: "督办升级", DigestKind.NOTICE: "通知",
-                        DigestKind.REPORT: "通报"}
+from notifier.terms import Source
 
 
 @dataclass(frozen=True)
@@ -51,21 +41,21 @@ def task_history(s: Session, cfg: Config, task_id: int) -> list[Event]:
                 select(Delivery, Digest, Department.name).join(Digest, Digest.id == Delivery.digest_id)
                 .join(Department, Department.id == Delivery.department_id).where(or_(*mentions))):
             at = d.sent_at or d.created_at
-            result = STATUS.get(d.status, d.status) + (f"（{d.last_error}）" if d.last_error else "")
-            out.append(Event(local(at), f"发出{KIND.get(digest.kind, digest.kind)}",
+            result = labels.DELIVERY_STATUS.get(d.status, d.status) + (f"（{d.last_error}）" if d.last_error else "")
+            out.append(Event(local(at), f"发出{labels.DIGEST_KIND.get(digest.kind, digest.kind)}",
                              f"{d.channel}:{d.recipient} — {result}；{digest.subject}", dep))
         for e in s.scalars(select(HistoryEvent).where(HistoryEvent.milestone_id.in_(ids))):
             m = milestones[e.milestone_id]
             occ = f"（{e.occurrence}期）" if e.occurrence else ""
-            out.append(Event(local(e.at), ACTION.get(e.action, e.action),
+            out.append(Event(local(e.at), labels.HISTORY_ACTION.get(e.action, e.action),
                              f"{m.text[:40]}{occ}" + (f"：完成{e.percent}%" if e.percent is not None else "")
-                             + (f"：{e.note}" if e.note else "") + f"（{SOURCE.get(e.source, e.source)}）",
+                             + (f"：{e.note}" if e.note else "") + f"（{labels.SOURCE.get(e.source, e.source)}）",
                              e.actor or ""))
         for mid in ids:  # 签收: the department's own (its page), or by telephone (notifier sign)
             for r in signing.signatures(s, mid):
                 if r.signed_at is None:
                     continue
-                where = SOURCE.get(r.signed_via or Source.PAGE, r.signed_via or "")
+                where = labels.SOURCE.get(r.signed_via or Source.PAGE, r.signed_via or "")
                 via = f"电话签收，{r.recorded_by or ''}经{where}录入" if signing.by_telephone(r.signed_via) else where
                 out.append(Event(local(r.signed_at), "签收",
                                  f"{milestones[mid].text[:40]}（{r.occurrence}）（{via}）", r.signed_by or ""))

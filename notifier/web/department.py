@@ -34,7 +34,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from notifier import grade_log, signing
+from notifier import grade_log, labels, signing
 from notifier.config import Config
 from notifier.db import queries
 from notifier.db.engine import transaction
@@ -45,8 +45,8 @@ from notifier.markup import clean_note, one_line, plain_line
 from notifier.planning.items import expand_roles, items_of
 from notifier.planning.schedule import Item, Rules, cutoffs, is_live, issued
 from notifier.marks import MarkError, apply_note
-from notifier.rendering import ROLE_CN, Renderer, cn_date, item_label
-from notifier.review import REQUEST, RETURN, ReviewError, latest_requests, request_done
+from notifier.rendering import Renderer, cn_date, item_label
+from notifier.review import REQUEST, ReviewError, latest_requests, request_done
 from notifier.terms import HistoryAction, Role, Section, Source
 from notifier.web.links import LinkError, LinkSigner
 
@@ -56,9 +56,7 @@ SOURCE = Source.PAGE  # the history events of this page
 # The page's actions: 签收 (a sign request, notifier.signing; no history event), or the history
 # event the answer records (报送进展, 申请办结; 办结 when no review is required).
 SIGN = "sign"
-ACTION_CN: dict[str, str] = {HistoryAction.PROGRESS: "报送进展", HistoryAction.DONE: "办结",
-                             HistoryAction.REOPEN: "重新打开", REQUEST: "申请办结", RETURN: "退回办结申请",
-                             SIGN: "签收"}
+ACTION_CN: dict[str, str] = {**labels.HISTORY_ACTION, SIGN: "签收"}
 DONE_MESSAGES: dict[str, str] = {  # ?ok=… after a redirect: fixed sentences, nothing from the request is echoed
     SIGN: "已签收。",
     HistoryAction.PROGRESS: "进展已报送，该事项仍在督办中。",
@@ -120,7 +118,7 @@ class PageItem:
 
     @property
     def role_cn(self) -> str:
-        return ROLE_CN.get(self.role, self.role)
+        return labels.ROLE.get(self.role, self.role)
 
     @property
     def grade_title(self) -> str:

@@ -29,7 +29,7 @@ def test_mark_done_then_reopen_records_both_with_who(office):
     r = post(c, f"/office/milestone/{mid}/done", {"action": "done", "note": "已上线"})
     assert r.status_code == 303 and r.headers["location"] == "/office/task/1"
     page = c.get("/office/task/1").text
-    assert "已完成（2025-07-10）" in page and "确认完成" in page and "已上线" in page
+    assert "已完成（2025-07-10）" in page and '<td data-label="事项">办结</td>' in page and "已上线" in page
     post(c, f"/office/milestone/{mid}/done", {"action": "reopen"})
     with transaction(office.world.engine) as s:
         assert s.get(Milestone, mid).status == "open"
