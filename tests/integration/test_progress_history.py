@@ -74,7 +74,7 @@ def test_status_lists_recent_answers_by_source(tmp_path: Path):
         at = s.scalar(select(HistoryEvent.at))
     report = status_report(w.engine, w.cfg, local(f"{at:%Y-%m-%d} 18:00"))
     assert [(a.source, a.actor) for a in report.recent_answers] == [("link", "市港口与口岸局（张三）")]
-    assert "近7天的答复 1 条（链接 1）" in "\n".join(cli.status_lines(report))
+    assert "近7天的答复 1 条（回复链接 1）" in "\n".join(cli.status_lines(report))
 
 
 def test_escalation_names_how_many_days_each_item_is_late_grouped_by_lead_department(tmp_path: Path):
