@@ -19,7 +19,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from notifier.db.models import GradeStep
-from notifier.office.grades import Light
+from notifier.terms import Light
 from notifier.planning.ladder import Key, Step
 
 
@@ -73,7 +73,7 @@ def last_grades(s: Session, milestone_ids: Iterable[int]) -> dict[Key, Light]:
         q = (select(GradeStep.department_id, GradeStep.milestone_id, GradeStep.occurrence, GradeStep.grade)
              .where(GradeStep.milestone_id.in_(ids[i:i + 5000])).order_by(GradeStep.id))
         for dept, mid, occ, grade in s.execute(q):
-            out[(dept, mid, occ)] = Light(grade)  # ordered by id: the latest wins
+            out[(dept, mid, occ)] = grade  # ordered by id: the latest wins
     return out
 
 
@@ -86,7 +86,7 @@ def of_department(s: Session, department_id: int, milestone_ids: Iterable[int]) 
     for i in range(0, len(ids), 5000):
         q = select(GradeStep).where(GradeStep.department_id == department_id,
                                     GradeStep.milestone_id.in_(ids[i:i + 5000])).order_by(GradeStep.id)
-        out += [Recorded(r.department_id, r.milestone_id, r.occurrence, Light(r.grade), r.stepped_on, r.created_at)
+        out += [Recorded(r.department_id, r.milestone_id, r.occurrence, r.grade, r.stepped_on, r.created_at)
                 for r in s.scalars(q)]
     return out
 
@@ -99,5 +99,5 @@ def history(s: Session, milestone_id: int | None = None, limit: int | None = Non
         q = q.where(GradeStep.milestone_id == milestone_id)
     if limit is not None:
         q = q.limit(limit)
-    return [Recorded(r.department_id, r.milestone_id, r.occurrence, Light(r.grade), r.stepped_on, r.created_at)
+    return [Recorded(r.department_id, r.milestone_id, r.occurrence, r.grade, r.stepped_on, r.created_at)
             for r in s.scalars(q)]

@@ -4,7 +4,8 @@ messages). The database, JSON output and templates' conditions keep the codes (`
 
 Each table is keyed by the members of one enum, and typed ``dict[str, str]`` because the rows
 they label may carry the stored string; ``tests/unit/test_labels.py`` checks that every member
-has its word and that no two members of an enum share one.
+has its word and that no two members of an enum share one. A grade (``terms.Light``) carries its
+words as properties (``label``, ``meaning``, ``word``) because templates read them from the member.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from notifier import labels
 from notifier.config import Config, OfficeConfig
 from notifier.markup import markdown_context
-from notifier.office.grades import Light
+from notifier.terms import Light
 from notifier.planning.schedule import SECTION_ORDER, Digest, Entry, Item, PlanInfo
 from notifier.terms import DigestKind, Role, Section
 

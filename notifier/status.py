@@ -30,7 +30,7 @@ from notifier.delivery import outbox
 from notifier.db.engine import read_session
 from notifier.db.models import (Department, Milestone, OccurrenceDone, Plan, PlanStatus,
                                 HistoryEvent, Task, TaskDepartment)
-from notifier.office.grades import Light
+from notifier.terms import Light
 from notifier.office.ledger import NotSigned, load_rows, not_signed
 from notifier.planning.recurrence import occurrences
 from notifier.review import pending_keys

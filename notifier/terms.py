@@ -112,3 +112,41 @@ class Source(StrEnum):
     LINK = "link"  # a department's reply page
     OFFICE = "office"  # the office ledger's pages
     PAGE = "page"  # a department's own page (/d/…)
+
+
+class Light(StrEnum):
+    """An item's grade on the ladder (notifier.office.grades), stored as ``grade_steps.grade``:
+    its light in the ledger, its 督办单 in the messages."""
+
+    RED = "red"
+    YELLOW = "yellow"
+    BLUE = "blue"
+    GREEN = "green"
+
+    @property
+    def label(self) -> str:
+        return {Light.RED: "红", Light.YELLOW: "黄", Light.BLUE: "蓝", Light.GREEN: "绿"}[self]
+
+    @property
+    def meaning(self) -> str:
+        return {Light.RED: "逾期督办", Light.YELLOW: "滞后催办", Light.BLUE: "临期提醒", Light.GREEN: "正常"}[self]
+
+    @property
+    def word(self) -> str:
+        """The 督办单's word: in the subject, the robot title and the colour band."""
+        return {Light.RED: "督办", Light.YELLOW: "催办", Light.BLUE: "提醒", Light.GREEN: ""}[self]
+
+    @property
+    def rank(self) -> int:
+        """Higher is more severe: a grade above the last recorded one is a step up."""
+        return {Light.GREEN: 0, Light.BLUE: 1, Light.YELLOW: 2, Light.RED: 3}[self]
+
+    @property
+    def band(self) -> str:
+        """The colour band of a message in this grade (HTML)."""
+        return {Light.RED: "#C62828", Light.YELLOW: "#F9A825", Light.BLUE: "#1565C0", Light.GREEN: "#2E7D32"}[self]
+
+    @property
+    def rgb(self) -> str:
+        """The fill colour of the light, in the ledger page and the xlsx."""
+        return {Light.RED: "F4B6B6", Light.YELLOW: "FBE7A1", Light.BLUE: "B9D7F4", Light.GREEN: "C6E8C6"}[self]

@@ -18,7 +18,7 @@ from sqlalchemy.types import TypeDecorator
 
 # The enums of the columns here live with the other words in terms.py (importable without the
 # ORM); PlanStatus and RequestState are imported from either module.
-from notifier.terms import (AccountRole, DeliveryStatus, DigestKind, HistoryAction, MilestoneStatus, PlanStatus,
+from notifier.terms import (AccountRole, DeliveryStatus, DigestKind, HistoryAction, Light, MilestoneStatus, PlanStatus,
                             RequestState, Role, SignState, Source)
 
 # Stable constraint names: Alembic batch mode on SQLite needs them to alter tables.
@@ -414,7 +414,7 @@ class GradeStep(Base):
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id", ondelete="CASCADE"))
     milestone_id: Mapped[int] = mapped_column(ForeignKey("milestones.id", ondelete="CASCADE"), index=True)
     occurrence: Mapped[date] = mapped_column(Date)
-    grade: Mapped[str] = mapped_column(String(10))  # blue | yellow | red
+    grade: Mapped[Light] = mapped_column(StrEnumColumn(Light, 10))  # a step up: BLUE, YELLOW or RED; GREEN: a restart
     digest_key: Mapped[str] = mapped_column(String(64))
     stepped_on: Mapped[date] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(DateTime)

@@ -21,45 +21,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from enum import StrEnum
 
 from notifier.config import GradesConfig
 from notifier.planning.calendar import month_end
-
-
-class Light(StrEnum):
-    RED = "red"
-    YELLOW = "yellow"
-    BLUE = "blue"
-    GREEN = "green"
-
-    @property
-    def label(self) -> str:
-        return {Light.RED: "红", Light.YELLOW: "黄", Light.BLUE: "蓝", Light.GREEN: "绿"}[self]
-
-    @property
-    def meaning(self) -> str:
-        return {Light.RED: "逾期督办", Light.YELLOW: "滞后催办", Light.BLUE: "临期提醒", Light.GREEN: "正常"}[self]
-
-    @property
-    def word(self) -> str:
-        """The 督办单's word: in the subject, the robot title and the colour band."""
-        return {Light.RED: "督办", Light.YELLOW: "催办", Light.BLUE: "提醒", Light.GREEN: ""}[self]
-
-    @property
-    def rank(self) -> int:
-        """Higher is more severe: a grade above the last recorded one is a step up."""
-        return {Light.GREEN: 0, Light.BLUE: 1, Light.YELLOW: 2, Light.RED: 3}[self]
-
-    @property
-    def band(self) -> str:
-        """The colour band of a message in this grade (HTML)."""
-        return {Light.RED: "#C62828", Light.YELLOW: "#F9A825", Light.BLUE: "#1565C0", Light.GREEN: "#2E7D32"}[self]
-
-    @property
-    def rgb(self) -> str:
-        """The fill colour of the light, in the ledger page and the xlsx."""
-        return {Light.RED: "F4B6B6", Light.YELLOW: "FBE7A1", Light.BLUE: "B9D7F4", Light.GREEN: "C6E8C6"}[self]
+from notifier.terms import Light  # the grade; its words and colours live with it
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ from notifier.importing.readers import read_plan
 from notifier import review, signing
 from notifier.office import actions, audit, exports
 from notifier.office.accounts import LoginRefused, Signer, Who, log_in, log_out, session_user
-from notifier.office.grades import Light
+from notifier.terms import Light
 from notifier.office.history import task_history
 from notifier.office.ledger import (Filters, department_counts, filter_rows, ledger_rows, load_items, load_rows,
                                     not_signed, unsigned_by_item)

@@ -48,7 +48,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from notifier.config import GradesConfig, ScheduleConfig
-from notifier.office.grades import Light
+from notifier.terms import Light
 from notifier.planning.calendar import WorkCalendar, month_end
 from notifier.planning.ladder import Ladder, Step, sign_items, top_grade
 from notifier.terms import DigestKind, Role, Section

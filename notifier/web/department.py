@@ -40,7 +40,7 @@ from notifier.db import queries
 from notifier.db.engine import transaction
 from notifier.db.models import (Department, DoneRequest, HistoryEvent, Milestone, RequestState, SignRequest,
                                 TaskDepartment)
-from notifier.office.grades import Light
+from notifier.terms import Light
 from notifier.markup import clean_note, one_line, plain_line
 from notifier.planning.items import expand_roles, items_of
 from notifier.planning.schedule import Item, Rules, cutoffs, is_live, issued

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from notifier.db.engine import transaction
 from notifier.db.models import Plan
-from notifier.office.grades import Light
+from notifier.terms import Light
 
 from tests.support.office import PASSWORD, start_office
 from tests.support.paths import ROOT

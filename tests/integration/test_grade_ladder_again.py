@@ -15,7 +15,7 @@ from notifier.db.engine import transaction
 from notifier.db.models import GradeStep, SignRequest
 from notifier.marks import apply_mark
 from notifier.office.actions import extend_deadline
-from notifier.office.grades import Light
+from notifier.terms import Light
 from notifier.office.ledger import load_rows, not_signed
 from notifier.terms import Source
 

@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 
 from notifier import cli
 from notifier.db.engine import transaction
-from notifier.office.grades import Light
+from notifier.terms import Light
 from notifier.marks import apply_mark
 
 from tests.support.office import start_office

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from notifier import terms
 from notifier.importing.model import Basis
-from notifier.office.grades import Light
+from notifier.terms import Light
 
 PACKAGE = Path(__file__).resolve().parents[2] / "notifier"
 
