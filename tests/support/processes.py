@@ -77,26 +77,37 @@ def free_port() -> int:
 
 
 class DaemonProcess:
-    """``notifier run`` in a subprocess; its stderr (the log) is collected by a thread. With
-    ``config=None`` the daemon finds its config as an operator's would (``NOTIFIER_CONFIG`` in
-    ``extra_env``), run in ``cwd``."""
+    """``notifier run`` (or another ``command`` that runs until it is stopped, ``send-due``) in a
+    subprocess; its output (the log, unbuffered) is collected by a thread, each line with the
+    time it arrived (``line_at``). With ``config=None`` the daemon finds its config as an
+    operator's would (``NOTIFIER_CONFIG`` in ``extra_env``), run in ``cwd``."""
 
-    def __init__(self, config: Path | None, *, extra_env: dict[str, str] | None = None, log_level: str = "INFO",
-                 cwd: Path | None = None):
+    def __init__(self, config: Path | None, *, command: str = "run", extra_env: dict[str, str] | None = None,
+                 log_level: str = "INFO", cwd: Path | None = None):
         where = ["--config", str(config)] if config is not None else []
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "notifier", *where, "--log-level", log_level, "run"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env(**(extra_env or {})), cwd=cwd)
+            [sys.executable, "-m", "notifier", *where, "--log-level", log_level, command],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env=env(**{"PYTHONUNBUFFERED": "1", **(extra_env or {})}), cwd=cwd)
         self.output: list[str] = []
+        self.arrived: list[float] = []  # time.monotonic() as each line of output came
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
 
     def _read(self) -> None:
         for line in self.proc.stdout:
+            self.arrived.append(time.monotonic())
             self.output.append(line)
 
     def log(self) -> str:
         return "".join(self.output)
+
+    def line_at(self, text: str) -> float:
+        """When the first line of output containing ``text`` arrived (time.monotonic())."""
+        for at, line in zip(self.arrived, self.output, strict=False):
+            if text in line:
+                return at
+        raise AssertionError(f"no line with {text!r} in the output:\n{self.log()}")
 
     def served_on(self, what: str, timeout: float = WAIT_SECONDS) -> str:
         """The ``host:port`` the daemon's ``what`` server listens on, from its log line: a test
