@@ -5,7 +5,6 @@ Skips when Chromium is missing locally; fails when CI is set (tests/browser/inst
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from notifier.terms import Light
 
 from tests.support.office import PASSWORD, start_office
 from tests.support.paths import ROOT
+from tests.support.processes import wait_for
 
 
 @pytest.fixture
@@ -85,10 +85,8 @@ def test_the_office_works_in_chromium(browser, office, tmp_path: Path):
     browser.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
     browser.get(f"{office.base}/office/")
     by_id("export").click()
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and not list(downloads.glob("*.xlsx")):
-        time.sleep(0.1)  # waiting for the browser to finish a download, not for a schedule
-    [xlsx] = list(downloads.glob("*.xlsx"))
+    # Chromium writes the file as .crdownload and renames it when it is complete.
+    [xlsx] = wait_for(lambda: list(downloads.glob("*.xlsx")), what="the browser's download")
     ws = load_workbook(xlsx).active
     col = [c.value for c in ws[1]].index("督办灯")
     fills = {row[col].fill.start_color.rgb[-6:] for row in ws.iter_rows(min_row=2)}

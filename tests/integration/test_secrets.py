@@ -127,7 +127,7 @@ url = "{hooks.base}/open-apis/bot/v2/hook/{FEISHU_HOOK}"
         daemon = DaemonProcess(cfg, extra_env=env, log_level="DEBUG")
         try:
             wait_for(lambda: "failed for good" in daemon.log() and "delivery tick" not in daemon.log(),
-                     timeout=30, what="the daemon failing deliveries again")
+                     what="the daemon failing deliveries again")
         finally:
             daemon.stop()
         outputs.append(daemon.log())
