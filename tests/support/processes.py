@@ -134,7 +134,9 @@ class DaemonProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             rc = self.proc.wait()
-        self._thread.join(5)
+        # The rest of the output is read to its end before the pipe is closed: a test reads the
+        # last lines ("stopped") after the exit, and the thread is slow on a busy machine.
+        self._thread.join(WAIT_SECONDS)
         self.proc.stdout.close()
         return rc
 
