@@ -32,9 +32,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from notifier import __version__, labels
 from notifier import config as config_mod
 from notifier.config import Config, ConfigError
-from notifier.terms import Light
-from notifier.terms import (ROLES, AccountRole, DeliveryStatus, MilestoneStatus,
-                            PlanStatus, RowStatus, Source)
+from notifier.terms import ROLES, AccountRole, DeliveryStatus, Light, MilestoneStatus, PlanStatus, RowStatus, Source
 
 try:
     from sqlalchemy.exc import OperationalError
